@@ -1,0 +1,119 @@
+#pragma once
+// The Backend interface: the six ops of a LLaMA2 layer plus the residual add, and a
+// whole-token forward pass that composes them in llama2.c's order. A backend with a fused
+// kernel overrides forward().
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "core/model.hpp"
+
+namespace lhb {
+
+enum class Op { RmsNorm, MatMul, Rope, Softmax, Attention, SwiGLU, Residual };
+constexpr int kNumOps = 7;
+const char* op_name(Op op);  // "rmsnorm", "matmul", "rope", "softmax", "attention", "swiglu", "residual"
+
+// Time spent per op class, accumulated by forward() while a backend has one attached.
+struct OpTimes {
+    std::array<double, kNumOps> seconds{};
+    std::array<int64_t, kNumOps> calls{};
+    void add(Op op, double s) {
+        seconds[size_t(op)] += s;
+        calls[size_t(op)] += 1;
+    }
+    void clear() { *this = OpTimes{}; }
+};
+
+struct AttentionShape {
+    int n_heads = 0;
+    int n_kv_heads = 0;
+    int head_size = 0;
+    int kv_dim = 0;  // row stride of the KV cache: n_kv_heads * head_size
+    static AttentionShape of(const ModelConfig& c) {
+        return {c.n_heads, c.n_kv_heads, c.head_size(), c.kv_dim()};
+    }
+};
+
+// Activations and KV cache of one sequence, as in llama2.c's RunState.
+struct RunState {
+    explicit RunState(const ModelConfig& c);
+    std::vector<float> x, xb, xb2, hb, hb2, q, att, logits;
+    std::vector<float> key_cache, value_cache;  // [n_layers][seq_len][kv_dim]
+};
+
+// What a modelled device (an FPGA board, say) would take for one decoded token. Every
+// figure here is an estimate and is labeled so wherever it is shown.
+struct DeviceEstimate {
+    std::string target;                        // e.g. "ZCU106 @ 300 MHz (estimated)"
+    double token_seconds = 0;                  // one decoded token at the given position
+    std::array<double, kNumOps> op_seconds{};  // its split by op class
+    nlohmann::json detail;                     // cycles, bytes per port, resources, ...
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+
+    // Prepares for `model` (which must outlive the backend's use of it): allocates the run
+    // state and lets a backend copy or pack weights. Throws InputError if it cannot.
+    virtual void load(const Model& model);
+
+    // out[n] = weight * x / rms(x)  (out may alias x)
+    virtual void rmsnorm(float* out, const float* x, const float* weight, int n) = 0;
+    // out[w.rows] = W x[w.cols]
+    virtual void matmul(float* out, const float* x, const WeightMatrix& w) = 0;
+    // Rotates adjacent pairs of q[dim] and (for i < kv_dim) k[kv_dim] in place.
+    virtual void rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) = 0;
+    // In place over x[n].
+    virtual void softmax(float* x, int n) = 0;
+    // Per query head: scores against key_cache rows 0..pos, softmax, weighted sum of
+    // value_cache rows. out[n_heads*head_size]; att is scratch of n_heads * (pos+1) floats
+    // at least. Caches are [pos+1][kv_dim] for one layer.
+    virtual void attention(float* out, const float* q, const float* key_cache,
+                           const float* value_cache, float* att, int pos,
+                           const AttentionShape& shape) = 0;
+    // hb[i] = silu(hb[i]) * hb2[i]
+    virtual void swiglu(float* hb, const float* hb2, int n) = 0;
+    // x[i] += y[i]
+    virtual void residual_add(float* x, const float* y, int n) = 0;
+
+    // Logits (vocab_size floats, owned by the backend) for `token` at position `pos`.
+    virtual float* forward(int token, int pos);
+
+    // Backends that model a device say what it would do at position `pos`; others don't.
+    virtual std::optional<DeviceEstimate> estimate(int pos) const {
+        (void)pos;
+        return std::nullopt;
+    }
+
+    // While set, forward() adds the time of each op class to *times (nullptr: off).
+    void set_op_times(OpTimes* times) { op_times_ = times; }
+    const Model* model() const { return model_; }
+    RunState& state() { return *state_; }
+
+protected:
+    template <class F>
+    void timed(Op op, F&& f) {
+        if (!op_times_) {
+            f();
+            return;
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        f();
+        op_times_->add(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+
+    const Model* model_ = nullptr;
+    std::unique_ptr<RunState> state_;
+    OpTimes* op_times_ = nullptr;
+};
+
+}  // namespace lhb

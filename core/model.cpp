@@ -1,0 +1,276 @@
+#include "core/model.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.hpp"
+
+namespace lhb {
+
+// ---------------------------------------------------------------------------------------
+// A read-only memory mapping of a whole file.
+class MappedFile {
+public:
+    explicit MappedFile(const std::string& path) {
+        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd_ < 0) throw InputError(path + ": cannot open: " + std::strerror(errno));
+        struct stat st {};
+        if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+            ::close(fd_);
+            throw InputError(path + ": not a regular file");
+        }
+        size_ = size_t(st.st_size);
+        if (size_ > 0) {
+            void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+            if (p == MAP_FAILED) {
+                ::close(fd_);
+                throw InputError(path + ": cannot map: " + std::strerror(errno));
+            }
+            data_ = static_cast<const unsigned char*>(p);
+        }
+    }
+    ~MappedFile() {
+        if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
+        if (fd_ >= 0) ::close(fd_);
+    }
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    const unsigned char* data() const { return data_; }
+    size_t size() const { return size_; }
+
+private:
+    int fd_ = -1;
+    const unsigned char* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+
+int64_t ModelConfig::n_params() const {
+    const int64_t d = dim, h = hidden_dim, kv = kv_dim(), L = n_layers, V = vocab_size;
+    int64_t per_layer = 2 * d + d * d * 2 + kv * d * 2 + 3 * d * h;
+    return V * d * (shared_classifier ? 1 : 2) + L * per_layer + d;
+}
+
+void validate_config(const ModelConfig& c, const std::string& where) {
+    auto positive = [&](const char* field, int v) {
+        if (v <= 0) fail_input(where, field, "a positive integer", std::to_string(v));
+    };
+    positive("dim", c.dim);
+    positive("hidden_dim", c.hidden_dim);
+    positive("n_layers", c.n_layers);
+    positive("n_heads", c.n_heads);
+    positive("n_kv_heads", c.n_kv_heads);
+    positive("vocab_size", c.vocab_size);
+    positive("seq_len", c.seq_len);
+    if (c.dim % c.n_heads != 0)
+        fail_input(where, "n_heads", "a divisor of dim " + std::to_string(c.dim),
+                   std::to_string(c.n_heads));
+    if (c.n_heads % c.n_kv_heads != 0)
+        fail_input(where, "n_kv_heads", "a divisor of n_heads " + std::to_string(c.n_heads),
+                   std::to_string(c.n_kv_heads));
+    if (c.head_size() % 2 != 0)
+        fail_input(where, "head_size (dim / n_heads)", "an even number (RoPE rotates pairs)",
+                   std::to_string(c.head_size()));
+    // Caps well above any published LLaMA shape; they keep every size product (file size,
+    // KV cache) inside int64 so a hostile header cannot wrap the size check.
+    auto at_most = [&](const char* field, int v, int cap) {
+        if (v > cap) fail_input(where, field, "at most " + std::to_string(cap), std::to_string(v));
+    };
+    at_most("dim", c.dim, 1 << 16);
+    at_most("hidden_dim", c.hidden_dim, 1 << 18);
+    at_most("n_layers", c.n_layers, 1 << 12);
+    at_most("vocab_size", c.vocab_size, 1 << 21);
+    at_most("seq_len", c.seq_len, 1 << 20);
+}
+
+const char* dtype_name(DType t) { return t == DType::F32 ? "fp32" : "int8"; }
+
+int64_t WeightMatrix::bytes() const {
+    if (dtype == DType::F32) return numel() * 4;
+    return numel() + numel() / group_size * 4;
+}
+
+int64_t v0_file_size(const ModelConfig& c) {
+    int64_t floats = c.n_params() - int64_t(c.vocab_size) * c.dim * (c.shared_classifier ? 0 : 1);
+    floats += int64_t(c.seq_len) * c.head_size();  // freq_cis_real + freq_cis_imag
+    if (!c.shared_classifier) floats += int64_t(c.vocab_size) * c.dim;
+    return 28 + 4 * floats;
+}
+
+int64_t v1_file_size(const ModelConfig& c) { return 256 + 4 * c.n_params(); }
+
+// ---------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr uint32_t kMagic = 0x616b3432;  // "ak42"
+
+int32_t read_i32(const unsigned char* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+ModelConfig config_from_ints(const unsigned char* p) {
+    ModelConfig c;
+    c.dim = read_i32(p + 0);
+    c.hidden_dim = read_i32(p + 4);
+    c.n_layers = read_i32(p + 8);
+    c.n_heads = read_i32(p + 12);
+    c.n_kv_heads = read_i32(p + 16);
+    c.vocab_size = read_i32(p + 20);
+    c.seq_len = read_i32(p + 24);
+    return c;
+}
+
+// Hands out consecutive tensors of a mapped payload; never past `end`.
+struct Cursor {
+    const unsigned char* p;
+    const unsigned char* end;
+    const float* floats(int64_t n) {
+        const float* f = reinterpret_cast<const float*>(p);
+        p += n * 4;
+        return f;
+    }
+};
+
+WeightMatrix f32_matrix(const float* data, int rows, int cols) {
+    WeightMatrix m;
+    m.dtype = DType::F32;
+    m.rows = rows;
+    m.cols = cols;
+    m.f32 = data;
+    return m;
+}
+
+// Layer-major tensors stored as one block "all layers of X": the view of layer l.
+void fill_layers_f32(ModelWeights& w, const ModelConfig& c, const float* wq, const float* wk,
+                     const float* wv, const float* wo, const float* w1, const float* w2,
+                     const float* w3, const float* rms_att, const float* rms_ffn) {
+    const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
+    w.layers.resize(size_t(c.n_layers));
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+        LayerWeights& L = w.layers[size_t(l)];
+        L.rms_att = rms_att + l * d;
+        L.rms_ffn = rms_ffn + l * d;
+        L.wq = f32_matrix(wq + l * d * d, c.dim, c.dim);
+        L.wk = f32_matrix(wk + l * kv * d, c.kv_dim(), c.dim);
+        L.wv = f32_matrix(wv + l * kv * d, c.kv_dim(), c.dim);
+        L.wo = f32_matrix(wo + l * d * d, c.dim, c.dim);
+        L.w1 = f32_matrix(w1 + l * h * d, c.hidden_dim, c.dim);
+        L.w2 = f32_matrix(w2 + l * d * h, c.dim, c.hidden_dim);
+        L.w3 = f32_matrix(w3 + l * h * d, c.hidden_dim, c.dim);
+    }
+}
+
+void check_size(const std::string& path, size_t actual, int64_t expected, const char* what) {
+    if (int64_t(actual) != expected)
+        fail_input(path, "file size",
+                   std::to_string(expected) + " bytes (what the " + what + " header implies)",
+                   std::to_string(actual) + " bytes");
+}
+
+}  // namespace
+
+Model::Model() = default;
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+Model Model::open(const std::string& path) {
+    Model m;
+    m.path_ = path;
+    m.file_ = std::make_unique<MappedFile>(path);
+    const unsigned char* base = m.file_->data();
+    const size_t size = m.file_->size();
+    if (size < 28)
+        fail_input(path, "header", "at least 28 bytes (llama2.c checkpoint)",
+                   std::to_string(size) + " bytes");
+
+    uint32_t magic;
+    std::memcpy(&magic, base, 4);
+    ModelConfig& c = m.config_;
+    ModelWeights& w = m.weights_;
+
+    if (magic == kMagic) {
+        if (size < 256)
+            fail_input(path, "header", "256 bytes (version 1/2 header)", std::to_string(size) + " bytes");
+        int32_t version = read_i32(base + 4);
+        if (version == 2)
+            fail_input(path, "version", "1 (fp32); int8 version-2 files are not supported yet",
+                       "2");
+        if (version != 1) fail_input(path, "version", "1", std::to_string(version));
+        m.format_ = FileFormat::V1Fp32;
+        c = config_from_ints(base + 8);
+        uint8_t shared = base[36];
+        if (shared > 1) fail_input(path, "shared_classifier", "0 or 1", std::to_string(shared));
+        c.shared_classifier = shared == 1;
+        validate_config(c, path);
+        check_size(path, size, v1_file_size(c), "version-1");
+
+        const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), L = c.n_layers, V = c.vocab_size;
+        Cursor cur{base + 256, base + size};
+        const float* rms_att = cur.floats(L * d);
+        const float* rms_ffn = cur.floats(L * d);
+        w.rms_final = cur.floats(d);
+        w.token_embedding = cur.floats(V * d);
+        const float* wq = cur.floats(L * d * d);
+        const float* wk = cur.floats(L * kv * d);
+        const float* wv = cur.floats(L * kv * d);
+        const float* wo = cur.floats(L * d * d);
+        const float* w1 = cur.floats(L * h * d);
+        const float* w2 = cur.floats(L * d * h);
+        const float* w3 = cur.floats(L * h * d);
+        const float* wcls = c.shared_classifier ? w.token_embedding : cur.floats(V * d);
+        fill_layers_f32(w, c, wq, wk, wv, wo, w1, w2, w3, rms_att, rms_ffn);
+        w.wcls = f32_matrix(wcls, c.vocab_size, c.dim);
+        return m;
+    }
+
+    // Legacy v0: 7 int32, sign of vocab_size flags the unshared classifier.
+    m.format_ = FileFormat::V0Legacy;
+    c = config_from_ints(base);
+    c.shared_classifier = c.vocab_size > 0;
+    if (c.vocab_size == INT32_MIN)
+        fail_input(path, "vocab_size", "a non-zero integer", std::to_string(c.vocab_size));
+    c.vocab_size = c.vocab_size < 0 ? -c.vocab_size : c.vocab_size;
+    validate_config(c, path);
+    check_size(path, size, v0_file_size(c), "v0 (legacy llama2.c)");
+
+    const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), L = c.n_layers, V = c.vocab_size;
+    Cursor cur{base + 28, base + size};
+    w.token_embedding = cur.floats(V * d);
+    const float* rms_att = cur.floats(L * d);
+    const float* wq = cur.floats(L * d * d);
+    const float* wk = cur.floats(L * kv * d);
+    const float* wv = cur.floats(L * kv * d);
+    const float* wo = cur.floats(L * d * d);
+    const float* rms_ffn = cur.floats(L * d);
+    const float* w1 = cur.floats(L * h * d);
+    const float* w2 = cur.floats(L * d * h);
+    const float* w3 = cur.floats(L * h * d);
+    w.rms_final = cur.floats(d);
+    cur.floats(int64_t(c.seq_len) * c.head_size());  // stored RoPE tables, recomputed instead
+    const float* wcls = c.shared_classifier ? w.token_embedding : cur.floats(V * d);
+    fill_layers_f32(w, c, wq, wk, wv, wo, w1, w2, w3, rms_att, rms_ffn);
+    w.wcls = f32_matrix(wcls, c.vocab_size, c.dim);
+    return m;
+}
+
+int64_t Model::weight_bytes_per_token() const {
+    const ModelConfig& c = config_;
+    int64_t bytes = int64_t(c.dim) * 4 * (1 + 2 * c.n_layers + 1);  // embedding row + norms
+    for (const LayerWeights& L : weights_.layers)
+        bytes += L.wq.bytes() + L.wk.bytes() + L.wv.bytes() + L.wo.bytes() + L.w1.bytes() +
+                 L.w2.bytes() + L.w3.bytes();
+    return bytes + weights_.wcls.bytes();
+}
+
+}  // namespace lhb

@@ -1,0 +1,50 @@
+#pragma once
+// Backends register themselves by name (LHB_REGISTER_BACKEND in their own folder); nothing
+// else needs to know they exist.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/backend.hpp"
+
+namespace lhb {
+
+struct BackendOptions {
+    int threads = 0;        // 0: the backend's default (OMP_NUM_THREADS or all cores)
+    std::string xclbin;     // device image for board backends
+    bool fused = true;      // false: forward() runs op by op even where a fused kernel exists
+    std::string board;      // board description file for estimating backends
+};
+
+struct Availability {
+    bool available = true;
+    std::string reason;  // one line, when not available
+};
+
+struct BackendFactory {
+    std::string name;     // as typed on the command line: "cpu-ref", "openmp", ...
+    std::string summary;  // one line for `bench list`
+    int order = 100;      // listing order
+    std::function<Availability(const BackendOptions&)> available;
+    std::function<std::unique_ptr<Backend>(const BackendOptions&)> create;
+};
+
+class BackendRegistry {
+public:
+    static void add(BackendFactory factory);
+    // Every registered backend, in listing order.
+    static std::vector<const BackendFactory*> all();
+    static const BackendFactory* find(const std::string& name);
+    // Throws InputError naming the backend and why it cannot be used here (unknown name,
+    // with the known ones listed, or not available, with the reason).
+    static std::unique_ptr<Backend> create(const std::string& name, const BackendOptions& options);
+    static std::string names();  // "cpu-ref, openmp, ..."
+};
+
+#define LHB_REGISTER_BACKEND(ident, ...)                                            \
+    namespace {                                                                     \
+    const bool ident##_registered = (::lhb::BackendRegistry::add(__VA_ARGS__), true); \
+    }
+
+}  // namespace lhb
