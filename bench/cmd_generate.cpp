@@ -77,11 +77,11 @@ int run_generate(int argc, char** argv) {
     if (topp < 0.0f || topp > 1.0f) topp = 0.9f;
     if (steps < 0) steps = 0;
 
+    auto backend = BackendRegistry::create(backend_name, options);  // a bad name fails before any file is read
     Model model = Model::open(checkpoint);
     if (steps == 0 || steps > model.config().seq_len) steps = model.config().seq_len;
     Tokenizer tokenizer = Tokenizer::load(tokenizer_path, model.config().vocab_size);
     Sampler sampler(model.config().vocab_size, temperature, topp, seed);
-    auto backend = BackendRegistry::create(backend_name, options);
     backend->load(model);
 
     GenerateResult r;
