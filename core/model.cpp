@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include "core/error.hpp"
 
@@ -106,6 +107,15 @@ int64_t v0_file_size(const ModelConfig& c) {
 
 int64_t v1_file_size(const ModelConfig& c) { return 256 + 4 * c.n_params(); }
 
+int64_t v2_file_size(const ModelConfig& c, int group_size) {
+    const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), L = c.n_layers, V = c.vocab_size;
+    auto q8 = [&](int64_t numel) { return numel + numel / group_size * 4; };
+    int64_t bytes = 256 + 4 * (2 * L * d + d) + q8(V * d);
+    bytes += L * (2 * q8(d * d) + 2 * q8(kv * d) + 3 * q8(h * d));
+    if (!c.shared_classifier) bytes += q8(V * d);
+    return bytes;
+}
+
 // ---------------------------------------------------------------------------------------
 
 namespace {
@@ -203,10 +213,11 @@ Model Model::open(const std::string& path) {
         if (size < 256)
             fail_input(path, "header", "256 bytes (version 1/2 header)", std::to_string(size) + " bytes");
         int32_t version = read_i32(base + 4);
-        if (version == 2)
-            fail_input(path, "version", "1 (fp32); int8 version-2 files are not supported yet",
-                       "2");
-        if (version != 1) fail_input(path, "version", "1", std::to_string(version));
+        if (version == 2) {
+            m.load_v2(base, size);
+            return m;
+        }
+        if (version != 1) fail_input(path, "version", "1 or 2", std::to_string(version));
         m.format_ = FileFormat::V1Fp32;
         c = config_from_ints(base + 8);
         uint8_t shared = base[36];
@@ -262,6 +273,102 @@ Model Model::open(const std::string& path) {
     fill_layers_f32(w, c, wq, wk, wv, wo, w1, w2, w3, rms_att, rms_ffn);
     w.wcls = f32_matrix(wcls, c.vocab_size, c.dim);
     return m;
+}
+
+// Version 2 (export.py --version 2, runq.c): fp32 norms, then every matrix as int8 values
+// followed by one fp32 scale per group_size values, one (q, s) pair per tensor per layer.
+void Model::load_v2(const unsigned char* base, size_t size) {
+    const std::string& path = path_;
+    format_ = FileFormat::V2Q8;
+    ModelConfig& c = config_;
+    c = config_from_ints(base + 8);
+    uint8_t shared = base[36];
+    if (shared > 1) fail_input(path, "shared_classifier", "0 or 1", std::to_string(shared));
+    c.shared_classifier = shared == 1;
+    validate_config(c, path);
+    const int32_t gs = read_i32(base + 37);
+    if (gs <= 0) fail_input(path, "group_size", "a positive integer", std::to_string(gs));
+    // runq.c groups each row of length dim or hidden_dim; a group that straddles two rows
+    // silently corrupts the matmul, so such a file (export.py writes them when only dim is
+    // divisible) is refused.
+    if (c.dim % gs != 0 || c.hidden_dim % gs != 0)
+        fail_input(path, "group_size",
+                   "a divisor of dim " + std::to_string(c.dim) + " and hidden_dim " +
+                       std::to_string(c.hidden_dim) + " (re-quantize with bench quantize)",
+                   std::to_string(gs));
+    check_size(path, size, v2_file_size(c, gs), "version-2 (int8)");
+
+    const int64_t d = c.dim, L = c.n_layers, V = c.vocab_size;
+    ModelWeights& w = weights_;
+    Cursor cur{base + 256, base + size};
+    const float* rms_att = cur.floats(L * d);
+    const float* rms_ffn = cur.floats(L * d);
+    w.rms_final = cur.floats(d);
+
+    // Scales follow int8 arrays, so they are 4-byte aligned only when numel is; misaligned
+    // ones are copied (reading a float through a misaligned pointer is undefined).
+    std::vector<std::pair<const unsigned char*, int64_t>> misaligned;
+    auto q8 = [&](int rows, int cols) {
+        WeightMatrix m;
+        m.dtype = DType::Q8_0;
+        m.rows = rows;
+        m.cols = cols;
+        m.group_size = gs;
+        m.q = reinterpret_cast<const int8_t*>(cur.p);
+        cur.p += m.numel();
+        if (reinterpret_cast<uintptr_t>(cur.p) % alignof(float) == 0) {
+            m.scales = reinterpret_cast<const float*>(cur.p);
+        } else {
+            misaligned.push_back({cur.p, m.numel() / gs});
+            m.scales = nullptr;  // filled below, once owned storage stops growing
+        }
+        cur.p += m.numel() / gs * 4;
+        return m;
+    };
+    WeightMatrix embedding = q8(c.vocab_size, c.dim);
+    w.layers.resize(size_t(L));
+    for (auto [field, rows, cols] : {std::tuple{&LayerWeights::wq, c.dim, c.dim},
+                                     {&LayerWeights::wk, c.kv_dim(), c.dim},
+                                     {&LayerWeights::wv, c.kv_dim(), c.dim},
+                                     {&LayerWeights::wo, c.dim, c.dim},
+                                     {&LayerWeights::w1, c.hidden_dim, c.dim},
+                                     {&LayerWeights::w2, c.dim, c.hidden_dim},
+                                     {&LayerWeights::w3, c.hidden_dim, c.dim}})
+        for (int64_t l = 0; l < L; ++l) w.layers[size_t(l)].*field = q8(rows, cols);
+    w.wcls = c.shared_classifier ? embedding : q8(c.vocab_size, c.dim);
+    for (int64_t l = 0; l < L; ++l) {
+        w.layers[size_t(l)].rms_att = rms_att + l * d;
+        w.layers[size_t(l)].rms_ffn = rms_ffn + l * d;
+    }
+
+    // Owned storage: the dequantized embedding (runq.c looks tokens up in fp32), then any
+    // misaligned scales.
+    int64_t extra = 0;
+    for (auto& [p, n] : misaligned) extra += n;
+    owned_.resize(size_t(V * d + extra));
+    const unsigned char* emb_scales = reinterpret_cast<const unsigned char*>(embedding.q) + V * d;
+    for (int64_t g = 0; g < V * d / gs; ++g) {
+        float scale;
+        std::memcpy(&scale, emb_scales + g * 4, 4);
+        for (int64_t i = g * gs; i < (g + 1) * gs; ++i) owned_[size_t(i)] = float(embedding.q[i]) * scale;
+    }
+    w.token_embedding = owned_.data();
+    if (!misaligned.empty()) {
+        float* dst = owned_.data() + V * d;
+        auto fix = [&](WeightMatrix& m) {
+            if (m.scales) return;
+            const unsigned char* src = reinterpret_cast<const unsigned char*>(m.q) + m.numel();
+            std::memcpy(dst, src, size_t(m.numel() / gs) * 4);
+            m.scales = dst;
+            dst += m.numel() / gs;
+        };
+        for (LayerWeights& lw : w.layers)
+            for (WeightMatrix* m : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w1, &lw.w2, &lw.w3}) fix(*m);
+        const bool cls_is_embedding = c.shared_classifier;
+        fix(embedding);
+        if (cls_is_embedding) w.wcls = embedding;
+        else fix(w.wcls);
+    }
 }
 
 int64_t Model::weight_bytes_per_token() const {

@@ -24,6 +24,7 @@ struct ModelConfig {
     int kv_mul() const { return n_heads / n_kv_heads; }
     // Every weight the forward pass reads once per token (the shared classifier counted once).
     int64_t n_params() const;
+    bool operator==(const ModelConfig&) const = default;
 };
 
 // Throws InputError naming `where` and the first field that breaks llama2.c's assumptions.
@@ -86,17 +87,19 @@ public:
 
 private:
     Model();
+    void load_v2(const unsigned char* base, size_t size);
     std::string path_;
     ModelConfig config_;
     ModelWeights weights_;
     FileFormat format_ = FileFormat::V0Legacy;
     std::unique_ptr<MappedFile> file_;
-    std::vector<float> owned_;  // dequantized embedding table of Q8_0 files
+    std::vector<float> owned_;  // Q8_0 files: dequantized embedding, realigned scales
 };
 
 // Size in bytes a v0 file with this config must have (including the stored RoPE tables
 // and, when not shared, the classifier).
 int64_t v0_file_size(const ModelConfig& c);
 int64_t v1_file_size(const ModelConfig& c);
+int64_t v2_file_size(const ModelConfig& c, int group_size);
 
 }  // namespace lhb

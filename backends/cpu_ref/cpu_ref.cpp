@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/quantize.hpp"
 #include "core/registry.hpp"
 
 namespace lhb {
@@ -27,7 +28,22 @@ void CpuRefBackend::matmul(float* out, const float* x, const WeightMatrix& w) {
         }
         return;
     }
-    throw std::logic_error("cpu-ref: int8 matmul is not implemented yet");
+    // Q8_0, runq.c's arithmetic: activations quantized per group, int8 x int8 summed in
+    // int32 per group, then scaled by the weight's and the activation's group scales.
+    const int gs = w.group_size;
+    xq_.resize(size_t(n));
+    xs_.resize(size_t(n / gs));
+    quantize_activations_q8(x, n, gs, xq_.data(), xs_.data());
+    for (int i = 0; i < w.rows; i++) {
+        float val = 0.0f;
+        const int64_t in = int64_t(i) * n;
+        for (int j = 0; j <= n - gs; j += gs) {
+            int32_t ival = 0;
+            for (int k = 0; k < gs; k++) ival += int32_t(xq_[size_t(j + k)]) * int32_t(w.q[in + j + k]);
+            val += float(ival) * w.scales[(in + j) / gs] * xs_[size_t(j / gs)];
+        }
+        out[i] = val;
+    }
 }
 
 void CpuRefBackend::rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) {

@@ -2,6 +2,8 @@
 // cpu-ref: the golden reference. Every op in llama2.c's run.c arithmetic order, so its
 // tokens and logits match llama2.c bit for bit. Other backends may derive from it to
 // reuse ops they do not accelerate.
+#include <vector>
+
 #include "core/backend.hpp"
 
 namespace lhb {
@@ -17,6 +19,10 @@ public:
                    float* att, int pos, const AttentionShape& shape) override;
     void swiglu(float* hb, const float* hb2, int n) override;
     void residual_add(float* x, const float* y, int n) override;
+
+private:
+    std::vector<int8_t> xq_;  // activations quantized for an int8 matmul
+    std::vector<float> xs_;
 };
 
 }  // namespace lhb

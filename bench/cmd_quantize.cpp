@@ -1,0 +1,57 @@
+// bench quantize: fp32 checkpoint (v0 or v1) -> int8 Q8_0 "version 2" file.
+#include <cstdio>
+#include <string>
+
+#include "bench/command.hpp"
+#include "core/error.hpp"
+#include "core/quantize.hpp"
+
+namespace lhb::bench {
+namespace {
+
+const char* kUsage =
+    "Usage: bench quantize IN.bin OUT.bin [--group N]\n"
+    "Converts a llama2.c fp32 checkpoint (v0 or version 1) to the int8 \"version 2\" format\n"
+    "read by llama2.c's runq (Q8_0: int8 values, one fp32 scale per group of N).\n"
+    "  --group N  group size; default: the largest <= 64 dividing both dim and hidden_dim\n"
+    "             (an explicit N that does not divide both is an error)\n";
+
+int run_quantize(int argc, char** argv) {
+    std::string in, out;
+    int group = 0;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        } else if (a == "--group" && i + 1 < argc) {
+            group = parse_int(a, argv[++i]);
+            if (group <= 0) throw InputError("--group: expected a positive integer, found " + std::to_string(group));
+        } else if (!a.empty() && a[0] == '-') {
+            std::fputs(kUsage, stderr);
+            return 1;
+        } else if (in.empty()) {
+            in = a;
+        } else if (out.empty()) {
+            out = a;
+        } else {
+            std::fputs(kUsage, stderr);
+            return 1;
+        }
+    }
+    if (in.empty() || out.empty()) {
+        std::fputs(kUsage, stderr);
+        return 1;
+    }
+    Model model = Model::open(in);
+    if (group == 0) group = default_group_size(model.config());
+    write_q8_model(model, out, group);
+    std::fprintf(stderr, "wrote %s: int8 Q8_0, group size %d\n", out.c_str(), group);
+    return 0;
+}
+
+}  // namespace
+
+LHB_REGISTER_COMMAND(quantize, Command{"quantize", "convert an fp32 checkpoint to int8 (Q8_0, version 2)", run_quantize})
+
+}  // namespace lhb::bench
