@@ -1,0 +1,46 @@
+#pragma once
+// openmp: the CPU backend built for speed. Matmul rows are split across threads (every
+// matrix, the vocab x dim classifier included), attention runs one head per thread, the
+// inner loops are vectorized (backends/openmp/kernels.hpp). forward() runs a whole token in
+// ONE parallel region (a handful of barriers per layer instead of a fork/join per op) with
+// the cheap ops fused into the matmuls that produce their inputs; with op timing attached
+// or fused = false it runs op by op through the base class instead.
+#include <vector>
+
+#include "core/backend.hpp"
+
+namespace lhb {
+
+class OpenMpBackend : public Backend {
+public:
+    // threads <= 0: omp_get_max_threads() (OMP_NUM_THREADS, or all cores).
+    OpenMpBackend(int threads, bool fused);
+
+    std::string name() const override { return "openmp"; }
+    int threads() const { return threads_; }
+
+    void load(const Model& model) override;
+    void rmsnorm(float* out, const float* x, const float* weight, int n) override;
+    void matmul(float* out, const float* x, const WeightMatrix& w) override;
+    void rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) override;
+    void softmax(float* x, int n) override;
+    void attention(float* out, const float* q, const float* key_cache, const float* value_cache,
+                   float* att, int pos, const AttentionShape& shape) override;
+    void swiglu(float* hb, const float* hb2, int n) override;
+    void residual_add(float* x, const float* y, int n) override;
+    float* forward(int token, int pos) override;
+
+private:
+    float* forward_fused(int token, int pos);
+
+    int threads_ = 1;
+    bool fused_ = true;
+    // Per-thread copies of the normalized activations (each thread normalizes x itself, so
+    // no barrier is needed between rmsnorm and the matmul that reads it); padded to whole
+    // cache lines so threads never share one.
+    std::vector<float> local_xb_;
+    int local_stride_ = 0;
+    std::vector<float> rope_cos_, rope_sin_;  // per token: head_size / 2 angles
+};
+
+}  // namespace lhb
