@@ -1,0 +1,86 @@
+#pragma once
+// The one configuration of the HLS design. The kernels (kernels/), the host-side packing
+// (host/packing.*) and the estimator (host/estimator.*) all read these numbers, so the
+// buffers the host lays out, the loops the kernel runs and the cycles the estimator counts
+// cannot drift apart. Change a number here and every layer follows.
+//
+// Plain C++17: no vendor header is needed to read it.
+#include <cstdint>
+
+namespace lhk {
+
+// ---- AXI ports ------------------------------------------------------------------------
+// Each weight bundle gmem0..gmem3 is linked to one of the Zynq HP ports HP0..HP3. An HP
+// port is at most 128 bits wide, so one beat carries four floats.
+constexpr int kPortBits = 128;
+constexpr int kFloatsPerBeat = kPortBits / 32;
+constexpr int kBeatBytes = kPortBits / 8;
+constexpr int kWeightPorts = 4;  // weight bundles = matmul engines = KV-cache stripes
+constexpr int kKvPorts = kWeightPorts;
+// HP ports take AXI3 bursts of at most 16 beats; asking for longer bursts only makes the
+// interconnect split them. Enough requests in flight cover ~64 cycles of DDR latency.
+constexpr int kBurstBeats = 16;
+constexpr int kOutstanding = 16;
+
+// ---- Arithmetic -----------------------------------------------------------------------
+// fp32 multiply-adds per clock in one matmul engine: one beat per clock, so the engine
+// consumes its port at full rate. Total lanes = kWeightPorts * kLanes.
+constexpr int kLanes = kFloatsPerBeat;
+// Accumulators rotated so that one accumulator is updated only every kPartialSums clocks:
+// must be >= the fadd latency at the target clock for II=1 (about 5 at 300 MHz).
+constexpr int kPartialSums = 8;
+// Kernel clock the design is written for (MHz). The board file may offer less.
+constexpr int kTargetClockMHz = 300;
+
+// ---- Model maxima: stories260K, stories15M and stories42M fit one bitstream ------------
+constexpr int kMaxDim = 512;       // stories42M
+constexpr int kMaxHidden = 1376;   // stories42M
+constexpr int kMaxLayers = 8;      // stories42M
+constexpr int kMaxHeads = 8;       // stories260K, stories42M
+constexpr int kMaxKvMul = 2;       // stories260K (grouped-query attention)
+constexpr int kMaxHeadSize = 64;   // stories42M
+constexpr int kMaxSeqLen = 1024;   // stories42M
+constexpr int kMaxVocab = 32000;   // Llama 2 tokenizer
+
+// ---- Derived sizes (do not edit) -------------------------------------------------------
+constexpr int ceil_div_c(int a, int b) { return (a + b - 1) / b; }
+constexpr int max_c(int a, int b) { return a > b ? a : b; }
+constexpr int kMaxCols = max_c(kMaxDim, kMaxHidden);                 // longest matmul row
+constexpr int kMaxRowBeats = max_c(ceil_div_c(kMaxCols, kFloatsPerBeat), kPartialSums);
+constexpr int kMaxRows = max_c(kMaxVocab, max_c(kMaxDim, kMaxHidden));  // tallest matrix
+constexpr int kMaxRowsPerPort = ceil_div_c(kMaxRows, kWeightPorts);
+constexpr int kMaxVecBeats = ceil_div_c(kMaxCols, kFloatsPerBeat);     // an on-chip vector
+constexpr int kMaxHeadBeats = kMaxHeadSize / kFloatsPerBeat;
+// A KV row is padded to at least kPartialSums beats: the attention value loop updates the
+// same accumulator once per row, so a row must be at least as long as the fadd latency.
+constexpr int kMaxKvRowBeats = max_c(kMaxDim / kFloatsPerBeat, kPartialSums);
+constexpr int kMaxSlots = ceil_div_c(kMaxSeqLen, kKvPorts);  // KV rows per stripe per layer
+constexpr int kRegionAlignBytes = 4096;  // every weight region starts on a 4 KiB page
+constexpr int kRegionAlignBeats = kRegionAlignBytes / kBeatBytes;
+
+static_assert(kPortBits % 32 == 0 && kFloatsPerBeat >= 1, "ports carry whole floats");
+static_assert(kLanes == kFloatsPerBeat, "an engine consumes exactly one beat per clock");
+static_assert(kWeightPorts == 4, "the top functions have four weight bundles");
+static_assert(kPartialSums >= 2 && (kPartialSums & (kPartialSums - 1)) == 0,
+              "partial sums: a power of two (adder tree)");
+static_assert(kMaxHeadSize % kFloatsPerBeat == 0, "a head is a whole number of beats");
+
+// The loop structure as numbers, so that the estimator can evaluate the kernel's own loop
+// bounds for another design (kernels/loop_bounds.hpp takes a Design).
+struct Design {
+    int weight_ports;   // matmul engines, one per weight bundle
+    int port_bits;      // width of every m_axi port
+    int lanes;          // fp32 multiply-adds per clock per engine (and vector-loop lanes)
+    int partial_sums;   // rotating accumulators per dot product
+    int burst_beats;    // AXI burst length asked for
+    int outstanding;    // read requests in flight per port
+    int kv_ports;       // KV-cache stripes read in parallel by attention
+    int flatten_rows;   // 1: a matmul is one pipelined loop over all its beats (fill once);
+                        // 0: one pipelined loop per row (fill and drain paid per row)
+    int clock_mhz;      // kernel clock
+};
+
+constexpr Design kDesign{kWeightPorts, kPortBits, kLanes,   kPartialSums,   kBurstBeats,
+                         kOutstanding, kKvPorts,  1,        kTargetClockMHz};
+
+}  // namespace lhk

@@ -1,0 +1,39 @@
+#pragma once
+// The kernels' top functions: what the XRT host calls on the board and what the hls-csim
+// backend calls in C simulation. Every pointer is an m_axi port of kPortBits-wide beats
+// (host arrays of floats padded to whole beats, 16-byte aligned); every scalar and the
+// pointer offsets go over s_axilite ("control"). Bundles:
+//   gmem0..gmem3  weights of port p (w_p) and KV-cache stripe p (kv_p)  -> HP0..HP3
+//   gmem4         logits and the per-op vectors (io)
+// Buffer sizes and the layout inside them: kernels/llama_layout.hpp; the host packs them
+// with host/packing.hpp.
+#include "kernels/hls_support.hpp"
+
+extern "C" {
+
+// One decoded token: every layer and the classifier. Reads the weights from w0..w3,
+// appends k and v of position `pos` to the KV stripes and reads positions 0..pos back,
+// writes dims.vocab_size logits (logits_beats(dims) beats).
+void llama_forward(int token, int pos, lhk::ModelDims dims, const lhk::Beat* w0,
+                   const lhk::Beat* w1, const lhk::Beat* w2, const lhk::Beat* w3, lhk::Beat* kv0,
+                   lhk::Beat* kv1, lhk::Beat* kv2, lhk::Beat* kv3, lhk::Beat* logits);
+
+// The ops alone, so each can be run and timed by itself on the board.
+// out[n] = w * x / rms(x)
+void op_rmsnorm(lhk::Beat* out, const lhk::Beat* x, const lhk::Beat* w, int n);
+// out[rows] = W x[cols]; w_p points at the matrix's region on port p (llama_layout.hpp:
+// row r on port r % 4 at row index r / 4, rows row_beats(cols) beats long).
+void op_matmul(const lhk::Beat* w0, const lhk::Beat* w1, const lhk::Beat* w2, const lhk::Beat* w3,
+               const lhk::Beat* x, lhk::Beat* out, int rows, int cols);
+// Rotates adjacent pairs of q[dim] and, for i < kv_dim, k[kv_dim] in place.
+void op_rope(lhk::Beat* q, lhk::Beat* k, int pos, int dim, int kv_dim, int head_size);
+// In place over x[n], n <= kMaxSeqLen.
+void op_softmax(lhk::Beat* x, int n);
+// Attention of layer `layer` at position `pos` over the KV stripes kv0..kv3 (laid out for
+// `dims`): out[dim] from q[dim].
+void op_attention(lhk::Beat* out, const lhk::Beat* q, const lhk::Beat* kv0, const lhk::Beat* kv1,
+                  const lhk::Beat* kv2, const lhk::Beat* kv3, int layer, int pos, lhk::ModelDims dims);
+// hb[i] = silu(hb[i]) * hb2[i]
+void op_swiglu(lhk::Beat* hb, const lhk::Beat* hb2, int n);
+
+}  // extern "C"

@@ -1,0 +1,129 @@
+#pragma once
+// Where everything lives in the device buffers. The host packing (host/packing.*) writes
+// the weights by these functions and the kernels read them by the same functions, so the C
+// simulation runs on exactly the layout the board sees. Offsets are in beats from the
+// start of a port's buffer.
+//
+// Weights: every matrix is split by rows over the kWeightPorts weight bundles (row r on
+// port r % kWeightPorts), so the four engines of a matmul each stream one contiguous
+// region of their own port. Each row is zero-padded to row_beats(cols) beats and each
+// region starts on a 4 KiB boundary (a burst never crosses a page). Per port, in order:
+//   layer 0: wq wk wv wo w1 w2 w3, layer 1: ..., ..., classifier (vocab x dim),
+//   embedding (only when not shared with the classifier),
+//   and on port 0 only: the norm weights rms_att[L], rms_ffn[L], rms_final (dim each,
+//   padded to whole beats).
+// KV cache: position t lives on stripe t % kKvPorts, slot t / kKvPorts. A stripe holds the
+// K rows [layer][slot] then the V rows [layer][slot], each kv_row_beats() beats.
+#include <cstdint>
+
+#include "kernels/hls_support.hpp"
+#include "kernels/loop_bounds.hpp"
+
+namespace lhk {
+
+enum LayerMatrix : int { kWq = 0, kWk, kWv, kWo, kW1, kW2, kW3, kMatricesPerLayer };
+
+inline int head_size_of(const ModelDims& d) { return d.dim / d.n_heads; }
+inline int kv_dim_of(const ModelDims& d) { return head_size_of(d) * d.n_kv_heads; }
+inline int kv_mul_of(const ModelDims& d) { return d.n_heads / d.n_kv_heads; }
+
+inline int matrix_rows(const ModelDims& d, int m) {
+    return m == kWk || m == kWv ? kv_dim_of(d) : m == kW1 || m == kW3 ? d.hidden_dim : d.dim;
+}
+inline int matrix_cols(const ModelDims& d, int m) { return m == kW2 ? d.hidden_dim : d.dim; }
+
+// Beats in one stored row of a matrix with `cols` columns.
+inline int row_beats(int cols) { return row_iters(cols, kDesign) * kLanes / kFloatsPerBeat; }
+// Beats of a vector of n floats (padded to a whole beat).
+inline int vec_beats(int n) { return ceil_div(n, kFloatsPerBeat); }
+inline int64_t align_region(int64_t beats) {
+    return ceil_div64(beats, kRegionAlignBeats) * kRegionAlignBeats;
+}
+// Beats a rows x cols matrix occupies on one port, region padding included.
+inline int64_t region_beats(int rows, int cols, int port) {
+    return align_region(int64_t(rows_on_engine(rows, port, kDesign)) * row_beats(cols));
+}
+inline int64_t layer_beats(const ModelDims& d, int port) {
+    int64_t total = 0;
+    for (int m = 0; m < kMatricesPerLayer; ++m) {
+#pragma HLS UNROLL
+        total += region_beats(matrix_rows(d, m), matrix_cols(d, m), port);
+    }
+    return total;
+}
+inline int64_t matrix_offset(const ModelDims& d, int port, int layer, int m) {
+    int64_t off = int64_t(layer) * layer_beats(d, port);
+    for (int k = 0; k < kMatricesPerLayer; ++k) {
+#pragma HLS UNROLL
+        if (k < m) off += region_beats(matrix_rows(d, k), matrix_cols(d, k), port);
+    }
+    return off;
+}
+inline int64_t classifier_offset(const ModelDims& d, int port) {
+    return int64_t(d.n_layers) * layer_beats(d, port);
+}
+inline int64_t embedding_offset(const ModelDims& d, int port) {
+    const int64_t cls = classifier_offset(d, port);
+    return d.shared_classifier ? cls : cls + region_beats(d.vocab_size, d.dim, port);
+}
+// The norm weights, port 0 only.
+inline int64_t norms_offset(const ModelDims& d) {
+    return embedding_offset(d, 0) + (d.shared_classifier ? 0 : region_beats(d.vocab_size, d.dim, 0));
+}
+inline int64_t rms_att_offset(const ModelDims& d, int layer) {
+    return norms_offset(d) + int64_t(layer) * vec_beats(d.dim);
+}
+inline int64_t rms_ffn_offset(const ModelDims& d, int layer) {
+    return norms_offset(d) + int64_t(d.n_layers + layer) * vec_beats(d.dim);
+}
+inline int64_t rms_final_offset(const ModelDims& d) {
+    return norms_offset(d) + int64_t(2 * d.n_layers) * vec_beats(d.dim);
+}
+// Size of port `port`'s weight buffer.
+inline int64_t weight_port_beats(const ModelDims& d, int port) {
+    const int64_t end = classifier_offset(d, port) + region_beats(d.vocab_size, d.dim, port) +
+                        (d.shared_classifier ? 0 : region_beats(d.vocab_size, d.dim, port));
+    return port == 0 ? end + align_region(int64_t(2 * d.n_layers + 1) * vec_beats(d.dim)) : end;
+}
+
+// ---- KV cache --------------------------------------------------------------------------
+inline int kv_row_beats(const ModelDims& d) {
+    return kv_row_iters(kv_dim_of(d), kDesign) * kLanes / kFloatsPerBeat;
+}
+inline int kv_slots_of(const ModelDims& d) { return kv_slots(d.seq_len, kDesign); }
+inline int64_t k_row_offset(const ModelDims& d, int layer, int slot) {
+    return (int64_t(layer) * kv_slots_of(d) + slot) * kv_row_beats(d);
+}
+inline int64_t v_row_offset(const ModelDims& d, int layer, int slot) {
+    return (int64_t(d.n_layers + layer) * kv_slots_of(d) + slot) * kv_row_beats(d);
+}
+inline int64_t kv_port_beats(const ModelDims& d) {
+    return int64_t(2 * d.n_layers) * kv_slots_of(d) * kv_row_beats(d);
+}
+
+// ---- Logits ----------------------------------------------------------------------------
+inline int logits_beats(const ModelDims& d) { return vec_beats(d.vocab_size); }
+
+// Whether a shape fits the compiled maxima and the kernel's structural assumptions;
+// `why` gets a static message naming the first violated bound.
+inline bool dims_fit(const ModelDims& d, const char** why) {
+    const char* w = nullptr;
+    if (d.dim <= 0 || d.hidden_dim <= 0 || d.n_layers <= 0 || d.n_heads <= 0 ||
+        d.n_kv_heads <= 0 || d.vocab_size <= 0 || d.seq_len <= 0)
+        w = "every dimension must be positive";
+    else if (d.dim % d.n_heads != 0 || d.n_heads % d.n_kv_heads != 0)
+        w = "n_heads must divide dim and n_kv_heads must divide n_heads";
+    else if (d.dim > kMaxDim) w = "dim exceeds kMaxDim";
+    else if (d.hidden_dim > kMaxHidden) w = "hidden_dim exceeds kMaxHidden";
+    else if (d.n_layers > kMaxLayers) w = "n_layers exceeds kMaxLayers";
+    else if (d.n_heads > kMaxHeads) w = "n_heads exceeds kMaxHeads";
+    else if (kv_mul_of(d) > kMaxKvMul) w = "n_heads / n_kv_heads exceeds kMaxKvMul";
+    else if (head_size_of(d) > kMaxHeadSize) w = "head_size exceeds kMaxHeadSize";
+    else if (head_size_of(d) % kFloatsPerBeat != 0) w = "head_size must be a whole number of beats";
+    else if (d.seq_len > kMaxSeqLen) w = "seq_len exceeds kMaxSeqLen";
+    else if (d.vocab_size > kMaxVocab) w = "vocab_size exceeds kMaxVocab";
+    if (why) *why = w;
+    return w == nullptr;
+}
+
+}  // namespace lhk

@@ -1,0 +1,50 @@
+#pragma once
+// The kernels' loop bounds as functions of the model's shape and of the Design. The
+// kernels call them with kDesign (so they fold to the compiled configuration); the
+// estimator calls the same functions with any other Design to model that design's loops.
+#include <cstdint>
+
+#include "kernels/hls_config.hpp"
+
+namespace lhk {
+
+inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
+inline int64_t ceil_div64(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int imax(int a, int b) { return a > b ? a : b; }
+
+// Floats per beat of a port of this design.
+inline int port_floats(const Design& d) { return d.port_bits / 32; }
+
+// Iterations a vector loop of n elements takes (lanes elements per iteration).
+inline int vec_iters(int n, const Design& d) { return ceil_div(n, d.lanes); }
+
+// Matmul: iterations per row. A row is padded to whole iterations and to at least
+// partial_sums iterations, so every rotating accumulator is written in every row.
+inline int row_iters(int cols, const Design& d) {
+    return imax(ceil_div(cols, d.lanes), d.partial_sums);
+}
+// Rows handled by engine e: rows e, e + ports, e + 2 ports, ...
+inline int rows_on_engine(int rows, int e, const Design& d) {
+    return e < rows ? (rows - 1 - e) / d.weight_ports + 1 : 0;
+}
+inline int64_t matmul_engine_trips(int rows, int cols, int e, const Design& d) {
+    return int64_t(rows_on_engine(rows, e, d)) * row_iters(cols, d);
+}
+
+// Attention: a K or V row is padded to whole iterations and to at least partial_sums of
+// them (the value loop revisits an accumulator once per row).
+inline int kv_row_iters(int kv_dim, const Design& d) {
+    return imax(ceil_div(kv_dim, d.lanes), d.partial_sums);
+}
+// Positions 0..pos whose KV rows live on stripe q (t % kv_ports == q).
+inline int slots_on_port(int pos, int q, const Design& d) {
+    return q <= pos ? (pos - q) / d.kv_ports + 1 : 0;
+}
+// KV rows per stripe and layer for a context of seq_len positions.
+inline int kv_slots(int seq_len, const Design& d) { return ceil_div(seq_len, d.kv_ports); }
+
+// RoPE: pairs rotated (one per iteration) and the per-head table of angles.
+inline int rope_pairs(int dim) { return dim / 2; }
+inline int rope_table_iters(int head_size) { return head_size / 2; }
+
+}  // namespace lhk
