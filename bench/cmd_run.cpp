@@ -1,0 +1,113 @@
+// bench run CONFIG.json: the sweep a config describes, its results (JSON, CSV, table) and
+// its report.
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "bench/command.hpp"
+#include "bench/config.hpp"
+#include "bench/measure.hpp"
+#include "bench/report_runner.hpp"
+#include "bench/results.hpp"
+#include "bench/sweep.hpp"
+#include "core/error.hpp"
+
+namespace lhb::bench {
+namespace {
+
+const char* kUsage =
+    "Usage: bench run CONFIG.json [--out DIR] [--quiet] [--log] [--no-report]\n"
+    "Runs the sweep CONFIG.json describes (docs/config.md): for each model x backend x\n"
+    "precision x threads x prompt length, a correctness check against cpu-ref, then prefill\n"
+    "and decode tok/s, per-op latency and the memory-roofline fraction.\n"
+    "Writes DIR/results.json (docs/results-schema.md), DIR/results.csv and the report\n"
+    "(PNGs + index.html, tools/report.py); prints the results table on stdout.\n"
+    "  --out DIR    output folder (default: the config's \"out\")\n"
+    "  --quiet      no progress line on stderr\n"
+    "  --log        one stderr line per finished point, even when stderr is not a terminal\n"
+    "  --no-report  skip tools/report.py\n"
+    "Ctrl-C stops after the current forward pass and writes the finished points, marked\n"
+    "incomplete (exit status 130).\n";
+
+void on_interrupt(int) {
+    g_stop_requested = 1;
+    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+int run_run(int argc, char** argv) {
+    std::string config_path, out;
+    bool quiet = false, log_lines = false, report = true;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        } else if (a == "--out") {
+            if (i + 1 >= argc) throw InputError("--out: expected a folder after it");
+            out = argv[++i];
+        } else if (a == "--quiet" || a == "-q") {
+            quiet = true;
+        } else if (a == "--log") {
+            log_lines = true;
+        } else if (a == "--no-report") {
+            report = false;
+        } else if (!a.empty() && a[0] == '-') {
+            std::fprintf(stderr, "unknown option %s\n%s", a.c_str(), kUsage);
+            return 1;
+        } else if (config_path.empty()) {
+            config_path = a;
+        } else {
+            std::fprintf(stderr, "one config file expected, found a second: %s\n%s", a.c_str(), kUsage);
+            return 1;
+        }
+    }
+    if (config_path.empty()) {
+        std::fputs(kUsage, stderr);
+        return 1;
+    }
+    RunConfig cfg = load_config(config_path);
+    if (!out.empty()) cfg.out = out;
+
+    g_stop_requested = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+
+    SweepOptions so;
+    so.quiet = quiet;
+    so.log_lines = log_lines;
+    nlohmann::json results = run_sweep(cfg, so);
+    const std::string path = write_results(results, cfg.out);
+    std::fputs(results_markdown(results).c_str(), stdout);
+    std::fflush(stdout);
+    std::fprintf(stderr, "results: %s (and results.csv)\n", path.c_str());
+
+    int failed = 0;
+    for (const auto& r : results["rows"]) failed += r["status"] == "failed";
+    if (failed) std::fprintf(stderr, "warning: %d point(s) failed the correctness check (shown, not ranked)\n", failed);
+
+    if (results["interrupted"] == true) {
+        std::fprintf(stderr, "interrupted: wrote the finished points, marked incomplete\n");
+        return 130;
+    }
+    if (report) {
+        const std::string script = find_report_script(cfg.dir);
+        if (script.empty()) {
+            std::fprintf(stderr, "report: tools/report.py not found (set LHB_REPORT_SCRIPT); JSON and CSV are written\n");
+        } else {
+            int status = run_report_script(script, path);
+            if (status != 0)
+                std::fprintf(stderr, "report: %s exited with status %d; JSON and CSV are written\n", script.c_str(), status);
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
+LHB_REGISTER_COMMAND(run, Command{"run", "run a JSON-configured benchmark sweep and write results + report", run_run})
+
+}  // namespace lhb::bench

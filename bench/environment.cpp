@@ -1,0 +1,103 @@
+#include "bench/environment.hpp"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "core/build_info.hpp"
+
+namespace lhb::bench {
+
+namespace {
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.pop_back();
+    size_t i = s.find_first_not_of(" \t");
+    return i == std::string::npos ? std::string() : s.substr(i);
+}
+
+// Output of a short command, "" if it fails. Only fixed commands with a quoted folder.
+std::string command_output(const std::string& cmd) {
+    std::FILE* p = ::popen(cmd.c_str(), "r");
+    if (!p) return "";
+    std::string out;
+    char buf[256];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    int status = ::pclose(p);
+    return status == 0 ? trim(out) : std::string();
+}
+
+std::string shell_quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+}  // namespace
+
+std::string utc_now_iso8601() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+nlohmann::json collect_environment(const std::string& repo_dir) {
+    nlohmann::json env;
+    // CPU: model name and physical cores from /proc/cpuinfo (distinct physical id/core id).
+    std::string cpu_model = "unknown";
+    std::set<std::pair<std::string, std::string>> cores;
+    std::string phys, core;
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    for (std::string line; std::getline(cpuinfo, line);) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) {
+            if (!core.empty()) cores.insert({phys, core});
+            phys.clear(), core.clear();
+            continue;
+        }
+        std::string key = trim(line.substr(0, colon)), value = trim(line.substr(colon + 1));
+        if (key == "model name" && cpu_model == "unknown") cpu_model = value;
+        else if (key == "physical id") phys = value;
+        else if (key == "core id") core = value;
+    }
+    if (!core.empty()) cores.insert({phys, core});
+    const unsigned logical = std::thread::hardware_concurrency();
+    env["cpu_model"] = cpu_model;
+    env["logical_cpus"] = logical;
+    env["cores"] = cores.empty() ? int(logical) : int(cores.size());
+
+    std::ifstream meminfo("/proc/meminfo");
+    for (std::string line; std::getline(meminfo, line);)
+        if (line.rfind("MemTotal:", 0) == 0) {
+            env["memory_kib"] = std::stoll(trim(line.substr(9)));
+            break;
+        }
+
+    utsname u{};
+    if (::uname(&u) == 0) env["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) env["hostname"] = host;
+
+    env["compiler"] = build_compiler();
+    env["build_flags"] = build_flags();
+    env["bench_version"] = build_version();
+
+    const std::string git = "git -C " + shell_quote(repo_dir) + " ";
+    std::string commit = command_output(git + "rev-parse HEAD 2>/dev/null");
+    env["git_commit"] = commit.empty() ? "unknown" : commit;
+    if (!commit.empty())
+        env["git_dirty"] = !command_output(git + "status --porcelain --untracked-files=no 2>/dev/null").empty();
+    env["time"] = utc_now_iso8601();
+    return env;
+}
+
+}  // namespace lhb::bench

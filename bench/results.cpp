@@ -1,0 +1,243 @@
+#include "bench/results.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "bench/config.hpp"
+#include "core/atomic_file.hpp"
+#include "core/backend.hpp"
+#include "core/error.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace lhb::bench {
+
+namespace {
+
+std::string fixed(double v, int digits) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+// Three significant figures or so, readable in a table: 1234.5 -> "1234", 8.714 -> "8.71".
+std::string num(double v) {
+    double a = std::fabs(v);
+    if (a >= 1000) return fixed(v, 0);
+    if (a >= 100) return fixed(v, 1);
+    if (a >= 1) return fixed(v, 2);
+    return fixed(v, 3);
+}
+
+std::string opt_num(const json& j) { return j.is_number() ? num(j.get<double>()) : "-"; }
+
+const json& at(const json& j, std::initializer_list<const char*> path) {
+    static const json null_value;
+    const json* p = &j;
+    for (const char* k : path) {
+        if (!p->is_object() || !p->contains(k)) return null_value;
+        p = &(*p)[k];
+    }
+    return *p;
+}
+
+std::string str(const json& j) {
+    if (j.is_string()) return j.get<std::string>();
+    if (j.is_null()) return "";
+    return j.dump();
+}
+
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) q += (c == '"') ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+}
+
+std::string csv_number(const json& j) {
+    if (!j.is_number()) return "";
+    std::ostringstream s;
+    s.precision(9);
+    s << j.get<double>();
+    return s.str();
+}
+
+std::string md_cell(std::string s) {
+    for (size_t p = s.find('|'); p != std::string::npos; p = s.find('|', p + 2)) s.replace(p, 1, "\\|");
+    return s;
+}
+
+const char* kOtherOp = "other";
+
+}  // namespace
+
+std::string results_csv(const json& results) {
+    const json& published = results["published"];
+    std::vector<std::string> header = {"id", "kind", "model", "weights", "backend", "target", "precision", "threads",
+                                       "prompt_tokens", "generate_tokens", "status", "reason", "rank",
+                                       "prefill_tok_s", "decode_tok_s", "decode_tok_s_min", "decode_tok_s_p90",
+                                       "decode_cv", "prefill_cv", "decode_ms_per_token_median", "timer_overhead",
+                                       "bytes_per_token", "roofline_tok_s", "roofline_fraction", "correctness",
+                                       "max_abs_logit_err", "tokens_agreeing", "tokens_compared"};
+    for (int op = 0; op < kNumOps; ++op) header.push_back(std::string("op_ms_") + op_name(Op(op)));
+    header.push_back(std::string("op_ms_") + kOtherOp);
+    for (const json& p : published) header.push_back("speedup_vs_" + p["backend"].get<std::string>());
+    header.push_back("source");
+
+    std::string out;
+    for (size_t i = 0; i < header.size(); ++i) {
+        if (i) out += ',';
+        out += header[i];
+    }
+    out += "\n";
+    for (const json& r : results["rows"]) {
+        std::vector<std::string> f;
+        f.push_back(str(r["id"]));
+        f.push_back(str(r["kind"]));
+        f.push_back(str(r["model"]));
+        f.push_back(str(r["weights"]));
+        f.push_back(str(r["backend"]));
+        f.push_back(str(at(r, {"target"})));
+        f.push_back(str(r["precision"]));
+        f.push_back(str(r["threads"]));
+        f.push_back(str(r["prompt_tokens"]));
+        f.push_back(str(r["generate_tokens"]));
+        f.push_back(str(r["status"]));
+        f.push_back(str(r["reason"]));
+        f.push_back(str(r["rank"]));
+        f.push_back(csv_number(r["prefill_tok_s"]));
+        f.push_back(csv_number(r["decode_tok_s"]));
+        f.push_back(csv_number(at(r, {"decode", "tok_s", "min"})));
+        f.push_back(csv_number(at(r, {"decode", "tok_s", "p90"})));
+        f.push_back(csv_number(at(r, {"decode", "tok_s", "cv"})));
+        f.push_back(csv_number(at(r, {"prefill", "tok_s", "cv"})));
+        f.push_back(csv_number(r.contains("decode_ms_per_token") ? r["decode_ms_per_token"]
+                                                                   : at(r, {"decode", "ms_per_token", "median"})));
+        f.push_back(csv_number(at(r, {"op_profile", "timer_overhead"})));
+        f.push_back(csv_number(at(r, {"roofline", "bytes_per_token"})));
+        f.push_back(csv_number(at(r, {"roofline", "tok_s"})));
+        f.push_back(csv_number(at(r, {"roofline", "fraction"})));
+        f.push_back(str(at(r, {"correctness", "status"})));
+        f.push_back(csv_number(at(r, {"correctness", "max_abs_logit_err"})));
+        f.push_back(str(at(r, {"correctness", "tokens_agreeing"})));
+        f.push_back(str(at(r, {"correctness", "tokens_compared"})));
+        for (int op = 0; op < kNumOps; ++op) f.push_back(csv_number(at(r, {"op_ms_per_token", op_name(Op(op))})));
+        f.push_back(csv_number(at(r, {"op_ms_per_token", kOtherOp})));
+        for (const json& p : published) f.push_back(csv_number(at(r, {"speedup", p["backend"].get<std::string>().c_str()})));
+        f.push_back(str(at(r, {"source"})));
+        for (size_t i = 0; i < f.size(); ++i) {
+            if (i) out += ',';
+            out += csv_field(f[i]);
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+std::string results_markdown(const json& results) {
+    const json& published = results["published"];
+    std::ostringstream md;
+    md << "| model | backend | precision | threads | kind | test | prefill t/s | decode t/s | cv | roofline |";
+    for (const json& p : published) md << " vs " << md_cell(p["backend"]) << " (" << num(p["tok_s"]) << ") |";
+    md << " correctness | rank |\n|";
+    const int columns = 12 + int(published.size());
+    for (int i = 0; i < columns; ++i) md << (i < 6 || i == columns - 2 ? " --- |" : " ---: |");
+    md << "\n";
+
+    std::vector<const json*> not_measured;
+    for (const json& r : results["rows"]) {
+        const std::string status = r["status"];
+        if (status == "skipped" || status == "error" || status == "not-run") {
+            not_measured.push_back(&r);
+            continue;
+        }
+        const std::string kind = r["kind"];
+        std::string model = str(r["model"]) + (r["weights"] == "synthetic" ? " (synthetic weights)" : "");
+        std::string backend = str(r["backend"]);
+        if (kind == "estimated") backend += " → " + str(at(r, {"target"}));
+        if (kind == "published") backend = str(at(r, {"name"}));
+        std::string test = "-";
+        if (r["prompt_tokens"].is_number())
+            test = "pp" + str(r["prompt_tokens"]) + "+tg" + str(r["generate_tokens"]);
+        else if (r["generate_tokens"].is_number())
+            test = "tg" + str(r["generate_tokens"]);
+        std::string cv = "-";
+        if (const json& c = at(r, {"decode", "tok_s", "cv"}); c.is_number()) cv = fixed(100 * c.get<double>(), 1) + "%";
+        std::string roof = "-";
+        if (const json& f = at(r, {"roofline", "fraction"}); f.is_number()) roof = fixed(100 * f.get<double>(), 1) + "%";
+        std::string correct = "-";
+        if (const json& c = at(r, {"correctness", "status"}); c.is_string()) {
+            correct = c == "pass" ? "pass" : c == "reference" ? "reference" : c == "fail" ? "FAIL" : c.get<std::string>();
+        }
+        if (status == "failed") correct = "FAIL (not ranked)";
+        md << "| " << md_cell(model) << " | " << md_cell(backend) << " | " << str(r["precision"]) << " | "
+           << (r["threads"].is_number() ? str(r["threads"]) : "-") << " | " << kind << " | " << test << " | "
+           << opt_num(r["prefill_tok_s"]) << " | " << opt_num(r["decode_tok_s"]) << " | " << cv << " | " << roof << " |";
+        for (const json& p : published) {
+            const json& s = at(r, {"speedup", p["backend"].get<std::string>().c_str()});
+            md << " " << (s.is_number() ? fixed(s.get<double>(), s.get<double>() >= 100 ? 0 : 2) + "x" : "-") << " |";
+        }
+        md << " " << correct << " | " << (r["rank"].is_number() ? str(r["rank"]) : "-") << " |\n";
+    }
+    if (!not_measured.empty()) {
+        md << "\nNot measured:\n";
+        for (const json* r : not_measured)
+            md << "- " << str((*r)["model"]) << " " << str((*r)["backend"]) << " " << str((*r)["precision"])
+               << ((*r)["threads"].is_number() ? " t" + str((*r)["threads"]) : "")
+               << ((*r)["prompt_tokens"].is_number() ? " pp" + str((*r)["prompt_tokens"]) : "") << ": "
+               << str((*r)["status"]) << ": " << str((*r)["reason"]) << "\n";
+    }
+    if (!published.empty()) {
+        md << "\nPublished (not measured here):\n";
+        for (const json& p : published)
+            md << "- " << str(p["name"]) << ": " << num(p["tok_s"]) << " tok/s, " << str(p["model"]) << " "
+               << str(p["precision"]) << ". Source: " << str(p["source"]) << "\n";
+    }
+    const json& env = results["environment"];
+    md << "\nkind: measured = timed here; estimated = modelled board figure (not measured); published = quoted.\n";
+    md << "Host: " << str(env["cpu_model"]) << ", " << str(env["cores"]) << " cores; " << str(env["compiler"])
+       << "; commit " << str(env["git_commit"]).substr(0, 12)
+       << (env.contains("git_dirty") && env["git_dirty"] == true ? " (dirty)" : "") << "\n";
+    if (results["complete"] != true) md << "\nINCOMPLETE: the run was interrupted; only the finished points are shown.\n";
+    return md.str();
+}
+
+std::string write_results(const json& results, const std::string& dir) {
+    fs::create_directories(dir);
+    const std::string json_path = (fs::path(dir) / "results.json").string();
+    write_file_atomically((fs::path(dir) / "results.csv").string(), results_csv(results));
+    write_file_atomically(json_path, results.dump(2) + "\n");
+    return json_path;
+}
+
+json load_results(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw InputError(path + ": cannot read the results file");
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    const std::string text = ss.str();
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        TextPosition p = position_of_byte(text, e.byte);
+        throw InputError(path + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) +
+                         ": invalid JSON; expected a results file written by bench run");
+    }
+    if (!j.is_object() || j.value("schema", "") != "llama-hls-bench/results")
+        throw InputError(path + ": /schema: expected \"llama-hls-bench/results\", found " +
+                         (j.is_object() && j.contains("schema") ? j["schema"].dump() : std::string("none")));
+    if (!j.contains("schema_version") || !j["schema_version"].is_number_integer() ||
+        j["schema_version"].get<int>() > kResultsSchemaVersion || j["schema_version"].get<int>() < 1)
+        throw InputError(path + ": /schema_version: expected 1 to " + std::to_string(kResultsSchemaVersion) +
+                         ", found " + (j.contains("schema_version") ? j["schema_version"].dump() : std::string("none")));
+    if (!j.contains("rows") || !j["rows"].is_array())
+        throw InputError(path + ": /rows: expected an array of rows");
+    return j;
+}
+
+}  // namespace lhb::bench

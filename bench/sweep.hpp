@@ -1,0 +1,31 @@
+#pragma once
+// `bench run`'s sweep: prepares the models (synthesizing missing ones), measures the host's
+// bandwidth, then for every point (model x backend x precision x threads x prompt length)
+// checks correctness against cpu-ref and measures it. Produces the results document
+// (docs/results-schema.md); writing it is results.hpp's job.
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/config.hpp"
+
+namespace lhb::bench {
+
+struct SweepOptions {
+    bool quiet = false;      // no progress line
+    bool log_lines = false;  // one stderr line per finished point, terminal or not
+    double bandwidth_seconds = 0.5;  // time spent measuring each read bandwidth
+};
+
+// Returns the results document. If g_stop_requested is set during the run (SIGINT), it
+// returns early with the finished points and "complete": false.
+nlohmann::json run_sweep(const RunConfig& config, const SweepOptions& options);
+
+// Fills in the ranks and the speedups over the published rows of a results document's rows
+// (also used when re-rendering an existing file).
+void rank_rows(nlohmann::json& results);
+
+// The DDR bandwidth a board file states, in bytes/s, if it states one.
+std::optional<double> board_ddr_bytes_per_s(const nlohmann::json& board);
+
+}  // namespace lhb::bench
