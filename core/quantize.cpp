@@ -22,14 +22,22 @@ void quantize_groups(const float* x, int64_t n, int gs, int8_t* q, float* scales
     for (int64_t g = 0; g < n / gs; ++g) {
         const float* xg = x + g * gs;
         float wmax = 0.0f;
+        bool finite = true;
         for (int i = 0; i < gs; ++i) {
             float v = std::fabs(xg[i]);
-            if (v > wmax) wmax = v;
+            if (!std::isfinite(v)) finite = false;
+            else if (v > wmax) wmax = v;
         }
-        float scale = wmax / 127.0f;
+        // A NaN/Inf in the group makes its scale NaN, so the non-finite value shows up in the
+        // matmul's output instead of vanishing into an int8 (converting NaN, or anything
+        // outside [-128, 127], to int8 is undefined; a subnormal scale can push |w/scale|
+        // past 127, hence the clamp). Finite groups with normal scales are unaffected.
+        float scale = finite ? wmax / 127.0f : std::nanf("");
         scales[g] = scale;
-        for (int i = 0; i < gs; ++i)
-            q[g * gs + i] = scale == 0.0f ? int8_t(0) : int8_t(round_fn(xg[i] / scale));
+        for (int i = 0; i < gs; ++i) {
+            float r = !finite || scale == 0.0f ? 0.0f : round_fn(xg[i] / scale);
+            q[g * gs + i] = int8_t(std::fmin(std::fmax(r, -127.0f), 127.0f));
+        }
     }
 }
 }  // namespace
