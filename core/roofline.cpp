@@ -15,27 +15,17 @@ namespace lhb {
 
 namespace {
 
-// 8 floats; GCC/Clang lower it to whatever vectors the target has (2 x SSE on plain x86-64).
-typedef float v8f __attribute__((vector_size(32)));
-
-// Sums [p, p + n) with four independent vector accumulators, so the loop is bound by loads,
-// not by the latency of one add chain. n is a multiple of 32.
+// Sums [p, p + n) (n a multiple of 64) into 64 independent lanes, which the compiler turns
+// into several vector accumulators, so the loop is bound by loads rather than by the latency
+// of one add chain. Cloned per ISA (chosen at load time), so the widest loads this CPU has
+// are measured: the roofline is the best this host can do, whatever the rest was built for.
+__attribute__((target_clones("avx512f", "avx2", "default")))
 float read_slice(const float* p, size_t n) {
-    v8f a0{}, a1{}, a2{}, a3{};
-    for (size_t i = 0; i < n; i += 32) {
-        v8f x0, x1, x2, x3;
-        std::memcpy(&x0, p + i, sizeof x0);
-        std::memcpy(&x1, p + i + 8, sizeof x1);
-        std::memcpy(&x2, p + i + 16, sizeof x2);
-        std::memcpy(&x3, p + i + 24, sizeof x3);
-        a0 += x0;
-        a1 += x1;
-        a2 += x2;
-        a3 += x3;
-    }
-    v8f s = (a0 + a1) + (a2 + a3);
+    float acc[64] = {};
+    for (size_t i = 0; i < n; i += 64)
+        for (int k = 0; k < 64; ++k) acc[k] += p[i + size_t(k)];
     float r = 0;
-    for (int k = 0; k < 8; ++k) r += s[k];
+    for (float a : acc) r += a;
     return r;
 }
 
@@ -57,12 +47,12 @@ Bandwidth measure_read_bandwidth(int threads, int64_t buffer_bytes, double secon
         throw InputError("read bandwidth: cannot allocate a buffer of " + std::to_string(buffer_bytes) +
                          " bytes");
 
-    // Each thread owns one contiguous slice (a multiple of 32 floats), touches it first and
+    // Each thread owns one contiguous slice (a multiple of 64 floats), touches it first and
     // re-reads it; small buffers are read several times per pass so one pass is long enough
     // (tens of ms) to hide the barrier between passes.
     std::vector<size_t> begin(size_t(threads) + 1);
-    for (int t = 0; t <= threads; ++t) begin[size_t(t)] = n * size_t(t) / size_t(threads) / 32 * 32;
-    begin[size_t(threads)] = n / 32 * 32;
+    for (int t = 0; t <= threads; ++t) begin[size_t(t)] = n * size_t(t) / size_t(threads) / 64 * 64;
+    begin[size_t(threads)] = n / 64 * 64;
     const int reps = int(std::max<int64_t>(1, (int64_t(64) << 20) / buffer_bytes));
 
     std::barrier sync(threads + 1);

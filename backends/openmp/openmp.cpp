@@ -1,9 +1,12 @@
 #include "backends/openmp/openmp.hpp"
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 #include "backends/openmp/kernels.hpp"
@@ -29,6 +32,7 @@ constexpr int64_t kParallelAttentionMin = 1 << 13;
 // of `align` (4: the matvec kernel's row group, which is also even, as RoPE's pairs need).
 struct Range {
     int lo, hi;
+    int size() const { return hi - lo; }
 };
 Range share(int n, int parts, int part, int align) {
     auto edge = [&](int p) { return p >= parts ? n : int(int64_t(n) * p / parts) / align * align; };
@@ -108,6 +112,57 @@ void OpenMpBackend::load(const Model& model) {
     local_xb_.assign(size_t(threads_) * size_t(local_stride_), 0.f);
     rope_cos_.assign(size_t(c.head_size() / 2), 0.f);
     rope_sin_.assign(size_t(c.head_size() / 2), 0.f);
+    if (fused_) pack_weights();
+}
+
+void OpenMpBackend::FreeDeleter::operator()(float* p) const { std::free(p); }
+
+// Thread t's block: for each layer wq, wk, wv, wo, w1, w3, w2 (its rows of each), then its
+// rows of the classifier. forward_fused() walks it in exactly this order.
+void OpenMpBackend::pack_weights() {
+    const ModelConfig& c = model_->config();
+    const ModelWeights& w = model_->weights();
+    const int nt = threads_;
+    const size_t align = size_t(2) << 20;  // a huge page
+    packed_begin_.assign(size_t(nt) + 1, 0);
+    for (int t = 0; t < nt; ++t) {
+        const int64_t rd = share(c.dim, nt, t, 4).size(), rkv = share(c.kv_dim(), nt, t, 4).size();
+        const int64_t rh = share(c.hidden_dim, nt, t, 4).size(), rv = share(c.vocab_size, nt, t, 4).size();
+        const int64_t floats = c.n_layers * (2 * rd * c.dim + 2 * rkv * c.dim + 2 * rh * c.dim + rd * c.hidden_dim) +
+                               rv * c.dim;
+        const size_t bytes = (size_t(floats) * sizeof(float) + align - 1) / align * align;
+        packed_begin_[size_t(t) + 1] = packed_begin_[size_t(t)] + bytes / sizeof(float);
+    }
+    const size_t total = packed_begin_[size_t(nt)] * sizeof(float);
+    packed_.reset(static_cast<float*>(std::aligned_alloc(align, std::max<size_t>(total, align))));
+    if (!packed_)
+        throw InputError(model_->path() + ": openmp: not enough memory for the packed weights (" +
+                         std::to_string(total >> 20) + " MiB)");
+    madvise(packed_.get(), total, MADV_HUGEPAGE);  // a hint; without it, 4 KiB pages
+
+    // Each thread copies (and so first touches) its own block.
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = omp_get_thread_num();
+        float* dst = packed_.get() + packed_begin_[size_t(t)];
+        auto rows = [&](const WeightMatrix& m, Range r) {
+            const size_t n = size_t(r.size()) * size_t(m.cols);
+            std::memcpy(dst, m.f32 + int64_t(r.lo) * m.cols, n * sizeof(float));
+            dst += n;
+        };
+        const Range rd = share(c.dim, nt, t, 4), rkv = share(c.kv_dim(), nt, t, 4);
+        const Range rh = share(c.hidden_dim, nt, t, 4);
+        for (const LayerWeights& L : w.layers) {
+            rows(L.wq, rd);
+            rows(L.wk, rkv);
+            rows(L.wv, rkv);
+            rows(L.wo, rd);
+            rows(L.w1, rh);
+            rows(L.w3, rh);
+            rows(L.w2, rd);
+        }
+        rows(w.wcls, share(c.vocab_size, nt, t, 4));
+    }
 }
 
 void OpenMpBackend::rmsnorm(float* out, const float* x, const float* weight, int n) {
@@ -178,13 +233,27 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
     const float* rc = rope_cos_.data();
     const float* rs = rope_sin_.data();
 
+    bool short_team = false;
 #pragma omp parallel num_threads(threads_)
     {
-        const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+        // The packed blocks were cut for exactly threads_ threads. OpenMP may give fewer
+        // (OMP_DYNAMIC=true, thread limits); then this pass is skipped and the op-by-op
+        // path below runs instead.
+        const int nt = threads_, tid = omp_get_thread_num();
+        if (omp_get_num_threads() != nt) {
+#pragma omp single nowait
+            short_team = true;
+        } else {
         float* xb = local_xb_.data() + size_t(tid) * size_t(local_stride_);
+        const float* wp = packed_.get() + packed_begin_[size_t(tid)];  // this thread's weights, in order
         const Range rd = share(dim, nt, tid, 4);
         const Range rkv = share(kv_dim, nt, tid, 4);
         const Range rh = share(hidden, nt, tid, 4);
+        // Rows [r.lo, r.hi) of a [.][cols] matrix, the next ones in this thread's block.
+        auto next_rows = [&](float* out, const float* x, int cols, Range r, bool add) {
+            matvec_rows(out + r.lo, wp, x, cols, 0, r.size(), add);
+            wp += int64_t(r.size()) * cols;
+        };
 
         for (int l = 0; l < p.n_layers; ++l) {
             const LayerWeights& L = w.layers[size_t(l)];
@@ -195,11 +264,11 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
             float* v = vc + size_t(pos) * size_t(kv_dim);
 
             rmsnorm_into(xb, s.x.data(), L.rms_att, dim);
-            matvec_rows(s.q.data() + rd.lo, L.wq.f32, xb, dim, rd.lo, rd.hi, false);
+            next_rows(s.q.data(), xb, dim, rd, false);
             rotate_pairs(s.q.data(), rd.lo, rd.hi, head_size, rc, rs);
-            matvec_rows(k + rkv.lo, L.wk.f32, xb, dim, rkv.lo, rkv.hi, false);
+            next_rows(k, xb, dim, rkv, false);
             rotate_pairs(k, rkv.lo, rkv.hi, head_size, rc, rs);
-            matvec_rows(v + rkv.lo, L.wv.f32, xb, dim, rkv.lo, rkv.hi, false);
+            next_rows(v, xb, dim, rkv, false);
 #pragma omp barrier
 
 #pragma omp for schedule(static)
@@ -207,12 +276,12 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
                 attend_head(h, s.xb.data(), s.q.data(), kc, vc, s.att.data() + int64_t(h) * p.seq_len, pos, shape);
             // (the for's implied barrier: all heads are in s.xb)
 
-            matvec_rows(s.x.data() + rd.lo, L.wo.f32, s.xb.data(), dim, rd.lo, rd.hi, true);
+            next_rows(s.x.data(), s.xb.data(), dim, rd, true);  // x += wo xb
 #pragma omp barrier
 
             rmsnorm_into(xb, s.x.data(), L.rms_ffn, dim);
-            matvec_rows(s.hb.data() + rh.lo, L.w1.f32, xb, dim, rh.lo, rh.hi, false);
-            matvec_rows(s.hb2.data() + rh.lo, L.w3.f32, xb, dim, rh.lo, rh.hi, false);
+            next_rows(s.hb.data(), xb, dim, rh, false);
+            next_rows(s.hb2.data(), xb, dim, rh, false);
             for (int i = rh.lo; i < rh.hi; i++) {
                 float val = s.hb[size_t(i)];
                 val *= (1.0f / (1.0f + expf(-val)));
@@ -220,14 +289,15 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
             }
 #pragma omp barrier
 
-            matvec_rows(s.x.data() + rd.lo, L.w2.f32, s.hb.data(), hidden, rd.lo, rd.hi, true);
+            next_rows(s.x.data(), s.hb.data(), hidden, rd, true);  // x += w2 hb
 #pragma omp barrier
         }
 
         rmsnorm_into(xb, s.x.data(), w.rms_final, dim);
-        const Range rv = share(p.vocab_size, nt, tid, 4);
-        matvec_rows(s.logits.data() + rv.lo, w.wcls.f32, xb, dim, rv.lo, rv.hi, false);
+        next_rows(s.logits.data(), xb, dim, share(p.vocab_size, nt, tid, 4), false);
+        }
     }
+    if (short_team) return Backend::forward(token, pos);
     return s.logits.data();
 }
 

@@ -5,6 +5,14 @@
 // ONE parallel region (a handful of barriers per layer instead of a fork/join per op) with
 // the cheap ops fused into the matmuls that produce their inputs; with op timing attached
 // or fused = false it runs op by op through the base class instead.
+//
+// For the fused pass, load() copies each thread's rows of every matrix, in the order the
+// pass reads them, into one contiguous block per thread (2 MiB aligned, transparent huge
+// pages requested): a token then reads each thread's weights as one sequential stream, as
+// a STREAM kernel does, which is what lets decode approach the read bandwidth. That costs
+// a second copy of the matrices in memory (61 MB for stories15M).
+#include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "core/backend.hpp"
@@ -32,6 +40,7 @@ public:
 
 private:
     float* forward_fused(int token, int pos);
+    void pack_weights();
 
     int threads_ = 1;
     bool fused_ = true;
@@ -41,6 +50,12 @@ private:
     std::vector<float> local_xb_;
     int local_stride_ = 0;
     std::vector<float> rope_cos_, rope_sin_;  // per token: head_size / 2 angles
+
+    struct FreeDeleter {
+        void operator()(float* p) const;
+    };
+    std::unique_ptr<float[], FreeDeleter> packed_;  // all threads' blocks
+    std::vector<size_t> packed_begin_;              // thread t's block starts at packed_[begin[t]]
 };
 
 }  // namespace lhb

@@ -1,0 +1,329 @@
+// bench ops: a Google Benchmark microbenchmark of each op of each backend at a model's real
+// shapes, plus one decoded token (forward) at a few positions, with bytes/s, FLOP/s and the
+// fraction of the host's measured read bandwidth (the memory roofline).
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/command.hpp"
+#include "core/error.hpp"
+#include "core/registry.hpp"
+#include "core/roofline.hpp"
+#include "core/synth.hpp"
+
+namespace lhb::bench {
+namespace {
+
+const char* kUsage =
+    "Usage: bench ops [--backend NAME|all] [--model FILE | --shape NAME] [--threads N]\n"
+    "                 [--bandwidth-seconds S] [--benchmark_* flags]\n"
+    "Google Benchmark microbenchmarks of every op at the model's real shapes, and of one\n"
+    "decoded token (decode/pos=P), for each backend available here.\n"
+    "  --backend  a backend name or 'all' (default: all available)\n"
+    "  --model    a llama2.c checkpoint to take shapes and weights from\n"
+    "  --shape    stories260K|stories15M|stories42M|stories110M or dim=..,hidden=..,...:\n"
+    "             a synthetic-weight model of that shape (default stories15M; results are\n"
+    "             labeled 'synthetic weights')\n"
+    "  --threads  threads for multi-threaded backends and the bandwidth kernel (default: all cores)\n"
+    "  --bandwidth-seconds  time spent measuring the read bandwidth first (default 0.5)\n"
+    "Counters: bytes_per_second (bytes an op must move / time), FLOP/s, and 'roofline': that\n"
+    "rate divided by the read bandwidth measured over a buffer the size of the model's weights\n"
+    "(what decode streams per token), or for decode/pos=P, tok/s over the roofline tok/s at P.\n"
+    "Small operands stay in cache between iterations, so their fraction can exceed 1.\n"
+    "Google Benchmark flags pass through: --benchmark_filter=REGEX, --benchmark_format=json,\n"
+    "--benchmark_out=FILE, --benchmark_min_time=SECONDS, --benchmark_repetitions=N, ...\n";
+
+// Deterministic inputs in [-1, 1).
+std::vector<float> random_vector(size_t n, uint64_t seed) {
+    std::vector<float> v(n);
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (float& x : v) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x = float(int64_t(s >> 40) - (int64_t(1) << 23)) / float(1 << 23);
+    }
+    return v;
+}
+
+struct Setup {
+    const Model* model;
+    double bandwidth;  // bytes/s
+};
+
+using Clock = std::chrono::steady_clock;
+
+// The fraction of the read bandwidth an op achieved. Google Benchmark's rate counters are
+// shown as "per second", so this plain ratio is computed from the loop's own wall time.
+double roofline_fraction(double bytes, double iterations, Clock::time_point t0, double bandwidth) {
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    return s > 0 ? bytes * iterations / s / bandwidth : 0;
+}
+
+// Counters for an op that moves `bytes` and does `flops` per call; t0: when its loop began.
+void set_counters(benchmark::State& state, Clock::time_point t0, double bytes, double flops, double bandwidth) {
+    const double n = double(state.iterations());
+    state.counters["roofline"] = roofline_fraction(bytes, n, t0, bandwidth);
+    state.SetBytesProcessed(int64_t(bytes * n));
+    state.counters["FLOP/s"] = benchmark::Counter(flops * n, benchmark::Counter::kIsRate);
+}
+
+template <class Fn>
+void add(const std::string& name, Fn&& fn) {
+    benchmark::RegisterBenchmark(name.c_str(), std::forward<Fn>(fn))->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+
+void register_backend(const std::shared_ptr<Backend>& b, const Setup& setup) {
+    const ModelConfig& c = setup.model->config();
+    const ModelWeights& w = setup.model->weights();
+    const LayerWeights& L0 = w.layers[0];
+    const std::string prefix = b->name() + "/";
+    const double bw = setup.bandwidth;
+    const int dim = c.dim, hidden = c.hidden_dim, kv_dim = c.kv_dim();
+
+    // matmul at every distinct shape, with the model's own weights.
+    std::vector<std::pair<const WeightMatrix*, std::string>> mats;
+    auto add_mat = [&](const WeightMatrix& m) {
+        for (auto& [p, _] : mats)
+            if (p->rows == m.rows && p->cols == m.cols) return;
+        mats.push_back({&m, std::to_string(m.cols) + "->" + std::to_string(m.rows)});
+    };
+    add_mat(L0.wq);
+    add_mat(L0.wk);
+    add_mat(L0.w1);
+    add_mat(L0.w2);
+    add_mat(w.wcls);
+    for (auto& [m, label] : mats) {
+        add(prefix + "matmul/" + label, [b, m = m, bw](benchmark::State& st) {
+            auto x = random_vector(size_t(m->cols), 1);
+            std::vector<float> out(size_t(m->rows));
+            const auto t0 = Clock::now();
+        for (auto _ : st) {
+                b->matmul(out.data(), x.data(), *m);
+                benchmark::DoNotOptimize(out.data());
+                benchmark::ClobberMemory();
+            }
+            set_counters(st, t0, double(m->bytes()) + 4.0 * (m->cols + m->rows), 2.0 * double(m->numel()), bw);
+        });
+    }
+
+    add(prefix + "rmsnorm/" + std::to_string(dim), [b, dim, bw, wt = L0.rms_att](benchmark::State& st) {
+        auto x = random_vector(size_t(dim), 2);
+        std::vector<float> out(static_cast<size_t>(dim));
+        const auto t0 = Clock::now();
+        for (auto _ : st) {
+            b->rmsnorm(out.data(), x.data(), wt, dim);
+            benchmark::DoNotOptimize(out.data());
+            benchmark::ClobberMemory();
+        }
+        set_counters(st, t0, 3.0 * 4 * dim, 4.0 * dim, bw);
+    });
+
+    add(prefix + "rope/" + std::to_string(dim), [b, c, bw](benchmark::State& st) {
+        auto q = random_vector(size_t(c.dim), 3), k = random_vector(size_t(c.kv_dim()), 4);
+        const auto t0 = Clock::now();
+        for (auto _ : st) {
+            b->rope(q.data(), k.data(), 64 % c.seq_len, c.dim, c.kv_dim(), c.head_size());
+            benchmark::DoNotOptimize(q.data());
+            benchmark::ClobberMemory();
+        }
+        // reads and writes q and k; 6 FLOP per rotated pair (sin/cos not counted)
+        set_counters(st, t0, 2.0 * 4 * (c.dim + c.kv_dim()), 3.0 * (c.dim + c.kv_dim()), bw);
+    });
+
+    for (int pos : {1, 64, 255}) {
+        if (pos >= c.seq_len) continue;
+        const int n = pos + 1;
+        add(prefix + "softmax/pos=" + std::to_string(pos), [b, n, bw](benchmark::State& st) {
+            auto src = random_vector(size_t(n), 5);
+            std::vector<float> x(static_cast<size_t>(n));
+            const auto t0 = Clock::now();
+        for (auto _ : st) {
+                std::copy(src.begin(), src.end(), x.begin());
+                b->softmax(x.data(), n);
+                benchmark::DoNotOptimize(x.data());
+                benchmark::ClobberMemory();
+            }
+            set_counters(st, t0, 2.0 * 4 * n, 4.0 * n, bw);
+        });
+        add(prefix + "attention/pos=" + std::to_string(pos), [b, c, pos, bw](benchmark::State& st) {
+            const AttentionShape s = AttentionShape::of(c);
+            const size_t rows = size_t(pos) + 1;
+            auto q = random_vector(size_t(c.dim), 6);
+            auto kc = random_vector(rows * size_t(s.kv_dim), 7), vc = random_vector(rows * size_t(s.kv_dim), 8);
+            std::vector<float> out(size_t(c.dim)), att(size_t(c.n_heads) * rows);
+            const auto t0 = Clock::now();
+        for (auto _ : st) {
+                b->attention(out.data(), q.data(), kc.data(), vc.data(), att.data(), pos, s);
+                benchmark::DoNotOptimize(out.data());
+                benchmark::ClobberMemory();
+            }
+            const double kv = 2.0 * 4 * double(rows) * s.kv_dim;
+            set_counters(st, t0, kv + 2.0 * 4 * c.dim, 4.0 * double(rows) * c.dim, bw);
+        });
+    }
+
+    add(prefix + "swiglu/" + std::to_string(hidden), [b, hidden, bw](benchmark::State& st) {
+        auto src = random_vector(size_t(hidden), 9), h2 = random_vector(size_t(hidden), 10);
+        std::vector<float> h(static_cast<size_t>(hidden));
+        const auto t0 = Clock::now();
+        for (auto _ : st) {
+            std::copy(src.begin(), src.end(), h.begin());
+            b->swiglu(h.data(), h2.data(), hidden);
+            benchmark::DoNotOptimize(h.data());
+            benchmark::ClobberMemory();
+        }
+        set_counters(st, t0, 3.0 * 4 * hidden, 5.0 * hidden, bw);  // exp counted as one FLOP
+    });
+
+    add(prefix + "residual/" + std::to_string(dim), [b, dim, bw](benchmark::State& st) {
+        auto x = random_vector(size_t(dim), 11), y = random_vector(size_t(dim), 12);
+        const auto t0 = Clock::now();
+        for (auto _ : st) {
+            b->residual_add(x.data(), y.data(), dim);
+            benchmark::DoNotOptimize(x.data());
+            benchmark::ClobberMemory();
+        }
+        set_counters(st, t0, 3.0 * 4 * dim, double(dim), bw);
+    });
+    (void)kv_dim;
+
+    // One decoded token: the whole forward pass at position pos (the KV rows before it are
+    // whatever earlier iterations left; their values do not change the work).
+    for (int pos : {1, 64, 255}) {
+        if (pos >= c.seq_len) continue;
+        const Model* model = setup.model;
+        add(prefix + "decode/pos=" + std::to_string(pos), [b, model, pos, bw](benchmark::State& st) {
+            const auto t0 = Clock::now();
+        for (auto _ : st) {
+                float* logits = b->forward(1, pos);
+                benchmark::DoNotOptimize(logits);
+                benchmark::ClobberMemory();
+            }
+            const double n = double(st.iterations());
+            const double bytes = double(bytes_per_token(*model, pos));
+            st.SetBytesProcessed(int64_t(bytes * n));
+            st.counters["tok/s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
+            st.counters["roofline"] = roofline_fraction(bytes, n, t0, bw);
+        });
+    }
+}
+
+int run_ops(int argc, char** argv) {
+    std::string backend_name = "all", model_path, shape;
+    BackendOptions options;
+    double bandwidth_seconds = 0.5;
+    std::vector<char*> gb_args = {argv[0]};
+    for (int i = 1; i < argc; ++i) {
+        std::string flag = argv[i];
+        if (flag == "--help" || flag == "-h") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+        if (flag.rfind("--benchmark_", 0) == 0) {
+            gb_args.push_back(argv[i]);
+            continue;
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "%s needs a value\n%s", flag.c_str(), kUsage);
+            return 1;
+        }
+        std::string value = argv[++i];
+        if (flag == "--backend") backend_name = value;
+        else if (flag == "--model") model_path = value;
+        else if (flag == "--shape") shape = value;
+        else if (flag == "--threads") options.threads = parse_int(flag, value);
+        else if (flag == "--bandwidth-seconds") bandwidth_seconds = parse_double(flag, value);
+        else {
+            std::fprintf(stderr, "unknown option %s\n%s", flag.c_str(), kUsage);
+            return 1;
+        }
+    }
+    if (!model_path.empty() && !shape.empty()) throw InputError("--model and --shape: give one, not both");
+    if (options.threads < 0) throw InputError("--threads: expected 0 (all cores) or more, found " + std::to_string(options.threads));
+    if (!(bandwidth_seconds > 0 && bandwidth_seconds <= 60))
+        throw InputError("--bandwidth-seconds: expected a number in (0, 60]");
+
+    if (backend_name != "all" && !BackendRegistry::find(backend_name))
+        BackendRegistry::create(backend_name, options);  // throws: unknown, with the known names
+
+    int gb_argc = int(gb_args.size());
+    gb_args.push_back(nullptr);
+    benchmark::Initialize(&gb_argc, gb_args.data());
+    if (benchmark::ReportUnrecognizedArguments(gb_argc, gb_args.data())) return 1;
+
+    // The model: a real checkpoint, or synthetic weights of a named shape written to a
+    // temporary file that is unlinked as soon as it is mapped.
+    std::string model_label;
+    Model model = [&] {
+        if (!model_path.empty()) {
+            model_label = model_path;
+            return Model::open(model_path);
+        }
+        if (shape.empty()) shape = "stories15M";
+        ModelConfig c = parse_shape(shape);
+        const char* tmpdir = std::getenv("TMPDIR");
+        std::string tmpl = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/lhb-ops-XXXXXX";
+        int fd = mkstemp(tmpl.data());
+        if (fd < 0) throw InputError(tmpl + ": cannot create a temporary file for the synthetic model");
+        close(fd);
+        try {
+            write_synthetic_model(c, tmpl, 1);
+            Model m = Model::open(tmpl);
+            unlink(tmpl.c_str());
+            model_label = shape + " (synthetic weights, seed 1)";
+            return m;
+        } catch (...) {
+            unlink(tmpl.c_str());
+            throw;
+        }
+    }();
+
+    std::vector<std::shared_ptr<Backend>> backends;
+    for (const BackendFactory* f : BackendRegistry::all()) {
+        if (backend_name != "all" && f->name != backend_name) continue;
+        Availability a = f->available ? f->available(options) : Availability{};
+        if (!a.available) {
+            if (backend_name != "all") throw InputError("backend '" + f->name + "': not available here: " + a.reason);
+            std::fprintf(stderr, "skipping %s: %s\n", f->name.c_str(), a.reason.c_str());
+            continue;
+        }
+        std::shared_ptr<Backend> b = f->create(options);
+        b->load(model);
+        backends.push_back(b);
+    }
+    if (backends.empty()) BackendRegistry::create(backend_name, options);  // throws the one-line reason
+
+    const Bandwidth bw = measure_read_bandwidth(options.threads, model.weight_bytes_per_token(), bandwidth_seconds);
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "%.2f GB/s (measured: %d threads reading a %.1f MB buffer, the model's weights; best of %d "
+                  "passes, median %.2f GB/s)",
+                  bw.bytes_per_second / 1e9, bw.threads, double(bw.buffer_bytes) / 1e6, bw.passes,
+                  bw.median_bytes_per_second / 1e9);
+    benchmark::AddCustomContext("model", model_label);
+    benchmark::AddCustomContext("read_bandwidth", line);
+    benchmark::AddCustomContext("threads", options.threads ? std::to_string(options.threads) : "all cores");
+    std::snprintf(line, sizeof line, "%.1f tok/s at pos 0 (%.1f MB per token)",
+                  roofline_tok_per_s(double(bytes_per_token(model, 0)), bw.bytes_per_second),
+                  double(bytes_per_token(model, 0)) / 1e6);
+    benchmark::AddCustomContext("roofline", line);
+
+    Setup setup{&model, bw.bytes_per_second};
+    for (auto& b : backends) register_backend(b, setup);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    benchmark::ClearRegisteredBenchmarks();
+    return 0;
+}
+
+}  // namespace
+
+LHB_REGISTER_COMMAND(ops, Command{"ops", "Google Benchmark microbenchmarks of each op at a model's shapes", run_ops})
+
+}  // namespace lhb::bench

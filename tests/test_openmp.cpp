@@ -1,0 +1,156 @@
+// The openmp backend against cpu-ref: every op at every shape of stories260K and stories15M,
+// the fused one-region forward pass against the op-by-op one, and stories260K's greedy text
+// through `bench generate --backend openmp` against llama2.c's recorded output.
+#include <omp.h>
+
+#include <cstdlib>
+
+#include "backends/cpu_ref/cpu_ref.hpp"
+#include "backends/openmp/openmp.hpp"
+#include "core/correctness.hpp"
+#include "core/error.hpp"
+#include "core/quantize.hpp"
+#include "core/registry.hpp"
+#include "core/synth.hpp"
+#include "tests/expected_cases.hpp"
+#include "tests/test_support.hpp"
+
+namespace lhb {
+namespace {
+
+void expect_all_ops_pass(Backend& candidate, const ModelConfig& c, size_t matmul_shapes) {
+    CpuRefBackend ref;
+    auto checks = check_ops(candidate, ref, c, 11);
+    size_t matmuls = 0;
+    for (const OpCheck& o : checks) {
+        EXPECT_TRUE(o.pass) << o.op << " " << o.shape << ": " << o.note << " (max abs " << o.max_abs_err
+                            << ", max rel " << o.max_rel_err << ")";
+        EXPECT_EQ(o.non_finite, 0) << o.op << " " << o.shape;
+        matmuls += o.op == "matmul";
+    }
+    EXPECT_EQ(matmuls, matmul_shapes);
+    // rmsnorm, matmuls, 5 positions x (rope, softmax, attention), swiglu, residual.
+    EXPECT_EQ(checks.size(), 1 + matmul_shapes + 3 * 5 + 2);
+}
+
+TEST(OpenMp, IsRegisteredAfterCpuRef) {
+    const BackendFactory* f = BackendRegistry::find("openmp");
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->order, 10);
+    auto b = BackendRegistry::create("openmp", BackendOptions{});
+    EXPECT_EQ(b->name(), "openmp");
+}
+
+TEST(OpenMp, ThreadCountFromOptionsOrOpenMpDefault) {
+    EXPECT_EQ(OpenMpBackend(3, true).threads(), 3);
+    EXPECT_EQ(OpenMpBackend(0, true).threads(), omp_get_max_threads());
+    BackendOptions o;
+    o.threads = 2;
+    auto b = BackendRegistry::create("openmp", o);
+    EXPECT_EQ(static_cast<OpenMpBackend&>(*b).threads(), 2);
+}
+
+// stories260K: hidden_dim 172 (not a multiple of any vector width), grouped-query
+// attention (8 heads, 4 KV heads), head_size 8.
+TEST(OpenMp, EveryOpWithinToleranceAtStories260KShapes) {
+    for (int threads : {1, 2, 3}) {
+        SCOPED_TRACE("threads " + std::to_string(threads));
+        OpenMpBackend b(threads, true);
+        // wq/wo 64x64, wk/wv 32x64, w1/w3 172x64, w2 64x172, wcls 512x64
+        expect_all_ops_pass(b, parse_shape("stories260K"), 5);
+    }
+}
+
+// stories15M shape (the check draws its own random weights): 288x288, 288->768, 768->288
+// and the 32000x288 classifier.
+TEST(OpenMp, EveryOpWithinToleranceAtStories15MShapes) {
+    OpenMpBackend b(2, true);
+    expect_all_ops_pass(b, parse_shape("stories15M"), 4);
+}
+
+// The fused forward pass (one parallel region, packed per-thread weights) against the
+// op-by-op pass and cpu-ref, with thread counts that split rows unevenly.
+TEST(OpenMp, FusedForwardMatchesOpByOpAndCpuRef) {
+    test::TempDir tmp;
+    const std::string path = tmp.file("small.bin");
+    write_synthetic_model(parse_shape("dim=96,hidden=200,layers=2,heads=6,kv_heads=2,vocab=300,seq=80"), path, 5);
+    Model model = Model::open(path);
+    for (int threads : {1, 2, 3}) {
+        SCOPED_TRACE("threads " + std::to_string(threads));
+        OpenMpBackend fused(threads, true), unfused(threads, false);
+        CpuRefBackend ref;
+        fused.load(model);
+        unfused.load(model);
+        ref.load(model);
+        EndToEndCheck e = check_end_to_end(fused, ref, 80);
+        EXPECT_TRUE(e.pass) << e.note;
+        EXPECT_EQ(e.positions, 80);
+        EXPECT_EQ(e.tokens_agreeing, 80);
+        EndToEndCheck u = check_end_to_end(unfused, fused, 80);
+        EXPECT_TRUE(u.pass) << u.note;
+        // Both do the same arithmetic per element; only the matmul grouping may differ.
+        EXPECT_LT(u.max_abs_logit_err, 1e-4);
+    }
+}
+
+TEST(OpenMp, OpTimingRunsOpByOpWithTheSameResult) {
+    test::TempDir tmp;
+    const std::string path = tmp.file("small.bin");
+    write_synthetic_model(parse_shape("dim=64,hidden=128,layers=2,heads=4,kv_heads=4,vocab=200,seq=16"), path, 2);
+    Model model = Model::open(path);
+    OpenMpBackend a(2, true), b(2, true);
+    a.load(model);
+    b.load(model);
+    OpTimes times;
+    b.set_op_times(&times);
+    for (int pos = 0; pos < 4; ++pos) {
+        const float* la = a.forward(3, pos);
+        const float* lb = b.forward(3, pos);
+        for (int i = 0; i < model.config().vocab_size; ++i) ASSERT_NEAR(la[i], lb[i], 1e-4) << i;
+    }
+    EXPECT_EQ(times.calls[size_t(Op::Attention)], 4 * 2);
+    EXPECT_GT(times.calls[size_t(Op::MatMul)], 0);
+}
+
+TEST(OpenMp, ChecksStories260KEndToEnd) {
+    LHB_REQUIRE_MODELS();
+    Model model = Model::open(test::model_path("stories260K.bin"));
+    OpenMpBackend b(2, true);
+    CpuRefBackend ref;
+    CorrectnessReport r = check_backend(b, ref, model, 200);
+    EXPECT_TRUE(r.pass) << r.summary();
+    EXPECT_EQ(r.end_to_end.tokens_agreeing, 200);
+}
+
+TEST(OpenMp, Stories260KGreedyTextIsLlama2cs) {
+    LHB_REQUIRE_MODELS();
+    auto runs = test::load_expected_runs(test::model_path("expected-stories260K.txt"));
+    ASSERT_FALSE(runs.cases.empty());
+    const test::ExpectedCase& c = runs.cases.front();
+    ASSERT_EQ(c.args, "-z tok512.bin -t 0 -n 200");
+    for (const char* threads : {"1", "2"}) {
+        auto r = test::run_bench("generate '" + test::model_path("stories260K.bin") + "' -z '" +
+                                 test::model_path("tok512.bin") + "' -t 0 -n 200 --backend openmp --threads " +
+                                 threads);
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(r.out, c.stdout_text) << "threads " << threads;
+    }
+}
+
+TEST(OpenMp, RejectsInt8CheckpointsWithOneLine) {
+    LHB_REQUIRE_MODELS();
+    test::TempDir tmp;
+    Model fp32 = Model::open(test::model_path("stories260K.bin"));
+    write_q8_model(fp32, tmp.file("q8.bin"), default_group_size(fp32.config()));
+    Model q8 = Model::open(tmp.file("q8.bin"));
+    OpenMpBackend b(2, true);
+    try {
+        b.load(q8);
+        FAIL() << "an int8 checkpoint was accepted";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("int8"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace lhb
