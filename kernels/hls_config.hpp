@@ -37,7 +37,6 @@ constexpr int kMaxDim = 512;       // stories42M
 constexpr int kMaxHidden = 1376;   // stories42M
 constexpr int kMaxLayers = 8;      // stories42M
 constexpr int kMaxHeads = 8;       // stories260K, stories42M
-constexpr int kMaxKvMul = 2;       // stories260K (grouped-query attention)
 constexpr int kMaxHeadSize = 64;   // stories42M
 constexpr int kMaxSeqLen = 1024;   // stories42M
 constexpr int kMaxVocab = 32000;   // Llama 2 tokenizer
@@ -51,8 +50,9 @@ constexpr int kMaxRows = max_c(kMaxVocab, max_c(kMaxDim, kMaxHidden));  // talle
 constexpr int kMaxRowsPerPort = ceil_div_c(kMaxRows, kWeightPorts);
 constexpr int kMaxVecBeats = ceil_div_c(kMaxCols, kFloatsPerBeat);     // an on-chip vector
 constexpr int kMaxHeadBeats = kMaxHeadSize / kFloatsPerBeat;
-// A KV row is padded to at least kPartialSums beats: the attention value loop updates the
-// same accumulator once per row, so a row must be at least as long as the fadd latency.
+// A KV row (stored expanded to dim floats, see llama_layout.hpp) is padded to at least
+// kPartialSums beats: the attention value loop updates the same accumulator once per row,
+// so a row must be at least as long as the fadd latency.
 constexpr int kMaxKvRowBeats = max_c(kMaxDim / kFloatsPerBeat, kPartialSums);
 constexpr int kMaxSlots = ceil_div_c(kMaxSeqLen, kKvPorts);  // KV rows per stripe per layer
 constexpr int kRegionAlignBytes = 4096;  // every weight region starts on a 4 KiB page

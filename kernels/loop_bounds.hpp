@@ -31,10 +31,11 @@ inline int64_t matmul_engine_trips(int rows, int cols, int e, const Design& d) {
     return int64_t(rows_on_engine(rows, e, d)) * row_iters(cols, d);
 }
 
-// Attention: a K or V row is padded to whole iterations and to at least partial_sums of
-// them (the value loop revisits an accumulator once per row).
-inline int kv_row_iters(int kv_dim, const Design& d) {
-    return imax(ceil_div(kv_dim, d.lanes), d.partial_sums);
+// Attention: a stored K or V row (row_floats = dim, one copy per query head) is padded to
+// whole iterations and to at least partial_sums of them (the value loop revisits an
+// accumulator once per row).
+inline int kv_row_iters(int row_floats, const Design& d) {
+    return imax(ceil_div(row_floats, d.lanes), d.partial_sums);
 }
 // Positions 0..pos whose KV rows live on stripe q (t % kv_ports == q).
 inline int slots_on_port(int pos, int q, const Design& d) {

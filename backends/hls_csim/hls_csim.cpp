@@ -1,0 +1,144 @@
+#include "backends/hls_csim/hls_csim.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "host/estimator.hpp"
+#include "kernels/llama_kernels.hpp"
+
+namespace lhb {
+
+namespace {
+// Enough beats for any vector a per-op top reads or writes (the classifier's rows).
+constexpr int64_t kIoBeats = (lhk::kMaxRows + lhk::kFloatsPerBeat - 1) / lhk::kFloatsPerBeat;
+}  // namespace
+
+HlsCsimBackend::HlsCsimBackend(const BackendOptions& options)
+    : fused_(options.fused), board_path_(options.board), io_a_(kIoBeats), io_b_(kIoBeats), io_c_(kIoBeats) {}
+
+void HlsCsimBackend::load(const Model& model) {
+    hls::check_fits(model.config(), model.path());
+    Backend::load(model);
+    packed_ = hls::pack_model(model);
+    kv_ = hls::make_kv_stripes(packed_.layout);
+    logits_ = hls::BeatBuffer(packed_.layout.logits_beats);
+    packed_matrix_.clear();
+    const ModelWeights& w = model.weights();
+    for (int l = 0; l < model.config().n_layers; ++l) {
+        const LayerWeights& L = w.layers[size_t(l)];
+        const WeightMatrix* mats[lhk::kMatricesPerLayer] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w2, &L.w3};
+        for (int m = 0; m < lhk::kMatricesPerLayer; ++m)
+            packed_matrix_[mats[m]->f32] = hls::matrix_ports(packed_, l, m);
+    }
+    packed_matrix_[w.wcls.f32] = hls::classifier_ports(packed_);
+}
+
+void HlsCsimBackend::rmsnorm(float* out, const float* x, const float* weight, int n) {
+    if (n > lhk::kMaxCols) throw InputError("hls-csim: rmsnorm of " + std::to_string(n) + " exceeds kMaxCols");
+    hls::to_beats(x, n, io_a_.data());
+    hls::to_beats(weight, n, io_b_.data());
+    op_rmsnorm(io_c_.data(), io_a_.data(), io_b_.data(), n);
+    hls::from_beats(io_c_.data(), n, out);
+}
+
+void HlsCsimBackend::matmul(float* out, const float* x, const WeightMatrix& w) {
+    if (w.cols > lhk::kMaxCols || w.rows > lhk::kMaxRows)
+        throw InputError("hls-csim: a " + std::to_string(w.rows) + "x" + std::to_string(w.cols) +
+                         " matmul exceeds the kernels' maxima");
+    hls::to_beats(x, w.cols, io_a_.data());
+    auto it = w.dtype == DType::F32 ? packed_matrix_.find(w.f32) : packed_matrix_.end();
+    hls::PackedMatrix own;
+    std::array<const lhk::Beat*, hls::kPorts> ports{};
+    if (it != packed_matrix_.end()) {
+        ports = it->second;
+    } else {
+        own = hls::pack_matrix(w);  // not a model matrix (per-op checks on random data)
+        ports = own.ports();
+    }
+    op_matmul(ports[0], ports[1], ports[2], ports[3], io_a_.data(), io_b_.data(), w.rows, w.cols);
+    hls::from_beats(io_b_.data(), w.rows, out);
+}
+
+void HlsCsimBackend::rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) {
+    if (dim > lhk::kMaxDim || kv_dim > dim || head_size > lhk::kMaxHeadSize)
+        throw InputError("hls-csim: rope shape exceeds the kernels' maxima");
+    hls::to_beats(q, dim, io_a_.data());
+    hls::to_beats(k, kv_dim, io_b_.data());
+    op_rope(io_a_.data(), io_b_.data(), pos, dim, kv_dim, head_size);
+    hls::from_beats(io_a_.data(), dim, q);
+    hls::from_beats(io_b_.data(), kv_dim, k);
+}
+
+void HlsCsimBackend::softmax(float* x, int n) {
+    if (n > lhk::kKvPorts * lhk::kMaxSlots)
+        throw InputError("hls-csim: softmax over " + std::to_string(n) + " values exceeds kMaxSeqLen");
+    hls::to_beats(x, n, io_a_.data());
+    op_softmax(io_a_.data(), n);
+    hls::from_beats(io_a_.data(), n, x);
+}
+
+void HlsCsimBackend::attention(float* out, const float* q, const float* key_cache, const float* value_cache,
+                               float* att, int pos, const AttentionShape& s) {
+    (void)att;  // the kernel keeps its scores on chip
+    // The cache of this one layer, striped as the kernel reads it (one layer, kMaxSeqLen).
+    lhk::ModelDims d{};
+    d.dim = s.n_heads * s.head_size;
+    d.hidden_dim = d.dim;
+    d.n_layers = 1;
+    d.n_heads = s.n_heads;
+    d.n_kv_heads = s.n_kv_heads;
+    d.vocab_size = 1;
+    d.seq_len = lhk::kMaxSeqLen;
+    d.shared_classifier = 1;
+    const char* why = nullptr;
+    if (!lhk::dims_fit(d, &why) || pos >= lhk::kMaxSeqLen)
+        throw InputError(std::string("hls-csim: attention shape does not fit the kernels: ") +
+                         (why ? why : "pos exceeds kMaxSeqLen"));
+    if (std::memcmp(&d, &attn_dims_, sizeof d) != 0) {
+        attn_dims_ = d;
+        for (auto& b : attn_kv_) b = hls::BeatBuffer(lhk::kv_port_beats(d));
+    }
+    hls::stripe_kv_layer(d, 0, pos, key_cache, value_cache, attn_kv_);
+    hls::to_beats(q, d.dim, io_a_.data());
+    op_attention(io_b_.data(), io_a_.data(), attn_kv_[0].data(), attn_kv_[1].data(), attn_kv_[2].data(),
+                 attn_kv_[3].data(), 0, pos, d);
+    hls::from_beats(io_b_.data(), d.dim, out);
+}
+
+void HlsCsimBackend::swiglu(float* hb, const float* hb2, int n) {
+    if (n > lhk::kMaxCols) throw InputError("hls-csim: swiglu of " + std::to_string(n) + " exceeds kMaxCols");
+    hls::to_beats(hb, n, io_a_.data());
+    hls::to_beats(hb2, n, io_b_.data());
+    op_swiglu(io_a_.data(), io_b_.data(), n);
+    hls::from_beats(io_a_.data(), n, hb);
+}
+
+float* HlsCsimBackend::forward(int token, int pos) {
+    if (!fused_) return Backend::forward(token, pos);
+    const ModelConfig& c = model_->config();
+    if (token < 0 || token >= c.vocab_size || pos < 0 || pos >= c.seq_len)
+        throw InputError("hls-csim: token " + std::to_string(token) + " at position " + std::to_string(pos) +
+                         " is outside the model (vocab " + std::to_string(c.vocab_size) + ", seq_len " +
+                         std::to_string(c.seq_len) + ")");
+    const auto& w = packed_.weights;
+    llama_forward(token, pos, packed_.layout.dims, w[0].data(), w[1].data(), w[2].data(), w[3].data(),
+                  kv_[0].data(), kv_[1].data(), kv_[2].data(), kv_[3].data(), logits_.data());
+    hls::from_beats(logits_.data(), c.vocab_size, state_->logits.data());
+    return state_->logits.data();
+}
+
+std::optional<DeviceEstimate> HlsCsimBackend::estimate(int pos) const {
+    if (!model_) return std::nullopt;
+    const hls::BoardSpec board =
+        hls::load_board(board_path_.empty() ? hls::default_board_path() : board_path_);
+    const hls::TokenEstimate e = hls::estimate_token(model_->config(), pos, hls::compiled_design(), board);
+    return hls::to_device_estimate(e);
+}
+
+LHB_REGISTER_BACKEND(hls_csim, BackendFactory{
+    "hls-csim", "the HLS kernels in C simulation (g++) on the packed device layout; estimates the board", 20,
+    [](const BackendOptions&) { return Availability{}; },
+    [](const BackendOptions& o) -> std::unique_ptr<Backend> { return std::make_unique<HlsCsimBackend>(o); }})
+
+}  // namespace lhb

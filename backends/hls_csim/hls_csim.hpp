@@ -1,0 +1,49 @@
+#pragma once
+// hls-csim: the HLS kernels run as C simulation. The weights are packed once into the
+// device layout (host/packing.hpp) and every call goes through a kernel top function:
+// forward() calls llama_forward (one call per token, as on the board), or, with
+// BackendOptions::fused = false, the base forward composes the per-op tops (op_matmul,
+// op_attention, ...). estimate() models the design on a board (host/estimator.hpp).
+#include <array>
+#include <string>
+#include <unordered_map>
+
+#include "backends/cpu_ref/cpu_ref.hpp"
+#include "core/registry.hpp"
+#include "host/packing.hpp"
+
+namespace lhb {
+
+class HlsCsimBackend : public CpuRefBackend {
+public:
+    explicit HlsCsimBackend(const BackendOptions& options);
+    std::string name() const override { return "hls-csim"; }
+    void load(const Model& model) override;
+
+    void rmsnorm(float* out, const float* x, const float* weight, int n) override;
+    void matmul(float* out, const float* x, const WeightMatrix& w) override;
+    void rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) override;
+    void softmax(float* x, int n) override;
+    void attention(float* out, const float* q, const float* key_cache, const float* value_cache,
+                   float* att, int pos, const AttentionShape& shape) override;
+    void swiglu(float* hb, const float* hb2, int n) override;
+    // residual_add: cpu-ref's (llama_forward does its own; it is not one of the kernel ops).
+
+    float* forward(int token, int pos) override;
+    std::optional<DeviceEstimate> estimate(int pos) const override;
+
+private:
+    bool fused_ = true;
+    std::string board_path_;
+    hls::PackedModel packed_;
+    std::array<hls::BeatBuffer, lhk::kKvPorts> kv_;  // llama_forward's KV stripes
+    hls::BeatBuffer logits_;
+    // Model matrices by their fp32 data, so per-op matmuls read the packed copy.
+    std::unordered_map<const float*, std::array<const lhk::Beat*, hls::kPorts>> packed_matrix_;
+    // Scratch device buffers for the per-op tops.
+    hls::BeatBuffer io_a_, io_b_, io_c_;
+    std::array<hls::BeatBuffer, lhk::kKvPorts> attn_kv_;
+    lhk::ModelDims attn_dims_{};
+};
+
+}  // namespace lhb

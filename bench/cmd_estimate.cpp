@@ -1,0 +1,192 @@
+// bench estimate: the HLS design's estimated cycles, latency, tok/s and resources on a board.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bench/command.hpp"
+#include "core/error.hpp"
+#include "core/model.hpp"
+#include "core/synth.hpp"
+#include "host/estimator.hpp"
+#include "host/packing.hpp"
+
+namespace lhb::bench {
+namespace {
+
+const char* kUsage =
+    "Usage: bench estimate [--shape SHAPE | --model FILE] [--board FILE] [--design FILE]\n"
+    "                      [--pos N] [--mean] [--loops] [--json]\n"
+    "Estimates (does not measure) one decoded token of the HLS kernels on a board: cycles per\n"
+    "op, latency, tok/s and DSP/BRAM/URAM against the board's capacity. Trip counts come from\n"
+    "a C simulation of llama_forward at that position on zeroed buffers of the shape (the\n"
+    "values do not change the loops); docs/hls-design.md describes the model and its limits.\n"
+    "  --shape   stories260K|stories15M|stories42M or dim=..,hidden=..,...; default stories15M\n"
+    "  --model   take the shape from a checkpoint's header instead\n"
+    "  --board   board description; default configs/boards/zcu106.json\n"
+    "  --design  design description (configs/designs/*.json); default: the compiled kernels\n"
+    "  --pos     position of the token; default 0\n"
+    "  --mean    also the mean over a whole run of seq_len tokens (17 positions traced)\n"
+    "  --loops   print every loop: trips, II, depth, bytes, cycles\n"
+    "  --json    print the estimate as JSON instead of tables\n";
+
+std::string with_commas(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    std::string s = buf, out;
+    const size_t start = s[0] == '-' ? 1 : 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+        out += s[i];
+        const size_t left = s.size() - 1 - i;
+        if (i >= start && left > 0 && left % 3 == 0) out += ',';
+    }
+    return out;
+}
+
+double mb(int64_t bytes) { return double(bytes) / 1e6; }
+
+void print_tables(const hls::TokenEstimate& e, const std::string& shape_label, bool loops) {
+    std::printf("HLS design estimate (estimated, not measured)\n");
+    std::printf("  shape     %s (%s)\n", shape_label.c_str(), e.shape.c_str());
+    std::printf("  position  %d\n", e.pos);
+    std::printf("  board     %s (%s), kernel clock %.0f MHz%s\n", e.board.c_str(), e.board_path.c_str(),
+                e.clock_mhz, e.clock_clamped ? " (the design asks for more; clamped to the board)" : "");
+    std::printf("  design    %s (%s)%s\n\n", e.design.c_str(), e.design_path.c_str(),
+                e.trace_checked ? "; trip counts from the C-simulation trace"
+                                : "; loops modelled from the design file (not simulated)");
+
+    std::printf("| op (kernel)  | cycles (est.) | ms (est.) | share |\n");
+    std::printf("| ------------ | ------------: | --------: | ----: |\n");
+    for (const auto& [name, cycles] : e.kernel_op_cycles)
+        std::printf("| %-12s | %13s | %9.4f | %4.1f%% |\n", name.c_str(), with_commas(cycles).c_str(),
+                    cycles / (e.clock_mhz * 1e3), 100.0 * cycles / e.kernel_cycles);
+    std::printf("| %-12s | %13s | %9.4f | 100%%  |\n", "kernel", with_commas(e.kernel_cycles).c_str(),
+                e.kernel_seconds * 1e3);
+    std::printf("| %-12s | %13s | %9.4f |       |\n", "host", "", e.host_seconds * 1e3);
+    std::printf("| %-12s | %13s | %9.4f |       |\n\n", "token", "", e.token_seconds * 1e3);
+
+    std::printf("estimated decode: %.1f tok/s at position %d (%.3f ms per token)\n", e.tok_per_s, e.pos,
+                e.token_seconds * 1e3);
+    std::printf("DDR roofline for these bytes (board's usable bandwidth): %.1f tok/s\n",
+                e.ddr_roofline_tok_per_s);
+    std::printf("bytes per token: %.2f MB (", mb(e.total_bytes));
+    for (size_t p = 0; p < e.port_bytes.size(); ++p)
+        std::printf("%sgmem%zu%s %.2f", p ? ", " : "", p, p + 1 == e.port_bytes.size() ? " (io)" : "",
+                    mb(e.port_bytes[p]));
+    std::printf(" MB)\n");
+    std::printf("cycles bound by:");
+    for (const auto& [bound, cycles] : e.bound_cycles)
+        std::printf(" %s %.1f%%", bound.c_str(), 100.0 * double(cycles) / e.kernel_cycles);
+    std::printf("\n");
+    const hls::ResourceEstimate& r = e.resources;
+    std::printf("resources (estimated): DSP %.0f / %.0f (%.0f%%), BRAM36 %.0f / %.0f (%.0f%%), URAM %.0f / %.0f (%.0f%%): %s\n",
+                r.dsp, r.dsp_avail, 100 * r.dsp / r.dsp_avail, r.bram36, r.bram36_avail,
+                100 * r.bram36 / r.bram36_avail, r.uram, r.uram_avail, 100 * r.uram / r.uram_avail,
+                r.fits ? "fits the device" : "DOES NOT FIT the device");
+
+    if (loops) {
+        std::printf("\n| loop           | op         | runs | trips       | II | depth | bytes        | cycles alone (est.) |\n");
+        std::printf("| -------------- | ---------- | ---: | ----------: | -: | ----: | -----------: | ------------------: |\n");
+        for (const hls::LoopSummary& l : e.loops)
+            std::printf("| %-14s | %-10s | %4lld | %11s | %2.0f | %5.0f | %12s | %19s |\n", l.name.c_str(),
+                        l.op.c_str(), (long long)l.runs, with_commas(double(l.trips)).c_str(), l.ii, l.depth,
+                        with_commas(double(l.bytes)).c_str(), with_commas(l.cycles).c_str());
+        std::printf("(cycles alone: each loop by itself; concurrent engines of a DATAFLOW region overlap)\n");
+    }
+}
+
+int run_estimate(int argc, char** argv) {
+    std::string shape = "stories15M", model_path, board_path, design_path;
+    int pos = 0;
+    bool mean = false, loops = false, as_json = false, shape_given = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string flag = argv[i];
+        if (flag == "--help" || flag == "-h") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+        if (flag == "--mean") { mean = true; continue; }
+        if (flag == "--loops") { loops = true; continue; }
+        if (flag == "--json") { as_json = true; continue; }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "%s needs a value\n%s", flag.c_str(), kUsage);
+            return 1;
+        }
+        const std::string value = argv[++i];
+        if (flag == "--shape") { shape = value; shape_given = true; }
+        else if (flag == "--model") model_path = value;
+        else if (flag == "--board") board_path = value;
+        else if (flag == "--design") design_path = value;
+        else if (flag == "--pos") pos = parse_int(flag, value);
+        else {
+            std::fprintf(stderr, "unknown option %s\n%s", flag.c_str(), kUsage);
+            return 1;
+        }
+    }
+    if (shape_given && !model_path.empty()) {
+        std::fprintf(stderr, "give --shape or --model, not both\n%s", kUsage);
+        return 1;
+    }
+    ModelConfig c;
+    std::string label = shape;
+    if (!model_path.empty()) {
+        Model m = Model::open(model_path);
+        if (m.dtype() != DType::F32)
+            throw InputError(model_path + ": the HLS kernels are fp32; this checkpoint is " + dtype_name(m.dtype()));
+        c = m.config();
+        label = model_path;
+    } else {
+        c = parse_shape(shape);
+    }
+    hls::check_fits(c, label);
+    if (pos < 0 || pos >= c.seq_len)
+        throw InputError("--pos: expected 0.." + std::to_string(c.seq_len - 1) + ", found " + std::to_string(pos));
+    const hls::BoardSpec board = hls::load_board(board_path.empty() ? hls::default_board_path() : board_path);
+    const hls::DesignSpec design = design_path.empty() ? hls::compiled_design() : hls::load_design(design_path);
+
+    const hls::TokenEstimate e = hls::estimate_token(c, pos, design, board);
+
+    // The mean over a run: token time is piecewise linear in the position (attention reads
+    // pos + 1 rows), so 17 evenly spaced positions and linear interpolation between them.
+    double run_seconds = 0;
+    std::vector<int> sampled;
+    if (mean) {
+        const int n = c.seq_len, samples = std::min(n, 17);
+        std::vector<double> t;
+        for (int k = 0; k < samples; ++k) {
+            const int p = samples == 1 ? 0 : int(int64_t(k) * (n - 1) / (samples - 1));
+            if (!sampled.empty() && sampled.back() == p) continue;
+            sampled.push_back(p);
+            t.push_back(hls::estimate_token(c, p, design, board).token_seconds);
+        }
+        for (size_t k = 0; k + 1 < sampled.size(); ++k) {
+            const int span = sampled[k + 1] - sampled[k];
+            for (int j = 0; j < span; ++j) run_seconds += t[k] + (t[k + 1] - t[k]) * j / span;
+        }
+        run_seconds += t.back();
+    }
+
+    if (as_json) {
+        nlohmann::json j = e.to_json();
+        j["shape_label"] = label;
+        if (mean) {
+            j["run_tokens"] = c.seq_len;
+            j["run_positions_traced"] = sampled;
+            j["run_seconds_estimated"] = run_seconds;
+            j["run_tok_per_s_estimated"] = c.seq_len / run_seconds;
+        }
+        std::printf("%s\n", j.dump(2).c_str());
+        return 0;
+    }
+    print_tables(e, label, loops);
+    if (mean)
+        std::printf("estimated mean over a %d-token run (positions 0..%d, %zu traced): %.1f tok/s\n", c.seq_len,
+                    c.seq_len - 1, sampled.size(), c.seq_len / run_seconds);
+    return 0;
+}
+
+}  // namespace
+
+LHB_REGISTER_COMMAND(estimate, Command{"estimate", "estimated cycles, tok/s and resources of the HLS kernels on a board", run_estimate})
+
+}  // namespace lhb::bench

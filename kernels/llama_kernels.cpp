@@ -1,0 +1,261 @@
+// The kernels' top functions (declared in llama_kernels.hpp): interfaces and the order of
+// the ops. The ops themselves are the primitives in kernels/primitives/.
+#include "kernels/llama_kernels.hpp"
+
+#include "kernels/llama_layout.hpp"
+#include "kernels/primitives/attention.hpp"
+#include "kernels/primitives/matmul.hpp"
+#include "kernels/primitives/rmsnorm.hpp"
+#include "kernels/primitives/rope.hpp"
+#include "kernels/primitives/softmax.hpp"
+#include "kernels/primitives/swiglu.hpp"
+#include "kernels/primitives/vector.hpp"
+
+namespace lhk {
+namespace {
+
+// Largest weight buffer (stories42M, for co-simulation depth hints): a bound, not a size.
+constexpr int kDepthHint = 1 << 20;
+
+// x = embedding row `token`: it lives on port token % 4 at row token / 4 of the embedding
+// region (the classifier region when they are shared).
+inline void embed(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const ModelDims& d,
+                  int token, float* x) {
+    const int port = token % kWeightPorts;
+    LHK_TRACE_OP(TraceOp::Embedding, d.dim, port, 0, 0);
+    const int64_t row = int64_t(token / kWeightPorts) * row_beats(d.dim);
+    switch (port) {
+        case 0: load_vector(w0 + embedding_offset(d, 0) + row, x, d.dim, 0, LoopId::EmbedRead); break;
+        case 1: load_vector(w1 + embedding_offset(d, 1) + row, x, d.dim, 1, LoopId::EmbedRead); break;
+        case 2: load_vector(w2 + embedding_offset(d, 2) + row, x, d.dim, 2, LoopId::EmbedRead); break;
+        default: load_vector(w3 + embedding_offset(d, 3) + row, x, d.dim, 3, LoopId::EmbedRead); break;
+    }
+}
+
+// y = W x for layer matrix m of layer l.
+inline void layer_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+                         const ModelDims& d, int l, int m, const float* x, float* y, RowBanks& yb) {
+    matmul(w0 + matrix_offset(d, 0, l, m), w1 + matrix_offset(d, 1, l, m),
+           w2 + matrix_offset(d, 2, l, m), w3 + matrix_offset(d, 3, l, m), x, y, matrix_rows(d, m),
+           matrix_cols(d, m), yb);
+}
+
+inline int clamp_to(int n, int max) { return n < 0 ? 0 : n > max ? max : n; }
+
+}  // namespace
+}  // namespace lhk
+
+using lhk::Beat;
+
+extern "C" void llama_forward(int token, int pos, lhk::ModelDims dims, const Beat* w0,
+                              const Beat* w1, const Beat* w2, const Beat* w3, Beat* kv0, Beat* kv1,
+                              Beat* kv2, Beat* kv3, Beat* logits) {
+#pragma HLS INTERFACE mode=m_axi port=w0 bundle=gmem0 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=w3 bundle=gmem3 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=gmem0 offset=slave depth=lhk::kDepthHint max_write_burst_length=lhk::kBurstBeats
+#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=gmem1 offset=slave depth=lhk::kDepthHint max_write_burst_length=lhk::kBurstBeats
+#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=gmem2 offset=slave depth=lhk::kDepthHint max_write_burst_length=lhk::kBurstBeats
+#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=gmem3 offset=slave depth=lhk::kDepthHint max_write_burst_length=lhk::kBurstBeats
+#pragma HLS INTERFACE mode=m_axi port=logits bundle=gmem4 offset=slave depth=lhk::kMaxRowsPerPort max_write_burst_length=lhk::kBurstBeats
+#pragma HLS INTERFACE mode=s_axilite port=token
+#pragma HLS INTERFACE mode=s_axilite port=pos
+#pragma HLS INTERFACE mode=s_axilite port=dims
+#pragma HLS INTERFACE mode=s_axilite port=return
+    using namespace lhk;
+    const ModelDims& d = dims;
+    const int dim = d.dim, hidden = d.hidden_dim, kv_dim = kv_dim_of(d), hs = head_size_of(d);
+
+    float x[kMaxDim], xb[kMaxDim], xb2[kMaxDim], q[kMaxDim], k[kMaxDim], v[kMaxDim];
+    float hb[kMaxHidden], hb2[kMaxHidden];
+#pragma HLS ARRAY_PARTITION variable=x cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=xb cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=xb2 cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=q cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=k cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=v cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=hb cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=hb2 cyclic factor=kLanes
+
+    // The one matmul unit's row results (the classifier's 32000 rows: URAM).
+    RowBanks yb;
+#pragma HLS ARRAY_PARTITION variable=yb dim=1 complete
+#pragma HLS BIND_STORAGE variable=yb type=ram_2p impl=uram
+
+    embed(w0, w1, w2, w3, d, token, x);
+
+    // The RoPE angles depend on pos and the place inside a head only: once per token.
+    float fcr[kMaxRopePairs], fci[kMaxRopePairs];
+    LHK_TRACE_OP(TraceOp::Rope, dim, kv_dim, hs, 2);
+    rope_table(pos, hs, fcr, fci);
+
+layers:
+    for (int l = 0; l < d.n_layers; ++l) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxLayers
+        rmsnorm(xb, x, w0 + rms_att_offset(d, l), dim, 0);
+        layer_matmul(w0, w1, w2, w3, d, l, kWq, xb, q, yb);
+        layer_matmul(w0, w1, w2, w3, d, l, kWk, xb, k, yb);
+        layer_matmul(w0, w1, w2, w3, d, l, kWv, xb, v, yb);
+        LHK_TRACE_OP(TraceOp::Rope, dim, kv_dim, hs, 0);
+        rope_rotate(q, k, dim, kv_dim, hs, fcr, fci);
+        kv_store(kv0, kv1, kv2, kv3, k, v, l, pos, d);
+        attention(kv0, kv1, kv2, kv3, q, xb, l, pos, d);
+        layer_matmul(w0, w1, w2, w3, d, l, kWo, xb, xb2, yb);
+        residual_add(x, xb2, dim);
+
+        rmsnorm(xb, x, w0 + rms_ffn_offset(d, l), dim, 0);
+        layer_matmul(w0, w1, w2, w3, d, l, kW1, xb, hb, yb);
+        layer_matmul(w0, w1, w2, w3, d, l, kW3, xb, hb2, yb);
+        swiglu(hb, hb2, hidden);
+        layer_matmul(w0, w1, w2, w3, d, l, kW2, hb, xb, yb);
+        residual_add(x, xb, dim);
+    }
+
+    rmsnorm(x, x, w0 + rms_final_offset(d), dim, 0);
+    matmul_to_ddr(w0 + classifier_offset(d, 0), w1 + classifier_offset(d, 1),
+                  w2 + classifier_offset(d, 2), w3 + classifier_offset(d, 3), x, logits, d.vocab_size,
+                  dim, kIoPort, yb);
+}
+
+extern "C" void op_rmsnorm(Beat* out, const Beat* x, const Beat* w, int n) {
+#pragma HLS INTERFACE mode=m_axi port=out bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=m_axi port=x bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=m_axi port=w bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=s_axilite port=n
+#pragma HLS INTERFACE mode=s_axilite port=return
+    using namespace lhk;
+    n = clamp_to(n, kMaxCols);
+    float xl[kMaxCols];
+#pragma HLS ARRAY_PARTITION variable=xl cyclic factor=kLanes
+    load_vector(x, xl, n, kIoPort);
+    rmsnorm(xl, xl, w, n, kIoPort);
+    store_vector(xl, out, n, kIoPort);
+}
+
+extern "C" void op_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+                          const Beat* x, Beat* out, int rows, int cols) {
+#pragma HLS INTERFACE mode=m_axi port=w0 bundle=gmem0 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=w3 bundle=gmem3 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=x bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=m_axi port=out bundle=gmem4 offset=slave depth=lhk::kMaxRowsPerPort
+#pragma HLS INTERFACE mode=s_axilite port=rows
+#pragma HLS INTERFACE mode=s_axilite port=cols
+#pragma HLS INTERFACE mode=s_axilite port=return
+    using namespace lhk;
+    rows = clamp_to(rows, kMaxRows);
+    cols = clamp_to(cols, kMaxCols);
+    float xl[kMaxCols];
+#pragma HLS ARRAY_PARTITION variable=xl cyclic factor=kLanes
+    RowBanks yb;
+#pragma HLS ARRAY_PARTITION variable=yb dim=1 complete
+#pragma HLS BIND_STORAGE variable=yb type=ram_2p impl=uram
+    load_vector(x, xl, cols, kIoPort);
+    matmul_to_ddr(w0, w1, w2, w3, xl, out, rows, cols, kIoPort, yb);
+}
+
+extern "C" void op_rope(Beat* q, Beat* k, int pos, int dim, int kv_dim, int head_size) {
+#pragma HLS INTERFACE mode=m_axi port=q bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=m_axi port=k bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=s_axilite port=pos
+#pragma HLS INTERFACE mode=s_axilite port=dim
+#pragma HLS INTERFACE mode=s_axilite port=kv_dim
+#pragma HLS INTERFACE mode=s_axilite port=head_size
+#pragma HLS INTERFACE mode=s_axilite port=return
+    using namespace lhk;
+    dim = clamp_to(dim, kMaxDim) & ~1;
+    kv_dim = clamp_to(kv_dim, dim);
+    head_size = clamp_to(head_size, kMaxHeadSize);
+    if (head_size < 2) head_size = 2;
+    float ql[kMaxDim], kl[kMaxDim];
+#pragma HLS ARRAY_PARTITION variable=ql cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=kl cyclic factor=kLanes
+    load_vector(q, ql, dim, kIoPort);
+    load_vector(k, kl, kv_dim, kIoPort);
+    rope(ql, kl, pos, dim, kv_dim, head_size);
+    store_vector(ql, q, dim, kIoPort);
+    store_vector(kl, k, kv_dim, kIoPort);
+}
+
+extern "C" void op_softmax(Beat* x, int n) {
+#pragma HLS INTERFACE mode=m_axi port=x bundle=gmem4 offset=slave depth=lhk::kMaxSlots
+#pragma HLS INTERFACE mode=s_axilite port=n
+#pragma HLS INTERFACE mode=s_axilite port=return
+    using namespace lhk;
+    n = clamp_to(n, kKvPorts * kMaxSlots);
+    if (n < 1) return;
+    LHK_TRACE_OP(TraceOp::Softmax, n, 0, 0, 0);
+    // Position t goes to bank t % kKvPorts, slot t / kKvPorts, as the attention engines
+    // leave their scores.
+    float sc[kKvPorts][kMaxHeads][kMaxSlots];
+#pragma HLS ARRAY_PARTITION variable=sc dim=1 complete
+#pragma HLS ARRAY_PARTITION variable=sc dim=2 complete
+    const int nb = vec_beats(n);
+    LHK_TRACE_LOOP(LoopId::VecLoad, nb, kIoPort, int64_t(nb) * kBeatBytes);
+softmax_load:
+    for (int i = 0; i < nb; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSlots
+        const Beat b = x[i];
+        for (int l = 0; l < kFloatsPerBeat; ++l) {
+#pragma HLS UNROLL
+            const int t = i * kFloatsPerBeat + l;
+            if (t < n) sc[t % kKvPorts][0][t / kKvPorts] = b.v[l];
+        }
+    }
+    softmax_rows(sc, 1, n);
+    LHK_TRACE_LOOP(LoopId::VecStore, nb, kIoPort, int64_t(nb) * kBeatBytes);
+softmax_store:
+    for (int i = 0; i < nb; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSlots
+        Beat b;
+        for (int l = 0; l < kFloatsPerBeat; ++l) {
+#pragma HLS UNROLL
+            const int t = i * kFloatsPerBeat + l;
+            b.v[l] = t < n ? sc[t % kKvPorts][0][t / kKvPorts] : 0.0f;
+        }
+        x[i] = b;
+    }
+}
+
+extern "C" void op_attention(Beat* out, const Beat* q, const Beat* kv0, const Beat* kv1,
+                             const Beat* kv2, const Beat* kv3, int layer, int pos,
+                             lhk::ModelDims dims) {
+#pragma HLS INTERFACE mode=m_axi port=out bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=m_axi port=q bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=gmem0 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=gmem1 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=gmem2 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=gmem3 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=s_axilite port=layer
+#pragma HLS INTERFACE mode=s_axilite port=pos
+#pragma HLS INTERFACE mode=s_axilite port=dims
+#pragma HLS INTERFACE mode=s_axilite port=return
+    using namespace lhk;
+    if (!dims_fit(dims, nullptr) || pos < 0 || pos >= dims.seq_len) return;
+    float ql[kMaxDim], ol[kMaxDim];
+#pragma HLS ARRAY_PARTITION variable=ql cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=ol cyclic factor=kLanes
+    load_vector(q, ql, dims.dim, kIoPort);
+    attention(kv0, kv1, kv2, kv3, ql, ol, layer, pos, dims);
+    store_vector(ol, out, dims.dim, kIoPort);
+}
+
+extern "C" void op_swiglu(Beat* hb, const Beat* hb2, int n) {
+#pragma HLS INTERFACE mode=m_axi port=hb bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=m_axi port=hb2 bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=s_axilite port=n
+#pragma HLS INTERFACE mode=s_axilite port=return
+    using namespace lhk;
+    n = clamp_to(n, kMaxCols);
+    float a[kMaxCols], b[kMaxCols];
+#pragma HLS ARRAY_PARTITION variable=a cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=b cyclic factor=kLanes
+    load_vector(hb, a, n, kIoPort);
+    load_vector(hb2, b, n, kIoPort);
+    swiglu(a, b, n);
+    store_vector(a, hb, n, kIoPort);
+}

@@ -1,0 +1,173 @@
+#pragma once
+// Matrix-vector product y = W x for a matrix laid out by llama_layout.hpp: row r on weight
+// port r % kWeightPorts. Four engines, one per port, run concurrently in a DATAFLOW
+// region; each streams its port's region in bursts (one kPortBits beat = kLanes floats per
+// clock) while it computes, so reading and computing overlap and the four HP ports are
+// busy together.
+//
+// Inside an engine the whole region is one pipelined loop (II=1, rows flattened, so the
+// pipeline fills once per matrix, not once per row). The kLanes products of a beat go
+// through an adder tree; the sum goes into accumulator (i % kPartialSums), so any one
+// accumulator is updated only every kPartialSums clocks, more than the fadd latency. The
+// last kPartialSums accumulator values of a row pass through a shift register and a
+// second adder tree gives the row's dot product: no adder sits on a loop-carried path
+// shorter than kPartialSums iterations.
+#include "kernels/llama_layout.hpp"
+#include "kernels/primitives/vector.hpp"
+
+namespace lhk {
+
+// Rows per engine of a matrix whose result stays on chip (at most kMaxCols rows), and of
+// the classifier (kMaxVocab rows, written to DDR).
+constexpr int kVecRowsPerPort = ceil_div_c(kMaxCols, kWeightPorts);
+
+// One engine over `rows` rows of `rb` beats each, starting at w; row k's result to y[k].
+template <int Depth>
+inline void matmul_engine(const Beat* w, const float x[kMaxRowBeats * kLanes], float y[Depth],
+                          int rows, int rb, int port) {
+    const int64_t trips = int64_t(rows) * rb;
+    LHK_TRACE_LOOP(LoopId::MatEngine, trips, port, trips * kBeatBytes);
+    float acc[kPartialSums];
+    float tail[kPartialSums];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+#pragma HLS ARRAY_PARTITION variable=tail complete
+    for (int k = 0; k < kPartialSums; ++k) {
+#pragma HLS UNROLL
+        acc[k] = 0.0f;
+        tail[k] = 0.0f;
+    }
+    int b = 0;  // beat within the row
+    int r = 0;  // row (of this engine)
+    int s = 0;  // accumulator in turn
+mat_engine:
+    for (int64_t i = 0; i < trips; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=Depth*kMaxRowBeats
+#pragma HLS DEPENDENCE variable=acc inter distance=kPartialSums true
+        const Beat wb = w[i];
+        float prod[kLanes];
+#pragma HLS ARRAY_PARTITION variable=prod complete
+        for (int l = 0; l < kLanes; ++l) {
+#pragma HLS UNROLL
+            prod[l] = wb.v[l] * x[b * kLanes + l];
+        }
+        // The first kPartialSums beats of a row restart their accumulator.
+        const float a = (b < kPartialSums ? 0.0f : acc[s]) + tree_sum<kLanes>(prod);
+        acc[s] = a;
+        for (int k = 0; k + 1 < kPartialSums; ++k) {
+#pragma HLS UNROLL
+            tail[k] = tail[k + 1];
+        }
+        tail[kPartialSums - 1] = a;
+        if (b == rb - 1) {
+            y[r] = tree_sum<kPartialSums>(tail);
+            ++r;
+            b = 0;
+        } else {
+            ++b;
+        }
+        s = next_mod(s, kPartialSums);
+    }
+}
+
+// The four engines as concurrent processes.
+template <int Depth>
+inline void matmul_engines(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+                           float xc[kWeightPorts][kMaxRowBeats * kLanes],
+                           float yb[kWeightPorts][Depth], int r0, int r1, int r2, int r3, int rb) {
+#pragma HLS DATAFLOW
+    LHK_TRACE_DATAFLOW(1);
+    matmul_engine<Depth>(w0, xc[0], yb[0], r0, rb, 0);
+    matmul_engine<Depth>(w1, xc[1], yb[1], r1, rb, 1);
+    matmul_engine<Depth>(w2, xc[2], yb[2], r2, rb, 2);
+    matmul_engine<Depth>(w3, xc[3], yb[3], r3, rb, 3);
+    LHK_TRACE_DATAFLOW(0);
+}
+
+// Copies x (cols floats, on chip) to every engine, zero-padded to rb beats.
+inline void matmul_load_x(const float* x, float xc[kWeightPorts][kMaxRowBeats * kLanes], int cols,
+                          int rb) {
+    LHK_TRACE_LOOP(LoopId::MatLoadX, rb, kNoPort, 0);
+mat_load_x:
+    for (int i = 0; i < rb; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=kPartialSums max=kMaxRowBeats
+        for (int l = 0; l < kLanes; ++l) {
+#pragma HLS UNROLL
+            const int j = i * kLanes + l;
+            const float v = j < cols ? x[j] : 0.0f;
+            for (int e = 0; e < kWeightPorts; ++e) {
+#pragma HLS UNROLL
+                xc[e][j] = v;
+            }
+        }
+    }
+}
+
+// Row r's result is in yb[r % kWeightPorts][r / kWeightPorts].
+template <int Depth>
+inline float row_result(const float yb[kWeightPorts][Depth], int r) {
+#pragma HLS INLINE
+    return yb[r % kWeightPorts][r / kWeightPorts];
+}
+
+// The rows computed into banks yb, for the matrix at w0..w3.
+template <int Depth>
+inline void matmul_rows(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+                        const float* x, float yb[kWeightPorts][Depth], int rows, int cols) {
+    float xc[kWeightPorts][kMaxRowBeats * kLanes];
+#pragma HLS ARRAY_PARTITION variable=xc dim=1 complete
+#pragma HLS ARRAY_PARTITION variable=xc dim=2 cyclic factor=kLanes
+    const int rb = row_beats(cols);
+    matmul_load_x(x, xc, cols, rb);
+    matmul_engines<Depth>(w0, w1, w2, w3, xc, yb, rows_on_engine(rows, 0, kDesign),
+                   rows_on_engine(rows, 1, kDesign), rows_on_engine(rows, 2, kDesign),
+                   rows_on_engine(rows, 3, kDesign), rb);
+}
+
+// Row results of the matmul unit: one bank per engine. The caller owns it, so that every
+// matmul of the forward pass (all layers and the classifier) shares one matmul unit.
+using RowBanks = float[kWeightPorts][kMaxRowsPerPort];
+
+// y = W x with y on chip (rows <= kMaxCols).
+inline void matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const float* x,
+                   float* y, int rows, int cols, float yb[kWeightPorts][kMaxRowsPerPort]) {
+    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 0, 0);
+    matmul_rows<kMaxRowsPerPort>(w0, w1, w2, w3, x, yb, rows, cols);
+    const int iters = vec_iters(rows, kDesign);
+    LHK_TRACE_LOOP(LoopId::MatStoreVec, iters, kNoPort, 0);
+mat_store_vec:
+    for (int i = 0; i < iters; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kVecRowsPerPort
+        for (int l = 0; l < kLanes; ++l) {
+#pragma HLS UNROLL
+            const int r = i * kLanes + l;
+            if (r < rows) y[r] = row_result<kMaxRowsPerPort>(yb, r);
+        }
+    }
+}
+
+// y = W x with y written to DDR as beats (the logits; op_matmul's output).
+inline void matmul_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+                          const float* x, Beat* y, int rows, int cols, int y_port,
+                          float yb[kWeightPorts][kMaxRowsPerPort]) {
+    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 1, 0);
+    matmul_rows<kMaxRowsPerPort>(w0, w1, w2, w3, x, yb, rows, cols);
+    const int nb = vec_beats(rows);
+    LHK_TRACE_LOOP(LoopId::MatStoreDdr, nb, y_port, int64_t(nb) * kBeatBytes);
+mat_store_ddr:
+    for (int i = 0; i < nb; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxRowsPerPort
+        Beat out;
+        for (int l = 0; l < kFloatsPerBeat; ++l) {
+#pragma HLS UNROLL
+            const int r = i * kFloatsPerBeat + l;
+            out.v[l] = r < rows ? row_result<kMaxRowsPerPort>(yb, r) : 0.0f;
+        }
+        y[i] = out;
+    }
+}
+
+}  // namespace lhk

@@ -1,0 +1,99 @@
+#pragma once
+// Softmax over positions 0..n-1 for up to kMaxHeads rows at once (all heads of a layer in
+// parallel), in llama2.c's steps: subtract the max, exp, divide by the sum. The scores of
+// position t are in bank t % kKvPorts, slot t / kKvPorts: the attention engine that
+// reads KV stripe t % kKvPorts wrote them there. The max and the sum are kept in
+// kPartialSums rotating partials so the loops run at II=1; max is exact in any order, the
+// sum's order differs from llama2.c's (within the tolerance of check_ops).
+#include "kernels/primitives/vector.hpp"
+
+namespace lhk {
+
+using ScoreBanks = float[kKvPorts][kMaxHeads][kMaxSlots];
+
+inline void softmax_rows(float sc[kKvPorts][kMaxHeads][kMaxSlots], int rows, int n) {
+    float mx[kMaxHeads][kPartialSums];
+    float sum[kMaxHeads][kPartialSums];
+#pragma HLS ARRAY_PARTITION variable=mx complete dim=0
+#pragma HLS ARRAY_PARTITION variable=sum complete dim=0
+    for (int h = 0; h < kMaxHeads; ++h) {
+#pragma HLS UNROLL
+        for (int s = 0; s < kPartialSums; ++s) {
+#pragma HLS UNROLL
+            mx[h][s] = sc[0][h][0];
+            sum[h][s] = 0.0f;
+        }
+    }
+
+    LHK_TRACE_LOOP(LoopId::SoftmaxMax, n, kNoPort, 0);
+    int bank = 0, slot = 0, s = 0;
+softmax_max:
+    for (int t = 0; t < n; ++t) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSeqLen
+#pragma HLS DEPENDENCE variable=mx inter distance=kPartialSums true
+        for (int h = 0; h < kMaxHeads; ++h) {
+#pragma HLS UNROLL
+            const float v = sc[bank][h][slot];
+            if (h < rows && v > mx[h][s]) mx[h][s] = v;
+        }
+        s = next_mod(s, kPartialSums);
+        bank = next_mod(bank, kKvPorts);
+        if (bank == 0) ++slot;
+    }
+    float m[kMaxHeads];
+#pragma HLS ARRAY_PARTITION variable=m complete
+    for (int h = 0; h < kMaxHeads; ++h) {
+#pragma HLS UNROLL
+        m[h] = mx[h][0];
+        for (int k = 1; k < kPartialSums; ++k) {
+#pragma HLS UNROLL
+            if (mx[h][k] > m[h]) m[h] = mx[h][k];
+        }
+    }
+
+    LHK_TRACE_LOOP(LoopId::SoftmaxExp, n, kNoPort, 0);
+    bank = 0;
+    slot = 0;
+    s = 0;
+softmax_exp:
+    for (int t = 0; t < n; ++t) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSeqLen
+#pragma HLS DEPENDENCE variable=sum inter distance=kPartialSums true
+        for (int h = 0; h < kMaxHeads; ++h) {
+#pragma HLS UNROLL
+            if (h < rows) {
+                const float e = math::exp(sc[bank][h][slot] - m[h]);
+                sc[bank][h][slot] = e;
+                sum[h][s] = sum[h][s] + e;
+            }
+        }
+        s = next_mod(s, kPartialSums);
+        bank = next_mod(bank, kKvPorts);
+        if (bank == 0) ++slot;
+    }
+    float total[kMaxHeads];
+#pragma HLS ARRAY_PARTITION variable=total complete
+    for (int h = 0; h < kMaxHeads; ++h) {
+#pragma HLS UNROLL
+        total[h] = tree_sum<kPartialSums>(sum[h]);
+    }
+
+    LHK_TRACE_LOOP(LoopId::SoftmaxNorm, n, kNoPort, 0);
+    bank = 0;
+    slot = 0;
+softmax_norm:
+    for (int t = 0; t < n; ++t) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSeqLen
+        for (int h = 0; h < kMaxHeads; ++h) {
+#pragma HLS UNROLL
+            if (h < rows) sc[bank][h][slot] = sc[bank][h][slot] / total[h];
+        }
+        bank = next_mod(bank, kKvPorts);
+        if (bank == 0) ++slot;
+    }
+}
+
+}  // namespace lhk

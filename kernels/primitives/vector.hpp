@@ -1,0 +1,92 @@
+#pragma once
+// Building blocks shared by the op primitives: adder trees, on-chip vectors <-> AXI beats,
+// and the residual add. On-chip vectors are float arrays partitioned cyclically by
+// kLanes, so a loop iteration can touch kLanes consecutive elements in one clock.
+#include <cstdint>
+
+#include "kernels/hls_support.hpp"
+#include "kernels/hls_trace.hpp"
+#include "kernels/loop_bounds.hpp"
+
+namespace lhk {
+
+// Sum of N values by a balanced tree of adders (log2 N levels, no loop-carried
+// dependency). Pairs (0,1), (2,3), ... are added first.
+template <int N>
+inline float tree_sum(const float in[N]) {
+#pragma HLS INLINE
+    static_assert(N >= 1 && (N & (N - 1)) == 0, "tree_sum: N must be a power of two");
+    float t[N];
+#pragma HLS ARRAY_PARTITION variable=t complete
+    for (int i = 0; i < N; ++i) {
+#pragma HLS UNROLL
+        t[i] = in[i];
+    }
+    for (int stride = 1; stride < N; stride *= 2) {
+#pragma HLS UNROLL
+        for (int i = 0; i + stride < N; i += 2 * stride) {
+#pragma HLS UNROLL
+            t[i] = t[i] + t[i + stride];
+        }
+    }
+    return t[0];
+}
+
+// n floats from beats in DDR into an on-chip vector (`id` names the loop in the trace).
+inline void load_vector(const Beat* src, float* dst, int n, int port, LoopId id = LoopId::VecLoad) {
+    const int nb = vec_beats(n);
+    LHK_TRACE_LOOP(id, nb, port, int64_t(nb) * kBeatBytes);
+    (void)id;
+load_vector:
+    for (int i = 0; i < nb; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxVecBeats
+        const Beat b = src[i];
+        for (int l = 0; l < kFloatsPerBeat; ++l) {
+#pragma HLS UNROLL
+            const int j = i * kFloatsPerBeat + l;
+            if (j < n) dst[j] = b.v[l];
+        }
+    }
+}
+
+// An on-chip vector of n floats out to beats in DDR (the tail of the last beat is zero).
+inline void store_vector(const float* src, Beat* dst, int n, int port) {
+    const int nb = vec_beats(n);
+    LHK_TRACE_LOOP(LoopId::VecStore, nb, port, int64_t(nb) * kBeatBytes);
+store_vector:
+    for (int i = 0; i < nb; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxVecBeats
+        Beat b;
+        for (int l = 0; l < kFloatsPerBeat; ++l) {
+#pragma HLS UNROLL
+            const int j = i * kFloatsPerBeat + l;
+            b.v[l] = j < n ? src[j] : 0.0f;
+        }
+        dst[i] = b;
+    }
+}
+
+// x[i] += y[i]
+inline void residual_add(float* x, const float* y, int n) {
+    LHK_TRACE_OP(TraceOp::Residual, n, 0, 0, 0);
+    const int iters = vec_iters(n, kDesign);
+    LHK_TRACE_LOOP(LoopId::Residual, iters, kNoPort, 0);
+residual:
+    for (int i = 0; i < iters; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxVecBeats
+        for (int l = 0; l < kLanes; ++l) {
+#pragma HLS UNROLL
+            const int j = i * kLanes + l;
+            if (j < n) x[j] = x[j] + y[j];
+        }
+    }
+}
+
+// Index helpers for loops that walk i = 0.. in steps: wraps a counter at `n` without a
+// divider in hardware.
+inline int next_mod(int c, int n) { return c + 1 == n ? 0 : c + 1; }
+
+}  // namespace lhk
