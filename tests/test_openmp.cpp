@@ -75,22 +75,46 @@ TEST(OpenMp, FusedForwardMatchesOpByOpAndCpuRef) {
     const std::string path = tmp.file("small.bin");
     write_synthetic_model(parse_shape("dim=96,hidden=200,layers=2,heads=6,kv_heads=2,vocab=300,seq=80"), path, 5);
     Model model = Model::open(path);
+    // 3 threads oversubscribe a 2-core machine (every barrier may wait a time slice), so
+    // that case runs fewer positions.
     for (int threads : {1, 2, 3}) {
         SCOPED_TRACE("threads " + std::to_string(threads));
-        OpenMpBackend fused(threads, true), unfused(threads, false);
+        const int steps = threads <= 2 ? 80 : 12;
+        // min_bytes_per_thread 0: every thread runs even on this tiny model
+        OpenMpBackend fused(threads, true, 0), unfused(threads, false, 0);
         CpuRefBackend ref;
         fused.load(model);
         unfused.load(model);
         ref.load(model);
-        EndToEndCheck e = check_end_to_end(fused, ref, 80);
+        EXPECT_EQ(fused.forward_threads(), threads);
+        EndToEndCheck e = check_end_to_end(fused, ref, steps);
         EXPECT_TRUE(e.pass) << e.note;
-        EXPECT_EQ(e.positions, 80);
-        EXPECT_EQ(e.tokens_agreeing, 80);
-        EndToEndCheck u = check_end_to_end(unfused, fused, 80);
+        EXPECT_EQ(e.positions, steps);
+        EXPECT_EQ(e.tokens_agreeing, steps);
+        EndToEndCheck u = check_end_to_end(unfused, fused, steps);
         EXPECT_TRUE(u.pass) << u.note;
         // Both do the same arithmetic per element; only the matmul grouping may differ.
         EXPECT_LT(u.max_abs_logit_err, 1e-4);
     }
+}
+
+TEST(OpenMp, SmallModelsRunTheFusedPassOnFewerThreads) {
+    test::TempDir tmp;
+    write_synthetic_model(parse_shape("dim=64,hidden=128,layers=2,heads=4,kv_heads=4,vocab=200,seq=16"),
+                          tmp.file("tiny.bin"), 2);
+    write_synthetic_model(parse_shape("dim=256,hidden=768,layers=4,heads=4,kv_heads=4,vocab=2048,seq=16"),
+                          tmp.file("mid.bin"), 2);
+    Model tiny = Model::open(tmp.file("tiny.bin")), mid = Model::open(tmp.file("mid.bin"));
+    ASSERT_LT(tiny.weight_bytes_per_token(), OpenMpBackend::kMinWeightBytesPerThread);
+    ASSERT_GT(mid.weight_bytes_per_token(), 3 * OpenMpBackend::kMinWeightBytesPerThread);
+    OpenMpBackend b(3, true);
+    b.load(tiny);
+    EXPECT_EQ(b.forward_threads(), 1);
+    b.load(mid);
+    EXPECT_EQ(b.forward_threads(), 3);
+    OpenMpBackend two(2, true);
+    two.load(mid);
+    EXPECT_EQ(two.forward_threads(), 2);
 }
 
 TEST(OpenMp, OpTimingRunsOpByOpWithTheSameResult) {
@@ -120,6 +144,13 @@ TEST(OpenMp, ChecksStories260KEndToEnd) {
     CorrectnessReport r = check_backend(b, ref, model, 200);
     EXPECT_TRUE(r.pass) << r.summary();
     EXPECT_EQ(r.end_to_end.tokens_agreeing, 200);
+    // and with both threads forced onto this 1 MB model
+    OpenMpBackend forced(2, true, 0);
+    forced.load(model);
+    ASSERT_EQ(forced.forward_threads(), 2);
+    EndToEndCheck e = check_end_to_end(forced, ref, 64);
+    EXPECT_TRUE(e.pass) << e.note;
+    EXPECT_EQ(e.tokens_agreeing, 64);
 }
 
 TEST(OpenMp, Stories260KGreedyTextIsLlama2cs) {

@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -22,9 +23,9 @@ using openmp::sum_of_squares;
 
 namespace {
 
-// Below this many weights a matmul is faster on one thread than the fork/join costs
-// (a few microseconds on this class of machine).
-constexpr int64_t kParallelMatmulMin = 1 << 14;
+// Below this many weights (256 KiB of fp32) a matmul is faster on one thread than the
+// fork/join costs (a few microseconds on an idle machine, far more on a busy one).
+constexpr int64_t kParallelMatmulMin = 1 << 16;
 // Below this much attention work (positions x query dims) one thread does all heads.
 constexpr int64_t kParallelAttentionMin = 1 << 13;
 
@@ -100,8 +101,10 @@ void check_f32(const WeightMatrix& w) {
 
 }  // namespace
 
-OpenMpBackend::OpenMpBackend(int threads, bool fused)
-    : threads_(threads > 0 ? threads : omp_get_max_threads()), fused_(fused) {}
+OpenMpBackend::OpenMpBackend(int threads, bool fused, int64_t min_bytes_per_thread)
+    : threads_(threads > 0 ? threads : omp_get_max_threads()),
+      fused_(fused),
+      min_bytes_per_thread_(min_bytes_per_thread) {}
 
 void OpenMpBackend::load(const Model& model) {
     if (model.dtype() != DType::F32)
@@ -109,7 +112,9 @@ void OpenMpBackend::load(const Model& model) {
     Backend::load(model);
     const ModelConfig& c = model.config();
     local_stride_ = (c.dim + 15) / 16 * 16;
-    local_xb_.assign(size_t(threads_) * size_t(local_stride_), 0.f);
+    const int64_t per_thread = std::max<int64_t>(1, min_bytes_per_thread_);
+    forward_threads_ = int(std::clamp<int64_t>(model.weight_bytes_per_token() / per_thread, 1, threads_));
+    local_xb_.assign(size_t(forward_threads_) * size_t(local_stride_), 0.f);
     rope_cos_.assign(size_t(c.head_size() / 2), 0.f);
     rope_sin_.assign(size_t(c.head_size() / 2), 0.f);
     if (fused_) pack_weights();
@@ -122,7 +127,7 @@ void OpenMpBackend::FreeDeleter::operator()(float* p) const { std::free(p); }
 void OpenMpBackend::pack_weights() {
     const ModelConfig& c = model_->config();
     const ModelWeights& w = model_->weights();
-    const int nt = threads_;
+    const int nt = forward_threads_;
     const size_t align = size_t(2) << 20;  // a huge page
     packed_begin_.assign(size_t(nt) + 1, 0);
     for (int t = 0; t < nt; ++t) {
@@ -234,12 +239,12 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
     const float* rs = rope_sin_.data();
 
     bool short_team = false;
-#pragma omp parallel num_threads(threads_)
+#pragma omp parallel num_threads(forward_threads_)
     {
-        // The packed blocks were cut for exactly threads_ threads. OpenMP may give fewer
+        // The packed blocks were cut for exactly forward_threads_ threads. OpenMP may give fewer
         // (OMP_DYNAMIC=true, thread limits); then this pass is skipped and the op-by-op
         // path below runs instead.
-        const int nt = threads_, tid = omp_get_thread_num();
+        const int nt = forward_threads_, tid = omp_get_thread_num();
         if (omp_get_num_threads() != nt) {
 #pragma omp single nowait
             short_team = true;

@@ -21,11 +21,20 @@ namespace lhb {
 
 class OpenMpBackend : public Backend {
 public:
-    // threads <= 0: omp_get_max_threads() (OMP_NUM_THREADS, or all cores).
-    OpenMpBackend(int threads, bool fused);
+    // Below this many weight bytes per thread, a token's work between two barriers is
+    // smaller than what a barrier costs when the cores are shared (a descheduled partner
+    // thread stalls everyone for a time slice), so the fused pass uses fewer threads.
+    static constexpr int64_t kMinWeightBytesPerThread = int64_t(4) << 20;
+
+    // threads <= 0: omp_get_max_threads() (OMP_NUM_THREADS, or all cores). The fused pass
+    // runs on min(threads, weight bytes / min_bytes_per_thread) threads, at least one
+    // (stories15M: 61 MB, so all threads; stories260K: 1 MB, so one).
+    OpenMpBackend(int threads, bool fused, int64_t min_bytes_per_thread = kMinWeightBytesPerThread);
 
     std::string name() const override { return "openmp"; }
     int threads() const { return threads_; }
+    // Threads of the fused forward pass for the loaded model (0 before load()).
+    int forward_threads() const { return forward_threads_; }
 
     void load(const Model& model) override;
     void rmsnorm(float* out, const float* x, const float* weight, int n) override;
@@ -44,6 +53,8 @@ private:
 
     int threads_ = 1;
     bool fused_ = true;
+    int64_t min_bytes_per_thread_ = 0;
+    int forward_threads_ = 0;
     // Per-thread copies of the normalized activations (each thread normalizes x itself, so
     // no barrier is needed between rmsnorm and the matmul that reads it); padded to whole
     // cache lines so threads never share one.
