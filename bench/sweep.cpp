@@ -258,15 +258,24 @@ std::string backend_options_text(const BackendOptions& o) {
 
 }  // namespace
 
-std::optional<double> board_ddr_bytes_per_s(const json& board) {
-    // Accept the board schema's name for it wherever it sits (docs/hls-design.md owns it).
-    for (const char* key : {"ddr_bandwidth_bytes_per_s", "ddr_bytes_per_s"})
-        if (board.contains(key) && board[key].is_number()) return board[key].get<double>();
-    for (const char* key : {"ddr_bandwidth_gbs", "ddr_peak_gbs", "ddr_gb_per_s"})
-        if (board.contains(key) && board[key].is_number()) return 1e9 * board[key].get<double>();
-    if (board.contains("ddr") && board["ddr"].is_object()) return board_ddr_bytes_per_s(board["ddr"]);
+namespace {
+// A board file's number: {"value": x, "source": "..."} (lhb-board/1) or a bare number.
+std::optional<double> board_value(const json& board, const char* section, const char* key) {
+    if (!board.is_object() || !board.contains(section) || !board[section].is_object()) return std::nullopt;
+    const json& v = board[section].contains(key) ? board[section][key] : json();
+    if (v.is_number()) return v.get<double>();
+    if (v.is_object() && v.contains("value") && v["value"].is_number()) return v["value"].get<double>();
     return std::nullopt;
 }
+}  // namespace
+
+std::optional<double> board_ddr_bytes_per_s(const json& board) {
+    // lhb-board/1 (docs/hls-design.md): ddr.peak_gb_per_s.
+    if (auto gb = board_value(board, "ddr", "peak_gb_per_s")) return *gb * 1e9;
+    return std::nullopt;
+}
+
+std::optional<double> board_ddr_efficiency(const json& board) { return board_value(board, "ddr", "efficiency"); }
 
 void rank_rows(json& results) {
     json& rows = results["rows"];
@@ -353,8 +362,13 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                              ": invalid JSON in the board file (named by " + cfg.file + ": /board)");
         }
         board_bw = board_ddr_bytes_per_s(contents);
-        board = {{"file", cfg.board}, {"sha256", sha256_hex(text)}, {"contents", contents},
-                 {"ddr_bytes_per_s", board_bw ? json(*board_bw) : json(nullptr)}};
+        const auto efficiency = board_ddr_efficiency(contents);
+        board = {{"file", cfg.board},
+                 {"name", contents.is_object() && contents.contains("name") ? contents["name"] : json(nullptr)},
+                 {"sha256", sha256_hex(text)},
+                 {"contents", contents},
+                 {"ddr_bytes_per_s", board_bw ? json(*board_bw) : json(nullptr)},
+                 {"ddr_efficiency", efficiency ? json(*efficiency) : json(nullptr)}};
     }
     results["board"] = board;
 

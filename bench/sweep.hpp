@@ -3,6 +3,7 @@
 // bandwidth, then for every point (model x backend x precision x threads x prompt length)
 // checks correctness against cpu-ref and measures it. Produces the results document
 // (docs/results-schema.md); writing it is results.hpp's job.
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -25,7 +26,9 @@ nlohmann::json run_sweep(const RunConfig& config, const SweepOptions& options);
 // (also used when re-rendering an existing file).
 void rank_rows(nlohmann::json& results);
 
-// The DDR bandwidth a board file states, in bytes/s, if it states one.
+// The peak DDR bandwidth a board file (lhb-board/1) states, in bytes/s, and the usable
+// fraction of it, if it states them.
 std::optional<double> board_ddr_bytes_per_s(const nlohmann::json& board);
+std::optional<double> board_ddr_efficiency(const nlohmann::json& board);
 
 }  // namespace lhb::bench

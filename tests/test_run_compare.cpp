@@ -1,0 +1,82 @@
+// `bench compare A.json B.json`: per-point ratios, flags only beyond the measured noise.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/test_support.hpp"
+
+namespace lhb::test {
+namespace {
+
+using nlohmann::json;
+
+json row(const std::string& id, double decode, double cv, const std::string& correctness = "pass") {
+    return {{"id", id},
+            {"kind", "measured"},
+            {"status", correctness == "fail" ? "failed" : "ok"},
+            {"model", "m"},
+            {"backend", "b"},
+            {"precision", "fp32"},
+            {"decode_tok_s", decode},
+            {"prefill_tok_s", 2 * decode},
+            {"decode", {{"tok_s", {{"cv", cv}}}}},
+            {"correctness", {{"status", correctness}}}};
+}
+
+json results(std::vector<json> rows, const std::string& commit) {
+    return {{"schema", "llama-hls-bench/results"},
+            {"schema_version", 1},
+            {"complete", true},
+            {"environment", {{"cpu_model", "X"}, {"git_commit", commit}}},
+            {"published", json::array()},
+            {"rows", rows}};
+}
+
+TEST(RunCompare, FlagsOnlyChangesBeyondTheMeasuredNoise) {
+    TempDir dir;
+    write_file(dir.file("a.json"), results({row("steady", 100, 0.01), row("noisy", 100, 0.2), row("breaks", 50, 0.01),
+                                            row("gone", 10, 0.01), row("faster", 100, 0.01)},
+                                           "aaa")
+                                       .dump());
+    write_file(dir.file("b.json"), results({row("steady", 80, 0.01), row("noisy", 80, 0.2), row("breaks", 50, 0.01, "fail"),
+                                            row("new", 10, 0.01), row("faster", 150, 0.01)},
+                                           "bbb")
+                                       .dump());
+    auto r = run_bench("compare '" + dir.file("a.json") + "' '" + dir.file("b.json") + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // 20% slower with 1% CV on each side: beyond 3 x 1.4% noise.
+    EXPECT_NE(r.out.find("| steady | 100.00 | 80.00 | 0.800 | 200.00 | 160.00 | 0.800 | ±4.2% | **SLOWER** |"),
+              std::string::npos)
+        << r.out;
+    // The same drop with 20% CV is within noise: no flag.
+    EXPECT_NE(r.out.find("| noisy | 100.00 | 80.00 | 0.800 | 200.00 | 160.00 | 0.800 | ±84.9% |  |"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("| breaks | 50.00 | 50.00 | 1.000 |"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("**CORRECTNESS LOST**"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("| faster | 100.00 | 150.00 | 1.500 |"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("only in A: gone"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("only in B: new"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("git_commit differs"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("2 regression(s) beyond noise."), std::string::npos) << r.out;
+
+    auto strict = run_bench("compare '" + dir.file("a.json") + "' '" + dir.file("b.json") + "' --fail-on-slower");
+    EXPECT_EQ(strict.exit_code, 3);
+    auto same = run_bench("compare '" + dir.file("a.json") + "' '" + dir.file("a.json") + "' --fail-on-slower");
+    EXPECT_EQ(same.exit_code, 0) << same.out;
+}
+
+TEST(RunCompare, RejectsAFileThatIsNotResults) {
+    TempDir dir;
+    write_file(dir.file("a.json"), "{\"schema\": \"something else\", \"rows\": []}");
+    auto r = run_bench("compare '" + dir.file("a.json") + "' '" + dir.file("a.json") + "'");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err, "error: " + dir.file("a.json") +
+                         ": /schema: expected \"llama-hls-bench/results\", found \"something else\"\n");
+    write_file(dir.file("b.json"), "{\"schema\": ");
+    r = run_bench("compare '" + dir.file("b.json") + "' '" + dir.file("b.json") + "'");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find(dir.file("b.json") + ":1:"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace lhb::test
