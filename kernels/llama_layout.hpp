@@ -69,10 +69,13 @@ inline int64_t embedding_offset(const ModelDims& d, int port) {
     const int64_t cls = classifier_offset(d, port);
     return d.shared_classifier ? cls : cls + region_beats(d.vocab_size, d.dim, port);
 }
-// The norm weights, port 0 only.
-inline int64_t norms_offset(const ModelDims& d) {
-    return embedding_offset(d, 0) + (d.shared_classifier ? 0 : region_beats(d.vocab_size, d.dim, 0));
+// End of the classifier (and of the unshared embedding) on a port.
+inline int64_t tables_end(const ModelDims& d, int port) {
+    const int64_t table = region_beats(d.vocab_size, d.dim, port);
+    return classifier_offset(d, port) + (d.shared_classifier ? table : 2 * table);
 }
+// The norm weights, port 0 only, after the tables.
+inline int64_t norms_offset(const ModelDims& d) { return tables_end(d, 0); }
 inline int64_t rms_att_offset(const ModelDims& d, int layer) {
     return norms_offset(d) + int64_t(layer) * vec_beats(d.dim);
 }
@@ -84,8 +87,7 @@ inline int64_t rms_final_offset(const ModelDims& d) {
 }
 // Size of port `port`'s weight buffer.
 inline int64_t weight_port_beats(const ModelDims& d, int port) {
-    const int64_t end = classifier_offset(d, port) + region_beats(d.vocab_size, d.dim, port) +
-                        (d.shared_classifier ? 0 : region_beats(d.vocab_size, d.dim, port));
+    const int64_t end = tables_end(d, port);
     return port == 0 ? end + align_region(int64_t(2 * d.n_layers + 1) * vec_beats(d.dim)) : end;
 }
 

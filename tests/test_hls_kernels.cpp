@@ -1,0 +1,225 @@
+// The HLS kernels in C simulation (hls-csim) against cpu-ref: every per-op top at every
+// shape of stories260K and stories15M through core/correctness.hpp's check_ops,
+// llama_forward's logits at every position, and stories260K's greedy text through
+// `bench generate --backend hls-csim` against llama2.c's recorded output.
+#include <algorithm>
+#include <cstring>
+
+#include "backends/cpu_ref/cpu_ref.hpp"
+#include "backends/hls_csim/hls_csim.hpp"
+#include "core/correctness.hpp"
+#include "core/error.hpp"
+#include "core/quantize.hpp"
+#include "core/registry.hpp"
+#include "core/synth.hpp"
+#include "host/packing.hpp"
+#include "host/trace.hpp"
+#include "kernels/llama_kernels.hpp"
+#include "tests/expected_cases.hpp"
+#include "tests/test_support.hpp"
+
+namespace lhb {
+namespace {
+
+std::unique_ptr<HlsCsimBackend> make_backend(bool fused) {
+    BackendOptions o;
+    o.fused = fused;
+    return std::make_unique<HlsCsimBackend>(o);
+}
+
+void expect_all_ops_pass(Backend& candidate, const ModelConfig& c, size_t matmul_shapes) {
+    CpuRefBackend ref;
+    auto checks = check_ops(candidate, ref, c, 7);
+    size_t matmuls = 0;
+    for (const OpCheck& o : checks) {
+        EXPECT_TRUE(o.pass) << o.op << " " << o.shape << ": " << o.note << " (max abs " << o.max_abs_err
+                            << ", max rel " << o.max_rel_err << ")";
+        EXPECT_EQ(o.non_finite, 0) << o.op << " " << o.shape;
+        matmuls += o.op == "matmul";
+    }
+    EXPECT_EQ(matmuls, matmul_shapes);
+    // rmsnorm, matmuls, positions x (rope, softmax, attention), swiglu, residual.
+    EXPECT_GE(checks.size(), 1 + matmul_shapes + 3 + 2);
+}
+
+TEST(HlsCsim, IsRegisteredWithOrder20) {
+    const BackendFactory* f = BackendRegistry::find("hls-csim");
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->order, 20);
+    EXPECT_TRUE(f->available(BackendOptions{}).available);
+    EXPECT_EQ(BackendRegistry::create("hls-csim", BackendOptions{})->name(), "hls-csim");
+}
+
+// stories260K: hidden_dim 172, grouped-query attention (8 heads on 4 KV heads), head_size 8.
+TEST(HlsCsim, EveryOpWithinToleranceAtStories260KShapes) {
+    auto b = make_backend(false);
+    expect_all_ops_pass(*b, parse_shape("stories260K"), 5);
+}
+
+// stories15M: 288x288, 288->768, 768->288 and the 32000x288 classifier; attention up to pos 255.
+TEST(HlsCsim, EveryOpWithinToleranceAtStories15MShapes) {
+    auto b = make_backend(false);
+    expect_all_ops_pass(*b, parse_shape("stories15M"), 4);
+}
+
+// The ops really run through the kernels' tops: their loops show up in the trace.
+TEST(HlsCsim, PerOpCallsRunTheKernelTops) {
+    auto b = make_backend(false);
+    std::vector<float> w(size_t(40 * 24), 0.5f), x(24, 1.0f), y(40, 0.f);
+    WeightMatrix m;
+    m.rows = 40;
+    m.cols = 24;
+    m.f32 = w.data();
+    hls::TraceRecorder rec;
+    b->matmul(y.data(), x.data(), m);
+    const hls::Trace t = rec.take();
+    int engines = 0;
+    for (const auto& op : t.ops)
+        for (const auto& s : op.steps)
+            for (const auto& l : s.loops) engines += l.id == lhk::LoopId::MatEngine;
+    EXPECT_EQ(engines, 4);
+    for (float v : y) EXPECT_FLOAT_EQ(v, 12.0f);
+}
+
+// Logits of llama_forward (fused) at every position of stories260K, teacher-forced against
+// cpu-ref, and the greedy tokens.
+TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories260K) {
+    LHB_REQUIRE_MODELS();
+    Model model = Model::open(test::model_path("stories260K.bin"));
+    auto cand = make_backend(true);
+    CpuRefBackend ref;
+    cand->load(model);
+    ref.load(model);
+    const EndToEndCheck e = check_end_to_end(*cand, ref, model.config().seq_len);
+    EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
+    EXPECT_EQ(e.positions, model.config().seq_len);
+    EXPECT_EQ(e.tokens_agreeing, model.config().seq_len);
+}
+
+// The same through the per-op tops (fused = false), over a shorter run.
+TEST(HlsCsim, PerOpForwardLogitsOfStories260K) {
+    LHB_REQUIRE_MODELS();
+    Model model = Model::open(test::model_path("stories260K.bin"));
+    auto cand = make_backend(false);
+    CpuRefBackend ref;
+    cand->load(model);
+    ref.load(model);
+    const EndToEndCheck e = check_end_to_end(*cand, ref, 40);
+    EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
+    EXPECT_EQ(e.positions, 40);
+}
+
+// Under AddressSanitizer (5-10x slower) the stories15M run is cut short to keep the suite
+// within its time budget; the stories260K run above covers every position either way.
+#ifdef __SANITIZE_ADDRESS__
+constexpr int kStories15MSteps = 24;
+#else
+constexpr int kStories15MSteps = 256;
+#endif
+
+// stories15M shape with synthetic weights: llama_forward against cpu-ref at every position.
+TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories15MShape) {
+    test::TempDir tmp;
+    const std::string path = tmp.file("s15.bin");
+    write_synthetic_model(parse_shape("stories15M"), path, 3);
+    Model model = Model::open(path);
+    auto cand = make_backend(true);
+    CpuRefBackend ref;
+    cand->load(model);
+    ref.load(model);
+    const EndToEndCheck e = check_end_to_end(*cand, ref, kStories15MSteps);
+    EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
+    EXPECT_EQ(e.positions, kStories15MSteps);
+}
+
+// Shapes that stress the layout: rows not a multiple of the four ports, a hidden_dim that
+// is not a multiple of the beat, one KV head for many query heads, an unshared classifier.
+TEST(HlsCsim, OddShapesAndUnsharedClassifier) {
+    test::TempDir tmp;
+    for (const char* shape : {"dim=40,hidden=70,layers=2,heads=5,kv_heads=1,vocab=37,seq=19",
+                              "dim=64,hidden=172,layers=2,heads=8,kv_heads=4,vocab=513,seq=9"}) {
+        SCOPED_TRACE(shape);
+        const ModelConfig c = parse_shape(shape);
+        const std::string path = tmp.file("odd.bin");
+        write_synthetic_model(c, path, 9);
+        Model model = Model::open(path);
+        for (bool fused : {true, false}) {
+            auto cand = make_backend(fused);
+            CpuRefBackend ref;
+            cand->load(model);
+            ref.load(model);
+            const EndToEndCheck e = check_end_to_end(*cand, ref, c.seq_len);
+            EXPECT_TRUE(e.pass) << (fused ? "fused: " : "per-op: ") << e.note;
+        }
+    }
+}
+
+TEST(HlsCsim, UnsharedClassifierReadsItsOwnEmbedding) {
+    // Build a v0 file with an unshared classifier by hand: the synthetic writer shares it.
+    test::TempDir tmp;
+    ModelConfig c = parse_shape("dim=16,hidden=24,layers=1,heads=2,kv_heads=2,vocab=11,seq=6");
+    const std::string shared = tmp.file("shared.bin");
+    write_synthetic_model(c, shared, 4);
+    std::string bytes = test::read_file(shared);
+    int32_t vocab = -c.vocab_size;
+    std::memcpy(&bytes[20], &vocab, 4);
+    // A classifier different from the embedding: the embedding table reversed in sign.
+    std::string wcls(size_t(c.vocab_size) * c.dim * 4, '\0');
+    std::vector<float> emb(size_t(c.vocab_size) * c.dim);
+    std::memcpy(emb.data(), bytes.data() + 28, emb.size() * 4);
+    for (float& v : emb) v = -0.5f * v;
+    std::memcpy(wcls.data(), emb.data(), wcls.size());
+    test::write_file(tmp.file("unshared.bin"), bytes + wcls);
+    Model model = Model::open(tmp.file("unshared.bin"));
+    ASSERT_FALSE(model.config().shared_classifier);
+    auto cand = make_backend(true);
+    CpuRefBackend ref;
+    cand->load(model);
+    ref.load(model);
+    const EndToEndCheck e = check_end_to_end(*cand, ref, c.seq_len);
+    EXPECT_TRUE(e.pass) << e.note;
+}
+
+TEST(HlsCsim, RejectsShapesBeyondTheKernelMaxima) {
+    test::TempDir tmp;
+    const std::string path = tmp.file("big.bin");
+    write_synthetic_model(parse_shape("dim=64,hidden=64,layers=1,heads=2,kv_heads=2,vocab=40000,seq=4"), path, 1);
+    Model model = Model::open(path);
+    auto b = make_backend(true);
+    try {
+        b->load(model);
+        FAIL() << "a vocabulary beyond kMaxVocab was accepted";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("vocab_size exceeds kMaxVocab"), std::string::npos) << e.what();
+    }
+}
+
+TEST(HlsCsim, RejectsInt8Checkpoints) {
+    LHB_REQUIRE_MODELS();
+    test::TempDir tmp;
+    Model fp32 = Model::open(test::model_path("stories260K.bin"));
+    write_q8_model(fp32, tmp.file("q8.bin"), default_group_size(fp32.config()));
+    Model q8 = Model::open(tmp.file("q8.bin"));
+    auto b = make_backend(true);
+    try {
+        b->load(q8);
+        FAIL() << "an int8 checkpoint was accepted";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("fp32"), std::string::npos) << e.what();
+    }
+}
+
+TEST(HlsCsim, Stories260KGreedyTextIsLlama2cs) {
+    LHB_REQUIRE_MODELS();
+    auto runs = test::load_expected_runs(test::model_path("expected-stories260K.txt"));
+    ASSERT_FALSE(runs.cases.empty());
+    const test::ExpectedCase& c = runs.cases.front();
+    ASSERT_EQ(c.args, "-z tok512.bin -t 0 -n 200");
+    auto r = test::run_bench("generate '" + test::model_path("stories260K.bin") + "' -z '" +
+                             test::model_path("tok512.bin") + "' -t 0 -n 200 --backend hls-csim");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, c.stdout_text);
+}
+
+}  // namespace
+}  // namespace lhb
