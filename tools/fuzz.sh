@@ -44,8 +44,36 @@ mkdir -p "$seeds/config"
 for f in configs/*.json configs/**/*.json tests/data/configs/*.json; do
   [ -f "$f" ] && cp "$f" "$seeds/config/$(echo "$f" | tr / _)"
 done
-# Results files as bench run writes them, when bench run exists and can run here.
-if [ -x "$build/results_seeds.sh" ]; then "$build/results_seeds.sh" "$seeds/results" || true; fi
+# Results files as bench run writes them: a seconds-long sweep of a tiny synthetic model
+# with the release build's bench ($LHB_BENCH overrides), which tools/test.sh builds first.
+bench_exe="${LHB_BENCH:-build/bench}"
+mkdir -p "$seeds/results"
+if [ -x "$bench_exe" ]; then
+  cat >"$seeds/run-seed.json" <<'EOF'
+{
+  "name": "fuzz-seed",
+  "models": [{"name": "tiny", "path": "tiny.bin", "shape": "dim=16,hidden=24,layers=2,heads=4,kv_heads=2,vocab=32,seq=32"}],
+  "backends": ["cpu-ref", "openmp", "hls-csim", "zcu106-xrt"],
+  "precisions": ["fp32", "int8"],
+  "threads": [1],
+  "prompt_tokens": [4],
+  "generate_tokens": 4,
+  "warmup": 0,
+  "repetitions": 2,
+  "correctness_steps": 4,
+  "published": [{"name": "a published figure", "backend": "pub", "model": "tiny", "tok_s": 8.71, "source": "fuzz seed"}],
+  "out": "run-seed-out"
+}
+EOF
+  cp "$seeds/run-seed.json" "$seeds/config/"
+  if "$bench_exe" run "$seeds/run-seed.json" --quiet --no-report >"$seeds/run-seed.log" 2>&1; then
+    cp "$seeds/run-seed-out/results.json" "$seeds/results/run-seed.json"
+  else
+    echo "tools/fuzz.sh: bench run of the seed config failed (see $seeds/run-seed.log); results seeds: none" >&2
+  fi
+else
+  echo "tools/fuzz.sh: $bench_exe not built: no results seeds (build the release preset first)" >&2
+fi
 
 if [ ${#targets[@]} -eq 0 ]; then
   for exe in "$build"/fuzz_*; do [ -x "$exe" ] && targets+=("$(basename "$exe" | sed 's/^fuzz_//')"); done
@@ -64,8 +92,10 @@ for t in "${targets[@]}"; do
   corpus="$build/corpus/$t"
   mkdir -p "$corpus" "$seeds/$t"
   log="$build/logs/$t.log"
+  extra=()
+  case "$t" in config|results) extra+=(-dict=fuzz/json.dict) ;; esac
   rc=0
-  "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${extra[@]}" \
     -artifact_prefix="$build/artifacts/$t-" "$corpus" "$seeds/$t" >"$log" 2>&1 || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
