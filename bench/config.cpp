@@ -1,6 +1,7 @@
 #include "bench/config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -139,7 +140,7 @@ public:
         std::string range = "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
         if (!v.is_number_integer()) {
             // 2.0 is a float in JSON terms, but clearly meant as 2.
-            if (v.is_number_float() && v.get<double>() == double(int64_t(v.get<double>())))
+            if (v.is_number_float() && std::isfinite(v.get<double>()) && v.get<double>() == std::trunc(v.get<double>()))
                 ;
             else
                 fail(ptr, range, v);
@@ -187,6 +188,12 @@ private:
     std::string file_;
 };
 
+// Without throwing: a path the OS refuses (too long, not a folder on the way) is not a file.
+bool is_file(const std::string& path) {
+    std::error_code ec;
+    return fs::is_regular_file(path, ec);
+}
+
 std::string resolve(const std::string& dir, const std::string& path) {
     if (path.empty() || fs::path(path).is_absolute()) return path;
     return (fs::path(dir) / path).lexically_normal().string();
@@ -221,6 +228,10 @@ RunConfig parse_config(const std::string& text, const std::string& file) {
         throw InputError(file + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) +
                          ": invalid JSON at line " + std::to_string(p.line) + ", column " +
                          std::to_string(p.column) + ": " + reason);
+    } catch (const json::exception& e) {  // e.g. out_of_range.406: a number too large for a double
+        std::string reason = e.what();
+        if (size_t bracket = reason.find("] "); bracket != std::string::npos) reason = reason.substr(bracket + 2);
+        throw InputError(file + ": invalid JSON: " + reason);
     }
 
     RunConfig cfg;
@@ -258,12 +269,12 @@ RunConfig parse_config(const std::string& text, const std::string& file) {
             }
         }
         if (m.contains("seed")) e.seed = uint64_t(c.integer(m["seed"], ptr + "/seed", 1, 1 << 30));
-        const bool have_file = fs::is_regular_file(e.path);
+        const bool have_file = is_file(e.path);
         if (!have_file && e.shape.empty())
             c.fail_text(ptr + "/path", "model file " + e.path + " not found and no " + ptr +
                                            "/shape to synthesize it from; expected an existing checkpoint or a \"shape\" "
                                            "(" + shape_names() + ")");
-        if (have_file && !e.tokenizer.empty() && !fs::is_regular_file(e.tokenizer))
+        if (have_file && !e.tokenizer.empty() && !is_file(e.tokenizer))
             c.fail_text(ptr + "/tokenizer", "tokenizer file " + e.tokenizer + " not found");
         cfg.models.push_back(std::move(e));
     }
@@ -306,7 +317,7 @@ RunConfig parse_config(const std::string& text, const std::string& file) {
     if (root.contains("xclbin")) cfg.xclbin = resolve(cfg.dir, c.string(root["xclbin"], "/xclbin"));
     if (root.contains("board")) {
         cfg.board = resolve(cfg.dir, c.string(root["board"], "/board"));
-        if (!fs::is_regular_file(cfg.board)) c.fail_text("/board", "board file " + cfg.board + " not found");
+        if (!is_file(cfg.board)) c.fail_text("/board", "board file " + cfg.board + " not found");
     }
 
     // backends: "name" or {"name": ..., "threads": [...], "xclbin": ..., "fused": ...}

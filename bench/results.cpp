@@ -76,7 +76,7 @@ const char* kOtherOp = "other";
 }  // namespace
 
 std::string results_csv(const json& results) {
-    const json& published = results["published"];
+    const json& published = at(results, {"published"});
     std::vector<std::string> header = {"id", "kind", "model", "weights", "backend", "target", "precision", "threads",
                                        "prompt_tokens", "generate_tokens", "status", "reason", "rank",
                                        "prefill_tok_s", "decode_tok_s", "decode_tok_s_min", "decode_tok_s_p90",
@@ -85,7 +85,7 @@ std::string results_csv(const json& results) {
                                        "max_abs_logit_err", "tokens_agreeing", "tokens_compared"};
     for (int op = 0; op < kNumOps; ++op) header.push_back(std::string("op_ms_") + op_name(Op(op)));
     header.push_back(std::string("op_ms_") + kOtherOp);
-    for (const json& p : published) header.push_back("speedup_vs_" + p["backend"].get<std::string>());
+    for (const json& p : published) header.push_back("speedup_vs_" + at(p, {"backend"}).get<std::string>());
     header.push_back("source");
 
     std::string out;
@@ -94,28 +94,28 @@ std::string results_csv(const json& results) {
         out += header[i];
     }
     out += "\n";
-    for (const json& r : results["rows"]) {
+    for (const json& r : at(results, {"rows"})) {
         std::vector<std::string> f;
-        f.push_back(str(r["id"]));
-        f.push_back(str(r["kind"]));
-        f.push_back(str(r["model"]));
-        f.push_back(str(r["weights"]));
-        f.push_back(str(r["backend"]));
+        f.push_back(str(at(r, {"id"})));
+        f.push_back(str(at(r, {"kind"})));
+        f.push_back(str(at(r, {"model"})));
+        f.push_back(str(at(r, {"weights"})));
+        f.push_back(str(at(r, {"backend"})));
         f.push_back(str(at(r, {"target"})));
-        f.push_back(str(r["precision"]));
-        f.push_back(str(r["threads"]));
-        f.push_back(str(r["prompt_tokens"]));
-        f.push_back(str(r["generate_tokens"]));
-        f.push_back(str(r["status"]));
-        f.push_back(str(r["reason"]));
-        f.push_back(str(r["rank"]));
-        f.push_back(csv_number(r["prefill_tok_s"]));
-        f.push_back(csv_number(r["decode_tok_s"]));
+        f.push_back(str(at(r, {"precision"})));
+        f.push_back(str(at(r, {"threads"})));
+        f.push_back(str(at(r, {"prompt_tokens"})));
+        f.push_back(str(at(r, {"generate_tokens"})));
+        f.push_back(str(at(r, {"status"})));
+        f.push_back(str(at(r, {"reason"})));
+        f.push_back(str(at(r, {"rank"})));
+        f.push_back(csv_number(at(r, {"prefill_tok_s"})));
+        f.push_back(csv_number(at(r, {"decode_tok_s"})));
         f.push_back(csv_number(at(r, {"decode", "tok_s", "min"})));
         f.push_back(csv_number(at(r, {"decode", "tok_s", "p90"})));
         f.push_back(csv_number(at(r, {"decode", "tok_s", "cv"})));
         f.push_back(csv_number(at(r, {"prefill", "tok_s", "cv"})));
-        f.push_back(csv_number(r.contains("decode_ms_per_token") ? r["decode_ms_per_token"]
+        f.push_back(csv_number(r.contains("decode_ms_per_token") ? at(r, {"decode_ms_per_token"})
                                                                    : at(r, {"decode", "ms_per_token", "median"})));
         f.push_back(csv_number(at(r, {"op_profile", "timer_overhead"})));
         f.push_back(csv_number(at(r, {"roofline", "bytes_per_token"})));
@@ -127,7 +127,7 @@ std::string results_csv(const json& results) {
         f.push_back(str(at(r, {"correctness", "tokens_compared"})));
         for (int op = 0; op < kNumOps; ++op) f.push_back(csv_number(at(r, {"op_ms_per_token", op_name(Op(op))})));
         f.push_back(csv_number(at(r, {"op_ms_per_token", kOtherOp})));
-        for (const json& p : published) f.push_back(csv_number(at(r, {"speedup", p["backend"].get<std::string>().c_str()})));
+        for (const json& p : published) f.push_back(csv_number(at(r, {"speedup", at(p, {"backend"}).get<std::string>().c_str()})));
         f.push_back(str(at(r, {"source"})));
         for (size_t i = 0; i < f.size(); ++i) {
             if (i) out += ',';
@@ -139,32 +139,32 @@ std::string results_csv(const json& results) {
 }
 
 std::string results_markdown(const json& results) {
-    const json& published = results["published"];
+    const json& published = at(results, {"published"});
     std::ostringstream md;
     md << "| model | backend | precision | threads | kind | test | prefill t/s | decode t/s | cv | roofline |";
-    for (const json& p : published) md << " vs " << md_cell(p["backend"]) << " (" << num(p["tok_s"]) << ") |";
+    for (const json& p : published) md << " vs " << md_cell(at(p, {"backend"})) << " (" << num(at(p, {"tok_s"})) << ") |";
     md << " correctness | rank |\n|";
     const int columns = 12 + int(published.size());
     for (int i = 0; i < columns; ++i) md << (i < 6 || i == columns - 2 ? " --- |" : " ---: |");
     md << "\n";
 
     std::vector<const json*> not_measured;
-    for (const json& r : results["rows"]) {
-        const std::string status = r["status"];
+    for (const json& r : at(results, {"rows"})) {
+        const std::string status = at(r, {"status"});
         if (status == "skipped" || status == "error" || status == "not-run") {
             not_measured.push_back(&r);
             continue;
         }
-        const std::string kind = r["kind"];
-        std::string model = str(r["model"]) + (r["weights"] == "synthetic" ? " (synthetic weights)" : "");
-        std::string backend = str(r["backend"]);
+        const std::string kind = at(r, {"kind"});
+        std::string model = str(at(r, {"model"})) + (at(r, {"weights"}) == "synthetic" ? " (synthetic weights)" : "");
+        std::string backend = str(at(r, {"backend"}));
         if (kind == "estimated") backend += " → " + str(at(r, {"target"}));
         if (kind == "published") backend = str(at(r, {"name"}));
         std::string test = "-";
-        if (r["prompt_tokens"].is_number())
-            test = "pp" + str(r["prompt_tokens"]) + "+tg" + str(r["generate_tokens"]);
-        else if (r["generate_tokens"].is_number())
-            test = "tg" + str(r["generate_tokens"]);
+        if (at(r, {"prompt_tokens"}).is_number())
+            test = "pp" + str(at(r, {"prompt_tokens"})) + "+tg" + str(at(r, {"generate_tokens"}));
+        else if (at(r, {"generate_tokens"}).is_number())
+            test = "tg" + str(at(r, {"generate_tokens"}));
         std::string cv = "-";
         if (const json& c = at(r, {"decode", "tok_s", "cv"}); c.is_number()) cv = fixed(100 * c.get<double>(), 1) + "%";
         std::string roof = "-";
@@ -174,35 +174,35 @@ std::string results_markdown(const json& results) {
             correct = c == "pass" ? "pass" : c == "reference" ? "reference" : c == "fail" ? "FAIL" : c.get<std::string>();
         }
         if (status == "failed") correct = "FAIL (not ranked)";
-        md << "| " << md_cell(model) << " | " << md_cell(backend) << " | " << str(r["precision"]) << " | "
-           << (r["threads"].is_number() ? str(r["threads"]) : "-") << " | " << kind << " | " << test << " | "
-           << opt_num(r["prefill_tok_s"]) << " | " << opt_num(r["decode_tok_s"]) << " | " << cv << " | " << roof << " |";
+        md << "| " << md_cell(model) << " | " << md_cell(backend) << " | " << str(at(r, {"precision"})) << " | "
+           << (at(r, {"threads"}).is_number() ? str(at(r, {"threads"})) : "-") << " | " << kind << " | " << test << " | "
+           << opt_num(at(r, {"prefill_tok_s"})) << " | " << opt_num(at(r, {"decode_tok_s"})) << " | " << cv << " | " << roof << " |";
         for (const json& p : published) {
-            const json& s = at(r, {"speedup", p["backend"].get<std::string>().c_str()});
+            const json& s = at(r, {"speedup", at(p, {"backend"}).get<std::string>().c_str()});
             md << " " << (s.is_number() ? fixed(s.get<double>(), s.get<double>() >= 100 ? 0 : 2) + "x" : "-") << " |";
         }
-        md << " " << correct << " | " << (r["rank"].is_number() ? str(r["rank"]) : "-") << " |\n";
+        md << " " << correct << " | " << (at(r, {"rank"}).is_number() ? str(at(r, {"rank"})) : "-") << " |\n";
     }
     if (!not_measured.empty()) {
         md << "\nNot measured:\n";
         for (const json* r : not_measured)
-            md << "- " << str((*r)["model"]) << " " << str((*r)["backend"]) << " " << str((*r)["precision"])
-               << ((*r)["threads"].is_number() ? " t" + str((*r)["threads"]) : "")
-               << ((*r)["prompt_tokens"].is_number() ? " pp" + str((*r)["prompt_tokens"]) : "") << ": "
-               << str((*r)["status"]) << ": " << str((*r)["reason"]) << "\n";
+            md << "- " << str(at(*r, {"model"})) << " " << str(at(*r, {"backend"})) << " " << str(at(*r, {"precision"}))
+               << (at(*r, {"threads"}).is_number() ? " t" + str(at(*r, {"threads"})) : "")
+               << (at(*r, {"prompt_tokens"}).is_number() ? " pp" + str(at(*r, {"prompt_tokens"})) : "") << ": "
+               << str(at(*r, {"status"})) << ": " << str(at(*r, {"reason"})) << "\n";
     }
     if (!published.empty()) {
         md << "\nPublished (not measured here):\n";
         for (const json& p : published)
-            md << "- " << str(p["name"]) << ": " << num(p["tok_s"]) << " tok/s, " << str(p["model"]) << " "
-               << str(p["precision"]) << ". Source: " << str(p["source"]) << "\n";
+            md << "- " << str(at(p, {"name"})) << ": " << num(at(p, {"tok_s"})) << " tok/s, " << str(at(p, {"model"})) << " "
+               << str(at(p, {"precision"})) << ". Source: " << str(at(p, {"source"})) << "\n";
     }
-    const json& env = results["environment"];
+    const json& env = at(results, {"environment"});
     md << "\nkind: measured = timed here; estimated = modelled board figure (not measured); published = quoted.\n";
-    md << "Host: " << str(env["cpu_model"]) << ", " << str(env["cores"]) << " cores; " << str(env["compiler"])
-       << "; commit " << str(env["git_commit"]).substr(0, 12)
-       << (env.contains("git_dirty") && env["git_dirty"] == true ? " (dirty)" : "") << "\n";
-    if (results["complete"] != true) md << "\nINCOMPLETE: the run was interrupted; only the finished points are shown.\n";
+    md << "Host: " << str(at(env, {"cpu_model"})) << ", " << str(at(env, {"cores"})) << " cores; " << str(at(env, {"compiler"}))
+       << "; commit " << str(at(env, {"git_commit"})).substr(0, 12)
+       << (env.contains("git_dirty") && at(env, {"git_dirty"}) == true ? " (dirty)" : "") << "\n";
+    if (at(results, {"complete"}) != true) md << "\nINCOMPLETE: the run was interrupted; only the finished points are shown.\n";
     return md.str();
 }
 
@@ -227,16 +227,47 @@ json load_results(const std::string& path) {
         TextPosition p = position_of_byte(text, e.byte);
         throw InputError(path + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) +
                          ": invalid JSON; expected a results file written by bench run");
+    } catch (const json::exception&) {  // e.g. out_of_range.406: a number too large for a double
+        throw InputError(path + ": invalid JSON (a number out of range); expected a results file written by bench run");
     }
-    if (!j.is_object() || j.value("schema", "") != "llama-hls-bench/results")
+    if (!j.is_object() || !j.contains("schema") || j["schema"] != "llama-hls-bench/results")
         throw InputError(path + ": /schema: expected \"llama-hls-bench/results\", found " +
                          (j.is_object() && j.contains("schema") ? j["schema"].dump() : std::string("none")));
     if (!j.contains("schema_version") || !j["schema_version"].is_number_integer() ||
-        j["schema_version"].get<int>() > kResultsSchemaVersion || j["schema_version"].get<int>() < 1)
+        j["schema_version"].get<int64_t>() > kResultsSchemaVersion || j["schema_version"].get<int64_t>() < 1)
         throw InputError(path + ": /schema_version: expected 1 to " + std::to_string(kResultsSchemaVersion) +
                          ", found " + (j.contains("schema_version") ? j["schema_version"].dump() : std::string("none")));
     if (!j.contains("rows") || !j["rows"].is_array())
         throw InputError(path + ": /rows: expected an array of rows");
+    // The fields the readers (table, CSV, bench compare) use as typed values; any other field
+    // is optional and shows as "-" when absent or of another type.
+    auto bad = [&](const std::string& ptr, const std::string& expected, const json* found) {
+        std::string f = found ? found->dump(-1, ' ', false, json::error_handler_t::replace) : "none";
+        if (f.size() > 60) f = f.substr(0, 57) + "...";
+        throw InputError(path + ": " + ptr + ": expected " + expected + ", found " + f);
+    };
+    auto field = [](const json& o, const char* k) { return o.contains(k) ? &o[k] : nullptr; };
+    const json& rows = j["rows"];
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const std::string ptr = "/rows/" + std::to_string(i);
+        if (!rows[i].is_object()) bad(ptr, "a row object", &rows[i]);
+        for (const char* k : {"id", "kind", "status"})
+            if (!rows[i].contains(k) || !rows[i][k].is_string()) bad(ptr + "/" + k, "a string", field(rows[i], k));
+    }
+    if (j.contains("published")) {
+        const json& pub = j["published"];
+        if (!pub.is_array()) bad("/published", "an array", &pub);
+        for (size_t i = 0; i < pub.size(); ++i) {
+            const std::string ptr = "/published/" + std::to_string(i);
+            if (!pub[i].is_object()) bad(ptr, "an object", &pub[i]);
+            if (!pub[i].contains("backend") || !pub[i]["backend"].is_string())
+                bad(ptr + "/backend", "a string", field(pub[i], "backend"));
+            if (!pub[i].contains("tok_s") || !pub[i]["tok_s"].is_number())
+                bad(ptr + "/tok_s", "a number", field(pub[i], "tok_s"));
+        }
+    }
+    if (j.contains("environment") && !j["environment"].is_object())
+        bad("/environment", "an object", &j["environment"]);
     return j;
 }
 
