@@ -1,0 +1,689 @@
+#!/usr/bin/python3
+"""Report of a `bench run` results file: PNG plots and a self-contained index.html.
+
+Usage: /usr/bin/python3 tools/report.py RESULTS.json [--out DIR]
+
+Writes, beside RESULTS.json (or in DIR):
+  tok_s.png     decode and prefill tok/s per backend and precision, the published figures
+                as reference lines, estimated board figures hatched and labeled "estimated"
+  ops.png       per-op latency per decoded token (stacked) and each op's speedup over cpu-ref
+  roofline.png  bytes per token against tok/s, with the host's measured read bandwidth and
+                the board's DDR bandwidth as ceilings
+  latency.png   decode latency against position (attention grows with the context)
+  index.html    all of the above plus the results, correctness, per-op, environment, model
+                and config tables; no external assets (the images are files beside it)
+
+Needs matplotlib (Debian: apt-get install python3-matplotlib). Without it, it says how to
+install it, still writes index.html with the tables, and exits with status 3.
+Every file is written to a temporary name and renamed into place.
+"""
+import html
+import json
+import math
+import os
+import sys
+import textwrap
+
+SCHEMA = "llama-hls-bench/results"
+KNOWN_VERSION = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_MATPLOTLIB = 3
+INSTALL_HINT = ("report: matplotlib is not installed, so there are no plots. Install it with\n"
+                "    apt-get install python3-matplotlib\n"
+                "(Debian's package, used through /usr/bin/python3). results.json and results.csv are\n"
+                "written; index.html is written with the tables only.")
+
+OPS = ["rmsnorm", "matmul", "rope", "softmax", "attention", "swiglu", "residual", "other"]
+OP_COLORS = {"rmsnorm": "#8c564b", "matmul": "#1f77b4", "rope": "#9467bd", "softmax": "#e377c2",
+             "attention": "#ff7f0e", "swiglu": "#2ca02c", "residual": "#7f7f7f", "other": "#c7c7c7"}
+IMAGES = [
+    ("tok_s.png", "Decode and prefill tokens per second (log scale). Hatched bars are estimated "
+                  "board figures, not measurements; dashed lines are published figures."),
+    ("ops.png", "Per-op latency of one decoded token, and each op's speedup over cpu-ref."),
+    ("roofline.png", "Memory roofline: bytes read per token against tok/s. Each ceiling is a "
+                     "bandwidth: tok/s = bandwidth / bytes per token."),
+    ("latency.png", "Latency of each decoded token against its position in the context."),
+]
+TABLE_IDS = ["results-table", "not-measured-table", "correctness-table", "ops-table",
+             "published-table", "environment-table", "models-table", "config", "board"]
+
+
+class BadInput(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------- input
+
+def load_results(path):
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read: {e.strerror}")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadInput(f"{path}: invalid JSON: {e}")
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise BadInput(f"{path}: /schema: expected \"{SCHEMA}\", found "
+                       f"{json.dumps(data.get('schema')) if isinstance(data, dict) else 'no object'}")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or not 1 <= version <= KNOWN_VERSION:
+        raise BadInput(f"{path}: /schema_version: expected 1 to {KNOWN_VERSION}, found {json.dumps(version)}")
+    if not isinstance(data.get("rows"), list) or not all(isinstance(r, dict) for r in data["rows"]):
+        raise BadInput(f"{path}: /rows: expected an array of row objects")
+    return data
+
+
+def num(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def timed_rows(results):
+    """Measured rows that were timed (ok or failed correctness) and estimated rows."""
+    return [r for r in results["rows"]
+            if r.get("kind") in ("measured", "estimated") and r.get("status") in ("ok", "failed")
+            and num(r.get("decode_tok_s"))]
+
+
+def row_label(r, multi_model=False):
+    parts = [str(r.get("backend", "?"))]
+    if r.get("kind") == "estimated":
+        target = str(r.get("target", "device")).replace(" (estimated)", "")
+        parts = [f"{r.get('backend')} →", *textwrap.wrap(target, 18), "ESTIMATED"]
+    detail = f"{r.get('precision', '?')}"
+    if num(r.get("threads")):
+        detail += f" t{r['threads']}"
+    if num(r.get("prompt_tokens")):
+        detail += f" pp{r['prompt_tokens']}"
+    parts.append(detail)
+    if multi_model:
+        parts.append(str(r.get("model")))
+    if r.get("status") == "failed":
+        parts.append("FAIL")
+    return "\n".join(parts)
+
+
+def fmt(x, digits=3):
+    if not num(x):
+        return "-"
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 100:
+        return f"{x:.1f}"
+    if a >= 1:
+        return f"{x:.2f}"
+    if a == 0:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def gbs(bytes_per_s):
+    return f"{bytes_per_s / 1e9:.1f} GB/s"
+
+
+def models_of(results):
+    seen = []
+    for r in timed_rows(results):
+        if r.get("model") not in seen:
+            seen.append(r.get("model"))
+    return seen
+
+
+# ----------------------------------------------------------------------------- output
+
+def write_atomically(path, data, mode="w"):
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, mode) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_figure(fig, path):
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        fig.savefig(tmp, format="png", dpi=100)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+# ----------------------------------------------------------------------------- plots
+
+def plot_tok_s(plt, results):
+    from matplotlib.patches import Patch
+    from matplotlib.lines import Line2D
+    models = models_of(results) or ["(no measured points)"]
+    fig, axes = plt.subplots(len(models), 1, figsize=(12, 7 * len(models)), squeeze=False)
+    published = results.get("published") or []
+    for ax, model in zip(axes[:, 0], models):
+        rows = [r for r in timed_rows(results) if r.get("model") == model]
+        width = 0.38
+        for i, r in enumerate(rows):
+            est = r.get("kind") == "estimated"
+            failed = r.get("status") == "failed"
+            edge = "#d62728" if failed else "black"
+            hatch = "//" if est else None
+            for offset, key, color in ((-width / 2, "decode_tok_s", "#1f77b4"), (width / 2, "prefill_tok_s", "#aec7e8")):
+                v = r.get(key)
+                if not num(v) or v <= 0:
+                    continue
+                ax.bar(i + offset, v, width, color=color, edgecolor=edge, hatch=hatch,
+                       linewidth=2 if failed else 0.8, alpha=0.75 if est else 1.0)
+                ax.annotate(fmt(v), (i + offset, v), ha="center", va="bottom", fontsize=7,
+                            xytext=(0, 2), textcoords="offset points")
+            if est:
+                top = max(x for x in (r.get("decode_tok_s"), r.get("prefill_tok_s")) if num(x))
+                ax.annotate("estimated", (i, top), ha="center", va="bottom", fontsize=8, color="#d62728",
+                            xytext=(0, 12), textcoords="offset points", fontweight="bold")
+        ax.set_xticks(range(len(rows)))
+        ax.set_xticklabels([row_label(r) for r in rows], fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("tokens per second (log)")
+        weights = next((r.get("weights") for r in rows), "real")
+        ax.set_title(f"{model}" + (" (synthetic weights)" if weights == "synthetic" else "")
+                     + ": decode and prefill tok/s")
+        handles = [Patch(facecolor="#1f77b4", edgecolor="black", label="decode (measured)"),
+                   Patch(facecolor="#aec7e8", edgecolor="black", label="prefill (measured)"),
+                   Patch(facecolor="white", edgecolor="black", hatch="//", label="ESTIMATED board figure"),
+                   Patch(facecolor="white", edgecolor="#d62728", linewidth=2, label="failed correctness")]
+        styles = ["--", ":", "-."]
+        for k, p in enumerate(published):
+            if not num(p.get("tok_s")):
+                continue
+            applies = model in (p.get("applies_to_models") or [])
+            label = f"published: {p.get('name')}: {fmt(p['tok_s'])} tok/s"
+            if not applies:
+                label += f" (for {p.get('model')}, not this model)"
+            color = "#2ca02c" if k % 2 else "#9467bd"
+            ax.axhline(p["tok_s"], color=color, linestyle=styles[k % 3], linewidth=1.5)
+            handles.append(Line2D([0], [0], color=color, linestyle=styles[k % 3], label=label))
+        ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+        ax.grid(axis="y", which="both", alpha=0.3)
+        lo, hi = ax.get_ylim()
+        refs = [p["tok_s"] for p in published if num(p.get("tok_s"))]
+        ax.set_ylim(min([lo] + [x / 2 for x in refs]), max([hi] + refs) * 3)  # room for lines and labels
+    fig.tight_layout()
+    return fig
+
+
+def label_log_axis(ax):
+    """Ticks at 1, 2 and 5 per decade, labeled as ratios (a narrow log range has no labels otherwise)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def cpu_ref_twin(results, r):
+    for c in results["rows"]:
+        if (c.get("kind") == "measured" and c.get("backend") == "cpu-ref" and c.get("status") == "ok"
+                and c.get("model") == r.get("model") and c.get("precision") == r.get("precision")
+                and c.get("prompt_tokens") == r.get("prompt_tokens")
+                and c.get("generate_tokens") == r.get("generate_tokens")
+                and isinstance(c.get("op_ms_per_token"), dict)):
+            return c
+    return None
+
+
+def plot_ops(plt, results):
+    rows = [r for r in timed_rows(results) if isinstance(r.get("op_ms_per_token"), dict)]
+    multi = len(models_of(results)) > 1
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 7.5))
+    if not rows:
+        left.text(0.5, 0.5, "no per-op times in these results", ha="center", transform=left.transAxes)
+    bottoms = [0.0] * len(rows)
+    for op in OPS:
+        vals = [r["op_ms_per_token"].get(op) if num(r["op_ms_per_token"].get(op)) else 0.0 for r in rows]
+        if not any(vals):
+            continue
+        left.bar(range(len(rows)), vals, 0.6, bottom=bottoms, color=OP_COLORS[op], label=op, edgecolor="black",
+                 linewidth=0.4, hatch=None)
+        bottoms = [b + v for b, v in zip(bottoms, vals)]
+    for i, r in enumerate(rows):
+        if r.get("kind") == "estimated":
+            left.annotate("estimated", (i, bottoms[i]), ha="center", va="bottom", fontsize=8, color="#d62728",
+                          fontweight="bold", xytext=(0, 2), textcoords="offset points")
+        else:
+            left.annotate(f"{fmt(bottoms[i])} ms", (i, bottoms[i]), ha="center", va="bottom", fontsize=7,
+                          xytext=(0, 2), textcoords="offset points")
+    left.set_xticks(range(len(rows)))
+    left.set_xticklabels([row_label(r, multi) for r in rows], fontsize=7)
+    # Linear: stacked segments on a log axis would misstate their shares.
+    left.set_ylabel("ms per decoded token (stacked by op)")
+    left.set_title("Per-op latency per decoded token")
+    if rows:
+        left.set_ylim(0, max(bottoms) * 1.15)
+        left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4)
+    left.grid(axis="y", which="both", alpha=0.3)
+
+    # Speedup of each op over cpu-ref (same model, precision and lengths).
+    pairs = []
+    for r in rows:
+        if r.get("backend") == "cpu-ref" and r.get("kind") == "measured":
+            continue
+        ref = cpu_ref_twin(results, r)
+        if ref:
+            pairs.append((r, ref))
+    ops = [op for op in OPS if op != "other" and any(
+        num(r["op_ms_per_token"].get(op)) and r["op_ms_per_token"][op] > 0 and
+        num(ref["op_ms_per_token"].get(op)) and ref["op_ms_per_token"][op] > 0 for r, ref in pairs)]
+    if not pairs or not ops:
+        right.text(0.5, 0.5, "no cpu-ref row with per-op times to compare with", ha="center",
+                   transform=right.transAxes)
+    else:
+        width = 0.8 / len(pairs)
+        for k, (r, ref) in enumerate(pairs):
+            xs, ys = [], []
+            for j, op in enumerate(ops):
+                a, b = ref["op_ms_per_token"].get(op), r["op_ms_per_token"].get(op)
+                if num(a) and num(b) and a > 0 and b > 0:
+                    xs.append(j - 0.4 + width * (k + 0.5))
+                    ys.append(a / b)
+            label = row_label(r, multi).replace("\n", " ")
+            est = r.get("kind") == "estimated"
+            right.bar(xs, ys, width, label=label, hatch="//" if est else None, edgecolor="black", linewidth=0.4)
+        right.axhline(1.0, color="black", linewidth=1)
+        right.set_xticks(range(len(ops)))
+        right.set_xticklabels(ops)
+        right.set_yscale("log")
+        label_log_axis(right)
+        right.set_ylabel("cpu-ref time / this backend's time (log)")
+        right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+        right.grid(axis="y", which="both", alpha=0.3)
+    right.set_title("Each op's speedup over cpu-ref (hatched: estimated)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_roofline(plt, results):
+    fig, ax = plt.subplots(figsize=(11, 7))
+    rows = [r for r in timed_rows(results) if isinstance(r.get("roofline"), dict)
+            and num(r["roofline"].get("bytes_per_token"))]
+    xs = [r["roofline"]["bytes_per_token"] for r in rows]
+    models = {m.get("name"): m for m in results.get("models") or [] if isinstance(m, dict)}
+    pub_points = []
+    for p in results.get("published") or []:
+        for name in p.get("applies_to_models") or []:
+            m = models.get(name)
+            if m and num(m.get("weight_bytes_per_token")) and num(p.get("tok_s")):
+                pub_points.append((m["weight_bytes_per_token"], p["tok_s"], p.get("name", "published")))
+                xs.append(m["weight_bytes_per_token"])
+    if not xs:
+        ax.text(0.5, 0.5, "no roofline data in these results", ha="center", transform=ax.transAxes)
+        return fig
+    x_lo, x_hi = min(xs) / 4, max(xs) * 4
+    grid = [x_lo * (x_hi / x_lo) ** (i / 50) for i in range(51)]
+
+    ceilings = []
+    env = results.get("environment") or {}
+    dram = (env.get("dram_read_bandwidth") or {}).get("bytes_per_s")
+    if num(dram):
+        ceilings.append((dram, f"host DRAM read, measured: {gbs(dram)}", "#7f7f7f", "-"))
+    for name, m in models.items():
+        bw = (m.get("host_bandwidth") or {}).get("bytes_per_s")
+        if num(bw):
+            ceilings.append((bw, f"host read over a {name}-sized buffer, measured: {gbs(bw)}", "#1f77b4", "-"))
+    board = results.get("board") or {}
+    peak = board.get("ddr_bytes_per_s")
+    if num(peak):
+        bname = board.get("name") or "board"
+        ceilings.append((peak, f"{bname} DDR peak (board file): {gbs(peak)}", "#d62728", "--"))
+        eff = board.get("ddr_efficiency")
+        if num(eff):
+            ceilings.append((peak * eff, f"{bname} DDR usable, peak x {eff:g} (board file): {gbs(peak * eff)}",
+                             "#d62728", ":"))
+    for bw, label, color, style in ceilings:
+        ax.plot(grid, [bw / x for x in grid], style, color=color, label=label, linewidth=1.5)
+
+    for r in rows:
+        est = r.get("kind") == "estimated"
+        x, y = r["roofline"]["bytes_per_token"], r["decode_tok_s"]
+        ax.scatter([x], [y], marker="^" if est else "o", s=60,
+                   color="#d62728" if r.get("status") == "failed" else ("#ff7f0e" if est else "#1f77b4"),
+                   edgecolor="black", zorder=3)
+        text = row_label(r).replace("\n", " ")
+        ax.annotate(text, (x, y), fontsize=7, xytext=(6, 0), textcoords="offset points", va="center")
+    for x, y, name in pub_points:
+        ax.scatter([x], [y], marker="x", s=70, color="#2ca02c", zorder=3)
+        ax.annotate(f"published: {name}", (x, y), fontsize=7, xytext=(6, 0), textcoords="offset points",
+                    va="center", color="#2ca02c")
+    ax.scatter([], [], marker="o", color="#1f77b4", edgecolor="black", label="measured decode")
+    ax.scatter([], [], marker="^", color="#ff7f0e", edgecolor="black", label="ESTIMATED board decode")
+    ax.scatter([], [], marker="x", color="#2ca02c", label="published (weights only on x)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_xlabel("bytes read per decoded token (weights + KV cache; log)")
+    ax.set_ylabel("decode tokens per second (log)")
+    ax.set_title("Memory roofline: a point on a line runs at that bandwidth")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latency(plt, results):
+    models = models_of(results) or ["(no measured points)"]
+    fig, axes = plt.subplots(len(models), 1, figsize=(11, 5 * len(models)), squeeze=False)
+    for ax, model in zip(axes[:, 0], models):
+        drawn = 0
+        for r in timed_rows(results):
+            pos = r.get("decode_ms_by_position")
+            if r.get("model") != model or not isinstance(pos, dict) or not isinstance(pos.get("ms"), list):
+                continue
+            ms = [v for v in pos["ms"] if num(v)]
+            if not ms:
+                continue
+            first = pos.get("first_position", 0) if num(pos.get("first_position")) else 0
+            est = r.get("kind") == "estimated"
+            ax.plot(range(first, first + len(ms)), ms, "--" if est else "-", linewidth=1.3,
+                    label=row_label(r).replace("\n", " "))
+            drawn += 1
+        if not drawn:
+            ax.text(0.5, 0.5, "no per-position latencies", ha="center", transform=ax.transAxes)
+        else:
+            ax.set_yscale("log")
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.set_xlabel("position of the decoded token")
+        ax.set_ylabel("ms per token (log; dashed = ESTIMATED)")
+        ax.set_title(f"{model}: decode latency against position (median over repetitions)")
+        ax.grid(which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- HTML
+
+def esc(x):
+    return html.escape("" if x is None else str(x))
+
+
+def table(table_id, headers, rows, caption=None):
+    out = [f'<table id="{table_id}">']
+    if caption:
+        out.append(f"<caption>{esc(caption)}</caption>")
+    out.append("<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr></thead><tbody>")
+    if not rows:
+        out.append(f'<tr><td colspan="{len(headers)}" class="none">none</td></tr>')
+    for cells in rows:
+        out.append("<tr>" + "".join(c if isinstance(c, Raw) else f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+class Raw(str):
+    """A cell already rendered as HTML (<td ...>...</td>)."""
+
+
+def pct(x):
+    return f"{100 * x:.1f}%" if num(x) else "-"
+
+
+def results_table(results):
+    published = [p for p in results.get("published") or [] if isinstance(p, dict)]
+    headers = ["model", "backend", "precision", "threads", "kind", "test", "prefill tok/s", "decode tok/s",
+               "decode CV", "roofline", *[f"vs {p.get('backend')} ({fmt(p.get('tok_s'))})" for p in published],
+               "correctness", "rank"]
+    rows = []
+    for r in results["rows"]:
+        if r.get("status") not in ("ok", "failed"):
+            continue
+        kind = r.get("kind")
+        backend = r.get("backend")
+        if kind == "estimated":
+            backend = f"{backend} → {r.get('target')}"
+        if kind == "published":
+            backend = r.get("name", backend)
+        test = "-"
+        if num(r.get("prompt_tokens")):
+            test = f"pp{r['prompt_tokens']}+tg{r.get('generate_tokens')}"
+        elif num(r.get("generate_tokens")):
+            test = f"tg{r['generate_tokens']}"
+        cv = ((r.get("decode") or {}).get("tok_s") or {}).get("cv")
+        speedups = [fmt((r.get("speedup") or {}).get(p.get("backend"))) + "x"
+                    if num((r.get("speedup") or {}).get(p.get("backend"))) else "-" for p in published]
+        corr = (r.get("correctness") or {}).get("status", "-") if isinstance(r.get("correctness"), dict) else "-"
+        if r.get("status") == "failed":
+            corr = "FAIL (not ranked)"
+        model = str(r.get("model")) + (" (synthetic weights)" if r.get("weights") == "synthetic" else "")
+        kind_cell = Raw(f'<td class="kind-{esc(kind)}">{esc(kind)}</td>')
+        rows.append([model, backend, r.get("precision"), r.get("threads") if num(r.get("threads")) else "-",
+                     kind_cell, test, fmt(r.get("prefill_tok_s")), fmt(r.get("decode_tok_s")), pct(cv),
+                     pct((r.get("roofline") or {}).get("fraction") if isinstance(r.get("roofline"), dict) else None),
+                     *speedups, Raw(f'<td class="{"fail" if "FAIL" in corr or corr == "fail" else ""}">{esc(corr)}</td>'),
+                     r.get("rank") if num(r.get("rank")) else "-"])
+    return table("results-table", headers, rows)
+
+
+def not_measured_table(results):
+    rows = [[r.get("model"), r.get("backend"), r.get("precision"),
+             r.get("threads") if num(r.get("threads")) else "-",
+             r.get("prompt_tokens") if num(r.get("prompt_tokens")) else "-", r.get("status"), r.get("reason")]
+            for r in results["rows"] if r.get("status") in ("skipped", "error", "not-run")]
+    return table("not-measured-table", ["model", "backend", "precision", "threads", "prompt", "status", "reason"], rows)
+
+
+def correctness_table(results):
+    seen, rows, details = set(), [], []
+    for r in results["rows"]:
+        c = r.get("correctness")
+        if r.get("kind") != "measured" or not isinstance(c, dict):
+            continue
+        key = (r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"))
+        if key in seen:
+            continue
+        seen.add(key)
+        agree = "-"
+        if num(c.get("tokens_compared")):
+            agree = f"{c.get('tokens_agreeing')}/{c.get('tokens_compared')}"
+        ops = "-"
+        if num(c.get("ops_total")):
+            ops = f"{c.get('ops_passed')}/{c.get('ops_total')}"
+        status = c.get("status")
+        rows.append([r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"),
+                     Raw(f'<td class="{"fail" if status == "fail" else "pass"}">{esc(status)}</td>'), ops,
+                     fmt(c.get("max_abs_logit_err")), fmt(c.get("max_rel_logit_err")), agree,
+                     c.get("first_bad_position") if num(c.get("first_bad_position")) and c["first_bad_position"] >= 0 else "-",
+                     c.get("note") or c.get("summary")])
+        op_rows = [[o.get("op"), o.get("shape"), fmt(o.get("max_abs_err")), fmt(o.get("max_rel_err")),
+                    f"{fmt(o.get('tolerance_abs'))} + {fmt(o.get('tolerance_rel'))}·|ref|",
+                    "pass" if o.get("pass") else "FAIL", o.get("note")]
+                   for o in c.get("ops") or [] if isinstance(o, dict)]
+        if op_rows:
+            details.append(f"<details><summary>{esc(r.get('backend'))} {esc(r.get('precision'))} "
+                           f"t{esc(r.get('threads'))}: each op against cpu-ref</summary>\n"
+                           + table(f"correctness-ops-{len(details)}",
+                                   ["op", "shape", "max abs err", "max rel err", "tolerance", "result", "note"], op_rows)
+                           + "</details>")
+    return table("correctness-table", ["model", "backend", "precision", "threads", "status", "ops passed",
+                                       "max abs logit err", "max rel logit err", "greedy tokens agreeing",
+                                       "first bad position", "note"], rows) + "\n" + "\n".join(details)
+
+
+def ops_table(results):
+    rows = []
+    for r in timed_rows(results):
+        ops = r.get("op_ms_per_token")
+        if not isinstance(ops, dict):
+            continue
+        prof = r.get("op_profile") or {}
+        rows.append([row_label(r, True).replace("\n", " "), *[fmt(ops.get(op)) for op in OPS],
+                     pct(prof.get("timer_overhead")) if isinstance(prof, dict) else "-",
+                     prof.get("path", "estimate") if isinstance(prof, dict) else "-"])
+    return table("ops-table", ["point", *[f"{op} ms" for op in OPS], "timer overhead", "path"], rows,
+                 "Milliseconds per decoded token in each op class (medians over the timed repetitions).")
+
+
+def published_table(results):
+    rows = [[p.get("name"), p.get("model"), p.get("precision"), fmt(p.get("tok_s")), p.get("tokens"),
+             p.get("seconds"), p.get("source")] for p in results.get("published") or [] if isinstance(p, dict)]
+    return table("published-table", ["name", "model", "precision", "tok/s", "tokens", "seconds", "source"], rows)
+
+
+def environment_table(results):
+    env = results.get("environment") or {}
+    rows = []
+    for k, v in env.items():
+        if isinstance(v, dict) and num(v.get("bytes_per_s")):
+            v = f"{gbs(v['bytes_per_s'])} (best pass; {v.get('threads')} threads, {v.get('buffer_bytes')} byte buffer)"
+        rows.append([k, v])
+    rows += [["run started", results.get("started_at")], ["run finished", results.get("finished_at")],
+             ["duration", f"{results.get('duration_s', 0):.1f} s" if num(results.get("duration_s")) else "-"],
+             ["complete", results.get("complete")]]
+    return table("environment-table", ["field", "value"], rows)
+
+
+def models_table(results):
+    rows = []
+    for m in results.get("models") or []:
+        if not isinstance(m, dict):
+            continue
+        shape = m.get("shape") or {}
+        bw = (m.get("host_bandwidth") or {}).get("bytes_per_s")
+        rows.append([m.get("name"), m.get("weights"), m.get("path"), m.get("sha256"),
+                     ", ".join(f"{k}={v}" for k, v in shape.items()) if isinstance(shape, dict) else "",
+                     m.get("params"), m.get("weight_bytes_per_token"), gbs(bw) if num(bw) else "-",
+                     m.get("prompt_source")])
+    return table("models-table", ["model", "weights", "file", "sha256", "shape", "parameters",
+                                  "weight bytes / token", "host read bandwidth (model-sized buffer)",
+                                  "prompt"], rows)
+
+
+CSS = """
+body { font-family: sans-serif; margin: 1.5em; color: #222; max-width: 1500px; }
+table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.85em; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+th { background: #eee; }
+td.fail { color: #b00; font-weight: bold; }
+td.pass { color: #070; }
+td.kind-estimated { background: #fff1e0; font-weight: bold; }
+td.kind-published { background: #eef7ee; }
+td.none { color: #777; font-style: italic; }
+figure { margin: 1em 0 2em; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.9em; color: #444; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+.banner { padding: 0.6em; background: #fde; border: 1px solid #d9a; }
+.note { padding: 0.6em; background: #ffd; border: 1px solid #dd9; white-space: pre-wrap; }
+nav a { margin-right: 1em; }
+"""
+
+# Marks the page once every image has loaded or failed, so a headless browser can tell
+# whether a resource is missing (tests read data-missing-images from the DOM).
+CHECK_SCRIPT = """
+<script>
+window.addEventListener('load', function () {
+  var images = document.images, missing = 0;
+  for (var i = 0; i < images.length; i++)
+    if (!images[i].complete || images[i].naturalWidth === 0) missing++;
+  document.documentElement.setAttribute('data-images', String(images.length));
+  document.documentElement.setAttribute('data-missing-images', String(missing));
+});
+</script>
+"""
+
+
+def html_page(results, images, note=None):
+    name = results.get("name", "?")
+    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+             f"<title>llama-hls-bench: {esc(name)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
+             f"<h1>llama-hls-bench run: {esc(name)}</h1>"]
+    if results.get("description"):
+        parts.append(f"<p>{esc(results['description'])}</p>")
+    env = results.get("environment") or {}
+    parts.append(f"<p>{esc(results.get('started_at'))} on {esc(env.get('cpu_model'))} "
+                 f"({esc(env.get('cores'))} cores), commit {esc(str(env.get('git_commit', ''))[:12])}. "
+                 "<b>measured</b> = timed on this machine; <b>estimated</b> = a modelled board figure, "
+                 "not a measurement; <b>published</b> = quoted from its source.</p>")
+    if results.get("complete") is not True:
+        parts.append('<p class="banner">INCOMPLETE: the run was interrupted; only the finished points '
+                     'are shown.</p>')
+    if any(r.get("weights") == "synthetic" for r in results["rows"]):
+        parts.append("<p>Rows marked <i>synthetic weights</i> ran on random weights of the model's shape "
+                     "(speed depends on the shape, not the values); their text output means nothing.</p>")
+    parts.append('<nav><a href="#results">results</a><a href="#plots">plots</a>'
+                 '<a href="#correctness">correctness</a><a href="#ops">per-op</a>'
+                 '<a href="#environment">environment</a><a href="#config-section">config</a></nav>')
+    parts.append('<section id="results"><h2>Results</h2>' + results_table(results) + "</section>")
+    parts.append('<section id="not-measured"><h2>Not measured</h2>' + not_measured_table(results) + "</section>")
+    parts.append('<section id="plots"><h2>Plots</h2>')
+    if note:
+        parts.append(f'<p class="note">{esc(note)}</p>')
+    for file, caption in images:
+        parts.append(f'<figure><img src="{esc(file)}" alt="{esc(caption)}">'
+                     f"<figcaption>{esc(caption)}</figcaption></figure>")
+    parts.append("</section>")
+    parts.append('<section id="correctness"><h2>Correctness against cpu-ref</h2>' + correctness_table(results)
+                 + "</section>")
+    parts.append('<section id="ops"><h2>Per-op latency</h2>' + ops_table(results) + "</section>")
+    parts.append('<section id="published-figures"><h2>Published figures</h2>' + published_table(results)
+                 + "</section>")
+    parts.append('<section id="environment"><h2>Environment</h2>' + environment_table(results)
+                 + "<h3>Models</h3>" + models_table(results) + "</section>")
+    config = (results.get("config") or {})
+    parts.append('<section id="config-section"><h2>Config</h2>'
+                 f"<p>{esc(config.get('file'))}</p>"
+                 f'<pre id="config">{esc(json.dumps(config.get("source"), indent=2))}</pre>')
+    board = results.get("board")
+    parts.append("<h3>Board</h3>" + (f"<p>{esc(board.get('file'))}</p>" if isinstance(board, dict) else "")
+                 + f'<pre id="board">{esc(json.dumps(board.get("contents") if isinstance(board, dict) else None, indent=2))}</pre>'
+                 + "</section>")
+    parts.append(CHECK_SCRIPT)
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# ----------------------------------------------------------------------------- main
+
+def main(argv):
+    args = list(argv[1:])
+    out_dir = None
+    if "--out" in args:
+        i = args.index("--out")
+        if i + 1 >= len(args):
+            print("report: --out needs a folder", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        out_dir = args[i + 1]
+        del args[i:i + 2]
+    if len(args) != 1 or args[0].startswith("-"):
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return EXIT_BAD_INPUT if args and args[0] not in ("-h", "--help") else 0
+    path = args[0]
+    try:
+        results = load_results(path)
+    except BadInput as e:
+        print(f"report: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out_dir = out_dir or os.path.dirname(os.path.abspath(path))
+    os.makedirs(out_dir, exist_ok=True)
+
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(INSTALL_HINT, file=sys.stderr)
+        write_atomically(os.path.join(out_dir, "index.html"), html_page(results, [], INSTALL_HINT))
+        return EXIT_NO_MATPLOTLIB
+
+    plots = {"tok_s.png": plot_tok_s, "ops.png": plot_ops, "roofline.png": plot_roofline,
+             "latency.png": plot_latency}
+    for file, _ in IMAGES:
+        fig = plots[file](plt, results)
+        save_figure(fig, os.path.join(out_dir, file))
+        plt.close(fig)
+    index = os.path.join(out_dir, "index.html")
+    write_atomically(index, html_page(results, IMAGES))
+    print(f"report: {index} (+ {', '.join(f for f, _ in IMAGES)})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
