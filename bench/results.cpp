@@ -202,6 +202,16 @@ std::string results_markdown(const json& results) {
     md << "Host: " << str(at(env, {"cpu_model"})) << ", " << str(at(env, {"cores"})) << " cores; " << str(at(env, {"compiler"}))
        << "; commit " << str(at(env, {"git_commit"})).substr(0, 12)
        << (env.contains("git_dirty") && at(env, {"git_dirty"}) == true ? " (dirty)" : "") << "\n";
+    // The cost of the per-op timers, measured per point (target: at most 2%).
+    double worst = -1;
+    std::string worst_id;
+    for (const json& r : at(results, {"rows"})) {
+        const json& o = at(r, {"op_profile", "timer_overhead"});
+        if (o.is_number() && o.get<double>() > worst) worst = o.get<double>(), worst_id = str(at(r, {"id"}));
+    }
+    if (worst > -1)
+        md << "Per-op timer overhead (timed vs untimed op-by-op passes): at most " << fixed(100 * std::max(0.0, worst), 1)
+           << "% (" << worst_id << "; target <= 2%)\n";
     if (at(results, {"complete"}) != true) md << "\nINCOMPLETE: the run was interrupted; only the finished points are shown.\n";
     return md.str();
 }

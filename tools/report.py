@@ -302,6 +302,20 @@ def plot_ops(plt, results):
     return fig
 
 
+def place_labels(ax, labels):
+    """Labels right of their points, pushed apart vertically (log axis) so none overlap."""
+    lo, hi = (math.log10(v) for v in ax.get_ylim())
+    gap = (hi - lo) * 0.03
+    last = None
+    for x, y, text, color in sorted(labels, key=lambda t: -t[1]):
+        ly = math.log10(y)
+        if last is not None and ly > last - gap:
+            ly = last - gap
+        last = ly
+        ax.annotate(text, (x, y), xytext=(x * 1.12, 10 ** ly), fontsize=7, va="center", color=color,
+                    arrowprops={"arrowstyle": "-", "color": "#999", "linewidth": 0.5})
+
+
 def plot_roofline(plt, results):
     fig, ax = plt.subplots(figsize=(11, 7))
     rows = [r for r in timed_rows(results) if isinstance(r.get("roofline"), dict)
@@ -342,18 +356,17 @@ def plot_roofline(plt, results):
     for bw, label, color, style in ceilings:
         ax.plot(grid, [bw / x for x in grid], style, color=color, label=label, linewidth=1.5)
 
+    labels = []  # (x, y, text, color)
     for r in rows:
         est = r.get("kind") == "estimated"
         x, y = r["roofline"]["bytes_per_token"], r["decode_tok_s"]
         ax.scatter([x], [y], marker="^" if est else "o", s=60,
                    color="#d62728" if r.get("status") == "failed" else ("#ff7f0e" if est else "#1f77b4"),
                    edgecolor="black", zorder=3)
-        text = row_label(r).replace("\n", " ")
-        ax.annotate(text, (x, y), fontsize=7, xytext=(6, 0), textcoords="offset points", va="center")
+        labels.append((x, y, row_label(r).replace("\n", " "), "black"))
     for x, y, name in pub_points:
         ax.scatter([x], [y], marker="x", s=70, color="#2ca02c", zorder=3)
-        ax.annotate(f"published: {name}", (x, y), fontsize=7, xytext=(6, 0), textcoords="offset points",
-                    va="center", color="#2ca02c")
+        labels.append((x, y, f"published: {name}", "#2ca02c"))
     ax.scatter([], [], marker="o", color="#1f77b4", edgecolor="black", label="measured decode")
     ax.scatter([], [], marker="^", color="#ff7f0e", edgecolor="black", label="ESTIMATED board decode")
     ax.scatter([], [], marker="x", color="#2ca02c", label="published (weights only on x)")
@@ -364,6 +377,7 @@ def plot_roofline(plt, results):
     ax.set_ylabel("decode tokens per second (log)")
     ax.set_title("Memory roofline: a point on a line runs at that bandwidth")
     ax.legend(fontsize=8, loc="lower left")
+    place_labels(ax, labels)
     ax.grid(which="both", alpha=0.3)
     fig.tight_layout()
     return fig
