@@ -112,9 +112,9 @@ layers:
         residual_add(x, xb, dim);
     }
 
-    rmsnorm(x, x, w0 + rms_final_offset(d), dim, 0);
+    rmsnorm(xb, x, w0 + rms_final_offset(d), dim, 0);
     matmul_to_ddr(w0 + classifier_offset(d, 0), w1 + classifier_offset(d, 1),
-                  w2 + classifier_offset(d, 2), w3 + classifier_offset(d, 3), x, logits, d.vocab_size,
+                  w2 + classifier_offset(d, 2), w3 + classifier_offset(d, 3), xb, logits, d.vocab_size,
                   dim, kIoPort, yb);
 }
 
@@ -126,11 +126,12 @@ extern "C" void op_rmsnorm(Beat* out, const Beat* x, const Beat* w, int n) {
 #pragma HLS INTERFACE mode=s_axilite port=return
     using namespace lhk;
     n = clamp_to(n, kMaxCols);
-    float xl[kMaxCols];
+    float xl[kMaxCols], ol[kMaxCols];
 #pragma HLS ARRAY_PARTITION variable=xl cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=ol cyclic factor=kLanes
     load_vector(x, xl, n, kIoPort);
-    rmsnorm(xl, xl, w, n, kIoPort);
-    store_vector(xl, out, n, kIoPort);
+    rmsnorm(ol, xl, w, n, kIoPort);
+    store_vector(ol, out, n, kIoPort);
 }
 
 extern "C" void op_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,

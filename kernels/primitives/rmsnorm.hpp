@@ -6,7 +6,7 @@
 
 namespace lhk {
 
-// x and out are on-chip (out may be x); the weight streams from DDR (vec_beats(n) beats).
+// x and out are distinct on-chip vectors; the weight streams from DDR (vec_beats(n) beats).
 inline void rmsnorm(float* out, const float* x, const Beat* w, int n, int w_port) {
     LHK_TRACE_OP(TraceOp::RmsNorm, n, w_port, 0, 0);
     const int iters = vec_iters(n, kDesign);
