@@ -18,6 +18,7 @@
 #include "core/correctness.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
+#include "core/quantize.hpp"
 #include "core/roofline.hpp"
 #include "core/synth.hpp"
 #include "core/tokenizer.hpp"
@@ -41,6 +42,7 @@ struct PreparedModel {
     std::string prompt_source;
     Bandwidth bandwidth;  // host read bandwidth over a buffer the size of the weights
     json info;
+    std::optional<Model> q8;  // the int8 (Q8_0) version, made when an int8 point first runs
 };
 
 bool same_shape(const ModelConfig& a, const ModelConfig& b) {
@@ -96,6 +98,41 @@ std::vector<int> make_prompt(const PreparedModel& m, const std::string& text, in
     }
     tokens.resize(size_t(length));
     return tokens;
+}
+
+// The checkpoint a point of `precision` runs on. fp32: the model file (which must be fp32).
+// int8: the file itself if it is a version-2 (Q8_0) checkpoint, else the fp32 weights
+// quantized once (core/quantize.hpp) into <out>/models/ and reused by later runs.
+const Model& model_for(PreparedModel& m, const std::string& precision, const std::string& out_dir) {
+    const Model& base = *m.model;
+    if (precision == "fp32") {
+        if (base.dtype() != DType::F32)
+            throw InputError(m.path + ": an int8 (version 2) checkpoint; fp32 points need an fp32 one");
+        return base;
+    }
+    if (base.dtype() == DType::Q8_0) return base;
+    if (m.q8) return *m.q8;
+    const int group = default_group_size(base.config());
+    const std::string path = (fs::path(out_dir) / "models" /
+                              (safe_file_name(m.entry->name) + "-" + m.info["sha256"].get<std::string>().substr(0, 12) +
+                               "-q8_0-g" + std::to_string(group) + ".bin"))
+                                 .string();
+    bool reuse = false;
+    if (fs::is_regular_file(path)) {
+        try {
+            Model q = Model::open(path);
+            reuse = q.dtype() == DType::Q8_0 && same_shape(q.config(), base.config());
+        } catch (const InputError&) {
+        }
+    }
+    if (!reuse) {
+        fs::create_directories(fs::path(path).parent_path());
+        write_q8_model(base, path, group);
+    }
+    m.q8.emplace(Model::open(path));
+    m.info["int8"] = {{"path", path}, {"sha256", sha256_file(path)}, {"group_size", group},
+                      {"weight_bytes_per_token", m.q8->weight_bytes_per_token()}};
+    return *m.q8;
 }
 
 // ---------------------------------------------------------------- rows
@@ -200,7 +237,7 @@ std::vector<double> round_ms(std::vector<double> v) {
 
 // The estimated row of a backend that models a device, from the estimates gathered during
 // the last measured pass (positions 0..P+G-1). Same conventions as the measured row.
-std::optional<json> estimated_row(const PreparedModel& m, const json& measured,
+std::optional<json> estimated_row(const PreparedModel& m, const Model& model, const json& measured,
                                   const std::vector<std::optional<DeviceEstimate>>& est, int P, int G,
                                   std::optional<double> board_bw) {
     if (est.size() != size_t(P + G)) return std::nullopt;
@@ -234,7 +271,7 @@ std::optional<json> estimated_row(const PreparedModel& m, const json& measured,
                        {"decode_tok_s", measured["decode_tok_s"]},
                        {"prefill_tok_s", measured["prefill_tok_s"]}};
     r["detail"] = est[size_t(P + G / 2)]->detail;
-    const double bytes = mean_bytes_per_token(*m.model, P + 1, P + G - 1);
+    const double bytes = mean_bytes_per_token(model, P + 1, P + G - 1);
     json roof = {{"bytes_per_token", bytes}, {"bandwidth_source", "board DDR (from the board file)"}};
     if (board_bw) {
         const double roof_tok_s = roofline_tok_per_s(bytes, *board_bw);
@@ -425,8 +462,6 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                                                          {"buffer_bytes", dram.buffer_bytes},
                                                          {"threads", dram.threads}};
     }
-    results["models"] = json::array();
-    for (const auto& m : models) results["models"].push_back(m->info);
 
     // Published figures, as rows of kind "published".
     results["published"] = json::array();
@@ -477,7 +512,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     }
 
     // The sweep.
-    std::map<const PreparedModel*, std::unique_ptr<Backend>> references;  // cpu-ref per model
+    std::map<const Model*, std::unique_ptr<Backend>> references;  // cpu-ref per checkpoint
     bool interrupted = false;
     auto skip_row = [&](const PreparedModel& m, const BackendEntry& b, const std::string& precision, int threads,
                         int prompt, const std::string& status, const std::string& reason) {
@@ -490,7 +525,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     };
 
     for (const auto& mp : models) {
-        const PreparedModel& m = *mp;
+        PreparedModel& m = *mp;
         for (const BackendEntry& b : cfg.backends) {
             const auto& thread_list = b.threads.empty() ? cfg.threads : b.threads;
             for (const std::string& precision : cfg.precisions) {
@@ -529,22 +564,25 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                     // Create, load, check correctness once per unit; measure each prompt length.
                     std::unique_ptr<Backend> backend, op_backend;
                     json correctness;
+                    const Model* model = nullptr;
                     try {
                         progress.start(point_label(m.entry->name, b.name, precision, threads,
                                                    cfg.prompt_tokens.front(), cfg.generate_tokens) +
                                        " (correctness)");
+                        model = &model_for(m, precision, cfg.out);
                         backend = BackendRegistry::create(b.name, bo);
                         if (b.name == "cpu-ref") {
-                            backend->load(*m.model);
+                            backend->load(*model);
                             correctness = reference_correctness(cfg.correctness_steps);
                         } else {
-                            auto& ref = references[&m];
+                            // cpu-ref on the same checkpoint: for int8, cpu-ref's int8 is the reference.
+                            auto& ref = references[model];
                             if (!ref) {
                                 ref = BackendRegistry::create("cpu-ref", BackendOptions{});
-                                ref->load(*m.model);
+                                ref->load(*model);
                             }
-                            backend->load(*m.model);
-                            CorrectnessReport rep = check_backend(*backend, *ref, *m.model, cfg.correctness_steps);
+                            backend->load(*model);
+                            CorrectnessReport rep = check_backend(*backend, *ref, *model, cfg.correctness_steps);
                             correctness = correctness_json(rep);
                         }
                         // Per-op times need the op-by-op path; a fused backend gets a second
@@ -553,7 +591,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                             BackendOptions ob = bo;
                             ob.fused = false;
                             op_backend = BackendRegistry::create(b.name, ob);
-                            op_backend->load(*m.model);
+                            op_backend->load(*model);
                         }
                     } catch (const std::exception& ex) {
                         for (int p : cfg.prompt_tokens)
@@ -607,7 +645,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                                                {"timed_ms_per_token", median(prof.timed_ms_per_token)},
                                                {"timer_overhead", prof.timer_overhead()},
                                                {"repetitions", int(prof.timed_ms_per_token.size())}};
-                            const double bytes = mean_bytes_per_token(*m.model, P + 1, P + G - 1);
+                            const double bytes = mean_bytes_per_token(*model, P + 1, P + G - 1);
                             const double roof = roofline_tok_per_s(bytes, m.bandwidth.bytes_per_second);
                             r["roofline"] = {{"bytes_per_token", bytes},
                                              {"bandwidth_bytes_per_s", m.bandwidth.bytes_per_second},
@@ -615,7 +653,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                                              {"tok_s", roof},
                                              {"fraction", roof > 0 ? dec.median / roof : 0.0}};
                             rows.push_back(r);
-                            if (auto est = estimated_row(m, r, t.estimates, P, G, board_bw)) {
+                            if (auto est = estimated_row(m, *model, r, t.estimates, P, G, board_bw)) {
                                 rows.back()["estimated_row"] = (*est)["id"];
                                 rows.push_back(*est);
                             }
@@ -635,6 +673,8 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
         }
     }
     progress.done();
+    results["models"] = json::array();  // after the sweep: int8 points add their quantized files
+    for (const auto& m : models) results["models"].push_back(m->info);
     results["rows"] = rows;
     rank_rows(results);
     results["interrupted"] = interrupted;
