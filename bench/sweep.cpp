@@ -427,6 +427,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     for (const ModelEntry& e : cfg.models) {
         auto m = std::make_unique<PreparedModel>();
         m->entry = &e;
+        progress.start("preparing " + e.name);
         m->path = model_file(e, cfg.out, m->synthetic, progress);
         m->model.emplace(Model::open(m->path));
         const ModelConfig& mc = m->model->config();
@@ -434,6 +435,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
             m->tokenizer.emplace(Tokenizer::load(e.tokenizer, mc.vocab_size));
         m->prompt_source = m->tokenizer ? "text" : "token ids";
         for (int p : cfg.prompt_tokens) m->prompts[p] = make_prompt(*m, cfg.prompt, p);
+        progress.start("measuring host read bandwidth over a " + e.name + "-sized buffer");
         m->bandwidth = measure_read_bandwidth(0, m->model->weight_bytes_per_token(), options.bandwidth_seconds);
         m->info = {{"name", e.name},
                    {"path", m->path},
@@ -456,6 +458,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
         models.push_back(std::move(m));
     }
     {
+        progress.start("measuring host DRAM read bandwidth");
         Bandwidth dram = measure_read_bandwidth(0, kDramBufferBytes, options.bandwidth_seconds);
         results["environment"]["dram_read_bandwidth"] = {{"bytes_per_s", dram.bytes_per_second},
                                                          {"median_bytes_per_s", dram.median_bytes_per_second},
