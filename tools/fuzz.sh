@@ -68,6 +68,8 @@ EOF
   cp "$seeds/run-seed.json" "$seeds/config/"
   if "$bench_exe" run "$seeds/run-seed.json" --quiet --no-report >"$seeds/run-seed.log" 2>&1; then
     cp "$seeds/run-seed-out/results.json" "$seeds/results/run-seed.json"
+    # fuzz_results reads "A NUL B" as the two files of bench compare.
+    { cat "$seeds/results/run-seed.json"; printf '\0'; cat "$seeds/results/run-seed.json"; } >"$seeds/results/run-seed-pair.json"
   else
     echo "tools/fuzz.sh: bench run of the seed config failed (see $seeds/run-seed.log); results seeds: none" >&2
   fi
