@@ -7,20 +7,29 @@
 // Plain C++17: no vendor header is needed to read it.
 #include <cstdint>
 
+// Numbers the INTERFACE pragmas of the top functions need. Vitis expands macros in
+// #pragma HLS lines; the constants below are defined from them, so there is one source.
+#define LHK_PORT_BITS 128
+#define LHK_BURST_BEATS 16
+#define LHK_OUTSTANDING 16
+// Co-simulation depth hints (beats): a bound on the buffers, not their size.
+#define LHK_DEPTH_WEIGHTS 16777216
+#define LHK_DEPTH_VECTOR 8192
+
 namespace lhk {
 
 // ---- AXI ports ------------------------------------------------------------------------
 // Each weight bundle gmem0..gmem3 is linked to one of the Zynq HP ports HP0..HP3. An HP
 // port is at most 128 bits wide, so one beat carries four floats.
-constexpr int kPortBits = 128;
+constexpr int kPortBits = LHK_PORT_BITS;
 constexpr int kFloatsPerBeat = kPortBits / 32;
 constexpr int kBeatBytes = kPortBits / 8;
 constexpr int kWeightPorts = 4;  // weight bundles = matmul engines = KV-cache stripes
 constexpr int kKvPorts = kWeightPorts;
 // HP ports take AXI3 bursts of at most 16 beats; asking for longer bursts only makes the
 // interconnect split them. Enough requests in flight cover ~64 cycles of DDR latency.
-constexpr int kBurstBeats = 16;
-constexpr int kOutstanding = 16;
+constexpr int kBurstBeats = LHK_BURST_BEATS;
+constexpr int kOutstanding = LHK_OUTSTANDING;
 
 // ---- Arithmetic -----------------------------------------------------------------------
 // fp32 multiply-adds per clock in one matmul engine: one beat per clock, so the engine

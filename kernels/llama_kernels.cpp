@@ -14,9 +14,6 @@
 namespace lhk {
 namespace {
 
-// Largest weight buffer (stories42M, for co-simulation depth hints): a bound, not a size.
-constexpr int kDepthHint = 1 << 20;
-
 // x = embedding row `token`: it lives on port token % 4 at row token / 4 of the embedding
 // region (the classifier region when they are shared).
 inline void embed(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const ModelDims& d,
@@ -50,15 +47,15 @@ using lhk::Beat;
 extern "C" void llama_forward(int token, int pos, lhk::ModelDims dims, const Beat* w0,
                               const Beat* w1, const Beat* w2, const Beat* w3, Beat* kv0, Beat* kv1,
                               Beat* kv2, Beat* kv3, Beat* logits) {
-#pragma HLS INTERFACE mode=m_axi port=w0 bundle=gmem0 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
-#pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
-#pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
-#pragma HLS INTERFACE mode=m_axi port=w3 bundle=gmem3 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
-#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=gmem0 offset=slave depth=lhk::kDepthHint max_write_burst_length=lhk::kBurstBeats
-#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=gmem1 offset=slave depth=lhk::kDepthHint max_write_burst_length=lhk::kBurstBeats
-#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=gmem2 offset=slave depth=lhk::kDepthHint max_write_burst_length=lhk::kBurstBeats
-#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=gmem3 offset=slave depth=lhk::kDepthHint max_write_burst_length=lhk::kBurstBeats
-#pragma HLS INTERFACE mode=m_axi port=logits bundle=gmem4 offset=slave depth=lhk::kMaxRowsPerPort max_write_burst_length=lhk::kBurstBeats
+#pragma HLS INTERFACE mode=m_axi port=w0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=logits bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR max_write_burst_length=LHK_BURST_BEATS
 #pragma HLS INTERFACE mode=s_axilite port=token
 #pragma HLS INTERFACE mode=s_axilite port=pos
 #pragma HLS INTERFACE mode=s_axilite port=dims
@@ -119,9 +116,9 @@ layers:
 }
 
 extern "C" void op_rmsnorm(Beat* out, const Beat* x, const Beat* w, int n) {
-#pragma HLS INTERFACE mode=m_axi port=out bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
-#pragma HLS INTERFACE mode=m_axi port=x bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
-#pragma HLS INTERFACE mode=m_axi port=w bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=m_axi port=out bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
+#pragma HLS INTERFACE mode=m_axi port=x bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
+#pragma HLS INTERFACE mode=m_axi port=w bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
 #pragma HLS INTERFACE mode=s_axilite port=n
 #pragma HLS INTERFACE mode=s_axilite port=return
     using namespace lhk;
@@ -136,12 +133,12 @@ extern "C" void op_rmsnorm(Beat* out, const Beat* x, const Beat* w, int n) {
 
 extern "C" void op_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
                           const Beat* x, Beat* out, int rows, int cols) {
-#pragma HLS INTERFACE mode=m_axi port=w0 bundle=gmem0 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
-#pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
-#pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
-#pragma HLS INTERFACE mode=m_axi port=w3 bundle=gmem3 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
-#pragma HLS INTERFACE mode=m_axi port=x bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
-#pragma HLS INTERFACE mode=m_axi port=out bundle=gmem4 offset=slave depth=lhk::kMaxRowsPerPort
+#pragma HLS INTERFACE mode=m_axi port=w0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=x bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
+#pragma HLS INTERFACE mode=m_axi port=out bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
 #pragma HLS INTERFACE mode=s_axilite port=rows
 #pragma HLS INTERFACE mode=s_axilite port=cols
 #pragma HLS INTERFACE mode=s_axilite port=return
@@ -158,8 +155,8 @@ extern "C" void op_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const 
 }
 
 extern "C" void op_rope(Beat* q, Beat* k, int pos, int dim, int kv_dim, int head_size) {
-#pragma HLS INTERFACE mode=m_axi port=q bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
-#pragma HLS INTERFACE mode=m_axi port=k bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=m_axi port=q bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
+#pragma HLS INTERFACE mode=m_axi port=k bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
 #pragma HLS INTERFACE mode=s_axilite port=pos
 #pragma HLS INTERFACE mode=s_axilite port=dim
 #pragma HLS INTERFACE mode=s_axilite port=kv_dim
@@ -181,7 +178,7 @@ extern "C" void op_rope(Beat* q, Beat* k, int pos, int dim, int kv_dim, int head
 }
 
 extern "C" void op_softmax(Beat* x, int n) {
-#pragma HLS INTERFACE mode=m_axi port=x bundle=gmem4 offset=slave depth=lhk::kMaxSlots
+#pragma HLS INTERFACE mode=m_axi port=x bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
 #pragma HLS INTERFACE mode=s_axilite port=n
 #pragma HLS INTERFACE mode=s_axilite port=return
     using namespace lhk;
@@ -225,12 +222,12 @@ softmax_store:
 extern "C" void op_attention(Beat* out, const Beat* q, const Beat* kv0, const Beat* kv1,
                              const Beat* kv2, const Beat* kv3, int layer, int pos,
                              lhk::ModelDims dims) {
-#pragma HLS INTERFACE mode=m_axi port=out bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
-#pragma HLS INTERFACE mode=m_axi port=q bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
-#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=gmem0 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
-#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=gmem1 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
-#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=gmem2 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
-#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=gmem3 offset=slave depth=lhk::kDepthHint max_read_burst_length=lhk::kBurstBeats num_read_outstanding=lhk::kOutstanding
+#pragma HLS INTERFACE mode=m_axi port=out bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
+#pragma HLS INTERFACE mode=m_axi port=q bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
+#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
 #pragma HLS INTERFACE mode=s_axilite port=layer
 #pragma HLS INTERFACE mode=s_axilite port=pos
 #pragma HLS INTERFACE mode=s_axilite port=dims
@@ -246,8 +243,8 @@ extern "C" void op_attention(Beat* out, const Beat* q, const Beat* kv0, const Be
 }
 
 extern "C" void op_swiglu(Beat* hb, const Beat* hb2, int n) {
-#pragma HLS INTERFACE mode=m_axi port=hb bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
-#pragma HLS INTERFACE mode=m_axi port=hb2 bundle=gmem4 offset=slave depth=lhk::kMaxVecBeats
+#pragma HLS INTERFACE mode=m_axi port=hb bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
+#pragma HLS INTERFACE mode=m_axi port=hb2 bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
 #pragma HLS INTERFACE mode=s_axilite port=n
 #pragma HLS INTERFACE mode=s_axilite port=return
     using namespace lhk;
