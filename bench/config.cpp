@@ -239,6 +239,7 @@ RunConfig parse_config(const std::string& text, const std::string& file) {
     cfg.dir = fs::path(file).parent_path().string();
     if (cfg.dir.empty()) cfg.dir = ".";
     cfg.source = root;
+    cfg.text = text;
     c.object(root, "", kTopKeys, {"name", "models", "backends"});
 
     cfg.name = c.string(root["name"], "/name");

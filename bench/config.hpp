@@ -60,6 +60,7 @@ struct RunConfig {
     std::vector<PublishedEntry> published;
     std::string out;        // resolved output folder
     nlohmann::json source;  // the file's JSON as read, copied into the results
+    std::string text;       // the file's text, as written (key order and all)
 };
 
 // Precisions a config may name, and whether this build can run them. The one switch to

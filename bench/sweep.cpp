@@ -358,7 +358,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     results["interrupted"] = false;
     results["started_at"] = utc_now_iso8601();
     results["environment"] = collect_environment(cfg.dir);
-    results["config"] = {{"file", cfg.file}, {"source", cfg.source}};
+    results["config"] = {{"file", cfg.file}, {"source", cfg.source}, {"text", cfg.text}};
     results["methodology"] = {
         {"prefill", "prompt_tokens forward passes (one position each) timed together; tok/s = prompt_tokens / time"},
         {"decode", "greedy tokens after the prompt, each timed from forward() to argmax; the first decoded token "

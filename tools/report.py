@@ -583,7 +583,7 @@ td.none { color: #777; font-style: italic; }
 figure { margin: 1em 0 2em; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #444; }
-pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+pre { background: #f6f6f6; padding: 0.8em; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.8em; }
 .banner { padding: 0.6em; background: #fde; border: 1px solid #d9a; }
 .note { padding: 0.6em; background: #ffd; border: 1px solid #dd9; white-space: pre-wrap; }
 nav a { margin-right: 1em; }
@@ -644,7 +644,7 @@ def html_page(results, images, note=None):
     config = (results.get("config") or {})
     parts.append('<section id="config-section"><h2>Config</h2>'
                  f"<p>{esc(config.get('file'))}</p>"
-                 f'<pre id="config">{esc(json.dumps(config.get("source"), indent=2))}</pre>')
+                 f'<pre id="config">{esc(config.get("text") or json.dumps(config.get("source"), indent=2))}</pre>')
     board = results.get("board")
     parts.append("<h3>Board</h3>" + (f"<p>{esc(board.get('file'))}</p>" if isinstance(board, dict) else "")
                  + f'<pre id="board">{esc(json.dumps(board.get("contents") if isinstance(board, dict) else None, indent=2))}</pre>'
