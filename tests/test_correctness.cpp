@@ -123,7 +123,7 @@ TEST(Correctness, ResidualMustBeExact) {
     EXPECT_TRUE(others);
 }
 
-class EndToEnd : public ::testing::Test {
+class CorrectnessEndToEnd : public ::testing::Test {
 protected:
     void SetUp() override {
         path_ = tmp_.file("small.bin");
@@ -139,7 +139,7 @@ protected:
     std::unique_ptr<Model> model_;
 };
 
-TEST_F(EndToEnd, CorrectBackendPasses) {
+TEST_F(CorrectnessEndToEnd, CorrectBackendPasses) {
     PerturbedBackend same(Fault::None);
     CorrectnessReport r = run(same);
     EXPECT_TRUE(r.pass) << r.summary();
@@ -149,7 +149,7 @@ TEST_F(EndToEnd, CorrectBackendPasses) {
     EXPECT_NE(r.summary().find("perturbed: pass"), std::string::npos) << r.summary();
 }
 
-TEST_F(EndToEnd, PerturbedMatmulFailsTheLogits) {
+TEST_F(CorrectnessEndToEnd, PerturbedMatmulFailsTheLogits) {
     PerturbedBackend bad(Fault::MatMulOffset, 1e-3);
     CorrectnessReport r = run(bad);
     EXPECT_FALSE(r.pass);
@@ -159,7 +159,7 @@ TEST_F(EndToEnd, PerturbedMatmulFailsTheLogits) {
     EXPECT_NE(r.summary().find("matmul"), std::string::npos) << r.summary();
 }
 
-TEST_F(EndToEnd, NaNLogitsFail) {
+TEST_F(CorrectnessEndToEnd, NaNLogitsFail) {
     PerturbedBackend bad(Fault::MatMulNaN);
     CorrectnessReport r = run(bad);
     EXPECT_FALSE(r.end_to_end.pass);
@@ -167,7 +167,7 @@ TEST_F(EndToEnd, NaNLogitsFail) {
     EXPECT_FALSE(r.pass);
 }
 
-TEST_F(EndToEnd, RefusesBackendsWithoutAModel) {
+TEST_F(CorrectnessEndToEnd, RefusesBackendsWithoutAModel) {
     CpuRefBackend a, b;
     EXPECT_THROW(check_end_to_end(a, b, 4), std::logic_error);
 }
