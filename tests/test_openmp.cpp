@@ -75,11 +75,11 @@ TEST(OpenMp, FusedForwardMatchesOpByOpAndCpuRef) {
     const std::string path = tmp.file("small.bin");
     write_synthetic_model(parse_shape("dim=96,hidden=200,layers=2,heads=6,kv_heads=2,vocab=300,seq=80"), path, 5);
     Model model = Model::open(path);
-    // 3 threads oversubscribe a 2-core machine (every barrier may wait a time slice), so
-    // that case runs fewer positions.
+    // On a busy 2-core machine a barrier can wait a whole time slice for a descheduled
+    // thread (3 threads always oversubscribe it), so the threaded cases run fewer positions.
     for (int threads : {1, 2, 3}) {
         SCOPED_TRACE("threads " + std::to_string(threads));
-        const int steps = threads <= 2 ? 80 : 12;
+        const int steps = threads == 1 ? 80 : threads == 2 ? 40 : 12;
         // min_bytes_per_thread 0: every thread runs even on this tiny model
         OpenMpBackend fused(threads, true, 0), unfused(threads, false, 0);
         CpuRefBackend ref;
@@ -144,13 +144,14 @@ TEST(OpenMp, ChecksStories260KEndToEnd) {
     CorrectnessReport r = check_backend(b, ref, model, 200);
     EXPECT_TRUE(r.pass) << r.summary();
     EXPECT_EQ(r.end_to_end.tokens_agreeing, 200);
-    // and with both threads forced onto this 1 MB model
+    // and with both threads forced onto this 1 MB model (few positions: on a busy machine
+    // each barrier can wait a time slice for a descheduled thread)
     OpenMpBackend forced(2, true, 0);
     forced.load(model);
     ASSERT_EQ(forced.forward_threads(), 2);
-    EndToEndCheck e = check_end_to_end(forced, ref, 64);
+    EndToEndCheck e = check_end_to_end(forced, ref, 24);
     EXPECT_TRUE(e.pass) << e.note;
-    EXPECT_EQ(e.tokens_agreeing, 64);
+    EXPECT_EQ(e.tokens_agreeing, 24);
 }
 
 TEST(OpenMp, Stories260KGreedyTextIsLlama2cs) {
