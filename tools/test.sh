@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs the whole test suite: the release preset, then the ASan+UBSan preset.
+# Builds and runs the whole test suite: the release preset, then the ASan+UBSan preset, then
+# the fuzz targets for a bounded time (tools/fuzz.sh).
 # Tests that need ../shared/models skip, saying so, when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +13,10 @@ if [ "${LHB_SKIP_SANITIZE:-0}" != 1 ]; then
   cmake --preset sanitize >/dev/null
   cmake --build --preset sanitize
   ctest --preset sanitize
+fi
+
+# Every input parser under libFuzzer (clang, ASan + UBSan) from valid seeds, for a bounded
+# time: $LHB_FUZZ_SECONDS per target (30 here; tools/fuzz.sh --seconds N for longer runs).
+if [ "${LHB_SKIP_FUZZ:-0}" != 1 ]; then
+  LHB_FUZZ_SECONDS="${LHB_FUZZ_SECONDS:-30}" bash tools/fuzz.sh
 fi
