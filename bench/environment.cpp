@@ -50,6 +50,13 @@ std::string utc_now_iso8601() {
     return buf;
 }
 
+nlohmann::json load_average() {
+    std::ifstream f("/proc/loadavg");
+    double a = 0, b = 0, c = 0;
+    if (!(f >> a >> b >> c)) return nullptr;
+    return {a, b, c};
+}
+
 nlohmann::json collect_environment(const std::string& repo_dir) {
     nlohmann::json env;
     // CPU: model name and physical cores from /proc/cpuinfo (distinct physical id/core id).
@@ -97,6 +104,7 @@ nlohmann::json collect_environment(const std::string& repo_dir) {
     if (!commit.empty())
         env["git_dirty"] = !command_output(git + "status --porcelain --untracked-files=no 2>/dev/null").empty();
     env["time"] = utc_now_iso8601();
+    env["load_average_start"] = load_average();
     return env;
 }
 

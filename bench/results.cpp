@@ -212,6 +212,12 @@ std::string results_markdown(const json& results) {
     if (worst > -1)
         md << "Per-op timer overhead (timed vs untimed op-by-op passes): at most " << fixed(100 * std::max(0.0, worst), 1)
            << "% (" << worst_id << "; target <= 2%)\n";
+    // Before the run started, any load was someone else's.
+    const json& load = at(env, {"load_average_start"});
+    if (load.is_array() && !load.empty() && load[0].is_number() && load[0].get<double>() > 0.5)
+        md << "Warning: the host was busy (1-minute load average " << fixed(load[0].get<double>(), 2)
+           << " before the run, on " << str(at(env, {"logical_cpus"}))
+           << " CPUs): other processes disturb the timings, multi-threaded ones most.\n";
     if (at(results, {"complete"}) != true) md << "\nINCOMPLETE: the run was interrupted; only the finished points are shown.\n";
     return md.str();
 }

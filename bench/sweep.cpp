@@ -680,6 +680,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     for (const auto& m : models) results["models"].push_back(m->info);
     results["rows"] = rows;
     rank_rows(results);
+    results["environment"]["load_average_end"] = load_average();
     results["interrupted"] = interrupted;
     results["complete"] = !interrupted;
     results["finished_at"] = utc_now_iso8601();

@@ -616,6 +616,11 @@ def html_page(results, images, note=None):
                  f"({esc(env.get('cores'))} cores), commit {esc(str(env.get('git_commit', ''))[:12])}. "
                  "<b>measured</b> = timed on this machine; <b>estimated</b> = a modelled board figure, "
                  "not a measurement; <b>published</b> = quoted from its source.</p>")
+    load = env.get("load_average_start")
+    if isinstance(load, list) and load and num(load[0]) and load[0] > 0.5:
+        parts.append(f'<p class="banner">The host was busy before the run (1-minute load average {load[0]:.2f} '
+                     f'on {esc(env.get("logical_cpus"))} CPUs): other processes disturb the timings, '
+                     "multi-threaded ones most.</p>")
     if results.get("complete") is not True:
         parts.append('<p class="banner">INCOMPLETE: the run was interrupted; only the finished points '
                      'are shown.</p>')
