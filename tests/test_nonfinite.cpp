@@ -3,9 +3,11 @@
 // int8), from arithmetic overflow, or from a faulty backend op.
 #include <cfloat>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "backends/cpu_ref/cpu_ref.hpp"
@@ -13,6 +15,7 @@
 #include "core/model.hpp"
 #include "core/nonfinite.hpp"
 #include "core/quantize.hpp"
+#include "core/registry.hpp"
 #include "core/synth.hpp"
 #include "tests/test_support.hpp"
 
@@ -182,6 +185,39 @@ TEST(NonFinite, NaNInAnInt8ModelIsFoundInItsScales) {
     EXPECT_EQ(s.layer, 0);
     EXPECT_EQ(s.tensor, "w2");
     EXPECT_TRUE(s.weights_non_finite);
+}
+
+// The tracer drives any backend's ops: every backend available here finds nothing in a
+// healthy model and the same site as cpu-ref in a corrupt one.
+TEST(NonFinite, WorksOnEveryAvailableBackend) {
+    test::TempDir dir;
+    const std::string healthy = corrupted_model(dir, "wq", 0, 0, 0, 0.f);
+    const std::string corrupt = corrupted_model(dir, "wv", 1, 9, 1, kNaN);
+    int traced = 0;
+    for (const BackendFactory* f : BackendRegistry::all()) {
+        BackendOptions opts;
+        opts.threads = 2;
+        if (!f->available(opts).available) continue;
+        for (const std::string& path : {healthy, corrupt}) {
+            Model m = Model::open(path);
+            std::unique_ptr<Backend> b = f->create(opts);
+            try {
+                b->load(m);
+            } catch (const InputError& e) {
+                std::printf("%s cannot load the tiny model (%s): not traced\n", f->name.c_str(), e.what());
+                break;
+            }
+            NonFiniteSite s = find_first_nonfinite_greedy(*b, m, 3);
+            if (path == healthy) {
+                EXPECT_FALSE(s.found) << f->name << ": " << s.describe();
+            } else {
+                EXPECT_TRUE(s.found && s.op == "matmul" && s.layer == 1 && s.tensor == "wv")
+                    << f->name << ": " << s.describe();
+                ++traced;
+            }
+        }
+    }
+    EXPECT_GE(traced, 1);  // cpu-ref at least
 }
 
 }  // namespace
