@@ -187,7 +187,12 @@ std::string compiler() {
     return cxx && *cxx ? cxx : "g++";
 }
 
-bool have_gcc() { return std::system((compiler() + " -fcallgraph-info=su -x c++ -c /dev/null -o /dev/null 2>/dev/null").c_str()) == 0; }
+// Probed in a temporary folder: -fcallgraph-info writes its .ci file beside the output.
+bool have_gcc() {
+    test::TempDir tmp;
+    return std::system(("cd '" + tmp.path + "' && " + compiler() +
+                        " -fcallgraph-info=su -x c++ -c /dev/null -o probe.o 2>/dev/null").c_str()) == 0;
+}
 
 int run(const std::string& cmd) {
     const int st = std::system(cmd.c_str());
