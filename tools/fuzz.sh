@@ -44,6 +44,16 @@ mkdir -p "$seeds/config"
 for f in configs/*.json configs/**/*.json tests/data/configs/*.json; do
   [ -f "$f" ] && cp "$f" "$seeds/config/$(echo "$f" | tr / _)"
 done
+# Board and design descriptions; fuzz_board reads "BOARD NUL DESIGN".
+mkdir -p "$seeds/board"
+for b in configs/boards/*.json; do
+  [ -f "$b" ] || continue
+  cp "$b" "$seeds/board/"
+  for d in configs/designs/*.json; do
+    [ -f "$d" ] && { cat "$b"; printf '\0'; cat "$d"; } >"$seeds/board/$(basename "$b" .json)+$(basename "$d")"
+  done
+done
+
 # Results files as bench run writes them: a seconds-long sweep of a tiny synthetic model
 # with the release build's bench ($LHB_BENCH overrides), which tools/test.sh builds first.
 bench_exe="${LHB_BENCH:-build/bench}"
@@ -95,7 +105,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$seeds/$t"
   log="$build/logs/$t.log"
   extra=()
-  case "$t" in config|results) extra+=(-dict=fuzz/json.dict) ;; esac
+  case "$t" in config|results|board) extra+=(-dict=fuzz/json.dict) ;; esac
   rc=0
   "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${extra[@]}" \
     -artifact_prefix="$build/artifacts/$t-" "$corpus" "$seeds/$t" >"$log" 2>&1 || rc=$?
