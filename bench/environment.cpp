@@ -1,11 +1,14 @@
 #include "bench/environment.hpp"
 
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -55,6 +58,32 @@ nlohmann::json load_average() {
     double a = 0, b = 0, c = 0;
     if (!(f >> a >> b >> c)) return nullptr;
     return {a, b, c};
+}
+
+CpuSample sample_cpu() {
+    CpuSample c;
+    c.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    rusage u{};
+    if (::getrusage(RUSAGE_SELF, &u) == 0)
+        c.self_s = double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+    std::ifstream stat("/proc/stat");
+    std::string cpu;
+    // cpu  user nice system idle iowait irq softirq steal ...
+    double f[8] = {};
+    if (stat >> cpu && cpu == "cpu" && stat >> f[0] >> f[1] >> f[2] >> f[3] >> f[4] >> f[5] >> f[6] >> f[7]) {
+        const double ticks = double(::sysconf(_SC_CLK_TCK));
+        c.machine_busy_s = (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / ticks;
+    }
+    return c;
+}
+
+nlohmann::json other_processes_cpu(const CpuSample& a, const CpuSample& b) {
+    const unsigned cpus = std::thread::hardware_concurrency();
+    const double wall = b.wall_s - a.wall_s;
+    if (a.machine_busy_s < 0 || b.machine_busy_s < 0 || wall <= 0 || cpus == 0) return nullptr;
+    // Tick granularity makes small negatives possible: clamp.
+    const double others = std::max(0.0, (b.machine_busy_s - a.machine_busy_s) - (b.self_s - a.self_s));
+    return {{"cpu_seconds", others}, {"fraction", others / (wall * cpus)}};
 }
 
 nlohmann::json collect_environment(const std::string& repo_dir) {

@@ -14,6 +14,18 @@ nlohmann::json collect_environment(const std::string& repo_dir);
 // the host disturbs timings, multi-threaded ones most.
 nlohmann::json load_average();
 
+// CPU time of the whole machine (/proc/stat) and of this process, to tell how much of the
+// machine other processes used while we measured.
+struct CpuSample {
+    double machine_busy_s = -1;  // all CPUs, non-idle; -1 if /proc/stat is unreadable
+    double self_s = 0;           // this process (user + system, all threads)
+    double wall_s = 0;           // steady clock
+};
+CpuSample sample_cpu();
+// {"cpu_seconds": s, "fraction": s / (wall x logical CPUs)} used by other processes between
+// the two samples; null if unknown.
+nlohmann::json other_processes_cpu(const CpuSample& start, const CpuSample& end);
+
 // Current time, UTC, ISO 8601 ("2025-01-31T12:34:56Z").
 std::string utc_now_iso8601();
 

@@ -203,21 +203,26 @@ std::string results_markdown(const json& results) {
        << "; commit " << str(at(env, {"git_commit"})).substr(0, 12)
        << (env.contains("git_dirty") && at(env, {"git_dirty"}) == true ? " (dirty)" : "") << "\n";
     // The cost of the per-op timers, measured per point (target: at most 2%).
-    double worst = -1;
+    double worst = -1e300;
     std::string worst_id;
     for (const json& r : at(results, {"rows"})) {
         const json& o = at(r, {"op_profile", "timer_overhead"});
         if (o.is_number() && o.get<double>() > worst) worst = o.get<double>(), worst_id = str(at(r, {"id"}));
     }
-    if (worst > -1)
-        md << "Per-op timer overhead (timed vs untimed op-by-op passes): at most " << fixed(100 * std::max(0.0, worst), 1)
-           << "% (" << worst_id << "; target <= 2%)\n";
-    // Before the run started, any load was someone else's.
+    if (!worst_id.empty())
+        md << "Per-op timer overhead (timed vs untimed op-by-op passes): at most " << fixed(100 * worst, 1) << "% ("
+           << worst_id << "; target <= 2%; negative = below the noise)\n";
+    // CPU time other processes used during the run (measured), else the load before it.
+    const json& others = at(env, {"other_processes_cpu", "fraction"});
     const json& load = at(env, {"load_average_start"});
-    if (load.is_array() && !load.empty() && load[0].is_number() && load[0].get<double>() > 0.5)
+    if (others.is_number()) {
+        if (others.get<double>() > 0.05)
+            md << "Warning: other processes used " << fixed(100 * others.get<double>(), 0)
+               << "% of the machine's CPU time during the run: they disturb the timings, multi-threaded ones most.\n";
+    } else if (load.is_array() && !load.empty() && load[0].is_number() && load[0].get<double>() > 0.5) {
         md << "Warning: the host was busy (1-minute load average " << fixed(load[0].get<double>(), 2)
-           << " before the run, on " << str(at(env, {"logical_cpus"}))
-           << " CPUs): other processes disturb the timings, multi-threaded ones most.\n";
+           << " before the run): other processes disturb the timings, multi-threaded ones most.\n";
+    }
     if (at(results, {"complete"}) != true) md << "\nINCOMPLETE: the run was interrupted; only the finished points are shown.\n";
     return md.str();
 }

@@ -349,6 +349,7 @@ void rank_rows(json& results) {
 json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
+    const CpuSample cpu_start = sample_cpu();
     json results;
     results["schema"] = "llama-hls-bench/results";
     results["schema_version"] = 1;
@@ -681,6 +682,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     results["rows"] = rows;
     rank_rows(results);
     results["environment"]["load_average_end"] = load_average();
+    results["environment"]["other_processes_cpu"] = other_processes_cpu(cpu_start, sample_cpu());
     results["interrupted"] = interrupted;
     results["complete"] = !interrupted;
     results["finished_at"] = utc_now_iso8601();

@@ -547,6 +547,10 @@ def environment_table(results):
     for k, v in env.items():
         if isinstance(v, dict) and num(v.get("bytes_per_s")):
             v = f"{gbs(v['bytes_per_s'])} (best pass; {v.get('threads')} threads, {v.get('buffer_bytes')} byte buffer)"
+        elif k == "other_processes_cpu" and isinstance(v, dict) and num(v.get("fraction")):
+            v = f"{v.get('cpu_seconds', 0):.1f} CPU seconds = {100 * v['fraction']:.1f}% of the machine during the run"
+        elif isinstance(v, (list, dict)):
+            v = json.dumps(v)
         rows.append([k, v])
     rows += [["run started", results.get("started_at")], ["run finished", results.get("finished_at")],
              ["duration", f"{results.get('duration_s', 0):.1f} s" if num(results.get("duration_s")) else "-"],
@@ -616,11 +620,10 @@ def html_page(results, images, note=None):
                  f"({esc(env.get('cores'))} cores), commit {esc(str(env.get('git_commit', ''))[:12])}. "
                  "<b>measured</b> = timed on this machine; <b>estimated</b> = a modelled board figure, "
                  "not a measurement; <b>published</b> = quoted from its source.</p>")
-    load = env.get("load_average_start")
-    if isinstance(load, list) and load and num(load[0]) and load[0] > 0.5:
-        parts.append(f'<p class="banner">The host was busy before the run (1-minute load average {load[0]:.2f} '
-                     f'on {esc(env.get("logical_cpus"))} CPUs): other processes disturb the timings, '
-                     "multi-threaded ones most.</p>")
+    others = (env.get("other_processes_cpu") or {}).get("fraction") if isinstance(env.get("other_processes_cpu"), dict) else None
+    if num(others) and others > 0.05:
+        parts.append(f'<p class="banner">Other processes used {100 * others:.0f}% of the machine\'s CPU time during '
+                     "the run: they disturb the timings, multi-threaded ones most.</p>")
     if results.get("complete") is not True:
         parts.append('<p class="banner">INCOMPLETE: the run was interrupted; only the finished points '
                      'are shown.</p>')
