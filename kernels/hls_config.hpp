@@ -50,6 +50,23 @@ constexpr int kMaxHeadSize = 64;   // stories42M
 constexpr int kMaxSeqLen = 1024;   // stories42M
 constexpr int kMaxVocab = 32000;   // Llama 2 tokenizer
 
+// ---- int8 (Q8_0) weights ----------------------------------------------------------------
+// One bitstream serves fp32 and int8 models: ModelDims::group_size selects (0: fp32).
+// An int8 beat carries kQ8RowsPerBeat rows side by side (kQ8Cols columns of each), so the
+// two rows' weights in a column share one activation: two int8 multiplies per DSP48E2
+// (kernels/primitives/matmul_q8.hpp). A scale beat carries kQ8ScalesPerBeat fp32 scales:
+// kQ8ChunkGroups groups of each of the two rows.
+constexpr int kQ8PerBeat = kBeatBytes;                  // int8 values per beat (16)
+constexpr int kQ8RowsPerBeat = 2;                       // rows sharing a beat
+constexpr int kQ8Cols = kQ8PerBeat / kQ8RowsPerBeat;    // columns of each row per beat (8)
+constexpr int kQ8ScalesPerBeat = kFloatsPerBeat;        // fp32 scales per scale beat (4)
+constexpr int kQ8ChunkGroups = kQ8ScalesPerBeat / kQ8RowsPerBeat;  // groups per scale beat (2)
+// Group sizes the kernels take: multiples of kLanes (the activation quantizer handles kLanes
+// values per clock, all of one group) up to kMaxGroupSize. A group is stored zero-padded to
+// whole kQ8Cols slices, so 4 costs one slice (half of it padding) and 12 costs two.
+constexpr int kMaxGroupSize = 64;
+constexpr int kMinGroupSize = 4;
+
 // ---- Derived sizes (do not edit) -------------------------------------------------------
 constexpr int ceil_div_c(int a, int b) { return (a + b - 1) / b; }
 constexpr int max_c(int a, int b) { return a > b ? a : b; }
@@ -64,6 +81,21 @@ constexpr int kMaxHeadBeats = kMaxHeadSize / kFloatsPerBeat;
 // so a row must be at least as long as the fadd latency.
 constexpr int kMaxKvRowBeats = max_c(kMaxDim / kFloatsPerBeat, kPartialSums);
 constexpr int kMaxSlots = ceil_div_c(kMaxSeqLen, kKvPorts);  // KV rows per stripe per layer
+// int8: beats of one row pair (scale beats + weight beats, at least kPartialSums), for a
+// row of `cols` columns in groups of gs; the most over every accepted gs and cols <= kMaxCols.
+constexpr int q8_pair_beats_c(int cols, int gs) {
+    const int groups = cols / gs;
+    const int slices = ceil_div_c(gs, kQ8Cols);  // weight beats per group
+    const int beats = ceil_div_c(groups, kQ8ChunkGroups) + groups * slices;
+    return max_c(beats, kPartialSums);
+}
+constexpr int max_q8_pair_beats_c() {
+    int most = 0;
+    for (int gs = kMinGroupSize; gs <= kMaxGroupSize; gs += kMinGroupSize) most = max_c(most, q8_pair_beats_c(kMaxCols, gs));
+    return most;
+}
+constexpr int kMaxQ8PairBeats = max_q8_pair_beats_c();
+constexpr int kMaxQ8Groups = kMaxCols / kMinGroupSize;  // activation scales of one vector
 constexpr int kRegionAlignBytes = 4096;  // every weight region starts on a 4 KiB page
 constexpr int kRegionAlignBeats = kRegionAlignBytes / kBeatBytes;
 
@@ -73,6 +105,9 @@ static_assert(kWeightPorts == 4, "the top functions have four weight bundles");
 static_assert(kPartialSums >= 2 && (kPartialSums & (kPartialSums - 1)) == 0,
               "partial sums: a power of two (adder tree)");
 static_assert(kMaxHeadSize % kFloatsPerBeat == 0, "a head is a whole number of beats");
+static_assert(kQ8ChunkGroups >= 1 && kQ8ScalesPerBeat % kQ8RowsPerBeat == 0,
+              "a scale beat holds whole groups of both rows");
+static_assert(kMinGroupSize % kLanes == 0, "a quantizer iteration stays inside one group");
 
 // The loop structure as numbers, so that the estimator can evaluate the kernel's own loop
 // bounds for another design (kernels/loop_bounds.hpp takes a Design).

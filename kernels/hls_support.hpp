@@ -34,7 +34,32 @@ struct ModelDims {
     int32_t vocab_size;
     int32_t seq_len;
     int32_t shared_classifier;  // 1: the classifier is the embedding table
+    int32_t group_size;         // 0: fp32 weights; > 0: int8 (Q8_0) weights in groups of this size
 };
+
+// A float's bits and back. Vitis supports unions; so does GCC, for type punning. The int8
+// weights travel in the float lanes of a beat, and these are how the kernels see them.
+union FloatBits {
+    float f;
+    uint32_t u;
+};
+inline uint32_t bits_of(float f) {
+    FloatBits b;
+    b.f = f;
+    return b.u;
+}
+inline float float_of(uint32_t u) {
+    FloatBits b;
+    b.u = u;
+    return b.f;
+}
+// Not NaN or +-Inf: the exponent is not all ones.
+inline bool is_finite(float f) { return (bits_of(f) & 0x7f800000u) != 0x7f800000u; }
+// Byte k (0..3, little-endian) of a word as a signed int8 value.
+inline int int8_at(uint32_t u, int k) {
+    const int v = int((u >> (8 * k)) & 0xffu);
+    return v >= 128 ? v - 256 : v;
+}
 
 namespace math {
 #ifdef __SYNTHESIS__
@@ -43,6 +68,7 @@ inline float sqrt(float x) { return hls::sqrtf(x); }
 inline float pow(float x, float y) { return hls::powf(x, y); }
 inline float cos(float x) { return hls::cosf(x); }
 inline float sin(float x) { return hls::sinf(x); }
+inline float round(float x) { return hls::roundf(x); }
 #else
 // The same single-precision functions llama2.c calls, so C simulation follows cpu-ref.
 inline float exp(float x) { return ::expf(x); }
@@ -50,6 +76,8 @@ inline float sqrt(float x) { return ::sqrtf(x); }
 inline float pow(float x, float y) { return ::powf(x, y); }
 inline float cos(float x) { return ::cosf(x); }
 inline float sin(float x) { return ::sinf(x); }
+// Half away from zero, as C's round() that runq.c uses to quantize activations.
+inline float round(float x) { return ::roundf(x); }
 #endif
 }  // namespace math
 

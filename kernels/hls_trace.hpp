@@ -19,10 +19,11 @@ enum class TraceOp : int {
     Softmax,    // op_softmax alone
     SwiGLU,
     Residual,
+    Quantize,   // an activation vector quantized to int8 for Q8_0 matmuls
     Count
 };
 
-// Every instrumented loop. Names, IIs and datapaths are in kernels/loop_table.hpp.
+// Every instrumented loop. Names: host/trace.cpp; IIs and datapaths: host/estimator.cpp.
 enum class LoopId : int {
     EmbedRead,     // one embedding row from one weight port
     RmsSumSq,      // sum of squares
@@ -45,6 +46,10 @@ enum class LoopId : int {
     VecStore,      // a vector written to the io port (per-op tops)
     SwiGLU,
     Residual,
+    QuantMax,      // int8: max |x| of every group, and its scale
+    QuantScale,    // int8: x / scale rounded to int8
+    MatQ8Steps,    // int8: the activations of every beat of a row pair, copied to every engine
+    MatQ8Engine,   // int8: one engine: all beats of its row pairs (concurrent)
     Count
 };
 

@@ -5,6 +5,8 @@
 #include "kernels/llama_layout.hpp"
 #include "kernels/primitives/attention.hpp"
 #include "kernels/primitives/matmul.hpp"
+#include "kernels/primitives/matmul_q8.hpp"
+#include "kernels/primitives/quantize.hpp"
 #include "kernels/primitives/rmsnorm.hpp"
 #include "kernels/primitives/rope.hpp"
 #include "kernels/primitives/softmax.hpp"
@@ -29,12 +31,30 @@ inline void embed(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3
     }
 }
 
-// y = W x for layer matrix m of layer l.
+// A matmul's input: the fp32 vector, and for int8 models its quantized copy (xq, xs).
+struct MatIn {
+    const float* x;
+    const int8_t* xq;
+    const float* xs;
+};
+
+// For int8 models, quantizes x (n values) once for every matmul that reads it.
+inline MatIn mat_input(const float* x, int n, const ModelDims& d, int8_t* xq, float* xs) {
+    if (is_q8(d)) quantize_q8(x, n, d.group_size, xq, xs);
+    return MatIn{x, xq, xs};
+}
+
+// y = W x for layer matrix m of layer l, in the model's precision.
 inline void layer_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
-                         const ModelDims& d, int l, int m, const float* x, float* y, RowBanks& yb) {
-    matmul(w0 + matrix_offset(d, 0, l, m), w1 + matrix_offset(d, 1, l, m),
-           w2 + matrix_offset(d, 2, l, m), w3 + matrix_offset(d, 3, l, m), x, y, matrix_rows(d, m),
-           matrix_cols(d, m), yb);
+                         const ModelDims& d, int l, int m, const MatIn& in, float* y, RowBanks& yb) {
+    const Beat* p0 = w0 + matrix_offset(d, 0, l, m);
+    const Beat* p1 = w1 + matrix_offset(d, 1, l, m);
+    const Beat* p2 = w2 + matrix_offset(d, 2, l, m);
+    const Beat* p3 = w3 + matrix_offset(d, 3, l, m);
+    if (is_q8(d))
+        matmul_q8(p0, p1, p2, p3, in.xq, in.xs, y, matrix_rows(d, m), matrix_cols(d, m), d.group_size, yb);
+    else
+        matmul(p0, p1, p2, p3, in.x, y, matrix_rows(d, m), matrix_cols(d, m), yb);
 }
 
 inline int clamp_to(int n, int max) { return n < 0 ? 0 : n > max ? max : n; }
@@ -66,6 +86,10 @@ extern "C" void llama_forward(int token, int pos, lhk::ModelDims dims, const Bea
 
     float x[kMaxDim], xb[kMaxDim], xb2[kMaxDim], q[kMaxDim], k[kMaxDim], v[kMaxDim];
     float hb[kMaxHidden], hb2[kMaxHidden];
+    // int8 models: a matmul input quantized (4 values written per clock, 8 read).
+    int8_t xq[kMaxCols];
+    float xs[kMaxQ8Groups];
+#pragma HLS ARRAY_PARTITION variable=xq cyclic factor=kQ8Cols
 #pragma HLS ARRAY_PARTITION variable=x cyclic factor=kLanes
 #pragma HLS ARRAY_PARTITION variable=xb cyclic factor=kLanes
 #pragma HLS ARRAY_PARTITION variable=xb2 cyclic factor=kLanes
@@ -91,28 +115,37 @@ layers:
     for (int l = 0; l < d.n_layers; ++l) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxLayers
         rmsnorm(xb, x, w0 + rms_att_offset(d, l), dim, 0);
-        layer_matmul(w0, w1, w2, w3, d, l, kWq, xb, q, yb);
-        layer_matmul(w0, w1, w2, w3, d, l, kWk, xb, k, yb);
-        layer_matmul(w0, w1, w2, w3, d, l, kWv, xb, v, yb);
+        const MatIn att_in = mat_input(xb, dim, d, xq, xs);
+        layer_matmul(w0, w1, w2, w3, d, l, kWq, att_in, q, yb);
+        layer_matmul(w0, w1, w2, w3, d, l, kWk, att_in, k, yb);
+        layer_matmul(w0, w1, w2, w3, d, l, kWv, att_in, v, yb);
         LHK_TRACE_OP(TraceOp::Rope, dim, kv_dim, hs, 0);
         rope_rotate(q, k, dim, kv_dim, hs, fcr, fci);
         kv_store(kv0, kv1, kv2, kv3, k, v, l, pos, d);
         attention(kv0, kv1, kv2, kv3, q, xb, l, pos, d);
-        layer_matmul(w0, w1, w2, w3, d, l, kWo, xb, xb2, yb);
+        layer_matmul(w0, w1, w2, w3, d, l, kWo, mat_input(xb, dim, d, xq, xs), xb2, yb);
         residual_add(x, xb2, dim);
 
         rmsnorm(xb, x, w0 + rms_ffn_offset(d, l), dim, 0);
-        layer_matmul(w0, w1, w2, w3, d, l, kW1, xb, hb, yb);
-        layer_matmul(w0, w1, w2, w3, d, l, kW3, xb, hb2, yb);
+        const MatIn ffn_in = mat_input(xb, dim, d, xq, xs);
+        layer_matmul(w0, w1, w2, w3, d, l, kW1, ffn_in, hb, yb);
+        layer_matmul(w0, w1, w2, w3, d, l, kW3, ffn_in, hb2, yb);
         swiglu(hb, hb2, hidden);
-        layer_matmul(w0, w1, w2, w3, d, l, kW2, hb, xb, yb);
+        layer_matmul(w0, w1, w2, w3, d, l, kW2, mat_input(hb, hidden, d, xq, xs), xb, yb);
         residual_add(x, xb, dim);
     }
 
     rmsnorm(xb, x, w0 + rms_final_offset(d), dim, 0);
-    matmul_to_ddr(w0 + classifier_offset(d, 0), w1 + classifier_offset(d, 1),
-                  w2 + classifier_offset(d, 2), w3 + classifier_offset(d, 3), xb, logits, d.vocab_size,
-                  dim, kIoPort, yb);
+    const Beat* c0 = w0 + classifier_offset(d, 0);
+    const Beat* c1 = w1 + classifier_offset(d, 1);
+    const Beat* c2 = w2 + classifier_offset(d, 2);
+    const Beat* c3 = w3 + classifier_offset(d, 3);
+    if (is_q8(d)) {
+        quantize_q8(xb, dim, d.group_size, xq, xs);
+        matmul_q8_to_ddr(c0, c1, c2, c3, xq, xs, logits, d.vocab_size, dim, d.group_size, kIoPort, yb);
+    } else {
+        matmul_to_ddr(c0, c1, c2, c3, xb, logits, d.vocab_size, dim, kIoPort, yb);
+    }
 }
 
 extern "C" void op_rmsnorm(Beat* out, const Beat* x, const Beat* w, int n) {
@@ -132,7 +165,7 @@ extern "C" void op_rmsnorm(Beat* out, const Beat* x, const Beat* w, int n) {
 }
 
 extern "C" void op_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
-                          const Beat* x, Beat* out, int rows, int cols) {
+                          const Beat* x, Beat* out, int rows, int cols, int group_size) {
 #pragma HLS INTERFACE mode=m_axi port=w0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
 #pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
 #pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
@@ -141,17 +174,30 @@ extern "C" void op_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const 
 #pragma HLS INTERFACE mode=m_axi port=out bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR
 #pragma HLS INTERFACE mode=s_axilite port=rows
 #pragma HLS INTERFACE mode=s_axilite port=cols
+#pragma HLS INTERFACE mode=s_axilite port=group_size
 #pragma HLS INTERFACE mode=s_axilite port=return
     using namespace lhk;
     rows = clamp_to(rows, kMaxRows);
     cols = clamp_to(cols, kMaxCols);
+    // int8 needs a group size the kernels take that divides the row (the host checks it).
+    if (group_size < 0 ||
+        (group_size > 0 && (group_size % kMinGroupSize != 0 || group_size > kMaxGroupSize || cols % group_size != 0)))
+        return;
     float xl[kMaxCols];
 #pragma HLS ARRAY_PARTITION variable=xl cyclic factor=kLanes
+    int8_t xq[kMaxCols];
+    float xs[kMaxQ8Groups];
+#pragma HLS ARRAY_PARTITION variable=xq cyclic factor=kQ8Cols
     RowBanks yb;
 #pragma HLS ARRAY_PARTITION variable=yb dim=1 complete
 #pragma HLS BIND_STORAGE variable=yb type=ram_2p impl=uram
     load_vector(x, xl, cols, kIoPort);
-    matmul_to_ddr(w0, w1, w2, w3, xl, out, rows, cols, kIoPort, yb);
+    if (group_size > 0) {
+        quantize_q8(xl, cols, group_size, xq, xs);
+        matmul_q8_to_ddr(w0, w1, w2, w3, xq, xs, out, rows, cols, group_size, kIoPort, yb);
+    } else {
+        matmul_to_ddr(w0, w1, w2, w3, xl, out, rows, cols, kIoPort, yb);
+    }
 }
 
 extern "C" void op_rope(Beat* q, Beat* k, int pos, int dim, int kv_dim, int head_size) {

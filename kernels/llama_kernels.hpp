@@ -11,7 +11,8 @@
 
 extern "C" {
 
-// One decoded token: every layer and the classifier. Reads the weights from w0..w3,
+// One decoded token: every layer and the classifier, fp32 or int8 weights as
+// dims.group_size says (one bitstream for both). Reads the weights from w0..w3,
 // appends k and v of position `pos` to the KV stripes and reads positions 0..pos back,
 // writes dims.vocab_size logits (logits_beats(dims) beats).
 void llama_forward(int token, int pos, lhk::ModelDims dims, const lhk::Beat* w0,
@@ -22,9 +23,10 @@ void llama_forward(int token, int pos, lhk::ModelDims dims, const lhk::Beat* w0,
 // out[n] = w * x / rms(x)
 void op_rmsnorm(lhk::Beat* out, const lhk::Beat* x, const lhk::Beat* w, int n);
 // out[rows] = W x[cols]; w_p points at the matrix's region on port p (llama_layout.hpp:
-// row r on port r % 4 at row index r / 4, rows row_beats(cols) beats long).
+// row r on port r % 4 at row index r / 4, rows row_beats(cols) beats long). group_size 0:
+// fp32 weights; > 0: int8 (Q8_0) row pairs in groups of group_size, x quantized on chip.
 void op_matmul(const lhk::Beat* w0, const lhk::Beat* w1, const lhk::Beat* w2, const lhk::Beat* w3,
-               const lhk::Beat* x, lhk::Beat* out, int rows, int cols);
+               const lhk::Beat* x, lhk::Beat* out, int rows, int cols, int group_size);
 // Rotates adjacent pairs of q[dim] and, for i < kv_dim, k[kv_dim] in place.
 void op_rope(lhk::Beat* q, lhk::Beat* k, int pos, int dim, int kv_dim, int head_size);
 // In place over x[n], n <= kMaxSeqLen.

@@ -9,9 +9,18 @@
 // region of their own port. Each row is zero-padded to row_beats(cols) beats and each
 // region starts on a 4 KiB boundary (a burst never crosses a page). Per port, in order:
 //   layer 0: wq wk wv wo w1 w2 w3, layer 1: ..., ..., classifier (vocab x dim),
-//   embedding (only when not shared with the classifier),
+//   embedding (only when not shared with the classifier, or for int8 models),
 //   and on port 0 only: the norm weights rms_att[L], rms_ffn[L], rms_final (dim each,
 //   padded to whole beats).
+// int8 models (dims.group_size > 0): the matrices and the classifier are int8 row pairs
+// (loop_bounds.hpp, q8_pair_iters): engine-local rows 2k and 2k+1 of a port share a pair
+// of q8_pair_beats(cols, gs) beats. Per chunk of kQ8ChunkGroups groups: one scale beat
+// {A g, A g+1, B g, B g+1} (fp32; 0 where a group is missing), then each group's
+// ceil(gs / kQ8Cols) weight beats, a beat holding kQ8Cols int8 columns of row A in bytes
+// 0..7 and the same columns of row B in bytes 8..15 (columns past the group: 0). Beats
+// after the last chunk, and a missing row B, are zero. The embedding table is stored
+// separately in fp32 (dequantized by the host, as runq.c does at load), so the embedding
+// lookup stays the fp32 one.
 // KV cache: position t lives on stripe t % kKvPorts, slot t / kKvPorts. A stripe holds the
 // K rows [layer][slot] then the V rows [layer][slot], each kv_row_beats() beats. A row is
 // stored expanded to one copy per query head (dim floats: KV head g repeated kv_mul times),
@@ -42,15 +51,25 @@ inline int vec_beats(int n) { return ceil_div(n, kFloatsPerBeat); }
 inline int64_t align_region(int64_t beats) {
     return ceil_div64(beats, kRegionAlignBeats) * kRegionAlignBeats;
 }
-// Beats a rows x cols matrix occupies on one port, region padding included.
+// Beats an fp32 rows x cols matrix occupies on one port, region padding included.
 inline int64_t region_beats(int rows, int cols, int port) {
     return align_region(int64_t(rows_on_engine(rows, port, kDesign)) * row_beats(cols));
+}
+// int8: beats of one row pair, and of a rows x cols matrix on one port.
+inline bool is_q8(const ModelDims& d) { return d.group_size > 0; }
+inline int q8_pair_beats(int cols, int gs) { return q8_pair_iters(cols, gs, kDesign); }
+inline int64_t q8_region_beats(int rows, int cols, int gs, int port) {
+    return align_region(int64_t(q8_pairs_on_engine(rows, port, kDesign)) * q8_pair_beats(cols, gs));
+}
+// A matrix of the model (or its classifier) in the model's precision.
+inline int64_t matrix_region_beats(const ModelDims& d, int rows, int cols, int port) {
+    return is_q8(d) ? q8_region_beats(rows, cols, d.group_size, port) : region_beats(rows, cols, port);
 }
 inline int64_t layer_beats(const ModelDims& d, int port) {
     int64_t total = 0;
     for (int m = 0; m < kMatricesPerLayer; ++m) {
 #pragma HLS UNROLL
-        total += region_beats(matrix_rows(d, m), matrix_cols(d, m), port);
+        total += matrix_region_beats(d, matrix_rows(d, m), matrix_cols(d, m), port);
     }
     return total;
 }
@@ -58,21 +77,23 @@ inline int64_t matrix_offset(const ModelDims& d, int port, int layer, int m) {
     int64_t off = int64_t(layer) * layer_beats(d, port);
     for (int k = 0; k < kMatricesPerLayer; ++k) {
 #pragma HLS UNROLL
-        if (k < m) off += region_beats(matrix_rows(d, k), matrix_cols(d, k), port);
+        if (k < m) off += matrix_region_beats(d, matrix_rows(d, k), matrix_cols(d, k), port);
     }
     return off;
 }
 inline int64_t classifier_offset(const ModelDims& d, int port) {
     return int64_t(d.n_layers) * layer_beats(d, port);
 }
+// The embedding has its own (fp32) table unless it is the fp32 classifier itself.
+inline bool embedding_separate(const ModelDims& d) { return !d.shared_classifier || is_q8(d); }
 inline int64_t embedding_offset(const ModelDims& d, int port) {
     const int64_t cls = classifier_offset(d, port);
-    return d.shared_classifier ? cls : cls + region_beats(d.vocab_size, d.dim, port);
+    return embedding_separate(d) ? cls + matrix_region_beats(d, d.vocab_size, d.dim, port) : cls;
 }
-// End of the classifier (and of the unshared embedding) on a port.
+// End of the classifier (and of a separate embedding table) on a port.
 inline int64_t tables_end(const ModelDims& d, int port) {
-    const int64_t table = region_beats(d.vocab_size, d.dim, port);
-    return classifier_offset(d, port) + (d.shared_classifier ? table : 2 * table);
+    return embedding_offset(d, port) + (embedding_separate(d) ? region_beats(d.vocab_size, d.dim, port)
+                                                              : matrix_region_beats(d, d.vocab_size, d.dim, port));
 }
 // The norm weights, port 0 only, after the tables.
 inline int64_t norms_offset(const ModelDims& d) { return tables_end(d, 0); }
@@ -126,6 +147,11 @@ inline bool dims_fit(const ModelDims& d, const char** why) {
     else if (head_size_of(d) % kFloatsPerBeat != 0) w = "head_size must be a whole number of beats";
     else if (d.seq_len > kMaxSeqLen) w = "seq_len exceeds kMaxSeqLen";
     else if (d.vocab_size > kMaxVocab) w = "vocab_size exceeds kMaxVocab";
+    else if (d.group_size < 0 || (d.group_size > 0 && (d.group_size % kMinGroupSize != 0 ||
+                                                       d.group_size > kMaxGroupSize)))
+        w = "int8 group_size must be 0 (fp32) or a multiple of 4 up to 64";
+    else if (d.group_size > 0 && (d.dim % d.group_size != 0 || d.hidden_dim % d.group_size != 0))
+        w = "int8 group_size must divide dim and hidden_dim";
     if (why) *why = w;
     return w == nullptr;
 }

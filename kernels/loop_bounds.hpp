@@ -31,6 +31,26 @@ inline int64_t matmul_engine_trips(int rows, int cols, int e, const Design& d) {
     return int64_t(rows_on_engine(rows, e, d)) * row_iters(cols, d);
 }
 
+// int8 (Q8_0) matmul. A beat holds two rows side by side (port_bytes / 2 columns of each);
+// rows e, e + ports, ... of engine e are taken in pairs. A row pair is stored as chunks: the
+// scale beat(s) of the chunk's groups (both rows), then each group's weight beats, the group
+// zero-padded to whole beats. The pair is padded to at least partial_sums beats, as fp32
+// rows are.
+inline int q8_cols_per_beat(const Design& d) { return imax(1, d.port_bits / 8 / 2); }
+inline int q8_scales_per_beat(const Design& d) { return imax(1, d.port_bits / 32); }
+inline int q8_chunk_groups(const Design& d) { return imax(1, q8_scales_per_beat(d) / 2); }
+inline int q8_chunk_scale_beats(const Design& d) { return ceil_div(2 * q8_chunk_groups(d), q8_scales_per_beat(d)); }
+inline int q8_group_beats(int gs, const Design& d) { return ceil_div(gs, q8_cols_per_beat(d)); }
+inline int q8_pair_iters(int cols, int gs, const Design& d) {
+    const int groups = cols / gs;
+    const int beats = ceil_div(groups, q8_chunk_groups(d)) * q8_chunk_scale_beats(d) + groups * q8_group_beats(gs, d);
+    return imax(beats, d.partial_sums);
+}
+inline int q8_pairs_on_engine(int rows, int e, const Design& d) { return ceil_div(rows_on_engine(rows, e, d), 2); }
+inline int64_t q8_engine_trips(int rows, int cols, int gs, int e, const Design& d) {
+    return int64_t(q8_pairs_on_engine(rows, e, d)) * q8_pair_iters(cols, gs, d);
+}
+
 // Attention: a stored K or V row (row_floats = dim, one copy per query head) is padded to
 // whole iterations and to at least partial_sums of them (the value loop revisits an
 // accumulator once per row).

@@ -129,11 +129,8 @@ inline void matmul_rows(const Beat* w0, const Beat* w1, const Beat* w2, const Be
 // matmul of the forward pass (all layers and the classifier) shares one matmul unit.
 using RowBanks = float[kWeightPorts][kMaxRowsPerPort];
 
-// y = W x with y on chip (rows <= kMaxCols).
-inline void matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const float* x,
-                   float* y, int rows, int cols, float yb[kWeightPorts][kMaxRowsPerPort]) {
-    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 0, 0);
-    matmul_rows<kMaxRowsPerPort>(w0, w1, w2, w3, x, yb, rows, cols);
+// The row results in yb out to an on-chip vector y (rows <= kMaxCols).
+inline void matmul_store_vec(const float yb[kWeightPorts][kMaxRowsPerPort], float* y, int rows) {
     const int iters = vec_iters(rows, kDesign);
     LHK_TRACE_LOOP(LoopId::MatStoreVec, iters, kNoPort, 0);
 mat_store_vec:
@@ -148,12 +145,8 @@ mat_store_vec:
     }
 }
 
-// y = W x with y written to DDR as beats (the logits; op_matmul's output).
-inline void matmul_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
-                          const float* x, Beat* y, int rows, int cols, int y_port,
-                          float yb[kWeightPorts][kMaxRowsPerPort]) {
-    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 1, 0);
-    matmul_rows<kMaxRowsPerPort>(w0, w1, w2, w3, x, yb, rows, cols);
+// The row results in yb out to DDR as beats (the logits; op_matmul's output).
+inline void matmul_store_ddr(const float yb[kWeightPorts][kMaxRowsPerPort], Beat* y, int rows, int y_port) {
     const int nb = vec_beats(rows);
     LHK_TRACE_LOOP(LoopId::MatStoreDdr, nb, y_port, int64_t(nb) * kBeatBytes);
 mat_store_ddr:
@@ -168,6 +161,23 @@ mat_store_ddr:
         }
         y[i] = out;
     }
+}
+
+// y = W x with y on chip (rows <= kMaxCols).
+inline void matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const float* x,
+                   float* y, int rows, int cols, float yb[kWeightPorts][kMaxRowsPerPort]) {
+    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 0, 0);
+    matmul_rows<kMaxRowsPerPort>(w0, w1, w2, w3, x, yb, rows, cols);
+    matmul_store_vec(yb, y, rows);
+}
+
+// y = W x with y written to DDR as beats (the logits; op_matmul's output).
+inline void matmul_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+                          const float* x, Beat* y, int rows, int cols, int y_port,
+                          float yb[kWeightPorts][kMaxRowsPerPort]) {
+    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 1, 0);
+    matmul_rows<kMaxRowsPerPort>(w0, w1, w2, w3, x, yb, rows, cols);
+    matmul_store_ddr(yb, y, rows, y_port);
 }
 
 }  // namespace lhk

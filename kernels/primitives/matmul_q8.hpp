@@ -1,0 +1,278 @@
+#pragma once
+// int8 (Q8_0) matrix-vector product y = W x in runq.c's arithmetic: per group of gs columns
+// an int32 sum of int8 x int8 products, then val += float(isum) * w_scale * x_scale. The
+// activations come quantized (quantize.hpp); the weights are int8 row pairs with their
+// fp32 scales inline (llama_layout.hpp), one port per engine, as the fp32 matmul.
+//
+// Datapath of an engine, one beat per clock (II=1), rows flattened like the fp32 engine:
+//  * a beat holds kQ8Cols columns of two rows (A, B) of the engine: both rows' weights in a
+//    column meet the same activation, so each of the kQ8Cols multipliers computes two int8
+//    products (mul2_shared: one DSP48E2 for two MACs) -> 16 MACs per clock per engine;
+//  * the kQ8Cols products of each row go through an integer adder tree into the group's
+//    int32 sum (an integer add: a loop-carried path of one cycle);
+//  * on a group's last beat the sum becomes float(isum) * w_scale * x_scale for each row,
+//    added into that row's accumulator i % kPartialSums (as the fp32 engine: revisited only
+//    every kPartialSums clocks), and the row pair's result is the tree of the last
+//    kPartialSums accumulator values;
+//  * a scale beat loads the chunk's four weight scales into a register.
+// What a beat needs from the activations is the same for every row pair of a matrix (same
+// columns, same groups), so it is laid out once per matmul (q8_steps) and copied to every
+// engine, like the fp32 engines' copies of x.
+#include "kernels/llama_layout.hpp"
+#include "kernels/primitives/matmul.hpp"
+#include "kernels/primitives/vector.hpp"
+
+namespace lhk {
+
+// What beat b of every row pair needs from the activations.
+struct Q8Step {
+    int8_t xq[kQ8Cols];  // activations of the beat's columns; 0 on scale and padding beats
+    float xs;            // scale of the activations of the group this beat ends
+    uint8_t scales;      // 1: a scale beat
+    uint8_t ends;        // 1: the last beat of a group: its sums are scaled and accumulated
+    uint8_t slot;        // the group's place in its chunk: selects its weight scales
+};
+
+// a*x and b*x from one multiplier: (a * 2^18 + b) * x = a*x * 2^18 + b*x with |b*x| <=
+// 127 * 128 < 2^17, so the low 18 bits, sign-extended, are b*x and the rest is a*x. The
+// packed operand needs 26 bits and x 8: one DSP48E2 27 x 18 multiplier (the INT8 packing
+// of AMD's WP487), where separate products would take two.
+inline void mul2_shared(int a, int b, int x, int* ax, int* bx) {
+#pragma HLS INLINE
+    const int32_t packed = a * 262144 + b;
+    const int64_t p = int64_t(packed) * x;
+    const int32_t lo = int32_t(((p & 0x3ffff) ^ 0x20000) - 0x20000);
+    *bx = lo;
+    *ax = int32_t((p - lo) / 262144);  // exact: p - lo is a multiple of 2^18
+}
+
+// Integer sum of N values by a balanced tree (N a power of two).
+template <int N>
+inline int32_t tree_sum_i(const int32_t in[N]) {
+#pragma HLS INLINE
+    static_assert(N >= 1 && (N & (N - 1)) == 0, "tree_sum_i: N must be a power of two");
+    int32_t t[N];
+#pragma HLS ARRAY_PARTITION variable=t complete
+    for (int i = 0; i < N; ++i) {
+#pragma HLS UNROLL
+        t[i] = in[i];
+    }
+    for (int stride = 1; stride < N; stride *= 2) {
+#pragma HLS UNROLL
+        for (int i = 0; i + stride < N; i += 2 * stride) {
+#pragma HLS UNROLL
+            t[i] = t[i] + t[i + stride];
+        }
+    }
+    return t[0];
+}
+
+// The steps of a row pair of `cols` columns in groups of gs, from the quantized activations,
+// into every engine's copy: per chunk a scale beat, then each group's weight beats.
+inline void q8_steps(const int8_t* xq, const float* xs, int cols, int gs,
+                     Q8Step steps[kWeightPorts][kMaxQ8PairBeats], int pb) {
+    const int groups = cols / gs;
+    const int slices = ceil_div(gs, kQ8Cols);  // weight beats per group
+    LHK_TRACE_LOOP(LoopId::MatQ8Steps, pb, kNoPort, 0);
+    int g = 0, k = 0, slot = 0;  // group, weight beat in the group, group in the chunk
+    int col = 0;                 // first column of group g
+    bool scale_next = true;
+q8_steps:
+    for (int b = 0; b < pb; ++b) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=kPartialSums max=kMaxQ8PairBeats
+        Q8Step st;
+        for (int l = 0; l < kQ8Cols; ++l) {
+#pragma HLS UNROLL
+            st.xq[l] = 0;
+        }
+        st.xs = 0.0f;
+        st.scales = 0;
+        st.ends = 0;
+        st.slot = 0;
+        if (g < groups) {
+            if (scale_next) {
+                st.scales = 1;
+                scale_next = false;
+            } else {
+                for (int l = 0; l < kQ8Cols; ++l) {
+#pragma HLS UNROLL
+                    const int c = k * kQ8Cols + l;
+                    st.xq[l] = c < gs ? xq[col + c] : int8_t(0);
+                }
+                st.xs = xs[g];
+                st.slot = uint8_t(slot);
+                if (k == slices - 1) {
+                    st.ends = 1;
+                    k = 0;
+                    col += gs;
+                    ++g;
+                    if (slot == kQ8ChunkGroups - 1) {
+                        slot = 0;
+                        scale_next = true;
+                    } else {
+                        ++slot;
+                    }
+                } else {
+                    ++k;
+                }
+            }
+        }
+        for (int e = 0; e < kWeightPorts; ++e) {
+#pragma HLS UNROLL
+            steps[e][b] = st;
+        }
+    }
+}
+
+// One engine over the row pairs of its `rows` rows (pb beats each) at w; row k's result to y[k].
+template <int Depth>
+inline void matmul_q8_engine(const Beat* w, const Q8Step steps[kMaxQ8PairBeats], float y[Depth], int rows,
+                             int pb, int port) {
+    const int64_t trips = int64_t(ceil_div(rows, kQ8RowsPerBeat)) * pb;
+    LHK_TRACE_LOOP(LoopId::MatQ8Engine, trips, port, trips * kBeatBytes);
+    float acc_a[kPartialSums], acc_b[kPartialSums], tail_a[kPartialSums], tail_b[kPartialSums];
+#pragma HLS ARRAY_PARTITION variable=acc_a complete
+#pragma HLS ARRAY_PARTITION variable=acc_b complete
+#pragma HLS ARRAY_PARTITION variable=tail_a complete
+#pragma HLS ARRAY_PARTITION variable=tail_b complete
+    float wscale[kQ8ScalesPerBeat];  // the current chunk's weight scales: A g, A g+1, B g, B g+1
+#pragma HLS ARRAY_PARTITION variable=wscale complete
+    for (int k = 0; k < kPartialSums; ++k) {
+#pragma HLS UNROLL
+        acc_a[k] = acc_b[k] = tail_a[k] = tail_b[k] = 0.0f;
+    }
+    for (int k = 0; k < kQ8ScalesPerBeat; ++k) {
+#pragma HLS UNROLL
+        wscale[k] = 0.0f;
+    }
+    int32_t gsum_a = 0, gsum_b = 0;  // int32 sums of the current group
+    int b = 0;                       // beat within the row pair
+    int r = 0;                       // row pair (of this engine)
+    int s = 0;                       // accumulator in turn
+    // Row B's result is written one clock after row A's (one write port on y).
+    bool pending = false;
+    int pending_row = 0;
+    float pending_val = 0.0f;
+mat_q8_engine:
+    for (int64_t i = 0; i < trips; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=Depth/2*kMaxQ8PairBeats
+#pragma HLS DEPENDENCE variable=acc_a inter distance=kPartialSums true
+#pragma HLS DEPENDENCE variable=acc_b inter distance=kPartialSums true
+        const Beat wb = w[i];
+        const Q8Step st = steps[b];
+        // Row A's int8 weights are in the beat's floats 0..1, row B's in 2..3.
+        int32_t pa[kQ8Cols], pb_[kQ8Cols];
+#pragma HLS ARRAY_PARTITION variable=pa complete
+#pragma HLS ARRAY_PARTITION variable=pb_ complete
+        for (int l = 0; l < kQ8Cols; ++l) {
+#pragma HLS UNROLL
+            const int wa = int8_at(bits_of(wb.v[l / 4]), l % 4);
+            const int wbv = int8_at(bits_of(wb.v[kQ8Cols / 4 + l / 4]), l % 4);
+            int ax = 0, bx = 0;
+            mul2_shared(wa, wbv, st.xq[l], &ax, &bx);
+            pa[l] = ax;
+            pb_[l] = bx;
+        }
+        // Scale and padding beats carry zero activations: their products are 0.
+        const int32_t sum_a = gsum_a + tree_sum_i<kQ8Cols>(pa);
+        const int32_t sum_b = gsum_b + tree_sum_i<kQ8Cols>(pb_);
+        gsum_a = st.ends ? 0 : sum_a;
+        gsum_b = st.ends ? 0 : sum_b;
+        // runq.c: val += ((float) ival) * w_scale * x_scale, in that order.
+        const float term_a = st.ends ? float(sum_a) * wscale[st.slot] * st.xs : 0.0f;
+        const float term_b = st.ends ? float(sum_b) * wscale[kQ8ChunkGroups + st.slot] * st.xs : 0.0f;
+        if (st.scales) {
+            for (int k = 0; k < kQ8ScalesPerBeat; ++k) {
+#pragma HLS UNROLL
+                wscale[k] = wb.v[k];
+            }
+        }
+        // The first kPartialSums beats of a pair restart their accumulator.
+        const float a = (b < kPartialSums ? 0.0f : acc_a[s]) + term_a;
+        const float c = (b < kPartialSums ? 0.0f : acc_b[s]) + term_b;
+        acc_a[s] = a;
+        acc_b[s] = c;
+        for (int k = 0; k + 1 < kPartialSums; ++k) {
+#pragma HLS UNROLL
+            tail_a[k] = tail_a[k + 1];
+            tail_b[k] = tail_b[k + 1];
+        }
+        tail_a[kPartialSums - 1] = a;
+        tail_b[kPartialSums - 1] = c;
+        const bool last = b == pb - 1;
+        bool write = false;
+        int row = 0;
+        float val = 0.0f;
+        if (last) {
+            write = true;
+            row = 2 * r;
+            val = tree_sum<kPartialSums>(tail_a);
+            pending = 2 * r + 1 < rows;  // an odd last row has no partner
+            pending_row = 2 * r + 1;
+            pending_val = tree_sum<kPartialSums>(tail_b);
+        } else if (pending) {
+            write = true;
+            row = pending_row;
+            val = pending_val;
+            pending = false;
+        }
+        if (write) y[row] = val;
+        if (last) {
+            ++r;
+            b = 0;
+        } else {
+            ++b;
+        }
+        s = next_mod(s, kPartialSums);
+    }
+    if (pending) y[pending_row] = pending_val;
+}
+
+// The four engines as concurrent processes.
+template <int Depth>
+inline void matmul_q8_engines(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+                              const Q8Step steps[kWeightPorts][kMaxQ8PairBeats], float yb[kWeightPorts][Depth],
+                              int r0, int r1, int r2, int r3, int pb) {
+#pragma HLS DATAFLOW
+    LHK_TRACE_DATAFLOW(1);
+    matmul_q8_engine<Depth>(w0, steps[0], yb[0], r0, pb, 0);
+    matmul_q8_engine<Depth>(w1, steps[1], yb[1], r1, pb, 1);
+    matmul_q8_engine<Depth>(w2, steps[2], yb[2], r2, pb, 2);
+    matmul_q8_engine<Depth>(w3, steps[3], yb[3], r3, pb, 3);
+    LHK_TRACE_DATAFLOW(0);
+}
+
+// The rows computed into banks yb, for the int8 matrix at w0..w3 and quantized x.
+inline void matmul_q8_rows(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
+                           const float* xs, float yb[kWeightPorts][kMaxRowsPerPort], int rows, int cols,
+                           int gs) {
+    Q8Step steps[kWeightPorts][kMaxQ8PairBeats];
+#pragma HLS ARRAY_PARTITION variable=steps dim=1 complete
+    const int pb = q8_pair_beats(cols, gs);
+    q8_steps(xq, xs, cols, gs, steps, pb);
+    matmul_q8_engines<kMaxRowsPerPort>(w0, w1, w2, w3, steps, yb, rows_on_engine(rows, 0, kDesign),
+                                       rows_on_engine(rows, 1, kDesign), rows_on_engine(rows, 2, kDesign),
+                                       rows_on_engine(rows, 3, kDesign), pb);
+}
+
+// y = W x with y on chip (rows <= kMaxCols).
+inline void matmul_q8(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
+                      const float* xs, float* y, int rows, int cols, int gs,
+                      float yb[kWeightPorts][kMaxRowsPerPort]) {
+    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 0, gs);
+    matmul_q8_rows(w0, w1, w2, w3, xq, xs, yb, rows, cols, gs);
+    matmul_store_vec(yb, y, rows);
+}
+
+// y = W x with y written to DDR as beats (the logits; op_matmul's output).
+inline void matmul_q8_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
+                             const float* xs, Beat* y, int rows, int cols, int gs, int y_port,
+                             float yb[kWeightPorts][kMaxRowsPerPort]) {
+    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 1, gs);
+    matmul_q8_rows(w0, w1, w2, w3, xq, xs, yb, rows, cols, gs);
+    matmul_store_ddr(yb, y, rows, y_port);
+}
+
+}  // namespace lhk
