@@ -257,6 +257,11 @@ double log2_ceil(int n) {
     while ((1 << levels) < n) ++levels;
     return levels;
 }
+// Integer operators are not in the board file: a DSP48E2 multiplier pipelined with its input,
+// M and P registers (3 cycles) and one cycle per fabric adder level. Assumptions; they only
+// set pipeline depths (paid once per matrix), not the II.
+constexpr double kIntMulCycles = 3;
+constexpr double kIntAddCycles = 1;
 // An accumulator revisited every `distance` iterations through an operator of latency `lat`.
 double recurrence_ii(double lat, int distance) { return std::max(1.0, std::ceil(lat / std::max(1, distance))); }
 }  // namespace
@@ -328,6 +333,26 @@ void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& 
         case LoopId::Residual:
             *depth = L.bram + L.fadd + io;
             break;
+        case LoopId::QuantMax:
+            // |x|, comparator tree over the lanes, running max (a one-fcmp recurrence), the
+            // scale's division on a group's last iteration
+            *ii = recurrence_ii(L.fcmp, 1);
+            *depth = L.bram + log2_ceil(d.lanes) * L.fcmp + L.fcmp + L.fdiv + io;
+            break;
+        case LoopId::QuantScale:
+            // x / scale, round (an adder's latency), clamp and store
+            *depth = L.bram + L.fdiv + L.fadd + io;
+            break;
+        case LoopId::MatQ8Steps:
+            *depth = L.bram + io;
+            break;
+        case LoopId::MatQ8Engine:
+            // packed int8 multiply, integer tree over a row's columns of the beat, the group's
+            // int32 sum, int -> float, two multiplies by the scales, accumulator, tail tree
+            *ii = recurrence_ii(L.fadd, d.partial_sums);
+            *depth = io + L.bram + kIntMulCycles + log2_ceil(lhk::q8_cols_per_beat(d)) * kIntAddCycles +
+                     kIntAddCycles + L.fadd + 2 * L.fmul + L.fadd + log2_ceil(d.partial_sums) * L.fadd + io;
+            break;
         case LoopId::Count:
             *depth = 1;
             break;
@@ -369,7 +394,29 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
             break;
         }
         case lhk::TraceOp::MatMul: {
-            const int rows = a[0], cols = a[1];
+            const int rows = a[0], cols = a[1], gs = a[3];
+            if (gs > 0) {
+                // int8: the steps of a row pair, the engines over their row pairs (one beat of
+                // port_bits per iteration), the row results stored as for fp32.
+                const int pi = lhk::q8_pair_iters(cols, gs, d);
+                steps.push_back(single(LoopId::MatQ8Steps, pi));
+                TraceStep df;
+                df.dataflow = true;
+                for (int e = 0; e < d.weight_ports; ++e) {
+                    const int64_t pairs = lhk::q8_pairs_on_engine(rows, e, d);
+                    const int64_t bytes = pairs * pi * port_bytes;
+                    if (d.flatten_rows)
+                        df.loops.push_back(TraceLoop{LoopId::MatQ8Engine, pairs * pi, 1, e, bytes});
+                    else
+                        df.loops.push_back(TraceLoop{LoopId::MatQ8Engine, pairs > 0 ? pi : 0, std::max<int64_t>(pairs, 1), e, bytes});
+                }
+                steps.push_back(std::move(df));
+                if (a[2] == 0)
+                    steps.push_back(single(LoopId::MatStoreVec, lhk::vec_iters(rows, d)));
+                else
+                    steps.push_back(single(LoopId::MatStoreDdr, beats(rows), io_port(d), beats(rows) * port_bytes));
+                break;
+            }
             const int ri = lhk::row_iters(cols, d);
             steps.push_back(single(LoopId::MatLoadX, ri));
             TraceStep df;
@@ -434,6 +481,10 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
         case lhk::TraceOp::Residual:
             steps.push_back(single(LoopId::Residual, lhk::vec_iters(a[0], d)));
             break;
+        case lhk::TraceOp::Quantize:
+            steps.push_back(single(LoopId::QuantMax, lhk::vec_iters(a[0], d)));
+            steps.push_back(single(LoopId::QuantScale, lhk::vec_iters(a[0], d)));
+            break;
         case lhk::TraceOp::Count:
             steps = op.steps;  // vector I/O of a per-op top: kept as traced
             break;
@@ -484,6 +535,22 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     unit("attention combine", 1, F * K, 0, 0, 0, 0, 0, 0, 0);
     unit("swiglu", 1, L, 2 * L, L, 0, L, 0, 0, 0);
     unit("residual", 1, L, 0, 0, 0, 0, 0, 0, 0);
+    // int8 (the same bitstream): per engine, both rows' scaling (2 fmul each), accumulator and
+    // tail tree; int -> float conversions are fabric (no DSP). The quantizer: a divider per
+    // lane and one for the scale, comparators (fabric: no DSP by the board file).
+    unit("int8 matmul engine (scaling, accumulation)", E, 2 * (1 + (P - 1)), 4, 0, 0, 0, 0, 0, 0);
+    unit("int8 activation quantizer", 1, L, 0, L + 1, 0, 0, 0, 0, L);
+    // The int8 multiplies: a beat's port_bytes/2 columns of two rows share their activation,
+    // so each column's two products are one DSP48E2 (packed operand, WP487): port_bytes/2
+    // DSPs per engine for port_bytes int8 MACs per clock.
+    {
+        const double macs = d.port_bits / 8.0, per_engine = std::ceil(macs / 2);
+        t.dsp += E * per_engine;
+        t.parts.push_back({{"part", "int8 matmul engine multipliers (two int8 MACs per DSP48E2)"},
+                           {"instances", E},
+                           {"int8_macs_per_clock", macs},
+                           {"dsp", E * per_engine}});
+    }
 
     // On-chip memories of llama_forward (sizes from the compiled maxima).
     auto mem = [&](const char* name, double banks, int64_t words_per_bank, bool uram) {
@@ -502,6 +569,11 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     mem("attention q copies", K * F, lhk::ceil_div64(lhk::kMaxDim, int64_t(F)), false);
     mem("attention scores", K * H, lhk::ceil_div64(lhk::kMaxSeqLen, int64_t(K)), false);
     mem("attention value accumulators", K * F, lhk::ceil_div64(lhk::kMaxDim, int64_t(F)), false);
+    // int8: the quantized input (int8, kQ8Cols banks), its scales, and every engine's copy of
+    // a row pair's steps (kQ8Cols int8 + scale + flags: 4 words a beat).
+    mem("int8 activations", lhk::kQ8Cols, lhk::ceil_div64(lhk::kMaxCols, 4 * lhk::kQ8Cols), false);
+    mem("int8 activation scales", 1, lhk::kMaxQ8Groups, false);
+    mem("int8 matmul steps (one copy per engine)", E, 4 * int64_t(lhk::kMaxQ8PairBeats), false);
     // m_axi adapters: a read FIFO of outstanding x burst beats per bundle, and a write FIFO
     // on the bundles that write (KV stripes, io).
     const int bundles = std::max(d.weight_ports, d.kv_ports) + 1;
@@ -539,6 +611,7 @@ Op backend_op(lhk::TraceOp op) {
         case lhk::TraceOp::Softmax: return Op::Softmax;
         case lhk::TraceOp::SwiGLU: return Op::SwiGLU;
         case lhk::TraceOp::Residual: return Op::Residual;
+        case lhk::TraceOp::Quantize: return Op::MatMul;  // part of the int8 matmul, as in cpu-ref
         case lhk::TraceOp::Count: break;
     }
     return Op::Residual;
@@ -557,9 +630,15 @@ std::string describe(const std::vector<TraceStep>& steps) {
 
 }  // namespace
 
+std::string precision_label(int group_size) {
+    return group_size > 0 ? "int8 (Q8_0, group size " + std::to_string(group_size) + ")" : "fp32";
+}
+
 TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, const DesignSpec& design,
-                             const BoardSpec& board) {
+                             const BoardSpec& board, int group_size) {
     TokenEstimate e;
+    e.group_size = group_size;
+    e.precision = precision_label(group_size);
     e.board = board.name;
     e.board_path = board.path;
     e.design = design.name;
@@ -637,14 +716,17 @@ TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, 
     return e;
 }
 
-TokenEstimate estimate_token(const ModelConfig& c, int pos, const DesignSpec& design, const BoardSpec& board) {
-    return estimate_token(trace_forward(c, pos), c, pos, design, board);
+TokenEstimate estimate_token(const ModelConfig& c, int pos, const DesignSpec& design, const BoardSpec& board,
+                             int group_size) {
+    return estimate_token(trace_forward(c, pos, group_size), c, pos, design, board, group_size);
 }
 
 json TokenEstimate::to_json() const {
     json j;
     j["label"] = "estimated";
     j["shape"] = shape;
+    j["precision"] = precision;
+    j["group_size"] = group_size;
     j["pos"] = pos;
     j["board"] = board;
     j["board_file"] = board_path;

@@ -144,6 +144,8 @@ struct LoopSummary {
 
 struct TokenEstimate {
     std::string shape, board, board_path, design, design_path;
+    std::string precision = "fp32";  // "fp32" or "int8 (Q8_0, group size N)"
+    int group_size = 0;              // 0: fp32 weights
     int pos = 0;
     double clock_mhz = 0;
     bool clock_clamped = false;                  // the design asked for more than the board offers
@@ -161,14 +163,16 @@ struct TokenEstimate {
     nlohmann::json to_json() const;
 };
 
-// The estimate of one token at `pos` from a trace of llama_forward at that position.
+// The estimate of one token at `pos` from a trace of llama_forward at that position
+// (weights in fp32 for group_size 0, else int8 in groups of group_size: the trace's).
 // Throws std::logic_error if the design is the compiled one and the modelled loops differ
 // from the traced ones (the model no longer mirrors the kernels).
 TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, const DesignSpec& design,
-                             const BoardSpec& board);
+                             const BoardSpec& board, int group_size = 0);
 // Traces llama_forward at `pos` and estimates it.
 TokenEstimate estimate_token(const ModelConfig& c, int pos, const DesignSpec& design,
-                             const BoardSpec& board);
+                             const BoardSpec& board, int group_size = 0);
+std::string precision_label(int group_size);
 
 // For Backend::estimate.
 DeviceEstimate to_device_estimate(const TokenEstimate& e);

@@ -1,5 +1,6 @@
 #include "host/packing.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -25,8 +26,9 @@ BeatBuffer::BeatBuffer(int64_t beats) : beats_(beats) {
     data_.reset(static_cast<lhk::Beat*>(p));
 }
 
-lhk::ModelDims dims_of(const ModelConfig& c) {
+lhk::ModelDims dims_of(const ModelConfig& c, int group_size) {
     lhk::ModelDims d{};
+    d.group_size = group_size;
     d.dim = c.dim;
     d.hidden_dim = c.hidden_dim;
     d.n_layers = c.n_layers;
@@ -38,10 +40,15 @@ lhk::ModelDims dims_of(const ModelConfig& c) {
     return d;
 }
 
-void check_fits(const ModelConfig& c, const std::string& where) {
+int group_size_of(const Model& model) {
+    return model.dtype() == DType::Q8_0 ? model.weights().wcls.group_size : 0;
+}
+
+void check_fits(const ModelConfig& c, const std::string& where, int group_size) {
     const char* why = nullptr;
-    if (!lhk::dims_fit(dims_of(c), &why))
+    if (!lhk::dims_fit(dims_of(c, group_size), &why))
         throw InputError(where + ": does not fit the HLS kernels: " + why +
+                         (group_size > 0 ? " (group size " + std::to_string(group_size) + ")" : std::string()) +
                          " (maxima in kernels/hls_config.hpp)");
 }
 
@@ -51,10 +58,14 @@ int64_t DeviceLayout::total_bytes() const {
     return beats * lhk::kBeatBytes;
 }
 
-DeviceLayout DeviceLayout::of(const ModelConfig& c, const std::string& where) {
-    check_fits(c, where);
+DeviceLayout DeviceLayout::of(const Model& model) {
+    return of(model.config(), model.path(), group_size_of(model));
+}
+
+DeviceLayout DeviceLayout::of(const ModelConfig& c, const std::string& where, int group_size) {
+    check_fits(c, where, group_size);
     DeviceLayout l;
-    l.dims = dims_of(c);
+    l.dims = dims_of(c, group_size);
     for (int p = 0; p < kPorts; ++p) l.weight_beats[size_t(p)] = lhk::weight_port_beats(l.dims, p);
     l.kv_beats = lhk::kv_port_beats(l.dims);
     l.logits_beats = lhk::logits_beats(l.dims);
@@ -76,12 +87,55 @@ void pack_region(const float* m, int rows, int cols, const std::array<lhk::Beat*
 
 void pack_vector(const float* v, int n, lhk::Beat* dst) { std::memcpy(dst, v, size_t(n) * sizeof(float)); }
 
-void require_f32(const WeightMatrix& w, const std::string& where) {
-    if (w.dtype != DType::F32 || !w.f32)
-        throw InputError(where + ": the HLS kernels take fp32 weights, found " + dtype_name(w.dtype));
+// A model matrix in the precision of the layout.
+void require_precision(const WeightMatrix& w, const lhk::ModelDims& d, const std::string& where) {
+    if (d.group_size == 0 && (w.dtype != DType::F32 || !w.f32))
+        throw InputError(where + ": an fp32 device layout needs fp32 weights, found " + dtype_name(w.dtype));
+    if (d.group_size > 0 && (w.dtype != DType::Q8_0 || !w.q || !w.scales || w.group_size != d.group_size))
+        throw InputError(where + ": an int8 device layout in groups of " + std::to_string(d.group_size) +
+                         " needs Q8_0 weights in those groups, found " + dtype_name(w.dtype) +
+                         (w.dtype == DType::Q8_0 ? " in groups of " + std::to_string(w.group_size) : std::string()));
+}
+
+// A model matrix into its region on every port, in the layout's precision.
+void pack_matrix_region(const WeightMatrix& w, const lhk::ModelDims& d, const std::array<lhk::Beat*, kPorts>& dst,
+                        const std::array<int64_t, kPorts>& offset, const std::string& where) {
+    require_precision(w, d, where);
+    if (d.group_size > 0) pack_q8_rows(w, dst, offset);
+    else pack_region(w.f32, w.rows, w.cols, dst, offset);
 }
 
 }  // namespace
+
+void pack_q8_rows(const WeightMatrix& w, const std::array<lhk::Beat*, kPorts>& dst,
+                  const std::array<int64_t, kPorts>& offset) {
+    const int gs = w.group_size, cols = w.cols;
+    const int groups = cols / gs;
+    const int slices = lhk::ceil_div(gs, lhk::kQ8Cols);  // weight beats per group
+    const int pb = lhk::q8_pair_beats(cols, gs);
+    for (int r = 0; r < w.rows; ++r) {
+        const int p = r % kPorts, local = r / kPorts;
+        const int half = local % lhk::kQ8RowsPerBeat;  // row A (0) or B (1) of its pair
+        auto* pair = reinterpret_cast<unsigned char*>(dst[size_t(p)] + offset[size_t(p)] +
+                                                     int64_t(local / lhk::kQ8RowsPerBeat) * pb);
+        const int8_t* q = w.q + int64_t(r) * cols;
+        const float* s = w.scales + int64_t(r) * groups;
+        int beat = 0;
+        for (int g0 = 0; g0 < groups; g0 += lhk::kQ8ChunkGroups) {
+            // The chunk's scale beat: kQ8ChunkGroups scales of row A, then of row B.
+            float* scales = reinterpret_cast<float*>(pair + int64_t(beat) * lhk::kBeatBytes);
+            for (int k = 0; k < lhk::kQ8ChunkGroups && g0 + k < groups; ++k)
+                scales[half * lhk::kQ8ChunkGroups + k] = s[g0 + k];
+            ++beat;
+            for (int g = g0; g < g0 + lhk::kQ8ChunkGroups && g < groups; ++g)
+                for (int k = 0; k < slices; ++k, ++beat) {
+                    unsigned char* out = pair + int64_t(beat) * lhk::kBeatBytes + half * lhk::kQ8Cols;
+                    const int n = std::min(lhk::kQ8Cols, gs - k * lhk::kQ8Cols);
+                    std::memcpy(out, q + int64_t(g) * gs + k * lhk::kQ8Cols, size_t(n));
+                }
+        }
+    }
+}
 
 void pack_weights(const Model& model, const DeviceLayout& layout,
                   const std::array<lhk::Beat*, kPorts>& dst) {
@@ -92,29 +146,28 @@ void pack_weights(const Model& model, const DeviceLayout& layout,
         const LayerWeights& L = w.layers[size_t(l)];
         const WeightMatrix* mats[lhk::kMatricesPerLayer] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w2, &L.w3};
         for (int m = 0; m < lhk::kMatricesPerLayer; ++m) {
-            require_f32(*mats[m], where);
             std::array<int64_t, kPorts> off{};
             for (int p = 0; p < kPorts; ++p) off[size_t(p)] = lhk::matrix_offset(d, p, l, m);
-            pack_region(mats[m]->f32, lhk::matrix_rows(d, m), lhk::matrix_cols(d, m), dst, off);
+            pack_matrix_region(*mats[m], d, dst, off, where);
         }
         pack_vector(L.rms_att, d.dim, dst[0] + lhk::rms_att_offset(d, l));
         pack_vector(L.rms_ffn, d.dim, dst[0] + lhk::rms_ffn_offset(d, l));
     }
     pack_vector(w.rms_final, d.dim, dst[0] + lhk::rms_final_offset(d));
 
-    require_f32(w.wcls, where);
     std::array<int64_t, kPorts> cls{}, emb{};
     for (int p = 0; p < kPorts; ++p) {
         cls[size_t(p)] = lhk::classifier_offset(d, p);
         emb[size_t(p)] = lhk::embedding_offset(d, p);
     }
-    pack_region(w.wcls.f32, d.vocab_size, d.dim, dst, cls);
-    if (!d.shared_classifier) pack_region(w.token_embedding, d.vocab_size, d.dim, dst, emb);
+    pack_matrix_region(w.wcls, d, dst, cls, where);
+    // int8 models keep the fp32 table the model dequantized at load (runq.c's), for lookups.
+    if (lhk::embedding_separate(d)) pack_region(w.token_embedding, d.vocab_size, d.dim, dst, emb);
 }
 
 PackedModel pack_model(const Model& model) {
     PackedModel pm;
-    pm.layout = DeviceLayout::of(model.config(), model.path());
+    pm.layout = DeviceLayout::of(model);
     std::array<lhk::Beat*, kPorts> dst{};
     for (int p = 0; p < kPorts; ++p) {
         pm.weights[size_t(p)] = BeatBuffer(pm.layout.weight_beats[size_t(p)]);
@@ -145,20 +198,27 @@ std::array<const lhk::Beat*, kPorts> PackedMatrix::ports() const {
 }
 
 PackedMatrix pack_matrix(const WeightMatrix& w) {
-    require_f32(w, "hls packing");
     if (w.rows <= 0 || w.cols <= 0 || w.rows > lhk::kMaxRows || w.cols > lhk::kMaxCols)
         throw InputError("hls packing: a " + std::to_string(w.rows) + "x" + std::to_string(w.cols) +
                          " matrix exceeds the kernels' maxima (" + std::to_string(lhk::kMaxRows) + "x" +
                          std::to_string(lhk::kMaxCols) + ")");
+    const bool q8 = w.dtype == DType::Q8_0;
+    if (q8 && (w.group_size < lhk::kMinGroupSize || w.group_size > lhk::kMaxGroupSize ||
+               w.group_size % lhk::kMinGroupSize != 0 || w.cols % w.group_size != 0))
+        throw InputError("hls packing: int8 group size " + std::to_string(w.group_size) + " for rows of " +
+                         std::to_string(w.cols) + ": the kernels take a multiple of 4 up to 64 that divides the row");
     PackedMatrix pm;
     pm.rows = w.rows;
     pm.cols = w.cols;
+    pm.group_size = q8 ? w.group_size : 0;
+    lhk::ModelDims d{};
+    d.group_size = pm.group_size;
     std::array<lhk::Beat*, kPorts> dst{};
     for (int p = 0; p < kPorts; ++p) {
-        pm.port[size_t(p)] = BeatBuffer(lhk::region_beats(w.rows, w.cols, p));
+        pm.port[size_t(p)] = BeatBuffer(lhk::matrix_region_beats(d, w.rows, w.cols, p));
         dst[size_t(p)] = pm.port[size_t(p)].data();
     }
-    pack_region(w.f32, w.rows, w.cols, dst, {});
+    pack_matrix_region(w, d, dst, {}, "hls packing");
     return pm;
 }
 

@@ -2,6 +2,8 @@
 // Host-side packing: a model's weights laid out in device buffers exactly as the kernels
 // read them (kernels/llama_layout.hpp): one buffer per weight bundle gmem0..gmem3, rows
 // spread over the bundles, every row padded to whole beats, every region 4 KiB aligned.
+// fp32 models: fp32 rows. int8 (Q8_0) models: int8 row pairs with their scales inline
+// (pack_q8_rows), and the embedding table in fp32 as the model dequantized it.
 // The hls-csim backend runs the kernels on these buffers; the XRT backend copies the same
 // bytes into its buffer objects (or packs straight into mapped ones with pack_weights).
 #include <array>
@@ -37,11 +39,15 @@ private:
     int64_t beats_ = 0;
 };
 
-lhk::ModelDims dims_of(const ModelConfig& c);
+// group_size: 0 for fp32 weights, the Q8_0 group size for int8 ones.
+lhk::ModelDims dims_of(const ModelConfig& c, int group_size = 0);
+// The group size a model's weights are in (0: fp32).
+int group_size_of(const Model& model);
 
-// Throws InputError ("WHERE: does not fit the HLS kernels: ...") when the shape exceeds the
-// compiled maxima (kernels/hls_config.hpp) or breaks a structural assumption.
-void check_fits(const ModelConfig& c, const std::string& where);
+// Throws InputError ("WHERE: does not fit the HLS kernels: ...") when the shape (or the int8
+// group size) exceeds the compiled maxima (kernels/hls_config.hpp) or breaks a structural
+// assumption.
+void check_fits(const ModelConfig& c, const std::string& where, int group_size = 0);
 
 // The size of every device buffer for a model.
 struct DeviceLayout {
@@ -50,12 +56,14 @@ struct DeviceLayout {
     int64_t kv_beats = 0;                        // each of the kKvPorts KV stripes
     int64_t logits_beats = 0;                    // gmem4
     int64_t total_bytes() const;
-    // check_fits(c, where), then the sizes.
-    static DeviceLayout of(const ModelConfig& c, const std::string& where);
+    // check_fits(c, where, group_size), then the sizes.
+    static DeviceLayout of(const ModelConfig& c, const std::string& where, int group_size = 0);
+    // The layout of a model in its own precision.
+    static DeviceLayout of(const Model& model);
 };
 
-// Writes the fp32 weights of `model` into dst[p], which must hold layout.weight_beats[p]
-// beats and be zeroed (padding is not written). Throws InputError for non-fp32 models.
+// Writes the weights of `model` into dst[p], which must hold layout.weight_beats[p] beats
+// and be zeroed (padding is not written). The layout must be of the model's precision.
 void pack_weights(const Model& model, const DeviceLayout& layout,
                   const std::array<lhk::Beat*, kPorts>& dst);
 
@@ -70,14 +78,21 @@ PackedModel pack_model(const Model& model);
 std::array<const lhk::Beat*, kPorts> matrix_ports(const PackedModel& packed, int layer, int which);
 std::array<const lhk::Beat*, kPorts> classifier_ports(const PackedModel& packed);
 
-// One fp32 matrix laid out as a single region (what op_matmul reads), for matrices that are
-// not part of a packed model (tests, per-op checks on random data).
+// One matrix (fp32 or Q8_0) laid out as a single region (what op_matmul reads), for
+// matrices that are not part of a packed model (tests, per-op checks on random data).
+// Throws InputError for a shape or group size the kernels do not take.
 struct PackedMatrix {
     int rows = 0, cols = 0;
+    int group_size = 0;  // 0: fp32; op_matmul's group_size argument
     std::array<BeatBuffer, kPorts> port;
     std::array<const lhk::Beat*, kPorts> ports() const;
 };
 PackedMatrix pack_matrix(const WeightMatrix& w);
+
+// The int8 rows of a Q8_0 matrix into the region at dst[p] + offset[p] of every port, as
+// row pairs (llama_layout.hpp). The region must be zeroed.
+void pack_q8_rows(const WeightMatrix& w, const std::array<lhk::Beat*, kPorts>& dst,
+                  const std::array<int64_t, kPorts>& offset);
 
 // Zeroed KV stripes for a layout.
 std::array<BeatBuffer, lhk::kKvPorts> make_kv_stripes(const DeviceLayout& layout);

@@ -28,6 +28,7 @@ const char* trace_op_name(lhk::TraceOp op) {
         case lhk::TraceOp::Softmax: return "softmax";
         case lhk::TraceOp::SwiGLU: return "swiglu";
         case lhk::TraceOp::Residual: return "residual";
+        case lhk::TraceOp::Quantize: return "quantize";
         case lhk::TraceOp::Count: break;
     }
     return "io";
@@ -56,6 +57,10 @@ const char* loop_name(lhk::LoopId id) {
         case lhk::LoopId::VecStore: return "store_vector";
         case lhk::LoopId::SwiGLU: return "swiglu";
         case lhk::LoopId::Residual: return "residual";
+        case lhk::LoopId::QuantMax: return "quant_max";
+        case lhk::LoopId::QuantScale: return "quant_scale";
+        case lhk::LoopId::MatQ8Steps: return "q8_steps";
+        case lhk::LoopId::MatQ8Engine: return "mat_q8_engine";
         case lhk::LoopId::Count: break;
     }
     return "?";
@@ -112,8 +117,8 @@ void TraceRecorder::on_loop(void* ctx, lhk::LoopId id, int64_t trips, int port, 
     }
 }
 
-Trace trace_forward(const ModelConfig& c, int pos) {
-    const DeviceLayout layout = DeviceLayout::of(c, "trace");
+Trace trace_forward(const ModelConfig& c, int pos, int group_size) {
+    const DeviceLayout layout = DeviceLayout::of(c, "trace", group_size);
     if (pos < 0 || pos >= c.seq_len)
         throw InputError("trace: position " + std::to_string(pos) + " is outside 0.." +
                          std::to_string(c.seq_len - 1));

@@ -66,7 +66,8 @@ private:
 };
 
 // Runs llama_forward once, traced, for a model of shape `c` at position `pos` (token 1) on
-// zeroed device buffers: loop trip counts depend on the shape and the position only.
-Trace trace_forward(const ModelConfig& c, int pos);
+// zeroed device buffers: loop trip counts depend on the shape, the position and the
+// precision only (group_size 0: fp32 weights; > 0: int8 in groups of that size).
+Trace trace_forward(const ModelConfig& c, int pos, int group_size = 0);
 
 }  // namespace lhb::hls
