@@ -17,8 +17,15 @@ constexpr int64_t kIoBeats = (lhk::kMaxRows + lhk::kFloatsPerBeat - 1) / lhk::kF
 HlsCsimBackend::HlsCsimBackend(const BackendOptions& options)
     : fused_(options.fused), board_path_(options.board), io_a_(kIoBeats), io_b_(kIoBeats), io_c_(kIoBeats) {}
 
+namespace {
+// The key of a model matrix in packed_matrix_: its values, fp32 or int8.
+const void* matrix_key(const WeightMatrix& w) {
+    return w.dtype == DType::F32 ? static_cast<const void*>(w.f32) : static_cast<const void*>(w.q);
+}
+}  // namespace
+
 void HlsCsimBackend::load(const Model& model) {
-    hls::check_fits(model.config(), model.path());
+    hls::check_fits(model.config(), model.path(), hls::group_size_of(model));
     Backend::load(model);
     packed_ = hls::pack_model(model);
     kv_ = hls::make_kv_stripes(packed_.layout);
@@ -29,9 +36,9 @@ void HlsCsimBackend::load(const Model& model) {
         const LayerWeights& L = w.layers[size_t(l)];
         const WeightMatrix* mats[lhk::kMatricesPerLayer] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w2, &L.w3};
         for (int m = 0; m < lhk::kMatricesPerLayer; ++m)
-            packed_matrix_[mats[m]->f32] = hls::matrix_ports(packed_, l, m);
+            packed_matrix_[matrix_key(*mats[m])] = hls::matrix_ports(packed_, l, m);
     }
-    packed_matrix_[w.wcls.f32] = hls::classifier_ports(packed_);
+    packed_matrix_[matrix_key(w.wcls)] = hls::classifier_ports(packed_);
 }
 
 void HlsCsimBackend::rmsnorm(float* out, const float* x, const float* weight, int n) {
@@ -47,7 +54,10 @@ void HlsCsimBackend::matmul(float* out, const float* x, const WeightMatrix& w) {
         throw InputError("hls-csim: a " + std::to_string(w.rows) + "x" + std::to_string(w.cols) +
                          " matmul exceeds the kernels' maxima");
     hls::to_beats(x, w.cols, io_a_.data());
-    auto it = w.dtype == DType::F32 ? packed_matrix_.find(w.f32) : packed_matrix_.end();
+    // A model matrix is found by its values (and its precision must be the packed one).
+    auto it = packed_matrix_.find(matrix_key(w));
+    const int gs = w.dtype == DType::Q8_0 ? w.group_size : 0;
+    if (it != packed_matrix_.end() && gs != packed_.layout.dims.group_size) it = packed_matrix_.end();
     hls::PackedMatrix own;
     std::array<const lhk::Beat*, hls::kPorts> ports{};
     if (it != packed_matrix_.end()) {
@@ -56,7 +66,7 @@ void HlsCsimBackend::matmul(float* out, const float* x, const WeightMatrix& w) {
         own = hls::pack_matrix(w);  // not a model matrix (per-op checks on random data)
         ports = own.ports();
     }
-    op_matmul(ports[0], ports[1], ports[2], ports[3], io_a_.data(), io_b_.data(), w.rows, w.cols);
+    op_matmul(ports[0], ports[1], ports[2], ports[3], io_a_.data(), io_b_.data(), w.rows, w.cols, gs);
     hls::from_beats(io_b_.data(), w.rows, out);
 }
 
@@ -132,7 +142,8 @@ std::optional<DeviceEstimate> HlsCsimBackend::estimate(int pos) const {
     if (!model_) return std::nullopt;
     const hls::BoardSpec board =
         hls::load_board(board_path_.empty() ? hls::default_board_path() : board_path_);
-    const hls::TokenEstimate e = hls::estimate_token(model_->config(), pos, hls::compiled_design(), board);
+    const hls::TokenEstimate e =
+        hls::estimate_token(model_->config(), pos, hls::compiled_design(), board, packed_.layout.dims.group_size);
     return hls::to_device_estimate(e);
 }
 

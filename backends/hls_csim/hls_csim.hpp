@@ -1,6 +1,7 @@
 #pragma once
-// hls-csim: the HLS kernels run as C simulation. The weights are packed once into the
-// device layout (host/packing.hpp) and every call goes through a kernel top function:
+// hls-csim: the HLS kernels run as C simulation. The weights (fp32, or int8 Q8_0 in the
+// same bitstream) are packed once into the device layout (host/packing.hpp) and every call
+// goes through a kernel top function:
 // forward() calls llama_forward (one call per token, as on the board), or, with
 // BackendOptions::fused = false, the base forward composes the per-op tops (op_matmul,
 // op_attention, ...). estimate() models the design on a board (host/estimator.hpp).
@@ -38,8 +39,9 @@ private:
     hls::PackedModel packed_;
     std::array<hls::BeatBuffer, lhk::kKvPorts> kv_;  // llama_forward's KV stripes
     hls::BeatBuffer logits_;
-    // Model matrices by their fp32 data, so per-op matmuls read the packed copy.
-    std::unordered_map<const float*, std::array<const lhk::Beat*, hls::kPorts>> packed_matrix_;
+    // Model matrices by their data (fp32 values or int8 values), so per-op matmuls read the
+    // packed copy.
+    std::unordered_map<const void*, std::array<const lhk::Beat*, hls::kPorts>> packed_matrix_;
     // Scratch device buffers for the per-op tops.
     hls::BeatBuffer io_a_, io_b_, io_c_;
     std::array<hls::BeatBuffer, lhk::kKvPorts> attn_kv_;

@@ -1,8 +1,10 @@
 // zcu106-xrt: the HLS kernels of kernels/ on a board, through XRT's native C++ API.
 //
 // Weights are packed once with host/packing (the layout hls-csim simulates) straight into
-// the mapped device buffers and synced once. Per token: one run of llama_forward and one
-// sync of the logits. Per-op mode (fused = false) runs the op_* kernels one by one; each
+// the mapped device buffers and synced once: fp32 rows, or for int8 (Q8_0, version-2)
+// checkpoints int8 row pairs with their scales inline; the same bitstream runs both
+// (ModelDims::group_size, op_matmul's group_size argument). Per token: one run of
+// llama_forward and one sync of the logits. Per-op mode (fused = false) runs the op_* kernels one by one; each
 // op's time then includes the syncs of its inputs and outputs, which is what the board
 // really pays for an op run alone.
 #include <xrt/xrt_bo.h>
@@ -38,9 +40,7 @@ public:
     std::string name() const override { return xrt_backend::kBackendName; }
 
     void load(const Model& model) override {
-        if (model.dtype() != DType::F32)
-            throw InputError(model.path() + ": zcu106-xrt runs fp32 weights only for now");
-        hls::check_fits(model.config(), model.path());
+        hls::check_fits(model.config(), model.path(), hls::group_size_of(model));
         Backend::load(model);
         const std::string path = xrt_backend::xclbin_path(options_);
         xrt_backend::inspect_xclbin(path, !options_.fused);
@@ -56,7 +56,7 @@ public:
                 attention_kernel_ = xrt::kernel(device_, uuid_, "op_attention");
                 swiglu_kernel_ = xrt::kernel(device_, uuid_, "op_swiglu");
             }
-            layout_ = hls::DeviceLayout::of(model.config(), model.path());
+            layout_ = hls::DeviceLayout::of(model);
             upload_weights(model);
             for (int p = 0; p < lhk::kKvPorts; ++p) {
                 kv_[size_t(p)] = xrt::bo(device_, size_t(layout_.kv_beats) * kBeat, forward_kernel_.group_id(kKv0 + p));
@@ -97,10 +97,10 @@ public:
     }
 
     void matmul(float* out, const float* x, const WeightMatrix& w) override {
-        if (w.dtype != DType::F32) throw InputError("zcu106-xrt: int8 matmul is not supported yet");
         put(io_a_, x, w.cols);
         std::array<xrt::bo, kPorts> ports = matrix_buffers(w);
-        matmul_kernel_(ports[0], ports[1], ports[2], ports[3], io_a_, io_b_, w.rows, w.cols).wait();
+        const int group_size = w.dtype == DType::Q8_0 ? w.group_size : 0;
+        matmul_kernel_(ports[0], ports[1], ports[2], ports[3], io_a_, io_b_, w.rows, w.cols, group_size).wait();
         get(io_b_, out, w.rows);
     }
 
@@ -182,20 +182,26 @@ private:
             for (int m = 0; m < lhk::kMatricesPerLayer; ++m) {
                 std::array<int64_t, kPorts> off{};
                 for (int p = 0; p < kPorts; ++p) off[size_t(p)] = lhk::matrix_offset(layout_.dims, p, l, m);
-                matrix_offsets_[mats[m]->f32] = off;
+                matrix_offsets_[matrix_key(*mats[m])] = off;
             }
         }
         std::array<int64_t, kPorts> cls{};
         for (int p = 0; p < kPorts; ++p) cls[size_t(p)] = lhk::classifier_offset(layout_.dims, p);
-        matrix_offsets_[w.wcls.f32] = cls;
+        matrix_offsets_[matrix_key(w.wcls)] = cls;
+    }
+
+    // A model matrix by its values: fp32 or int8.
+    static const void* matrix_key(const WeightMatrix& w) {
+        return w.dtype == DType::F32 ? static_cast<const void*>(w.f32) : static_cast<const void*>(w.q);
     }
 
     // Sub-buffers of the uploaded weights for a model matrix; a freshly packed and uploaded
     // copy for any other matrix (per-op checks on random data).
     std::array<xrt::bo, kPorts> matrix_buffers(const WeightMatrix& w) {
         std::array<xrt::bo, kPorts> out;
-        auto it = matrix_offsets_.find(w.f32);
-        if (it != matrix_offsets_.end()) {
+        auto it = matrix_offsets_.find(matrix_key(w));
+        const int group_size = w.dtype == DType::Q8_0 ? w.group_size : 0;
+        if (it != matrix_offsets_.end() && group_size == layout_.dims.group_size) {
             for (int p = 0; p < kPorts; ++p) {
                 const size_t off = size_t(it->second[size_t(p)]) * kBeat;
                 out[size_t(p)] = xrt::bo(w_[size_t(p)], w_[size_t(p)].size() - off, off);
@@ -230,7 +236,7 @@ private:
     std::array<xrt::bo, kPorts> w_;
     std::array<xrt::bo, lhk::kKvPorts> kv_;
     xrt::bo logits_, io_a_, io_b_, io_c_;
-    std::unordered_map<const float*, std::array<int64_t, kPorts>> matrix_offsets_;
+    std::unordered_map<const void*, std::array<int64_t, kPorts>> matrix_offsets_;
     lhk::ModelDims attn_dims_{};
     std::array<hls::BeatBuffer, lhk::kKvPorts> attn_host_;
     std::array<xrt::bo, lhk::kKvPorts> attn_kv_;
