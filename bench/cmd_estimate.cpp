@@ -7,6 +7,7 @@
 #include "bench/command.hpp"
 #include "core/error.hpp"
 #include "core/model.hpp"
+#include "core/quantize.hpp"
 #include "core/synth.hpp"
 #include "host/estimator.hpp"
 #include "host/packing.hpp"
@@ -15,14 +16,18 @@ namespace lhb::bench {
 namespace {
 
 const char* kUsage =
-    "Usage: bench estimate [--shape SHAPE | --model FILE] [--board FILE] [--design FILE]\n"
-    "                      [--pos N] [--mean] [--loops] [--json]\n"
+    "Usage: bench estimate [--shape SHAPE | --model FILE] [--precision fp32|int8] [--group N]\n"
+    "                      [--board FILE] [--design FILE] [--pos N] [--mean] [--loops] [--json]\n"
     "Estimates (does not measure) one decoded token of the HLS kernels on a board: cycles per\n"
     "op, latency, tok/s and DSP/BRAM/URAM against the board's capacity. Trip counts come from\n"
     "a C simulation of llama_forward at that position on zeroed buffers of the shape (the\n"
     "values do not change the loops); docs/hls-design.md describes the model and its limits.\n"
     "  --shape   stories260K|stories15M|stories42M or dim=..,hidden=..,...; default stories15M\n"
-    "  --model   take the shape from a checkpoint's header instead\n"
+    "  --model   take the shape (and the precision: a version-2 file is int8) from a checkpoint\n"
+    "  --precision  fp32 or int8 (Q8_0 weights, activations quantized on chip); default fp32,\n"
+    "            or the checkpoint's\n"
+    "  --group   int8 group size; default the checkpoint's, else the largest <= 64 dividing\n"
+    "            dim and hidden_dim (the kernels take multiples of 4)\n"
     "  --board   board description; default configs/boards/zcu106.json\n"
     "  --design  design description (configs/designs/*.json); default: the compiled kernels\n"
     "  --pos     position of the token; default 0\n"
@@ -48,6 +53,7 @@ double mb(int64_t bytes) { return double(bytes) / 1e6; }
 void print_tables(const hls::TokenEstimate& e, const std::string& shape_label, bool loops) {
     std::printf("HLS design estimate (estimated, not measured)\n");
     std::printf("  shape     %s (%s)\n", shape_label.c_str(), e.shape.c_str());
+    std::printf("  weights   %s\n", e.precision.c_str());
     std::printf("  position  %d\n", e.pos);
     std::printf("  board     %s (%s), kernel clock %.0f MHz%s\n", e.board.c_str(), e.board_path.c_str(),
                 e.clock_mhz, e.clock_clamped ? " (the design asks for more; clamped to the board)" : "");
@@ -96,8 +102,8 @@ void print_tables(const hls::TokenEstimate& e, const std::string& shape_label, b
 }
 
 int run_estimate(int argc, char** argv) {
-    std::string shape = "stories15M", model_path, board_path, design_path;
-    int pos = 0;
+    std::string shape = "stories15M", model_path, board_path, design_path, precision;
+    int pos = 0, group = 0;
     bool mean = false, loops = false, as_json = false, shape_given = false;
     for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
@@ -118,6 +124,8 @@ int run_estimate(int argc, char** argv) {
         else if (flag == "--board") board_path = value;
         else if (flag == "--design") design_path = value;
         else if (flag == "--pos") pos = parse_int(flag, value);
+        else if (flag == "--precision") precision = value;
+        else if (flag == "--group") group = parse_int(flag, value);
         else {
             std::fprintf(stderr, "unknown option %s\n%s", flag.c_str(), kUsage);
             return 1;
@@ -127,24 +135,36 @@ int run_estimate(int argc, char** argv) {
         std::fprintf(stderr, "give --shape or --model, not both\n%s", kUsage);
         return 1;
     }
+    if (!precision.empty() && precision != "fp32" && precision != "int8")
+        throw InputError("--precision: expected fp32 or int8, found '" + precision + "'");
     ModelConfig c;
     std::string label = shape;
+    int file_group = 0;  // the checkpoint's int8 group size
     if (!model_path.empty()) {
         Model m = Model::open(model_path);
-        if (m.dtype() != DType::F32)
-            throw InputError(model_path + ": the HLS kernels are fp32; this checkpoint is " + dtype_name(m.dtype()));
         c = m.config();
+        file_group = hls::group_size_of(m);
         label = model_path;
+        if (precision.empty()) precision = file_group > 0 ? "int8" : "fp32";
     } else {
         c = parse_shape(shape);
     }
-    hls::check_fits(c, label);
+    if (precision.empty()) precision = "fp32";
+    if (group != 0 && precision != "int8") throw InputError("--group: only with --precision int8");
+    int group_size = 0;
+    if (precision == "int8") {
+        group_size = group != 0 ? group : file_group > 0 ? file_group : default_group_size(c);
+        if (group_size <= 0 || c.dim % group_size != 0 || c.hidden_dim % group_size != 0)
+            throw InputError("--group: expected a divisor of dim " + std::to_string(c.dim) + " and hidden_dim " +
+                             std::to_string(c.hidden_dim) + ", found " + std::to_string(group_size));
+    }
+    hls::check_fits(c, label, group_size);
     if (pos < 0 || pos >= c.seq_len)
         throw InputError("--pos: expected 0.." + std::to_string(c.seq_len - 1) + ", found " + std::to_string(pos));
     const hls::BoardSpec board = hls::load_board(board_path.empty() ? hls::default_board_path() : board_path);
     const hls::DesignSpec design = design_path.empty() ? hls::compiled_design() : hls::load_design(design_path);
 
-    const hls::TokenEstimate e = hls::estimate_token(c, pos, design, board);
+    const hls::TokenEstimate e = hls::estimate_token(c, pos, design, board, group_size);
 
     // The mean over a run: token time is piecewise linear in the position (attention reads
     // pos + 1 rows), so 17 evenly spaced positions and linear interpolation between them.
@@ -157,7 +177,7 @@ int run_estimate(int argc, char** argv) {
             const int p = samples == 1 ? 0 : int(int64_t(k) * (n - 1) / (samples - 1));
             if (!sampled.empty() && sampled.back() == p) continue;
             sampled.push_back(p);
-            t.push_back(hls::estimate_token(c, p, design, board).token_seconds);
+            t.push_back(hls::estimate_token(c, p, design, board, group_size).token_seconds);
         }
         for (size_t k = 0; k + 1 < sampled.size(); ++k) {
             const int span = sampled[k + 1] - sampled[k];
