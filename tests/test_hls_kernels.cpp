@@ -9,7 +9,6 @@
 #include "backends/hls_csim/hls_csim.hpp"
 #include "core/correctness.hpp"
 #include "core/error.hpp"
-#include "core/quantize.hpp"
 #include "core/registry.hpp"
 #include "core/synth.hpp"
 #include "host/packing.hpp"
@@ -191,21 +190,6 @@ TEST(HlsCsim, RejectsShapesBeyondTheKernelMaxima) {
         FAIL() << "a vocabulary beyond kMaxVocab was accepted";
     } catch (const InputError& e) {
         EXPECT_NE(std::string(e.what()).find("vocab_size exceeds kMaxVocab"), std::string::npos) << e.what();
-    }
-}
-
-TEST(HlsCsim, RejectsInt8Checkpoints) {
-    LHB_REQUIRE_MODELS();
-    test::TempDir tmp;
-    Model fp32 = Model::open(test::model_path("stories260K.bin"));
-    write_q8_model(fp32, tmp.file("q8.bin"), default_group_size(fp32.config()));
-    Model q8 = Model::open(tmp.file("q8.bin"));
-    auto b = make_backend(true);
-    try {
-        b->load(q8);
-        FAIL() << "an int8 checkpoint was accepted";
-    } catch (const InputError& e) {
-        EXPECT_NE(std::string(e.what()).find("fp32"), std::string::npos) << e.what();
     }
 }
 
