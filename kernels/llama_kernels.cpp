@@ -31,30 +31,25 @@ inline void embed(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3
     }
 }
 
-// A matmul's input: the fp32 vector, and for int8 models its quantized copy (xq, xs).
-struct MatIn {
-    const float* x;
-    const int8_t* xq;
-    const float* xs;
-};
-
-// For int8 models, quantizes x (n values) once for every matmul that reads it.
-inline MatIn mat_input(const float* x, int n, const ModelDims& d, int8_t* xq, float* xs) {
+// For int8 models, quantizes a matmul input x (n values) into xq, xs, once for every matmul
+// that reads it; fp32 models read x itself.
+inline void quantize_input(const float* x, int n, const ModelDims& d, int8_t* xq, float* xs) {
     if (is_q8(d)) quantize_q8(x, n, d.group_size, xq, xs);
-    return MatIn{x, xq, xs};
 }
 
-// y = W x for layer matrix m of layer l, in the model's precision.
+// y = W x for layer matrix m of layer l, in the model's precision: W x for fp32 weights,
+// W (xq, xs) for int8 ones.
 inline void layer_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
-                         const ModelDims& d, int l, int m, const MatIn& in, float* y, RowBanks& yb) {
+                         const ModelDims& d, int l, int m, const float* x, const int8_t* xq, const float* xs,
+                         float* y, RowBanks& yb) {
     const Beat* p0 = w0 + matrix_offset(d, 0, l, m);
     const Beat* p1 = w1 + matrix_offset(d, 1, l, m);
     const Beat* p2 = w2 + matrix_offset(d, 2, l, m);
     const Beat* p3 = w3 + matrix_offset(d, 3, l, m);
     if (is_q8(d))
-        matmul_q8(p0, p1, p2, p3, in.xq, in.xs, y, matrix_rows(d, m), matrix_cols(d, m), d.group_size, yb);
+        matmul_q8(p0, p1, p2, p3, xq, xs, y, matrix_rows(d, m), matrix_cols(d, m), d.group_size, yb);
     else
-        matmul(p0, p1, p2, p3, in.x, y, matrix_rows(d, m), matrix_cols(d, m), yb);
+        matmul(p0, p1, p2, p3, x, y, matrix_rows(d, m), matrix_cols(d, m), yb);
 }
 
 inline int clamp_to(int n, int max) { return n < 0 ? 0 : n > max ? max : n; }
@@ -115,23 +110,25 @@ layers:
     for (int l = 0; l < d.n_layers; ++l) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxLayers
         rmsnorm(xb, x, w0 + rms_att_offset(d, l), dim, 0);
-        const MatIn att_in = mat_input(xb, dim, d, xq, xs);
-        layer_matmul(w0, w1, w2, w3, d, l, kWq, att_in, q, yb);
-        layer_matmul(w0, w1, w2, w3, d, l, kWk, att_in, k, yb);
-        layer_matmul(w0, w1, w2, w3, d, l, kWv, att_in, v, yb);
+        quantize_input(xb, dim, d, xq, xs);
+        layer_matmul(w0, w1, w2, w3, d, l, kWq, xb, xq, xs, q, yb);
+        layer_matmul(w0, w1, w2, w3, d, l, kWk, xb, xq, xs, k, yb);
+        layer_matmul(w0, w1, w2, w3, d, l, kWv, xb, xq, xs, v, yb);
         LHK_TRACE_OP(TraceOp::Rope, dim, kv_dim, hs, 0);
         rope_rotate(q, k, dim, kv_dim, hs, fcr, fci);
         kv_store(kv0, kv1, kv2, kv3, k, v, l, pos, d);
         attention(kv0, kv1, kv2, kv3, q, xb, l, pos, d);
-        layer_matmul(w0, w1, w2, w3, d, l, kWo, mat_input(xb, dim, d, xq, xs), xb2, yb);
+        quantize_input(xb, dim, d, xq, xs);
+        layer_matmul(w0, w1, w2, w3, d, l, kWo, xb, xq, xs, xb2, yb);
         residual_add(x, xb2, dim);
 
         rmsnorm(xb, x, w0 + rms_ffn_offset(d, l), dim, 0);
-        const MatIn ffn_in = mat_input(xb, dim, d, xq, xs);
-        layer_matmul(w0, w1, w2, w3, d, l, kW1, ffn_in, hb, yb);
-        layer_matmul(w0, w1, w2, w3, d, l, kW3, ffn_in, hb2, yb);
+        quantize_input(xb, dim, d, xq, xs);
+        layer_matmul(w0, w1, w2, w3, d, l, kW1, xb, xq, xs, hb, yb);
+        layer_matmul(w0, w1, w2, w3, d, l, kW3, xb, xq, xs, hb2, yb);
         swiglu(hb, hb2, hidden);
-        layer_matmul(w0, w1, w2, w3, d, l, kW2, mat_input(hb, hidden, d, xq, xs), xb, yb);
+        quantize_input(hb, hidden, d, xq, xs);
+        layer_matmul(w0, w1, w2, w3, d, l, kW2, hb, xq, xs, xb, yb);
         residual_add(x, xb, dim);
     }
 
@@ -141,7 +138,7 @@ layers:
     const Beat* c2 = w2 + classifier_offset(d, 2);
     const Beat* c3 = w3 + classifier_offset(d, 3);
     if (is_q8(d)) {
-        quantize_q8(xb, dim, d.group_size, xq, xs);
+        quantize_input(xb, dim, d, xq, xs);
         matmul_q8_to_ddr(c0, c1, c2, c3, xq, xs, logits, d.vocab_size, dim, d.group_size, kIoPort, yb);
     } else {
         matmul_to_ddr(c0, c1, c2, c3, xb, logits, d.vocab_size, dim, kIoPort, yb);
