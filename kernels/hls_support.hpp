@@ -8,6 +8,7 @@
 #include "kernels/hls_config.hpp"
 
 #ifdef __SYNTHESIS__
+#include <ap_int.h>
 #include <hls_math.h>
 #else
 #include <cmath>

@@ -39,11 +39,22 @@ struct Q8Step {
 // of AMD's WP487), where separate products would take two.
 inline void mul2_shared(int a, int b, int x, int* ax, int* bx) {
 #pragma HLS INLINE
+#ifdef __SYNTHESIS__
+    // Explicit widths, so that the product is one 27 x 8 multiplier (one DSP48E2) rather than
+    // whatever int arithmetic would infer. C simulation computes the same values below.
+    const ap_int<27> packed = (ap_int<27>(a) << 18) + ap_int<27>(b);
+    const ap_int<35> p = packed * ap_int<8>(x);
+#pragma HLS BIND_OP variable=p op=mul impl=dsp
+    const ap_int<18> lo = p.range(17, 0);
+    *bx = int(lo);
+    *ax = int((p - lo) >> 18);
+#else
     const int32_t packed = a * 262144 + b;
     const int64_t p = int64_t(packed) * x;
     const int32_t lo = int32_t(((p & 0x3ffff) ^ 0x20000) - 0x20000);
     *bx = lo;
     *ax = int32_t((p - lo) / 262144);  // exact: p - lo is a multiple of 2^18
+#endif
 }
 
 // Integer sum of N values by a balanced tree (N a power of two).
