@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "bench/command.hpp"
@@ -11,6 +12,7 @@
 #include "bench/report_runner.hpp"
 #include "bench/results.hpp"
 #include "bench/sweep.hpp"
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 
 namespace lhb::bench {
@@ -68,6 +70,14 @@ int run_run(int argc, char** argv) {
     }
     RunConfig cfg = load_config(config_path);
     if (!out.empty()) cfg.out = out;
+    // Fail now, not after the sweep, when the results cannot be written there (the probe's
+    // temporary file is removed again).
+    {
+        std::error_code ec;
+        std::filesystem::create_directories(cfg.out, ec);
+        if (ec) throw InputError(cfg.out + ": cannot create the output folder: " + ec.message());
+        AtomicFile probe((std::filesystem::path(cfg.out) / "results.json").string());
+    }
 
     g_stop_requested = 0;
     struct sigaction sa {};

@@ -228,10 +228,21 @@ std::string results_markdown(const json& results) {
 }
 
 std::string write_results(const json& results, const std::string& dir) {
-    fs::create_directories(dir);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw InputError(dir + ": cannot create the output folder: " + ec.message());
     const std::string json_path = (fs::path(dir) / "results.json").string();
-    write_file_atomically((fs::path(dir) / "results.csv").string(), results_csv(results));
+    const std::string csv_path = (fs::path(dir) / "results.csv").string();
+    // The JSON first: if it cannot be written (disk full), the previous results.json and
+    // results.csv stay as they were, a consistent pair. If then the CSV cannot be written,
+    // a previous results.csv would contradict the new JSON, so it is removed.
     write_file_atomically(json_path, results.dump(2) + "\n");
+    try {
+        write_file_atomically(csv_path, results_csv(results));
+    } catch (const InputError&) {
+        std::remove(csv_path.c_str());
+        throw;
+    }
     return json_path;
 }
 

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -131,6 +132,69 @@ TEST(Faults, FileSizeLimitMidWrite) {
     CommandResult r = run_bench_limited(64, "synth --shape stories260K -o '" + out + "'");
     expect_one_line_error(r, {out, "write failed", "File too large"});
     EXPECT_TRUE(files_in(dir.path).empty()) << "partial or temporary file left behind";
+}
+
+// --- bench run: its results folder ------------------------------------------------------
+
+// A seconds-long sweep of a tiny model written beforehand to `dir` (so nothing but results
+// goes to the output folder).
+std::string tiny_run_config(const TempDir& dir) {
+    write_synthetic_model(parse_shape(kTinyShape), dir.file("tiny.bin"), 1);
+    const std::string cfg = dir.file("run.json");
+    write_file(cfg, R"({"name": "faults", "models": [{"name": "tiny", "path": ")" + dir.file("tiny.bin") +
+                        R"("}], "backends": ["cpu-ref"], "threads": [1], "prompt_tokens": [2], "generate_tokens": 2,
+                        "warmup": 0, "repetitions": 1, "correctness_steps": 2})");
+    return cfg;
+}
+
+// Refused before the sweep starts (not after it has run), with one line and exit 1.
+TEST(Faults, RunOutputFolderCannotBeCreated) {
+    TempDir dir;
+    const std::string cfg = tiny_run_config(dir);
+    write_file(dir.file("plain"), "x");
+    const std::string out = dir.file("plain/out");
+    CommandResult r = run_bench("run '" + cfg + "' --out '" + out + "' --quiet --no-report");
+    expect_one_line_error(r, {out, "cannot create the output folder", "Not a directory"});
+    EXPECT_TRUE(r.out.empty()) << "the sweep ran: " << r.out;
+}
+
+TEST(Faults, RunOutputFolderIsReadOnly) {
+    TempDir dir;
+    const std::string cfg = tiny_run_config(dir);
+    const std::string ro = dir.file("ro");
+    fs::create_directory(ro);
+    Tmpfs mount(ro, "size=64k", MS_RDONLY);
+    if (!mount.mounted) GTEST_SKIP() << mount.why;
+    CommandResult r = run_bench("run '" + cfg + "' --out '" + ro + "' --quiet --no-report");
+    expect_one_line_error(r, {ro + "/results.json", "cannot write", "Read-only file system"});
+    EXPECT_TRUE(r.out.empty()) << "the sweep ran: " << r.out;
+}
+
+// The disk fills while the results are written: the previous results.json and results.csv
+// stay, complete and consistent with each other, and no temporary is left.
+TEST(Faults, RunDiskFullKeepsThePreviousResults) {
+    TempDir dir;
+    const std::string cfg = tiny_run_config(dir);
+    const std::string out = dir.file("out");
+    fs::create_directory(out);
+    Tmpfs mount(out, "size=24k");
+    if (!mount.mounted) GTEST_SKIP() << mount.why;
+    // The previous results: a small stand-in pair (the tmpfs cannot also hold a new JSON).
+    const std::string old_json = R"({"schema": "llama-hls-bench/results", "schema_version": 1, "rows": []})";
+    write_file(out + "/results.json", old_json + std::string("\n"));
+    write_file(out + "/results.csv", "id\n");
+    // Fill the rest (two 4 KiB pages hold the old pair): no byte of a new file fits, only
+    // the empty probe file bench run creates before the sweep.
+    std::string filler(16 * 1024, 'f');
+    write_file(out + "/filler", filler);
+
+    CommandResult r = run_bench("run '" + cfg + "' --out '" + out + "' --quiet --no-report");
+    expect_one_line_error(r, {out + "/results.json", "write failed", "No space left on device"});
+    EXPECT_EQ(read_file(out + "/results.json"), old_json + "\n");
+    EXPECT_EQ(read_file(out + "/results.csv"), "id\n");
+    std::vector<std::string> names = files_in(out);
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"filler", "results.csv", "results.json"}));
 }
 
 // --- a checkpoint shorter than its header says, in every format ------------------------
