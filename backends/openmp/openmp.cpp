@@ -10,6 +10,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "backends/openmp/exact_ops.hpp"
 #include "backends/openmp/kernels.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
@@ -18,7 +19,11 @@ namespace lhb {
 
 using openmp::axpy;
 using openmp::dot;
+using openmp::matvec_q8;
 using openmp::matvec_rows;
+using openmp::q8_packed_bytes;
+using openmp::Q8Vector;
+using openmp::quantize_q8;
 using openmp::sum_of_squares;
 
 namespace {
@@ -30,7 +35,8 @@ constexpr int64_t kParallelMatmulMin = 1 << 16;
 constexpr int64_t kParallelAttentionMin = 1 << 13;
 
 // Thread `part` of `parts` gets rows [lo, hi): equal shares with boundaries on multiples
-// of `align` (4: the matvec kernel's row group, which is also even, as RoPE's pairs need).
+// of `align` (fp32: 4, the matvec kernel's row group; int8: 16, a tile; both even, as
+// RoPE's pairs need).
 struct Range {
     int lo, hi;
     int size() const { return hi - lo; }
@@ -95,8 +101,10 @@ void attend_head(int h, float* out, const float* q, const float* key_cache, cons
     for (int t = 0; t <= pos; t++) axpy(xb, att[t], value_cache + int64_t(t) * s.kv_dim + kv_off, s.head_size);
 }
 
-void check_f32(const WeightMatrix& w) {
-    if (w.dtype != DType::F32) throw std::logic_error("openmp: int8 matmul is not implemented yet");
+// Bytes of rows r of m in the packed layout: fp32 rows as they are, int8 as tiles.
+size_t packed_bytes(const WeightMatrix& m, Range r) {
+    if (m.dtype == DType::F32) return size_t(r.size()) * size_t(m.cols) * sizeof(float);
+    return size_t(q8_packed_bytes(r.size(), m.cols, m.group_size));
 }
 
 }  // namespace
@@ -106,40 +114,85 @@ OpenMpBackend::OpenMpBackend(int threads, bool fused, int64_t min_bytes_per_thre
       fused_(fused),
       min_bytes_per_thread_(min_bytes_per_thread) {}
 
+void OpenMpBackend::set_q8_kernel(openmp::Q8Kernel k) {
+    if (!openmp::q8_kernel_supported(k))
+        throw std::invalid_argument(std::string("openmp: this CPU cannot run the ") + openmp::q8_kernel_name(k) +
+                                    " int8 kernel");
+    q8_kernel_ = k;
+}
+
 void OpenMpBackend::load(const Model& model) {
-    if (model.dtype() != DType::F32)
-        throw InputError(model.path() + ": openmp runs fp32 checkpoints only; int8 is not implemented yet");
     Backend::load(model);
     const ModelConfig& c = model.config();
+    const bool q8 = model.dtype() == DType::Q8_0;
     local_stride_ = (c.dim + 15) / 16 * 16;
     const int64_t per_thread = std::max<int64_t>(1, min_bytes_per_thread_);
     forward_threads_ = int(std::clamp<int64_t>(model.weight_bytes_per_token() / per_thread, 1, threads_));
     local_xb_.assign(size_t(forward_threads_) * size_t(local_stride_), 0.f);
     rope_cos_.assign(size_t(c.head_size() / 2), 0.f);
     rope_sin_.assign(size_t(c.head_size() / 2), 0.f);
-    if (fused_) pack_weights();
+    row_align_ = q8 ? openmp::kQ8TileRows : 4;
+    exact_ = q8;
+    key_t_.assign(q8 ? size_t(c.n_layers) * size_t(c.kv_dim()) * size_t(c.seq_len) : 0, 0.f);
+    key_t_valid_ = 0;
+    thread_xq_.clear();
+    thread_hq_.clear();
+    q8_index_.clear();
+    packed_.reset();
+    packed_begin_.clear();
+    if (q8) {
+        const int gs = model.weights().wcls.group_size;
+        thread_xq_.resize(size_t(forward_threads_));
+        thread_hq_.resize(size_t(forward_threads_));
+        for (int t = 0; t < forward_threads_; ++t) {
+            thread_xq_[size_t(t)].reset(c.dim, gs);
+            thread_hq_[size_t(t)].reset(c.hidden_dim, gs);
+        }
+    }
+    // int8 matrices are only read as tiles, so they are packed for the op-by-op path too.
+    if (fused_ || q8) pack_weights();
 }
 
-void OpenMpBackend::FreeDeleter::operator()(float* p) const { std::free(p); }
+void OpenMpBackend::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
 
 // Thread t's block: for each layer wq, wk, wv, wo, w1, w3, w2 (its rows of each), then its
 // rows of the classifier. forward_fused() walks it in exactly this order.
 void OpenMpBackend::pack_weights() {
     const ModelConfig& c = model_->config();
     const ModelWeights& w = model_->weights();
-    const int nt = forward_threads_;
+    const int nt = forward_threads_, al = row_align_;
     const size_t align = size_t(2) << 20;  // a huge page
+    // Calls fn(matrix, rows) for thread t's rows of each matrix, in the pass's order.
+    auto each_matrix = [&](int t, auto&& fn) {
+        const Range rd = share(c.dim, nt, t, al), rkv = share(c.kv_dim(), nt, t, al);
+        const Range rh = share(c.hidden_dim, nt, t, al);
+        for (const LayerWeights& L : w.layers) {
+            fn(L.wq, rd);
+            fn(L.wk, rkv);
+            fn(L.wv, rkv);
+            fn(L.wo, rd);
+            fn(L.w1, rh);
+            fn(L.w3, rh);
+            fn(L.w2, rd);
+        }
+        fn(w.wcls, share(c.vocab_size, nt, t, al));
+    };
     packed_begin_.assign(size_t(nt) + 1, 0);
+    q8_index_.clear();
     for (int t = 0; t < nt; ++t) {
-        const int64_t rd = share(c.dim, nt, t, 4).size(), rkv = share(c.kv_dim(), nt, t, 4).size();
-        const int64_t rh = share(c.hidden_dim, nt, t, 4).size(), rv = share(c.vocab_size, nt, t, 4).size();
-        const int64_t floats = c.n_layers * (2 * rd * c.dim + 2 * rkv * c.dim + 2 * rh * c.dim + rd * c.hidden_dim) +
-                               rv * c.dim;
-        const size_t bytes = (size_t(floats) * sizeof(float) + align - 1) / align * align;
-        packed_begin_[size_t(t) + 1] = packed_begin_[size_t(t)] + bytes / sizeof(float);
+        size_t used = 0;
+        each_matrix(t, [&](const WeightMatrix& m, Range r) {
+            if (m.dtype == DType::Q8_0) {
+                Q8Entry& e = q8_index_[m.q];
+                if (e.parts.empty()) e = Q8Entry{m.scales, m.rows, m.cols, m.group_size, std::vector<Q8Part>(size_t(nt))};
+                e.parts[size_t(t)] = Q8Part{packed_begin_[size_t(t)] + used, r.lo, r.hi};
+            }
+            used += packed_bytes(m, r);
+        });
+        packed_begin_[size_t(t) + 1] = packed_begin_[size_t(t)] + (used + align - 1) / align * align;
     }
-    const size_t total = packed_begin_[size_t(nt)] * sizeof(float);
-    packed_.reset(static_cast<float*>(std::aligned_alloc(align, std::max<size_t>(total, align))));
+    const size_t total = packed_begin_[size_t(nt)];
+    packed_.reset(static_cast<unsigned char*>(std::aligned_alloc(align, std::max<size_t>(total, align))));
     if (!packed_)
         throw InputError(model_->path() + ": openmp: not enough memory for the packed weights (" +
                          std::to_string(total >> 20) + " MiB)");
@@ -149,33 +202,27 @@ void OpenMpBackend::pack_weights() {
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num();
-        float* dst = packed_.get() + packed_begin_[size_t(t)];
-        auto rows = [&](const WeightMatrix& m, Range r) {
-            const size_t n = size_t(r.size()) * size_t(m.cols);
-            std::memcpy(dst, m.f32 + int64_t(r.lo) * m.cols, n * sizeof(float));
-            dst += n;
-        };
-        const Range rd = share(c.dim, nt, t, 4), rkv = share(c.kv_dim(), nt, t, 4);
-        const Range rh = share(c.hidden_dim, nt, t, 4);
-        for (const LayerWeights& L : w.layers) {
-            rows(L.wq, rd);
-            rows(L.wk, rkv);
-            rows(L.wv, rkv);
-            rows(L.wo, rd);
-            rows(L.w1, rh);
-            rows(L.w3, rh);
-            rows(L.w2, rd);
+        // (a short team leaves the missing threads' blocks to the threads that came)
+        for (int part = t; part < nt; part += omp_get_num_threads()) {
+            unsigned char* dst = packed_.get() + packed_begin_[size_t(part)];
+            each_matrix(part, [&](const WeightMatrix& m, Range r) {
+                if (m.dtype == DType::F32)
+                    std::memcpy(dst, m.f32 + int64_t(r.lo) * m.cols, packed_bytes(m, r));
+                else
+                    openmp::pack_q8_rows(m, r.lo, r.hi, dst);
+                dst += packed_bytes(m, r);
+            });
         }
-        rows(w.wcls, share(c.vocab_size, nt, t, 4));
     }
 }
 
 void OpenMpBackend::rmsnorm(float* out, const float* x, const float* weight, int n) {
+    if (exact_) return openmp::exact::rmsnorm(out, x, weight, n);
     rmsnorm_into(out, x, weight, n);
 }
 
 void OpenMpBackend::matmul(float* out, const float* x, const WeightMatrix& w) {
-    check_f32(w);
+    if (w.dtype == DType::Q8_0) return matmul_q8(out, x, w);
     const bool parallel = w.numel() >= kParallelMatmulMin && threads_ > 1;
 #pragma omp parallel num_threads(threads_) if (parallel)
     {
@@ -184,11 +231,45 @@ void OpenMpBackend::matmul(float* out, const float* x, const WeightMatrix& w) {
     }
 }
 
+// int8: x quantized once, then each part's rows from its tiles. The model's matrices are
+// read from the packed blocks (parts = the fused pass's thread shares); any other matrix
+// (the correctness check draws its own) is packed into op_tiles_ first.
+void OpenMpBackend::matmul_q8(float* out, const float* x, const WeightMatrix& w) {
+    op_xq_.reset(w.cols, w.group_size);
+    quantize_q8(x, op_xq_, q8_kernel_);
+    const unsigned char* base = packed_.get();
+    const std::vector<Q8Part>* parts = nullptr;
+    std::vector<Q8Part> own;
+    auto it = q8_index_.find(w.q);
+    if (it != q8_index_.end() && it->second.scales == w.scales && it->second.rows == w.rows &&
+        it->second.cols == w.cols && it->second.group_size == w.group_size) {
+        parts = &it->second.parts;
+    } else {
+        op_tiles_.resize(size_t(q8_packed_bytes(w.rows, w.cols, w.group_size)));
+        openmp::pack_q8_rows(w, 0, w.rows, op_tiles_.data());
+        base = op_tiles_.data();
+        const int64_t tile = openmp::q8_tile_bytes(w.cols, w.group_size);
+        for (int t = 0; t < threads_; ++t) {
+            const Range r = share(w.rows, threads_, t, openmp::kQ8TileRows);
+            own.push_back(Q8Part{size_t(r.lo / openmp::kQ8TileRows * tile), r.lo, r.hi});
+        }
+        parts = &own;
+    }
+    const int n = int(parts->size());
+    const bool parallel = w.numel() >= kParallelMatmulMin && threads_ > 1 && n > 1;
+#pragma omp parallel for num_threads(std::min(threads_, n)) schedule(static) if (parallel)
+    for (int i = 0; i < n; ++i) {
+        const Q8Part& pt = (*parts)[size_t(i)];
+        matvec_q8(out + pt.lo, base + pt.offset, op_xq_, pt.hi - pt.lo, false, q8_kernel_);
+    }
+}
+
 void OpenMpBackend::rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) {
     std::vector<float> c(size_t(head_size / 2)), s(size_t(head_size / 2));
     rope_angles(c.data(), s.data(), pos, head_size);
-    rotate_pairs(q, 0, dim, head_size, c.data(), s.data());
-    rotate_pairs(k, 0, kv_dim, head_size, c.data(), s.data());
+    auto rotate = exact_ ? openmp::exact::rotate_pairs : rotate_pairs;
+    rotate(q, 0, dim, head_size, c.data(), s.data());
+    rotate(k, 0, kv_dim, head_size, c.data(), s.data());
 }
 
 void OpenMpBackend::softmax(float* x, int n) { softmax_in_place(x, n); }
@@ -198,6 +279,24 @@ void OpenMpBackend::attention(float* out, const float* q, const float* key_cache
                               const AttentionShape& s) {
     const bool parallel =
         int64_t(pos + 1) * s.n_heads * s.head_size >= kParallelAttentionMin && threads_ > 1;
+    if (exact_) {
+        // the exact kernel reads keys transposed: each head's are transposed first
+#pragma omp parallel num_threads(threads_) if (parallel)
+        {
+            std::vector<float> key_t(size_t(s.head_size) * size_t(pos + 1));
+#pragma omp for schedule(static)
+            for (int h = 0; h < s.n_heads; h++) {
+                const int kv_off = (h / (s.n_heads / s.n_kv_heads)) * s.head_size;
+                for (int t = 0; t <= pos; t++)
+                    for (int i = 0; i < s.head_size; i++)
+                        key_t[size_t(i) * size_t(pos + 1) + size_t(t)] = key_cache[int64_t(t) * s.kv_dim + kv_off + i];
+                openmp::exact::attend_head(out + h * s.head_size, q + h * s.head_size, key_t.data(), pos + 1,
+                                           value_cache + kv_off, s.kv_dim, att + int64_t(h) * (pos + 1), pos,
+                                           s.head_size);
+            }
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(threads_) schedule(static) if (parallel)
     for (int h = 0; h < s.n_heads; h++)
         attend_head(h, out, q, key_cache, value_cache, att + int64_t(h) * (pos + 1), pos, s);
@@ -218,20 +317,34 @@ void OpenMpBackend::residual_add(float* x, const float* y, int n) {
 
 float* OpenMpBackend::forward(int token, int pos) {
     // Per-op timing needs op boundaries, so a timed run goes op by op.
-    if (!fused_ || op_times_) return Backend::forward(token, pos);
+    if (!fused_ || op_times_) {
+        key_t_valid_ = std::min(key_t_valid_, pos);  // this position's keys skip key_t_
+        return Backend::forward(token, pos);
+    }
     return forward_fused(token, pos);
 }
 
 // llama2.c's forward() in one parallel region. Each thread owns equal shares of the rows
 // of every matrix; the elementwise ops ride along with the matmul rows that produce their
 // inputs (RoPE after q/k, the residual add into x after wo and w2, SwiGLU after w1/w3), and
-// each thread normalizes x into its own buffer, so a layer needs four barriers.
+// each thread normalizes x into its own buffer, so a layer needs four barriers. int8
+// (runq.c's forward): each thread also quantizes every matmul input itself (xb before
+// wq/wk/wv, the attention output before wo, xb before w1/w3, hb before w2, x before the
+// classifier); a few hundred values, cheaper than sharing them through another barrier.
 float* OpenMpBackend::forward_fused(int token, int pos) {
     const ModelConfig& p = model_->config();
     const ModelWeights& w = model_->weights();
     RunState& s = *state_;
     const int dim = p.dim, kv_dim = p.kv_dim(), hidden = p.hidden_dim, head_size = p.head_size();
     const AttentionShape shape = AttentionShape::of(p);
+    const bool q8 = model_->dtype() == DType::Q8_0;
+    const int al = row_align_;
+    // int8: llama2.c's exact rmsnorm and RoPE (see exact_ops.hpp), and keys mirrored
+    // transposed into key_t_ for the exact attention: positions [first_t, pos], normally pos
+    // alone (earlier ones too if an op-by-op pass ran in between).
+    auto norm = exact_ ? openmp::exact::rmsnorm : rmsnorm_into;
+    auto rotate = exact_ ? openmp::exact::rotate_pairs : rotate_pairs;
+    const int first_t = std::min(key_t_valid_, pos);
 
     std::memcpy(s.x.data(), w.token_embedding + int64_t(token) * dim, size_t(dim) * sizeof(float));
     rope_angles(rope_cos_.data(), rope_sin_.data(), pos, head_size);
@@ -250,14 +363,31 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
             short_team = true;
         } else {
         float* xb = local_xb_.data() + size_t(tid) * size_t(local_stride_);
-        const float* wp = packed_.get() + packed_begin_[size_t(tid)];  // this thread's weights, in order
-        const Range rd = share(dim, nt, tid, 4);
-        const Range rkv = share(kv_dim, nt, tid, 4);
-        const Range rh = share(hidden, nt, tid, 4);
+        const unsigned char* wp = packed_.get() + packed_begin_[size_t(tid)];  // this thread's weights, in order
+        Q8Vector* xq = q8 ? &thread_xq_[size_t(tid)] : nullptr;  // dim-sized int8 input
+        Q8Vector* hq = q8 ? &thread_hq_[size_t(tid)] : nullptr;  // hidden-sized
+        const Range rd = share(dim, nt, tid, al);
+        const Range rkv = share(kv_dim, nt, tid, al);
+        const Range rh = share(hidden, nt, tid, al);
+        // A matmul input: fp32 x as it is, or (int8) x quantized into v.
+        struct Input {
+            const float* f32;
+            const Q8Vector* q8;
+        };
+        auto input = [&](const float* x, Q8Vector* v) {
+            if (!q8) return Input{x, nullptr};
+            quantize_q8(x, *v, q8_kernel_);
+            return Input{nullptr, v};
+        };
         // Rows [r.lo, r.hi) of a [.][cols] matrix, the next ones in this thread's block.
-        auto next_rows = [&](float* out, const float* x, int cols, Range r, bool add) {
-            matvec_rows(out + r.lo, wp, x, cols, 0, r.size(), add);
-            wp += int64_t(r.size()) * cols;
+        auto next_rows = [&](float* out, Input in, int cols, Range r, bool add) {
+            if (in.q8) {
+                matvec_q8(out + r.lo, wp, *in.q8, r.size(), add, q8_kernel_);
+                wp += q8_packed_bytes(r.size(), cols, in.q8->group_size);
+            } else {
+                matvec_rows(out + r.lo, reinterpret_cast<const float*>(wp), in.f32, cols, 0, r.size(), add);
+                wp += int64_t(r.size()) * cols * int64_t(sizeof(float));
+            }
         };
 
         for (int l = 0; l < p.n_layers; ++l) {
@@ -268,25 +398,41 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
             float* k = kc + size_t(pos) * size_t(kv_dim);
             float* v = vc + size_t(pos) * size_t(kv_dim);
 
-            rmsnorm_into(xb, s.x.data(), L.rms_att, dim);
-            next_rows(s.q.data(), xb, dim, rd, false);
-            rotate_pairs(s.q.data(), rd.lo, rd.hi, head_size, rc, rs);
-            next_rows(k, xb, dim, rkv, false);
-            rotate_pairs(k, rkv.lo, rkv.hi, head_size, rc, rs);
-            next_rows(v, xb, dim, rkv, false);
+            norm(xb, s.x.data(), L.rms_att, dim);
+            Input in = input(xb, xq);
+            next_rows(s.q.data(), in, dim, rd, false);
+            rotate(s.q.data(), rd.lo, rd.hi, head_size, rc, rs);
+            next_rows(k, in, dim, rkv, false);
+            rotate(k, rkv.lo, rkv.hi, head_size, rc, rs);
+            next_rows(v, in, dim, rkv, false);
+            float* kt = exact_ ? key_t_.data() + size_t(l) * size_t(kv_dim) * size_t(p.seq_len) : nullptr;
+            if (kt)
+                for (int t = first_t; t <= pos; t++)
+                    for (int i = rkv.lo; i < rkv.hi; i++)
+                        kt[size_t(i) * size_t(p.seq_len) + size_t(t)] = kc[size_t(t) * size_t(kv_dim) + size_t(i)];
 #pragma omp barrier
 
 #pragma omp for schedule(static)
-            for (int h = 0; h < p.n_heads; h++)
-                attend_head(h, s.xb.data(), s.q.data(), kc, vc, s.att.data() + int64_t(h) * p.seq_len, pos, shape);
+            for (int h = 0; h < p.n_heads; h++) {
+                float* att = s.att.data() + int64_t(h) * p.seq_len;
+                if (kt) {
+                    const int kv_off = (h / p.kv_mul()) * head_size;
+                    openmp::exact::attend_head(s.xb.data() + h * head_size, s.q.data() + h * head_size,
+                                               kt + size_t(kv_off) * size_t(p.seq_len), p.seq_len, vc + kv_off,
+                                               kv_dim, att, pos, head_size);
+                } else {
+                    attend_head(h, s.xb.data(), s.q.data(), kc, vc, att, pos, shape);
+                }
+            }
             // (the for's implied barrier: all heads are in s.xb)
 
-            next_rows(s.x.data(), s.xb.data(), dim, rd, true);  // x += wo xb
+            next_rows(s.x.data(), input(s.xb.data(), xq), dim, rd, true);  // x += wo xb
 #pragma omp barrier
 
-            rmsnorm_into(xb, s.x.data(), L.rms_ffn, dim);
-            next_rows(s.hb.data(), xb, dim, rh, false);
-            next_rows(s.hb2.data(), xb, dim, rh, false);
+            norm(xb, s.x.data(), L.rms_ffn, dim);
+            in = input(xb, xq);
+            next_rows(s.hb.data(), in, dim, rh, false);
+            next_rows(s.hb2.data(), in, dim, rh, false);
             for (int i = rh.lo; i < rh.hi; i++) {
                 float val = s.hb[size_t(i)];
                 val *= (1.0f / (1.0f + expf(-val)));
@@ -294,22 +440,26 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
             }
 #pragma omp barrier
 
-            next_rows(s.x.data(), s.hb.data(), hidden, rd, true);  // x += w2 hb
+            next_rows(s.x.data(), input(s.hb.data(), hq), hidden, rd, true);  // x += w2 hb
 #pragma omp barrier
         }
 
-        rmsnorm_into(xb, s.x.data(), w.rms_final, dim);
-        next_rows(s.logits.data(), xb, dim, share(p.vocab_size, nt, tid, 4), false);
+        norm(xb, s.x.data(), w.rms_final, dim);
+        next_rows(s.logits.data(), input(xb, xq), dim, share(p.vocab_size, nt, tid, al), false);
         }
     }
-    if (short_team) return Backend::forward(token, pos);
+    if (short_team) {
+        key_t_valid_ = std::min(key_t_valid_, pos);
+        return Backend::forward(token, pos);
+    }
+    key_t_valid_ = pos + 1;
     return s.logits.data();
 }
 
 LHB_REGISTER_BACKEND(openmp, BackendFactory{
     "openmp",
     std::string("OpenMP threads over matmul rows and attention heads, ") + openmp::kernel_isa() +
-        " kernels, one parallel region per token",
+        " kernels (int8: " + openmp::q8_kernel_name(openmp::q8_best_kernel()) + "), one parallel region per token",
     10,
     [](const BackendOptions&) { return Availability{}; },
     [](const BackendOptions& o) -> std::unique_ptr<Backend> {

@@ -11,10 +11,21 @@
 // pages requested): a token then reads each thread's weights as one sequential stream, as
 // a STREAM kernel does, which is what lets decode approach the read bandwidth. That costs
 // a second copy of the matrices in memory (61 MB for stories15M).
+//
+// int8 (Q8_0, version-2) checkpoints: the same structure, with the matrices packed as int8
+// tiles (backends/openmp/q8_kernels.hpp) and the activations quantized per group before
+// each matmul, as runq.c does; each thread quantizes its own copy, so this adds no
+// barrier. The tiles are always packed (the op-by-op path reads them too, found by the
+// matrix's address). With an int8 model loaded, rmsnorm, RoPE and attention run in
+// llama2.c's exact order (backends/openmp/exact_ops.hpp: the quantizer would turn their
+// last-bit differences into whole int8 steps), so int8 logits equal cpu-ref int8's bit for
+// bit; the fused pass keeps a transposed copy of the keys for that.
 #include <cstddef>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
+#include "backends/openmp/q8_kernels.hpp"
 #include "core/backend.hpp"
 
 namespace lhb {
@@ -35,6 +46,10 @@ public:
     int threads() const { return threads_; }
     // Threads of the fused forward pass for the loaded model (0 before load()).
     int forward_threads() const { return forward_threads_; }
+    // The int8 kernel implementation (default: the fastest this CPU supports). Tests pick
+    // each supported one; an unsupported one throws std::invalid_argument.
+    void set_q8_kernel(openmp::Q8Kernel k);
+    openmp::Q8Kernel q8_kernel() const { return q8_kernel_; }
 
     void load(const Model& model) override;
     void rmsnorm(float* out, const float* x, const float* weight, int n) override;
@@ -50,6 +65,7 @@ public:
 private:
     float* forward_fused(int token, int pos);
     void pack_weights();
+    void matmul_q8(float* out, const float* x, const WeightMatrix& w);
 
     int threads_ = 1;
     bool fused_ = true;
@@ -62,11 +78,34 @@ private:
     int local_stride_ = 0;
     std::vector<float> rope_cos_, rope_sin_;  // per token: head_size / 2 angles
 
+    int row_align_ = 4;  // threads' row shares start at multiples of this (16 for int8 tiles)
+
     struct FreeDeleter {
-        void operator()(float* p) const;
+        void operator()(unsigned char* p) const;
     };
-    std::unique_ptr<float[], FreeDeleter> packed_;  // all threads' blocks
-    std::vector<size_t> packed_begin_;              // thread t's block starts at packed_[begin[t]]
+    std::unique_ptr<unsigned char[], FreeDeleter> packed_;  // all threads' blocks
+    std::vector<size_t> packed_begin_;  // thread t's block starts at byte packed_begin_[t]
+
+    // int8: where thread t's tiles of each matrix are (keyed by WeightMatrix::q), for the
+    // op-by-op matmul; activations quantized per thread for the fused pass (dim- and
+    // hidden-sized), and for the op-by-op matmul; tiles of a matrix that is not the model's.
+    struct Q8Part {
+        size_t offset;  // bytes into packed_
+        int lo, hi;     // rows
+    };
+    struct Q8Entry {
+        const float* scales;
+        int rows, cols, group_size;
+        std::vector<Q8Part> parts;
+    };
+    std::unordered_map<const int8_t*, Q8Entry> q8_index_;
+    bool exact_ = false;          // an int8 model is loaded: fp32 ops in llama2.c's order
+    std::vector<float> key_t_;    // [n_layers][kv_dim][seq_len]: the key cache transposed
+    int key_t_valid_ = 0;         // positions [0, key_t_valid_) of key_t_ match the cache
+    openmp::Q8Kernel q8_kernel_ = openmp::q8_best_kernel();
+    std::vector<openmp::Q8Vector> thread_xq_, thread_hq_;
+    openmp::Q8Vector op_xq_;
+    std::vector<unsigned char> op_tiles_;
 };
 
 }  // namespace lhb
