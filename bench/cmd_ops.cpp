@@ -9,11 +9,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bench/command.hpp"
 #include "core/error.hpp"
+#include "core/quantize.hpp"
 #include "core/registry.hpp"
 #include "core/roofline.hpp"
 #include "core/synth.hpp"
@@ -23,7 +25,8 @@ namespace {
 
 const char* kUsage =
     "Usage: bench ops [--backend NAME|all] [--model FILE | --shape NAME] [--threads N]\n"
-    "                 [--bandwidth-seconds S] [--benchmark_* flags]\n"
+    "                 [--precision fp32|int8|all] [--group N] [--bandwidth-seconds S]\n"
+    "                 [--benchmark_* flags]\n"
     "Google Benchmark microbenchmarks of every op at the model's real shapes, and of one\n"
     "decoded token (decode/pos=P), for each backend available here.\n"
     "  --backend  a backend name or 'all' (default: all available)\n"
@@ -32,10 +35,18 @@ const char* kUsage =
     "             a synthetic-weight model of that shape (default stories15M; results are\n"
     "             labeled 'synthetic weights')\n"
     "  --threads  threads for multi-threaded backends and the bandwidth kernel (default: all cores)\n"
+    "  --precision  weights of the matmul and decode benchmarks: fp32, int8 (Q8_0: the fp32\n"
+    "             weights quantized in memory, or a version-2 --model as it is) or all;\n"
+    "             default: the model's own. int8 ones are named BACKEND/int8/matmul/..., and\n"
+    "             BACKEND/int8/decode/...; the other ops do not depend on it and run once\n"
+    "  --group    int8 group size when quantizing (default: the largest <= 64 dividing dim\n"
+    "             and hidden_dim)\n"
     "  --bandwidth-seconds  time spent measuring the read bandwidth first (default 0.5)\n"
-    "Counters: bytes_per_second (bytes an op must move / time), FLOP/s, and 'roofline': that\n"
-    "rate divided by the read bandwidth measured over a buffer the size of the model's weights\n"
-    "(what decode streams per token), or for decode/pos=P, tok/s over the roofline tok/s at P.\n"
+    "Counters: bytes_per_second (bytes an op must move / time; int8 matmuls: int8 weights plus\n"
+    "their fp32 scales), FLOP/s, and 'roofline': that rate divided by the read bandwidth\n"
+    "measured over a buffer the size of the model's weights (what decode streams per token;\n"
+    "measured again for the int8 weights), or for decode/pos=P, tok/s over the roofline\n"
+    "tok/s at P.\n"
     "Small operands stay in cache between iterations, so their fraction can exceed 1.\n"
     "Google Benchmark flags pass through: --benchmark_filter=REGEX, --benchmark_format=json,\n"
     "--benchmark_out=FILE, --benchmark_min_time=SECONDS, --benchmark_repetitions=N, ...\n";
@@ -53,7 +64,9 @@ std::vector<float> random_vector(size_t n, uint64_t seed) {
 
 struct Setup {
     const Model* model;
-    double bandwidth;  // bytes/s
+    double bandwidth;    // bytes/s
+    std::string tag;     // "" (fp32) or "int8/": inserted after the backend's name
+    bool weight_ops_only;  // register only matmul and decode (the rest ran at another precision)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -78,39 +91,14 @@ void add(const std::string& name, Fn&& fn) {
     benchmark::RegisterBenchmark(name.c_str(), std::forward<Fn>(fn))->UseRealTime()->Unit(benchmark::kMicrosecond);
 }
 
-void register_backend(const std::shared_ptr<Backend>& b, const Setup& setup) {
+// The ops whose work does not depend on the weights' precision: rmsnorm, rope, softmax,
+// attention, swiglu, residual.
+void register_elementwise(const std::shared_ptr<Backend>& b, const Setup& setup) {
     const ModelConfig& c = setup.model->config();
-    const ModelWeights& w = setup.model->weights();
-    const LayerWeights& L0 = w.layers[0];
+    const LayerWeights& L0 = setup.model->weights().layers[0];
     const std::string prefix = b->name() + "/";
     const double bw = setup.bandwidth;
-    const int dim = c.dim, hidden = c.hidden_dim, kv_dim = c.kv_dim();
-
-    // matmul at every distinct shape, with the model's own weights.
-    std::vector<std::pair<const WeightMatrix*, std::string>> mats;
-    auto add_mat = [&](const WeightMatrix& m) {
-        for (auto& [p, _] : mats)
-            if (p->rows == m.rows && p->cols == m.cols) return;
-        mats.push_back({&m, std::to_string(m.cols) + "->" + std::to_string(m.rows)});
-    };
-    add_mat(L0.wq);
-    add_mat(L0.wk);
-    add_mat(L0.w1);
-    add_mat(L0.w2);
-    add_mat(w.wcls);
-    for (auto& [m, label] : mats) {
-        add(prefix + "matmul/" + label, [b, m = m, bw](benchmark::State& st) {
-            auto x = random_vector(size_t(m->cols), 1);
-            std::vector<float> out(size_t(m->rows));
-            const auto t0 = Clock::now();
-        for (auto _ : st) {
-                b->matmul(out.data(), x.data(), *m);
-                benchmark::DoNotOptimize(out.data());
-                benchmark::ClobberMemory();
-            }
-            set_counters(st, t0, double(m->bytes()) + 4.0 * (m->cols + m->rows), 2.0 * double(m->numel()), bw);
-        });
-    }
+    const int dim = c.dim, hidden = c.hidden_dim;
 
     add(prefix + "rmsnorm/" + std::to_string(dim), [b, dim, bw, wt = L0.rms_att](benchmark::State& st) {
         auto x = random_vector(size_t(dim), 2);
@@ -191,7 +179,42 @@ void register_backend(const std::shared_ptr<Backend>& b, const Setup& setup) {
         }
         set_counters(st, t0, 3.0 * 4 * dim, double(dim), bw);
     });
-    (void)kv_dim;
+}
+
+void register_backend(const std::shared_ptr<Backend>& b, const Setup& setup) {
+    const ModelConfig& c = setup.model->config();
+    const ModelWeights& w = setup.model->weights();
+    const LayerWeights& L0 = w.layers[0];
+    const std::string prefix = b->name() + "/" + setup.tag;
+    const double bw = setup.bandwidth;
+
+    // matmul at every distinct shape, with the model's own weights.
+    std::vector<std::pair<const WeightMatrix*, std::string>> mats;
+    auto add_mat = [&](const WeightMatrix& m) {
+        for (auto& [p, _] : mats)
+            if (p->rows == m.rows && p->cols == m.cols) return;
+        mats.push_back({&m, std::to_string(m.cols) + "->" + std::to_string(m.rows)});
+    };
+    add_mat(L0.wq);
+    add_mat(L0.wk);
+    add_mat(L0.w1);
+    add_mat(L0.w2);
+    add_mat(w.wcls);
+    for (auto& [m, label] : mats) {
+        add(prefix + "matmul/" + label, [b, m = m, bw](benchmark::State& st) {
+            auto x = random_vector(size_t(m->cols), 1);
+            std::vector<float> out(size_t(m->rows));
+            const auto t0 = Clock::now();
+        for (auto _ : st) {
+                b->matmul(out.data(), x.data(), *m);
+                benchmark::DoNotOptimize(out.data());
+                benchmark::ClobberMemory();
+            }
+            set_counters(st, t0, double(m->bytes()) + 4.0 * (m->cols + m->rows), 2.0 * double(m->numel()), bw);
+        });
+    }
+
+    if (!setup.weight_ops_only) register_elementwise(b, setup);
 
     // One decoded token: the whole forward pass at position pos (the KV rows before it are
     // whatever earlier iterations left; their values do not change the work).
@@ -214,10 +237,30 @@ void register_backend(const std::shared_ptr<Backend>& b, const Setup& setup) {
     }
 }
 
+// A model written by `write` to a temporary file that is unlinked as soon as it is mapped.
+template <class Write>
+Model open_temporary(Write&& write) {
+    const char* tmpdir = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/lhb-ops-XXXXXX";
+    int fd = mkstemp(tmpl.data());
+    if (fd < 0) throw InputError(tmpl + ": cannot create a temporary file for the model");
+    close(fd);
+    try {
+        write(tmpl);
+        Model m = Model::open(tmpl);
+        unlink(tmpl.c_str());
+        return m;
+    } catch (...) {
+        unlink(tmpl.c_str());
+        throw;
+    }
+}
+
 int run_ops(int argc, char** argv) {
-    std::string backend_name = "all", model_path, shape;
+    std::string backend_name = "all", model_path, shape, precision;
     BackendOptions options;
     double bandwidth_seconds = 0.5;
+    int group = 0;
     std::vector<char*> gb_args = {argv[0]};
     for (int i = 1; i < argc; ++i) {
         std::string flag = argv[i];
@@ -238,6 +281,8 @@ int run_ops(int argc, char** argv) {
         else if (flag == "--model") model_path = value;
         else if (flag == "--shape") shape = value;
         else if (flag == "--threads") options.threads = parse_int(flag, value);
+        else if (flag == "--precision") precision = value;
+        else if (flag == "--group") group = parse_int(flag, value);
         else if (flag == "--bandwidth-seconds") bandwidth_seconds = parse_double(flag, value);
         else {
             std::fprintf(stderr, "unknown option %s\n%s", flag.c_str(), kUsage);
@@ -248,6 +293,8 @@ int run_ops(int argc, char** argv) {
     if (options.threads < 0) throw InputError("--threads: expected 0 (all cores) or more, found " + std::to_string(options.threads));
     if (!(bandwidth_seconds > 0 && bandwidth_seconds <= 60))
         throw InputError("--bandwidth-seconds: expected a number in (0, 60]");
+    if (!precision.empty() && precision != "fp32" && precision != "int8" && precision != "all")
+        throw InputError("--precision: expected fp32, int8 or all, found '" + precision + "'");
 
     if (backend_name != "all" && !BackendRegistry::find(backend_name))
         BackendRegistry::create(backend_name, options);  // throws: unknown, with the known names
@@ -257,8 +304,7 @@ int run_ops(int argc, char** argv) {
     benchmark::Initialize(&gb_argc, gb_args.data());
     if (benchmark::ReportUnrecognizedArguments(gb_argc, gb_args.data())) return 1;
 
-    // The model: a real checkpoint, or synthetic weights of a named shape written to a
-    // temporary file that is unlinked as soon as it is mapped.
+    // The model: a real checkpoint, or synthetic weights of a named shape.
     std::string model_label;
     Model model = [&] {
         if (!model_path.empty()) {
@@ -267,55 +313,87 @@ int run_ops(int argc, char** argv) {
         }
         if (shape.empty()) shape = "stories15M";
         ModelConfig c = parse_shape(shape);
-        const char* tmpdir = std::getenv("TMPDIR");
-        std::string tmpl = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/lhb-ops-XXXXXX";
-        int fd = mkstemp(tmpl.data());
-        if (fd < 0) throw InputError(tmpl + ": cannot create a temporary file for the synthetic model");
-        close(fd);
-        try {
-            write_synthetic_model(c, tmpl, 1);
-            Model m = Model::open(tmpl);
-            unlink(tmpl.c_str());
-            model_label = shape + " (synthetic weights, seed 1)";
-            return m;
-        } catch (...) {
-            unlink(tmpl.c_str());
-            throw;
-        }
+        model_label = shape + " (synthetic weights, seed 1)";
+        return open_temporary([&](const std::string& path) { write_synthetic_model(c, path, 1); });
     }();
 
-    std::vector<std::shared_ptr<Backend>> backends;
-    for (const BackendFactory* f : BackendRegistry::all()) {
-        if (backend_name != "all" && f->name != backend_name) continue;
-        Availability a = f->available ? f->available(options) : Availability{};
-        if (!a.available) {
-            if (backend_name != "all") throw InputError("backend '" + f->name + "': not available here: " + a.reason);
-            std::fprintf(stderr, "skipping %s: %s\n", f->name.c_str(), a.reason.c_str());
-            continue;
-        }
-        std::shared_ptr<Backend> b = f->create(options);
-        b->load(model);
-        backends.push_back(b);
+    // The precisions: the model's own by default. int8 from fp32 weights: quantized (runq's
+    // Q8_0) into another temporary file.
+    const bool file_is_int8 = model.dtype() == DType::Q8_0;
+    if (precision.empty()) precision = file_is_int8 ? "int8" : "fp32";
+    const bool want_fp32 = precision != "int8", want_int8 = precision != "fp32";
+    if (want_fp32 && file_is_int8)
+        throw InputError(model_path + ": an int8 (version-2) checkpoint; --precision " + precision +
+                         " needs fp32 weights (give an fp32 checkpoint or --precision int8)");
+    if (group != 0 && (!want_int8 || file_is_int8))
+        throw InputError("--group: only when int8 weights are made from fp32 ones (--precision int8 or all)");
+    std::optional<Model> q8;
+    std::string q8_label;
+    if (want_int8 && !file_is_int8) {
+        const int gs = group ? group : default_group_size(model.config());
+        q8 = open_temporary([&](const std::string& path) { write_q8_model(model, path, gs); });  // checks --group
+        q8_label = model_label + ", int8 (Q8_0, group size " + std::to_string(gs) + ", quantized in memory)";
+    } else if (file_is_int8) {
+        q8_label = model_label + ", int8 (Q8_0, group size " + std::to_string(model.weights().wcls.group_size) + ")";
     }
-    if (backends.empty()) BackendRegistry::create(backend_name, options);  // throws the one-line reason
 
-    const Bandwidth bw = measure_read_bandwidth(options.threads, model.weight_bytes_per_token(), bandwidth_seconds);
+    struct PrecisionRun {
+        const Model* model;
+        std::string tag, label;
+    };
+    std::vector<PrecisionRun> runs;
+    if (want_fp32) runs.push_back({&model, "", model_label});
+    if (want_int8) runs.push_back({q8 ? &*q8 : &model, "int8/", q8_label});
+
+    std::vector<Setup> setups;
+    std::vector<std::vector<std::shared_ptr<Backend>>> backends_per_run;
+    bool any = false;
     char line[256];
-    std::snprintf(line, sizeof line,
-                  "%.2f GB/s (measured: %d threads reading a %.1f MB buffer, the model's weights; best of %d "
-                  "passes, median %.2f GB/s)",
-                  bw.bytes_per_second / 1e9, bw.threads, double(bw.buffer_bytes) / 1e6, bw.passes,
-                  bw.median_bytes_per_second / 1e9);
-    benchmark::AddCustomContext("model", model_label);
-    benchmark::AddCustomContext("read_bandwidth", line);
-    benchmark::AddCustomContext("threads", options.threads ? std::to_string(options.threads) : "all cores");
-    std::snprintf(line, sizeof line, "%.1f tok/s at pos 0 (%.1f MB per token)",
-                  roofline_tok_per_s(double(bytes_per_token(model, 0)), bw.bytes_per_second),
-                  double(bytes_per_token(model, 0)) / 1e6);
-    benchmark::AddCustomContext("roofline", line);
+    for (size_t r = 0; r < runs.size(); ++r) {
+        const PrecisionRun& run = runs[r];
+        std::vector<std::shared_ptr<Backend>> backends;
+        for (const BackendFactory* f : BackendRegistry::all()) {
+            if (backend_name != "all" && f->name != backend_name) continue;
+            Availability a = f->available ? f->available(options) : Availability{};
+            if (!a.available) {
+                if (backend_name != "all") throw InputError("backend '" + f->name + "': not available here: " + a.reason);
+                if (r == 0) std::fprintf(stderr, "skipping %s: %s\n", f->name.c_str(), a.reason.c_str());
+                continue;
+            }
+            std::shared_ptr<Backend> b = f->create(options);
+            try {
+                b->load(*run.model);
+            } catch (const InputError& e) {
+                if (backend_name != "all") throw;
+                std::fprintf(stderr, "skipping %s at %s: %s\n", f->name.c_str(), dtype_name(run.model->dtype()), e.what());
+                continue;
+            }
+            backends.push_back(b);
+        }
+        any = any || !backends.empty();
+        backends_per_run.push_back(backends);
 
-    Setup setup{&model, bw.bytes_per_second};
-    for (auto& b : backends) register_backend(b, setup);
+        const Model& m = *run.model;
+        const Bandwidth bw = measure_read_bandwidth(options.threads, m.weight_bytes_per_token(), bandwidth_seconds);
+        const std::string key = run.tag.empty() ? "" : "int8_";
+        std::snprintf(line, sizeof line,
+                      "%.2f GB/s (measured: %d threads reading a %.1f MB buffer, the model's weights; best of %d "
+                      "passes, median %.2f GB/s)",
+                      bw.bytes_per_second / 1e9, bw.threads, double(bw.buffer_bytes) / 1e6, bw.passes,
+                      bw.median_bytes_per_second / 1e9);
+        benchmark::AddCustomContext(key + "model", run.label);
+        benchmark::AddCustomContext(key + "read_bandwidth", line);
+        std::snprintf(line, sizeof line, "%.1f tok/s at pos 0 (%.1f MB per token)",
+                      roofline_tok_per_s(double(bytes_per_token(m, 0)), bw.bytes_per_second),
+                      double(bytes_per_token(m, 0)) / 1e6);
+        benchmark::AddCustomContext(key + "roofline", line);
+        setups.push_back(Setup{&m, bw.bytes_per_second, run.tag, r > 0});
+    }
+    if (!any) BackendRegistry::create(backend_name, options);  // throws the one-line reason
+    benchmark::AddCustomContext("threads", options.threads ? std::to_string(options.threads) : "all cores");
+
+    for (size_t r = 0; r < runs.size(); ++r)
+        for (auto& b : backends_per_run[r]) register_backend(b, setups[r]);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     benchmark::ClearRegisteredBenchmarks();
