@@ -15,6 +15,7 @@
 #include "bench/measure.hpp"
 #include "bench/progress.hpp"
 #include "bench/sha256.hpp"
+#include "core/accuracy.hpp"
 #include "core/correctness.hpp"
 #include "core/error.hpp"
 #include "core/registry.hpp"
@@ -171,6 +172,18 @@ json base_row(const PreparedModel& m, const std::string& backend, const std::str
     r["correctness"] = nullptr;
     r["speedup"] = json::object();
     return r;
+}
+
+json accuracy_json(const AccuracyReport& a) {
+    return {{"reference", "the fp32 weights through cpu-ref"},
+            {"greedy_steps", a.greedy_steps},
+            {"greedy_agreeing", a.greedy_agreeing},
+            {"greedy_common_prefix", a.greedy_common_prefix},
+            {"text_tokens", a.text_tokens},
+            {"mean_kl", a.mean_kl},
+            {"ppl_fp32", a.ppl_reference},
+            {"ppl_int8", a.ppl_candidate},
+            {"ppl_delta", a.ppl_delta()}};
 }
 
 json correctness_json(const CorrectnessReport& rep) {
@@ -567,7 +580,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
 
                     // Create, load, check correctness once per unit; measure each prompt length.
                     std::unique_ptr<Backend> backend, op_backend;
-                    json correctness;
+                    json correctness, accuracy;
                     const Model* model = nullptr;
                     try {
                         progress.start(point_label(m.entry->name, b.name, precision, threads,
@@ -588,6 +601,17 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                             backend->load(*model);
                             CorrectnessReport rep = check_backend(*backend, *ref, *model, cfg.correctness_steps);
                             correctness = correctness_json(rep);
+                        }
+                        // int8: how far its answers drift from the fp32 weights (cpu-ref on fp32).
+                        if (precision == "int8" && m.tokenizer) {
+                            const Model& fp32 = model_for(m, "fp32", cfg.out);
+                            auto& fref = references[&fp32];
+                            if (!fref) {
+                                fref = BackendRegistry::create("cpu-ref", BackendOptions{});
+                                fref->load(fp32);
+                            }
+                            accuracy = accuracy_json(
+                                compare_models(*fref, *backend, *m.tokenizer, cfg.correctness_steps));
                         }
                         // Per-op times need the op-by-op path; a fused backend gets a second
                         // instance for them.
@@ -619,6 +643,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                         json r = base_row(m, b.name, precision, threads, P, G, "measured");
                         r["fused"] = b.fused;
                         r["correctness"] = correctness;
+                        if (!accuracy.is_null()) r["accuracy"] = accuracy;
                         if (correctness["status"] == "fail") {
                             r["status"] = "failed";
                             r["reason"] = "correctness check failed: " + correctness["summary"].get<std::string>();

@@ -59,7 +59,15 @@ Tolerance op_tolerance(Op op, DType precision) {
 }
 
 Tolerance logits_tolerance(DType precision) {
-    (void)precision;
+    if (precision == DType::Q8_0)
+        return {0.5, 0.0,
+                "int8 quantizes every matmul input: an upstream last-bit difference (another "
+                "summation order in rmsnorm, attention or the group terms) that lands on a "
+                "rounding tie moves one activation by a whole quantization step (1/127 of its "
+                "group's largest value). Measured for hls-csim against cpu-ref int8: such flips "
+                "at most positions, logits off by up to 0.18 (stories260K, 512 positions) and "
+                "0.16 (stories15M shape). A real defect (wrong scale, group or row) moves logits "
+                "by whole units; the tight int8 checks are the per-op ones, on equal inputs"};
     return {2e-4, 1e-4,
             "every op's last-bit differences pass through all layers and the classifier and "
             "grow along the sequence through the KV cache. Measured over whole greedy runs: "

@@ -122,11 +122,22 @@ TEST_F(QuickRun, RowsSayWhatWasMeasuredSkippedAndWhy) {
         EXPECT_EQ(row["ranked"], true) << row["id"];
     }
 
-    // int8 is an axis of the sweep, reported as not supported yet.
-    const json* int8 = find_row(r, "cpu-ref", "int8");
-    ASSERT_NE(int8, nullptr);
-    EXPECT_EQ((*int8)["status"], "skipped");
-    EXPECT_EQ((*int8)["reason"], "int8 not supported yet");
+    // int8 is an axis of the sweep: each int8 point runs on the quantized model and says how
+    // far int8 moves the answers from the fp32 weights.
+    for (const char* backend : {"cpu-ref", "openmp", "hls-csim"}) {
+        const json* int8 = find_row(r, backend, "int8");
+        ASSERT_NE(int8, nullptr) << backend;
+        EXPECT_EQ((*int8)["status"], "ok") << backend << ": " << (*int8)["reason"];
+        ASSERT_TRUE((*int8)["accuracy"].is_object()) << backend;
+        const json& a = (*int8)["accuracy"];
+        EXPECT_GT(a["text_tokens"].get<int>(), 0);
+        EXPECT_GT(a["greedy_steps"].get<int>(), 0);
+        EXPECT_LE(a["greedy_agreeing"].get<int>(), a["greedy_steps"].get<int>());
+        EXPECT_GT(a["mean_kl"].get<double>(), 0.0) << "int8 should not equal fp32 exactly";
+        EXPECT_LT(a["mean_kl"].get<double>(), 0.1) << backend;
+        EXPECT_GT(a["ppl_fp32"].get<double>(), 1.0);
+    }
+    EXPECT_FALSE(find_row(r, "cpu-ref", "fp32")->contains("accuracy"));
 
     // The board backend is listed, skipped, with its reason.
     const json* xrt = find_row(r, "zcu106-xrt", "fp32");

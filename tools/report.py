@@ -484,6 +484,29 @@ def not_measured_table(results):
     return table("not-measured-table", ["model", "backend", "precision", "threads", "prompt", "status", "reason"], rows)
 
 
+def accuracy_table(results):
+    """int8 rows: how far the int8 weights move the answers from the fp32 weights."""
+    seen, rows = set(), []
+    for r in results["rows"]:
+        a = r.get("accuracy")
+        if r.get("kind") != "measured" or not isinstance(a, dict):
+            continue
+        key = (r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"))
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append([r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"),
+                     f"{a.get('greedy_agreeing')}/{a.get('greedy_steps')}", a.get("greedy_common_prefix"),
+                     fmt(a.get("mean_kl")), fmt(a.get("ppl_fp32")), fmt(a.get("ppl_int8")), fmt(a.get("ppl_delta")),
+                     a.get("text_tokens")])
+    if not rows:
+        return ""
+    return ("<h3>int8 accuracy against the fp32 weights</h3>"
+            + table("accuracy", ["model", "backend", "precision", "threads", "greedy tokens agreeing",
+                                 "common prefix", "mean KL (nats)", "ppl fp32", "ppl int8", "ppl delta",
+                                 "text tokens"], rows))
+
+
 def correctness_table(results):
     seen, rows, details = set(), [], []
     for r in results["rows"]:
@@ -643,7 +666,7 @@ def html_page(results, images, note=None):
                      f"<figcaption>{esc(caption)}</figcaption></figure>")
     parts.append("</section>")
     parts.append('<section id="correctness"><h2>Correctness against cpu-ref</h2>' + correctness_table(results)
-                 + "</section>")
+                 + accuracy_table(results) + "</section>")
     parts.append('<section id="ops"><h2>Per-op latency</h2>' + ops_table(results) + "</section>")
     parts.append('<section id="published-figures"><h2>Published figures</h2>' + published_table(results)
                  + "</section>")
