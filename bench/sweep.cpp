@@ -346,14 +346,14 @@ void rank_rows(json& results) {
         });
         for (size_t i = 0; i < list.size(); ++i) (*list[i])["ranked"] = true, (*list[i])["rank"] = int(i + 1);
     }
-    // Speedups over the published figures, for rows of the model those figures are for.
+    // Speedups over the published figures, for rows of the model those figures are for, of any
+    // precision (the row says its own; an int8 row's speedup includes what int8 buys).
     for (json& r : rows) {
         r["speedup"] = json::object();
         if (r["kind"] == "published" || !r["decode_tok_s"].is_number()) continue;
         for (const json& p : results["published"]) {
             const auto& models = p["applies_to_models"];
             if (std::find(models.begin(), models.end(), r["model"]) == models.end()) continue;
-            if (p["precision"] != r["precision"]) continue;
             r["speedup"][p["backend"].get<std::string>()] = r["decode_tok_s"].get<double>() / p["tok_s"].get<double>();
         }
     }
