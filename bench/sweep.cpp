@@ -44,6 +44,7 @@ struct PreparedModel {
     Bandwidth bandwidth;  // host read bandwidth over a buffer the size of the weights
     json info;
     std::optional<Model> q8;  // the int8 (Q8_0) version, made when an int8 point first runs
+    Bandwidth q8_bandwidth;   // host read bandwidth over a buffer the size of its weights
 };
 
 bool same_shape(const ModelConfig& a, const ModelConfig& b) {
@@ -101,10 +102,23 @@ std::vector<int> make_prompt(const PreparedModel& m, const std::string& text, in
     return tokens;
 }
 
+json bandwidth_json(const Bandwidth& b) {
+    return {{"bytes_per_s", b.bytes_per_second},
+            {"median_bytes_per_s", b.median_bytes_per_second},
+            {"buffer_bytes", b.buffer_bytes},
+            {"threads", b.threads}};
+}
+
+// The host read bandwidth for a checkpoint's working set: the model's, or its int8 copy's.
+const Bandwidth& bandwidth_for(const PreparedModel& m, const Model& model) {
+    return (m.q8 && &model == &*m.q8) ? m.q8_bandwidth : m.bandwidth;
+}
+
 // The checkpoint a point of `precision` runs on. fp32: the model file (which must be fp32).
 // int8: the file itself if it is a version-2 (Q8_0) checkpoint, else the fp32 weights
 // quantized once (core/quantize.hpp) into <out>/models/ and reused by later runs.
-const Model& model_for(PreparedModel& m, const std::string& precision, const std::string& out_dir) {
+const Model& model_for(PreparedModel& m, const std::string& precision, const std::string& out_dir,
+                       double bandwidth_seconds) {
     const Model& base = *m.model;
     if (precision == "fp32") {
         if (base.dtype() != DType::F32)
@@ -131,8 +145,13 @@ const Model& model_for(PreparedModel& m, const std::string& precision, const std
         write_q8_model(base, path, group);
     }
     m.q8.emplace(Model::open(path));
-    m.info["int8"] = {{"path", path}, {"sha256", sha256_file(path)}, {"group_size", group},
-                      {"weight_bytes_per_token", m.q8->weight_bytes_per_token()}};
+    // Its own working set: a smaller buffer may sit in a faster level of the hierarchy.
+    m.q8_bandwidth = measure_read_bandwidth(0, m.q8->weight_bytes_per_token(), bandwidth_seconds);
+    m.info["int8"] = {{"path", path},
+                      {"sha256", sha256_file(path)},
+                      {"group_size", group},
+                      {"weight_bytes_per_token", m.q8->weight_bytes_per_token()},
+                      {"host_bandwidth", bandwidth_json(m.q8_bandwidth)}};
     return *m.q8;
 }
 
@@ -586,7 +605,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                         progress.start(point_label(m.entry->name, b.name, precision, threads,
                                                    cfg.prompt_tokens.front(), cfg.generate_tokens) +
                                        " (correctness)");
-                        model = &model_for(m, precision, cfg.out);
+                        model = &model_for(m, precision, cfg.out, options.bandwidth_seconds);
                         backend = BackendRegistry::create(b.name, bo);
                         if (b.name == "cpu-ref") {
                             backend->load(*model);
@@ -604,7 +623,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                         }
                         // int8: how far its answers drift from the fp32 weights (cpu-ref on fp32).
                         if (precision == "int8" && m.tokenizer) {
-                            const Model& fp32 = model_for(m, "fp32", cfg.out);
+                            const Model& fp32 = model_for(m, "fp32", cfg.out, options.bandwidth_seconds);
                             auto& fref = references[&fp32];
                             if (!fref) {
                                 fref = BackendRegistry::create("cpu-ref", BackendOptions{});
@@ -675,9 +694,10 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                                                {"timer_overhead", prof.timer_overhead()},
                                                {"repetitions", int(prof.timed_ms_per_token.size())}};
                             const double bytes = mean_bytes_per_token(*model, P + 1, P + G - 1);
-                            const double roof = roofline_tok_per_s(bytes, m.bandwidth.bytes_per_second);
+                            const Bandwidth& bw = bandwidth_for(m, *model);
+                            const double roof = roofline_tok_per_s(bytes, bw.bytes_per_second);
                             r["roofline"] = {{"bytes_per_token", bytes},
-                                             {"bandwidth_bytes_per_s", m.bandwidth.bytes_per_second},
+                                             {"bandwidth_bytes_per_s", bw.bytes_per_second},
                                              {"bandwidth_source", "host read bandwidth (measured, weight-sized buffer)"},
                                              {"tok_s", roof},
                                              {"fraction", roof > 0 ? dec.median / roof : 0.0}};
