@@ -282,6 +282,9 @@ const char* q8_kernel_name(Q8Kernel k) {
 }
 
 bool q8_kernel_supported(Q8Kernel k) {
+#if LHB_Q8_X86
+    __builtin_cpu_init();  // may run from a static initializer (the backend's registration)
+#endif
     switch (k) {
         case Q8Kernel::Portable: return true;
 #if LHB_Q8_X86
