@@ -1,5 +1,7 @@
 #include "core/correctness.hpp"
 
+#include "core/nonfinite.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -362,8 +364,10 @@ EndToEndCheck check_end_to_end(Backend& cand, Backend& ref, int steps) {
     std::vector<float> ref_logits(static_cast<size_t>(vocab));
     bool prefix = true;
     std::string tie_note;
+    std::vector<int> fed;  // tokens fed so far, to trace where non-finite values start
     int token = 1;  // BOS
     for (int pos = 0; pos < steps; ++pos) {
+        fed.push_back(token);
         const float* rl = ref.forward(token, pos);
         std::copy(rl, rl + vocab, ref_logits.begin());
         const float* cl = cand.forward(token, pos);
@@ -376,6 +380,8 @@ EndToEndCheck check_end_to_end(Backend& cand, Backend& ref, int steps) {
         if (!cmp.pass() && r.first_bad_position < 0) {
             r.first_bad_position = pos;
             r.note = "logits at position " + std::to_string(pos) + ": " + cmp.why();
+            // NaN/Inf: name the op and layer where they first appear, not just the logits.
+            if (cmp.non_finite) r.note += "; " + find_first_nonfinite(cand, *cand.model(), fed).describe();
         }
 
         const int ref_next = argmax(ref_logits.data());
