@@ -228,6 +228,22 @@ std::array<BeatBuffer, lhk::kKvPorts> make_kv_stripes(const DeviceLayout& layout
     return s;
 }
 
+lhk::ModelDims single_layer_attention_dims(const AttentionShape& s, int pos, const std::string& who) {
+    lhk::ModelDims d{};
+    d.dim = s.n_heads * s.head_size;
+    d.hidden_dim = d.dim;
+    d.n_layers = 1;
+    d.n_heads = s.n_heads;
+    d.n_kv_heads = s.n_kv_heads;
+    d.vocab_size = 1;
+    d.seq_len = lhk::kMaxSeqLen;
+    d.shared_classifier = 1;
+    const char* why = nullptr;
+    if (!lhk::dims_fit(d, &why) || pos < 0 || pos >= lhk::kMaxSeqLen)
+        throw InputError(who + ": attention shape does not fit the kernels: " + (why ? why : "pos exceeds kMaxSeqLen"));
+    return d;
+}
+
 void stripe_kv_layer(const lhk::ModelDims& d, int layer, int pos, const float* key_cache,
                      const float* value_cache, std::array<BeatBuffer, lhk::kKvPorts>& stripes) {
     // Rows are stored expanded: query head h's copy of KV head h / kv_mul (llama_layout.hpp).

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "core/backend.hpp"
 #include "core/model.hpp"
 #include "kernels/llama_layout.hpp"
 
@@ -98,6 +99,11 @@ void pack_q8_rows(const WeightMatrix& w, const std::array<lhk::Beat*, kPorts>& d
 std::array<BeatBuffer, lhk::kKvPorts> make_kv_stripes(const DeviceLayout& layout);
 // Copies rows 0..pos of one layer's caches ([t][kv_dim], as in RunState) into the stripes
 // of `layer` (stripe layout of `dims`).
+// The dims of one layer's KV cache given on its own (a per-op attention call): one layer of
+// kMaxSeqLen positions. Throws InputError, naming `who`, when the shape or `pos` does not
+// fit the kernels.
+lhk::ModelDims single_layer_attention_dims(const AttentionShape& shape, int pos, const std::string& who);
+
 void stripe_kv_layer(const lhk::ModelDims& dims, int layer, int pos, const float* key_cache,
                      const float* value_cache, std::array<BeatBuffer, lhk::kKvPorts>& stripes);
 

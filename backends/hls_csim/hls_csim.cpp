@@ -92,19 +92,7 @@ void HlsCsimBackend::attention(float* out, const float* q, const float* key_cach
                                float* att, int pos, const AttentionShape& s) {
     (void)att;  // the kernel keeps its scores on chip
     // The cache of this one layer, striped as the kernel reads it (one layer, kMaxSeqLen).
-    lhk::ModelDims d{};
-    d.dim = s.n_heads * s.head_size;
-    d.hidden_dim = d.dim;
-    d.n_layers = 1;
-    d.n_heads = s.n_heads;
-    d.n_kv_heads = s.n_kv_heads;
-    d.vocab_size = 1;
-    d.seq_len = lhk::kMaxSeqLen;
-    d.shared_classifier = 1;
-    const char* why = nullptr;
-    if (!lhk::dims_fit(d, &why) || pos >= lhk::kMaxSeqLen)
-        throw InputError(std::string("hls-csim: attention shape does not fit the kernels: ") +
-                         (why ? why : "pos exceeds kMaxSeqLen"));
+    const lhk::ModelDims d = hls::single_layer_attention_dims(s, pos, "hls-csim");
     if (std::memcmp(&d, &attn_dims_, sizeof d) != 0) {
         attn_dims_ = d;
         for (auto& b : attn_kv_) b = hls::BeatBuffer(lhk::kv_port_beats(d));

@@ -122,15 +122,7 @@ public:
                    int pos, const AttentionShape& s) override {
         (void)att;  // the kernel keeps its scores on chip
         // One layer's cache, striped as the kernel reads it (as hls-csim does).
-        lhk::ModelDims d{};
-        d.dim = s.n_heads * s.head_size;
-        d.hidden_dim = d.dim;
-        d.n_layers = 1;
-        d.n_heads = s.n_heads;
-        d.n_kv_heads = s.n_kv_heads;
-        d.vocab_size = 1;
-        d.seq_len = lhk::kMaxSeqLen;
-        d.shared_classifier = 1;
+        const lhk::ModelDims d = hls::single_layer_attention_dims(s, pos, xrt_backend::kBackendName);
         if (std::memcmp(&d, &attn_dims_, sizeof d) != 0) {
             attn_dims_ = d;
             for (int p = 0; p < lhk::kKvPorts; ++p) {
