@@ -1,10 +1,12 @@
 // bench estimate: the HLS design's estimated cycles, latency, tok/s and resources on a board.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "bench/command.hpp"
+#include "core/generate.hpp"
 #include "core/error.hpp"
 #include "core/model.hpp"
 #include "core/quantize.hpp"
@@ -17,7 +19,8 @@ namespace {
 
 const char* kUsage =
     "Usage: bench estimate [--shape SHAPE | --model FILE] [--precision fp32|int8] [--group N]\n"
-    "                      [--board FILE] [--design FILE] [--pos N] [--mean] [--loops] [--json]\n"
+    "                      [--board FILE] [--design FILE] [--decode MODE] [--greedy-run N]\n"
+    "                      [--pos N] [--mean] [--loops] [--json]\n"
     "Estimates (does not measure) one decoded token of the HLS kernels on a board: cycles per\n"
     "op, latency, tok/s and DSP/BRAM/URAM against the board's capacity. Trip counts come from\n"
     "a C simulation of llama_forward at that position on zeroed buffers of the shape (the\n"
@@ -30,6 +33,12 @@ const char* kUsage =
     "            dim and hidden_dim (the kernels take multiples of 4)\n"
     "  --board   board description; default configs/boards/zcu106.json\n"
     "  --design  design description (configs/designs/*.json); default: the compiled kernels\n"
+    "  --decode  host-sampled (default): the kernel writes the logits, the host samples each\n"
+    "            token (a kernel run, a logits sync and sampling per token); device-greedy:\n"
+    "            the kernel decodes greedily, the logits stay on chip (a run per --greedy-run\n"
+    "            tokens)\n"
+    "  --greedy-run  tokens per kernel run with device-greedy; default 16 (bench generate's\n"
+    "            chunk, so the text still streams), or seq_len if shorter\n"
     "  --pos     position of the token; default 0\n"
     "  --mean    also the mean over a whole run of seq_len tokens (17 positions traced)\n"
     "  --loops   print every loop: trips, II, depth, bytes, cycles\n"
@@ -55,6 +64,10 @@ void print_tables(const hls::TokenEstimate& e, const std::string& shape_label, b
     std::printf("  shape     %s (%s)\n", shape_label.c_str(), e.shape.c_str());
     std::printf("  weights   %s\n", e.precision.c_str());
     std::printf("  position  %d\n", e.pos);
+    if (e.mode == hls::DecodeMode::DeviceGreedy)
+        std::printf("  decoding  greedy on the device (logits kept on chip), %d tokens per kernel run\n", e.greedy_chunk);
+    else
+        std::printf("  decoding  host-sampled (logits to the host, one kernel run per token)\n");
     std::printf("  board     %s (%s), kernel clock %.0f MHz%s\n", e.board.c_str(), e.board_path.c_str(),
                 e.clock_mhz, e.clock_clamped ? " (the design asks for more; clamped to the board)" : "");
     std::printf("  design    %s (%s)%s\n\n", e.design.c_str(), e.design_path.c_str(),
@@ -103,7 +116,8 @@ void print_tables(const hls::TokenEstimate& e, const std::string& shape_label, b
 
 int run_estimate(int argc, char** argv) {
     std::string shape = "stories15M", model_path, board_path, design_path, precision;
-    int pos = 0, group = 0;
+    int pos = 0, group = 0, greedy_run = 0;  // 0: kGreedyChunk, or seq_len if shorter
+    hls::DecodeMode mode = hls::DecodeMode::HostSampled;
     bool mean = false, loops = false, as_json = false, shape_given = false;
     for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
@@ -126,6 +140,15 @@ int run_estimate(int argc, char** argv) {
         else if (flag == "--pos") pos = parse_int(flag, value);
         else if (flag == "--precision") precision = value;
         else if (flag == "--group") group = parse_int(flag, value);
+        else if (flag == "--greedy-run") {
+            greedy_run = parse_int(flag, value);
+            if (greedy_run == 0) throw InputError("--greedy-run: expected at least 1, found 0");
+        }
+        else if (flag == "--decode") {
+            if (value == "host-sampled") mode = hls::DecodeMode::HostSampled;
+            else if (value == "device-greedy") mode = hls::DecodeMode::DeviceGreedy;
+            else throw InputError("--decode: expected host-sampled or device-greedy, found '" + value + "'");
+        }
         else {
             std::fprintf(stderr, "unknown option %s\n%s", flag.c_str(), kUsage);
             return 1;
@@ -164,7 +187,10 @@ int run_estimate(int argc, char** argv) {
     const hls::BoardSpec board = hls::load_board(board_path.empty() ? hls::default_board_path() : board_path);
     const hls::DesignSpec design = design_path.empty() ? hls::compiled_design() : hls::load_design(design_path);
 
-    const hls::TokenEstimate e = hls::estimate_token(c, pos, design, board, group_size);
+    if (greedy_run == 0) greedy_run = std::min(kGreedyChunk, c.seq_len);
+    if (greedy_run < 1 || greedy_run > c.seq_len)
+        throw InputError("--greedy-run: expected 1.." + std::to_string(c.seq_len) + ", found " + std::to_string(greedy_run));
+    const hls::TokenEstimate e = hls::estimate_token(c, pos, design, board, group_size, mode, greedy_run);
 
     // The mean over a run: token time is piecewise linear in the position (attention reads
     // pos + 1 rows), so 17 evenly spaced positions and linear interpolation between them.
@@ -177,7 +203,7 @@ int run_estimate(int argc, char** argv) {
             const int p = samples == 1 ? 0 : int(int64_t(k) * (n - 1) / (samples - 1));
             if (!sampled.empty() && sampled.back() == p) continue;
             sampled.push_back(p);
-            t.push_back(hls::estimate_token(c, p, design, board, group_size).token_seconds);
+            t.push_back(hls::estimate_token(c, p, design, board, group_size, mode, greedy_run).token_seconds);
         }
         for (size_t k = 0; k + 1 < sampled.size(); ++k) {
             const int span = sampled[k + 1] - sampled[k];
@@ -199,6 +225,12 @@ int run_estimate(int argc, char** argv) {
         return 0;
     }
     print_tables(e, label, loops);
+    const hls::DecodeMode other =
+        mode == hls::DecodeMode::HostSampled ? hls::DecodeMode::DeviceGreedy : hls::DecodeMode::HostSampled;
+    const hls::TokenEstimate o = hls::estimate_token(c, pos, design, board, group_size, other, greedy_run);
+    std::printf("the same token %s: %.1f tok/s (--decode %s)\n",
+                other == hls::DecodeMode::DeviceGreedy ? "decoded greedily on the device" : "sampled on the host",
+                o.tok_per_s, hls::decode_mode_name(other));
     if (mean)
         std::printf("estimated mean over a %d-token run (positions 0..%d, %zu traced): %.1f tok/s\n", c.seq_len,
                     c.seq_len - 1, sampled.size(), c.seq_len / run_seconds);

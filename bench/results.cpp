@@ -183,6 +183,19 @@ std::string results_markdown(const json& results) {
         }
         md << " " << correct << " | " << (at(r, {"rank"}).is_number() ? str(at(r, {"rank"})) : "-") << " |\n";
     }
+    bool greedy_heading = false;
+    for (const json& r : at(results, {"rows"})) {
+        if (at(r, {"kind"}) != "estimated" || !at(r, {"device_greedy"}).is_object()) continue;
+        if (!greedy_heading) {
+            md << "\nEstimated rows assume the host samples each token from the logits. With greedy decoding on "
+                  "the device instead (logits kept on chip, one kernel run per chunk of tokens), estimated:\n";
+            greedy_heading = true;
+        }
+        md << "- " << str(at(r, {"model"})) << " " << str(at(r, {"backend"})) << " → " << str(at(r, {"target"})) << " "
+           << str(at(r, {"precision"})) << ": " << opt_num(at(r, {"device_greedy", "decode_tok_s"}))
+           << " tok/s decode (host-sampled: " << opt_num(at(r, {"decode_tok_s"})) << "), "
+           << str(at(r, {"device_greedy", "tokens_per_run"})) << " tokens per run\n";
+    }
     if (!not_measured.empty()) {
         md << "\nNot measured:\n";
         for (const json* r : not_measured)

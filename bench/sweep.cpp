@@ -276,7 +276,7 @@ std::optional<json> estimated_row(const PreparedModel& m, const Model& model, co
     for (const auto& e : est)
         if (!e) return std::nullopt;
     json r = base_row(m, measured["backend"], measured["precision"], measured["threads"], P, G, "estimated");
-    double prefill = 0, decode = 0;
+    double prefill = 0, decode = 0, greedy = 0;
     std::array<double, kNumOps> op_ms{};
     std::vector<double> by_pos;
     for (int pos = 0; pos < P; ++pos) prefill += est[size_t(pos)]->token_seconds;
@@ -285,6 +285,7 @@ std::optional<json> estimated_row(const PreparedModel& m, const Model& model, co
         by_pos.push_back(1e3 * e.token_seconds);
         if (i == 0) continue;  // same convention as the measured decode
         decode += e.token_seconds;
+        greedy += e.greedy_token_seconds;
         for (int op = 0; op < kNumOps; ++op) op_ms[size_t(op)] += 1e3 * e.op_seconds[size_t(op)] / (G - 1);
     }
     double op_sum = 0;
@@ -299,6 +300,14 @@ std::optional<json> estimated_row(const PreparedModel& m, const Model& model, co
     r["decode_ms_per_token"] = decode_ms;
     r["op_ms_per_token"] = ops_json(op_ms, std::max(0.0, decode_ms - op_sum));
     r["decode_ms_by_position"] = {{"first_position", P}, {"ms", round_ms(by_pos)}};
+    // The same decode with greedy decoding on the device (logits kept on chip), when modelled.
+    const int greedy_run = est[size_t(P)]->greedy_tokens_per_run;
+    if (greedy > 0 && greedy_run > 0)
+        r["device_greedy"] = {{"decode_tok_s", (G - 1) / greedy},
+                              {"decode_ms_per_token", 1e3 * greedy / (G - 1)},
+                              {"tokens_per_run", greedy_run}};
+    else
+        r["device_greedy"] = nullptr;
     r["simulation"] = {{"row", measured["id"]},
                        {"decode_tok_s", measured["decode_tok_s"]},
                        {"prefill_tok_s", measured["prefill_tok_s"]}};

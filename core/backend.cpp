@@ -4,6 +4,7 @@
 #include <new>
 
 #include "core/error.hpp"
+#include "core/sampler.hpp"
 
 namespace lhb {
 
@@ -82,6 +83,18 @@ float* Backend::forward(int token, int pos) {
     timed(Op::RmsNorm, [&] { rmsnorm(s.x.data(), s.x.data(), w.rms_final, dim); });
     timed(Op::MatMul, [&] { matmul(s.logits.data(), s.x.data(), w.wcls); });
     return s.logits.data();
+}
+
+int Backend::decode_greedy(int token, int pos, int steps, std::vector<int>& out) {
+    const ModelConfig& c = model_->config();
+    const size_t first = out.size();
+    for (int s = 0; s < steps && pos + s < c.seq_len; ++s) {
+        const int next = sample_argmax(forward(token, pos + s), c.vocab_size);
+        out.push_back(next);
+        if (next == 1) break;
+        token = next;
+    }
+    return int(out.size() - first);
 }
 
 }  // namespace lhb

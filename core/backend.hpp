@@ -54,6 +54,10 @@ struct DeviceEstimate {
     std::string target;                        // e.g. "ZCU106 @ 300 MHz (estimated)"
     double token_seconds = 0;                  // one decoded token at the given position
     std::array<double, kNumOps> op_seconds{};  // its split by op class
+    // The same token when the device decodes greedily (logits kept on chip, one kernel run
+    // per greedy_tokens_per_run tokens); 0: not modelled.
+    double greedy_token_seconds = 0;
+    int greedy_tokens_per_run = 0;
     nlohmann::json detail;                     // cycles, bytes per port, resources, ...
 };
 
@@ -87,6 +91,13 @@ public:
 
     // Logits (vocab_size floats, owned by the backend) for `token` at position `pos`.
     virtual float* forward(int token, int pos);
+
+    // Greedy decoding from `token` at `pos`: up to `steps` tokens (and no further than
+    // seq_len), each the argmax of the previous one's logits as llama2.c's sample_argmax,
+    // stopping after a BOS (1). Appends the ids to `out`; returns how many. The default runs
+    // forward() and the argmax here; a backend that decodes on its device overrides it (one
+    // launch for many tokens, the logits never leave the device).
+    virtual int decode_greedy(int token, int pos, int steps, std::vector<int>& out);
 
     // Backends that model a device say what it would do at position `pos`; others don't.
     virtual std::optional<DeviceEstimate> estimate(int pos) const {

@@ -1,5 +1,6 @@
 #include "core/generate.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -41,7 +42,34 @@ GenerateResult generate(Backend& backend, const Tokenizer& tokenizer, Sampler& s
     int token = prompt_tokens[0];
     r.tokens.push_back(token);
     int pos = 0;
+    // Greedy sampling past the prompt goes through the backend's decode_greedy, so that a
+    // device backend decodes on the device. Chunks keep the text streaming; the first
+    // token past the prompt is a chunk of its own, so the clock starts where llama2.c's does.
+    const bool greedy = sampler.temperature() == 0.0f;
+    std::vector<int> chunk;
     while (pos < steps) {
+        if (greedy && pos >= int(prompt_tokens.size()) - 1) {
+            chunk.clear();
+            backend.decode_greedy(token, pos, started ? std::min(kGreedyChunk, steps - pos) : 1, chunk);
+            if (chunk.empty()) break;
+            bool bos = false;
+            for (int next : chunk) {
+                pos++;
+                if (next == 1) {
+                    bos = true;
+                    break;
+                }
+                print_piece(tokenizer.decode(token, next), out);
+                r.tokens.push_back(next);
+                token = next;
+            }
+            if (bos) break;
+            if (!started) {
+                start = Clock::now();
+                started = true;
+            }
+            continue;
+        }
         float* logits = backend.forward(token, pos);
         int next;
         if (pos < int(prompt_tokens.size()) - 1)

@@ -18,6 +18,10 @@ struct GenerateResult {
     double tok_per_s() const { return positions > 1 && seconds > 0 ? (positions - 1) / seconds : 0; }
 };
 
+// Tokens per decode_greedy call when generate() samples greedily: a device backend
+// launches once per chunk, and the text appears a chunk at a time.
+constexpr int kGreedyChunk = 16;
+
 // `steps` already clamped as the CLI does (1..seq_len).
 GenerateResult generate(Backend& backend, const Tokenizer& tokenizer, Sampler& sampler,
                         const std::string& prompt, int steps, std::FILE* out);

@@ -102,6 +102,8 @@ BoardSpec parse_board(const json& j, const std::string& where) {
     b.host_launch_us = sourced(host, "launch", where, "host_per_token_us", 0, 1e6, &src);
     b.host_sync_us = sourced(host, "logits_sync", where, "host_per_token_us", 0, 1e6, &src);
     b.host_sampling_us = sourced(host, "sampling", where, "host_per_token_us", 0, 1e6, &src);
+    b.host_tokens_sync_us = sourced(host, "tokens_sync", where, "host_per_token_us", 0, 1e6, &src);
+    b.host_piece_us = sourced(host, "piece_output", where, "host_per_token_us", 0, 1e6, &src);
     const json& ops = section(j, "operators", where);
     b.op_ref_clock_mhz = sourced(ops, "reference_clock_mhz", where, "operators", 1, 2000, &src);
     for (const char* name : kOperators) {
@@ -280,6 +282,12 @@ void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& 
         case LoopId::KvWrite:
             *depth = L.bram + 2 * io;
             break;
+        case LoopId::MatArgmax:
+            // a compare chain over the beat's rows, then the running best (a one-compare
+            // recurrence)
+            *ii = recurrence_ii(L.fcmp, 1);
+            *depth = L.bram + lhk::port_floats(d) * L.fcmp + L.fcmp + io;
+            break;
         case LoopId::MatLoadX:
         case LoopId::MatStoreVec:
         case LoopId::AttnLoadQ:
@@ -382,6 +390,13 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
     const int64_t iter_bytes = int64_t(d.lanes) * 4;  // bytes an iteration that reads `lanes` floats moves
     auto beats = [&](int n) { return int64_t(lhk::ceil_div(n, pf)); };
     auto port_of = [&](int traced, int ports) { return traced == lhk::kIoPort ? io_port(d) : traced % ports; };
+    // Where a matmul's row results go: 0 an on-chip vector, 1 DDR (the logits), 2 nowhere
+    // (only their argmax is kept).
+    auto store_rows = [&](int where, int rows) {
+        if (where == 0) return single(LoopId::MatStoreVec, lhk::vec_iters(rows, d));
+        if (where == 1) return single(LoopId::MatStoreDdr, beats(rows), io_port(d), beats(rows) * port_bytes);
+        return single(LoopId::MatArgmax, beats(rows));
+    };
     std::vector<TraceStep> steps;
     switch (op.op) {
         case lhk::TraceOp::Embedding:
@@ -411,10 +426,7 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
                         df.loops.push_back(TraceLoop{LoopId::MatQ8Engine, pairs > 0 ? pi : 0, std::max<int64_t>(pairs, 1), e, bytes});
                 }
                 steps.push_back(std::move(df));
-                if (a[2] == 0)
-                    steps.push_back(single(LoopId::MatStoreVec, lhk::vec_iters(rows, d)));
-                else
-                    steps.push_back(single(LoopId::MatStoreDdr, beats(rows), io_port(d), beats(rows) * port_bytes));
+                steps.push_back(store_rows(a[2], rows));
                 break;
             }
             const int ri = lhk::row_iters(cols, d);
@@ -430,10 +442,7 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
                     df.loops.push_back(TraceLoop{LoopId::MatEngine, r > 0 ? ri : 0, std::max<int64_t>(r, 1), e, bytes});
             }
             steps.push_back(std::move(df));
-            if (a[2] == 0)
-                steps.push_back(single(LoopId::MatStoreVec, lhk::vec_iters(rows, d)));
-            else
-                steps.push_back(single(LoopId::MatStoreDdr, beats(rows), io_port(d), beats(rows) * port_bytes));
+            steps.push_back(store_rows(a[2], rows));
             break;
         }
         case lhk::TraceOp::Rope:
@@ -635,8 +644,10 @@ std::string precision_label(int group_size) {
 }
 
 TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, const DesignSpec& design,
-                             const BoardSpec& board, int group_size) {
+                             const BoardSpec& board, int group_size, DecodeMode mode, int greedy_chunk) {
     TokenEstimate e;
+    e.mode = mode;
+    e.greedy_chunk = mode == DecodeMode::DeviceGreedy ? std::max(1, greedy_chunk) : 0;
     e.group_size = group_size;
     e.precision = precision_label(group_size);
     e.board = board.name;
@@ -707,7 +718,7 @@ TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, 
     }
     e.trace_checked = checked;
     e.kernel_seconds = e.kernel_cycles / (e.clock_mhz * 1e6);
-    e.host_seconds = board.host_overhead_us() * 1e-6;
+    e.host_seconds = board.host_overhead_us(mode, e.greedy_chunk) * 1e-6;
     e.token_seconds = e.kernel_seconds + e.host_seconds;
     e.tok_per_s = e.token_seconds > 0 ? 1.0 / e.token_seconds : 0;
     const double usable = board.ddr_peak_gb_per_s * 1e9 * board.ddr_efficiency;
@@ -717,8 +728,9 @@ TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, 
 }
 
 TokenEstimate estimate_token(const ModelConfig& c, int pos, const DesignSpec& design, const BoardSpec& board,
-                             int group_size) {
-    return estimate_token(trace_forward(c, pos, group_size), c, pos, design, board, group_size);
+                             int group_size, DecodeMode mode, int greedy_chunk) {
+    return estimate_token(trace_forward(c, pos, group_size, mode), c, pos, design, board, group_size, mode,
+                          greedy_chunk);
 }
 
 json TokenEstimate::to_json() const {
@@ -728,6 +740,8 @@ json TokenEstimate::to_json() const {
     j["precision"] = precision;
     j["group_size"] = group_size;
     j["pos"] = pos;
+    j["decode_mode"] = decode_mode_name(mode);
+    j["greedy_tokens_per_run"] = mode == DecodeMode::DeviceGreedy ? json(greedy_chunk) : json(nullptr);
     j["board"] = board;
     j["board_file"] = board_path;
     j["design"] = design;
@@ -768,7 +782,7 @@ json TokenEstimate::to_json() const {
     return j;
 }
 
-DeviceEstimate to_device_estimate(const TokenEstimate& e) {
+DeviceEstimate to_device_estimate(const TokenEstimate& e, const TokenEstimate* greedy) {
     DeviceEstimate d;
     char buf[160];
     std::snprintf(buf, sizeof buf, "%s @ %.0f MHz (estimated)", e.board.c_str(), e.clock_mhz);
@@ -776,6 +790,10 @@ DeviceEstimate to_device_estimate(const TokenEstimate& e) {
     d.token_seconds = e.token_seconds;
     for (int i = 0; i < kNumOps; ++i) d.op_seconds[size_t(i)] = e.op_cycles[size_t(i)] / (e.clock_mhz * 1e6);
     d.detail = e.to_json();
+    if (greedy) {
+        d.greedy_token_seconds = greedy->token_seconds;
+        d.greedy_tokens_per_run = greedy->greedy_chunk;
+    }
     return d;
 }
 

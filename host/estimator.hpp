@@ -25,7 +25,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "core/backend.hpp"
+#include "core/generate.hpp"
 #include "host/trace.hpp"
 #include "kernels/hls_config.hpp"
 
@@ -49,12 +52,19 @@ struct BoardSpec {
     double ddr_efficiency = 0;       // usable fraction for long sequential reads
     double read_latency_ns = 0;      // first beat after a request
     double host_launch_us = 0, host_sync_us = 0, host_sampling_us = 0;
+    double host_tokens_sync_us = 0, host_piece_us = 0;  // greedy decoding on the device
     double dsp = 0, bram36 = 0, uram = 0;
     double op_ref_clock_mhz = 0;
     std::map<std::string, OperatorSpec> operators;  // fadd, fmul, fdiv, fsqrt, fexp, fpow, fsincos, fcmp
     nlohmann::json sources;                         // field -> where the number comes from
 
-    double host_overhead_us() const { return host_launch_us + host_sync_us + host_sampling_us; }
+    // Host time per decoded token. Host-sampled: a run, a logits sync and the sampling for
+    // each token. Device-greedy: a run and a sync of the ids per `chunk` tokens, and each
+    // token's text piece.
+    double host_overhead_us(DecodeMode mode = DecodeMode::HostSampled, int chunk = 1) const {
+        if (mode == DecodeMode::HostSampled) return host_launch_us + host_sync_us + host_sampling_us;
+        return (host_launch_us + host_tokens_sync_us) / std::max(1, chunk) + host_piece_us;
+    }
 };
 
 // Throws InputError naming the file and the field when it is missing or out of range.
@@ -147,6 +157,8 @@ struct TokenEstimate {
     std::string precision = "fp32";  // "fp32" or "int8 (Q8_0, group size N)"
     int group_size = 0;              // 0: fp32 weights
     int pos = 0;
+    DecodeMode mode = DecodeMode::HostSampled;
+    int greedy_chunk = 0;  // device-greedy: tokens per kernel run
     double clock_mhz = 0;
     bool clock_clamped = false;                  // the design asked for more than the board offers
     std::array<double, kNumOps> op_cycles{};      // by lhb::Op
@@ -167,15 +179,20 @@ struct TokenEstimate {
 // (weights in fp32 for group_size 0, else int8 in groups of group_size: the trace's).
 // Throws std::logic_error if the design is the compiled one and the modelled loops differ
 // from the traced ones (the model no longer mirrors the kernels).
+// `mode` must be the trace's; device-greedy spreads the per-run host costs over
+// `greedy_chunk` tokens.
 TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, const DesignSpec& design,
-                             const BoardSpec& board, int group_size = 0);
+                             const BoardSpec& board, int group_size = 0, DecodeMode mode = DecodeMode::HostSampled,
+                             int greedy_chunk = kGreedyChunk);
 // Traces llama_forward at `pos` and estimates it.
 TokenEstimate estimate_token(const ModelConfig& c, int pos, const DesignSpec& design,
-                             const BoardSpec& board, int group_size = 0);
+                             const BoardSpec& board, int group_size = 0, DecodeMode mode = DecodeMode::HostSampled,
+                             int greedy_chunk = kGreedyChunk);
 std::string precision_label(int group_size);
 
-// For Backend::estimate.
-DeviceEstimate to_device_estimate(const TokenEstimate& e);
+// For Backend::estimate: `e` host-sampled; `greedy`, if given, the same token decoded
+// greedily on the device.
+DeviceEstimate to_device_estimate(const TokenEstimate& e, const TokenEstimate* greedy = nullptr);
 
 // Where the default board file is (configs/boards/zcu106.json in the source tree).
 std::string default_board_path();

@@ -269,4 +269,21 @@ void to_beats(const float* src, int n, lhk::Beat* dst) {
 
 void from_beats(const lhk::Beat* src, int n, float* dst) { std::memcpy(dst, src, size_t(n) * sizeof(float)); }
 
+int64_t token_beats(int steps) { return lhk::ceil_div64(std::max(steps, 1), lhk::kFloatsPerBeat); }
+
+int read_token_ids(const lhk::Beat* src, int steps, int vocab_size, const char* who, std::vector<int>& out) {
+    int n = 0;
+    while (n < steps) {
+        const int32_t id = int32_t(lhk::bits_of(src[n / lhk::kFloatsPerBeat].v[n % lhk::kFloatsPerBeat]));
+        if (id < 0 || id >= vocab_size)
+            throw InputError(std::string(who) + ": the device decoded token id " + std::to_string(id) +
+                             " at step " + std::to_string(n) + ", outside the vocabulary of " +
+                             std::to_string(vocab_size));
+        out.push_back(id);
+        ++n;
+        if (id == lhk::kBosToken) break;
+    }
+    return n;
+}
+
 }  // namespace lhb::hls

@@ -111,4 +111,10 @@ void stripe_kv_layer(const lhk::ModelDims& dims, int layer, int pos, const float
 void to_beats(const float* src, int n, lhk::Beat* dst);
 void from_beats(const lhk::Beat* src, int n, float* dst);
 
+// llama_forward's greedy output: beats for up to `steps` token ids, and the ids it wrote
+// (at most `steps`, ending at the first BOS) appended to `out`. An id outside the
+// vocabulary means the device misbehaved: InputError naming `who`.
+int64_t token_beats(int steps);
+int read_token_ids(const lhk::Beat* src, int steps, int vocab_size, const char* who, std::vector<int>& out);
+
 }  // namespace lhb::hls

@@ -43,6 +43,7 @@ const char* loop_name(lhk::LoopId id) {
         case lhk::LoopId::MatEngine: return "mat_engine";
         case lhk::LoopId::MatStoreVec: return "mat_store_vec";
         case lhk::LoopId::MatStoreDdr: return "mat_store_ddr";
+        case lhk::LoopId::MatArgmax: return "mat_argmax";
         case lhk::LoopId::RopeTable: return "rope_table";
         case lhk::LoopId::RopeRotate: return "rope_rotate";
         case lhk::LoopId::KvWrite: return "kv_write_row";
@@ -117,7 +118,11 @@ void TraceRecorder::on_loop(void* ctx, lhk::LoopId id, int64_t trips, int port, 
     }
 }
 
-Trace trace_forward(const ModelConfig& c, int pos, int group_size) {
+const char* decode_mode_name(DecodeMode m) {
+    return m == DecodeMode::DeviceGreedy ? "device-greedy" : "host-sampled";
+}
+
+Trace trace_forward(const ModelConfig& c, int pos, int group_size, DecodeMode mode) {
     const DeviceLayout layout = DeviceLayout::of(c, "trace", group_size);
     if (pos < 0 || pos >= c.seq_len)
         throw InputError("trace: position " + std::to_string(pos) + " is outside 0.." +
@@ -126,9 +131,11 @@ Trace trace_forward(const ModelConfig& c, int pos, int group_size) {
     for (int p = 0; p < kPorts; ++p) w[size_t(p)] = BeatBuffer(layout.weight_beats[size_t(p)]);
     auto kv = make_kv_stripes(layout);
     BeatBuffer logits(layout.logits_beats);
+    BeatBuffer tokens(token_beats(1));
     TraceRecorder rec;
-    llama_forward(1 % c.vocab_size, pos, layout.dims, w[0].data(), w[1].data(), w[2].data(), w[3].data(),
-                  kv[0].data(), kv[1].data(), kv[2].data(), kv[3].data(), logits.data());
+    llama_forward(1 % c.vocab_size, pos, mode == DecodeMode::DeviceGreedy ? 1 : 0, layout.dims, w[0].data(),
+                  w[1].data(), w[2].data(), w[3].data(), kv[0].data(), kv[1].data(), kv[2].data(), kv[3].data(),
+                  logits.data(), tokens.data());
     return rec.take();
 }
 

@@ -65,9 +65,15 @@ private:
     lhk::TraceSink sink_{};
 };
 
+// How each decoded token reaches the host: the kernel writes the logits and the host
+// samples (one kernel run per token), or the kernel decodes greedily and keeps the logits
+// on chip (llama_forward's `steps` > 0: one run for many tokens).
+enum class DecodeMode { HostSampled, DeviceGreedy };
+const char* decode_mode_name(DecodeMode m);  // "host-sampled", "device-greedy"
+
 // Runs llama_forward once, traced, for a model of shape `c` at position `pos` (token 1) on
-// zeroed device buffers: loop trip counts depend on the shape, the position and the
-// precision only (group_size 0: fp32 weights; > 0: int8 in groups of that size).
-Trace trace_forward(const ModelConfig& c, int pos, int group_size = 0);
+// zeroed device buffers: loop trip counts depend on the shape, the position, the precision
+// (group_size 0: fp32 weights; > 0: int8 in groups of that size) and the decode mode only.
+Trace trace_forward(const ModelConfig& c, int pos, int group_size = 0, DecodeMode mode = DecodeMode::HostSampled);
 
 }  // namespace lhb::hls

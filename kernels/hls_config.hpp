@@ -15,6 +15,7 @@
 // Co-simulation depth hints (beats): a bound on the buffers, not their size.
 #define LHK_DEPTH_WEIGHTS 16777216
 #define LHK_DEPTH_VECTOR 8192
+#define LHK_DEPTH_TOKENS 256  // kMaxSeqLen token ids, four per beat
 
 namespace lhk {
 
@@ -49,6 +50,8 @@ constexpr int kMaxHeads = 8;       // stories260K, stories42M
 constexpr int kMaxHeadSize = 64;   // stories42M
 constexpr int kMaxSeqLen = 1024;   // stories42M
 constexpr int kMaxVocab = 32000;   // Llama 2 tokenizer
+// llama2.c's BOS token: generation stops when it is sampled (it begins the next story).
+constexpr int kBosToken = 1;
 
 // ---- int8 (Q8_0) weights ----------------------------------------------------------------
 // One bitstream serves fp32 and int8 models: ModelDims::group_size selects (0: fp32).

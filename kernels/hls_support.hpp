@@ -54,6 +54,7 @@ inline float float_of(uint32_t u) {
     b.u = u;
     return b.f;
 }
+inline float minus_infinity() { return float_of(0xff800000u); }
 // Not NaN or +-Inf: the exponent is not all ones.
 inline bool is_finite(float f) { return (bits_of(f) & 0x7f800000u) != 0x7f800000u; }
 // Byte k (0..3, little-endian) of a word as a signed int8 value.

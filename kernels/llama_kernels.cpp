@@ -54,51 +54,14 @@ inline void layer_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const B
 
 inline int clamp_to(int n, int max) { return n < 0 ? 0 : n > max ? max : n; }
 
-}  // namespace
-}  // namespace lhk
-
-using lhk::Beat;
-
-extern "C" void llama_forward(int token, int pos, lhk::ModelDims dims, const Beat* w0,
-                              const Beat* w1, const Beat* w2, const Beat* w3, Beat* kv0, Beat* kv1,
-                              Beat* kv2, Beat* kv3, Beat* logits) {
-#pragma HLS INTERFACE mode=m_axi port=w0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
-#pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
-#pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
-#pragma HLS INTERFACE mode=m_axi port=w3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
-#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=logits bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=s_axilite port=token
-#pragma HLS INTERFACE mode=s_axilite port=pos
-#pragma HLS INTERFACE mode=s_axilite port=dims
-#pragma HLS INTERFACE mode=s_axilite port=return
-    using namespace lhk;
-    const ModelDims& d = dims;
+// Every layer of `token` at `pos` and the final norm: leaves the classifier's input in xb (and,
+// for int8 models, quantized in xq, xs).
+inline void forward_layers(int token, int pos, const ModelDims& d, const Beat* w0, const Beat* w1,
+                           const Beat* w2, const Beat* w3, Beat* kv0, Beat* kv1, Beat* kv2, Beat* kv3,
+                           float* x, float* xb, float* xb2, float* q, float* k, float* v, float* hb, float* hb2,
+                           int8_t* xq, float* xs, RowBanks& yb) {
+#pragma HLS INLINE
     const int dim = d.dim, hidden = d.hidden_dim, kv_dim = kv_dim_of(d), hs = head_size_of(d);
-
-    float x[kMaxDim], xb[kMaxDim], xb2[kMaxDim], q[kMaxDim], k[kMaxDim], v[kMaxDim];
-    float hb[kMaxHidden], hb2[kMaxHidden];
-    // int8 models: a matmul input quantized (4 values written per clock, 8 read).
-    int8_t xq[kMaxCols];
-    float xs[kMaxQ8Groups];
-#pragma HLS ARRAY_PARTITION variable=xq cyclic factor=kQ8Cols
-#pragma HLS ARRAY_PARTITION variable=x cyclic factor=kLanes
-#pragma HLS ARRAY_PARTITION variable=xb cyclic factor=kLanes
-#pragma HLS ARRAY_PARTITION variable=xb2 cyclic factor=kLanes
-#pragma HLS ARRAY_PARTITION variable=q cyclic factor=kLanes
-#pragma HLS ARRAY_PARTITION variable=k cyclic factor=kLanes
-#pragma HLS ARRAY_PARTITION variable=v cyclic factor=kLanes
-#pragma HLS ARRAY_PARTITION variable=hb cyclic factor=kLanes
-#pragma HLS ARRAY_PARTITION variable=hb2 cyclic factor=kLanes
-
-    // The one matmul unit's row results (the classifier's 32000 rows: URAM).
-    RowBanks yb;
-#pragma HLS ARRAY_PARTITION variable=yb dim=1 complete
-#pragma HLS BIND_STORAGE variable=yb type=ram_2p impl=uram
-
     embed(w0, w1, w2, w3, d, token, x);
 
     // The RoPE angles depend on pos and the place inside a head only: once per token.
@@ -133,15 +96,88 @@ layers:
     }
 
     rmsnorm(xb, x, w0 + rms_final_offset(d), dim, 0);
+    quantize_input(xb, dim, d, xq, xs);
+}
+
+}  // namespace
+}  // namespace lhk
+
+using lhk::Beat;
+
+extern "C" void llama_forward(int token, int pos, int steps, lhk::ModelDims dims, const Beat* w0,
+                              const Beat* w1, const Beat* w2, const Beat* w3, Beat* kv0, Beat* kv1,
+                              Beat* kv2, Beat* kv3, Beat* logits, Beat* tokens) {
+#pragma HLS INTERFACE mode=m_axi port=w0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=logits bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=tokens bundle=gmem4 offset=slave depth=LHK_DEPTH_TOKENS
+#pragma HLS INTERFACE mode=s_axilite port=token
+#pragma HLS INTERFACE mode=s_axilite port=pos
+#pragma HLS INTERFACE mode=s_axilite port=steps
+#pragma HLS INTERFACE mode=s_axilite port=dims
+#pragma HLS INTERFACE mode=s_axilite port=return
+    using namespace lhk;
+    const ModelDims& d = dims;
+
+    float x[kMaxDim], xb[kMaxDim], xb2[kMaxDim], q[kMaxDim], k[kMaxDim], v[kMaxDim];
+    float hb[kMaxHidden], hb2[kMaxHidden];
+    // int8 models: a matmul input quantized (4 values written per clock, 8 read).
+    int8_t xq[kMaxCols];
+    float xs[kMaxQ8Groups];
+#pragma HLS ARRAY_PARTITION variable=xq cyclic factor=kQ8Cols
+#pragma HLS ARRAY_PARTITION variable=x cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=xb cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=xb2 cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=q cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=k cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=v cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=hb cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=hb2 cyclic factor=kLanes
+
+    // The one matmul unit's row results (the classifier's 32000 rows: URAM).
+    RowBanks yb;
+#pragma HLS ARRAY_PARTITION variable=yb dim=1 complete
+#pragma HLS BIND_STORAGE variable=yb type=ram_2p impl=uram
+
     const Beat* c0 = w0 + classifier_offset(d, 0);
     const Beat* c1 = w1 + classifier_offset(d, 1);
     const Beat* c2 = w2 + classifier_offset(d, 2);
     const Beat* c3 = w3 + classifier_offset(d, 3);
-    if (is_q8(d)) {
-        quantize_input(xb, dim, d, xq, xs);
-        matmul_q8_to_ddr(c0, c1, c2, c3, xq, xs, logits, d.vocab_size, dim, d.group_size, kIoPort, yb);
-    } else {
-        matmul_to_ddr(c0, c1, c2, c3, xb, logits, d.vocab_size, dim, kIoPort, yb);
+
+    if (steps <= 0) {
+        // One token; the host samples the next from the logits.
+        forward_layers(token, pos, d, w0, w1, w2, w3, kv0, kv1, kv2, kv3, x, xb, xb2, q, k, v, hb, hb2, xq, xs, yb);
+        if (is_q8(d))
+            matmul_q8_to_ddr(c0, c1, c2, c3, xq, xs, logits, d.vocab_size, d.dim, d.group_size, kIoPort, yb);
+        else
+            matmul_to_ddr(c0, c1, c2, c3, xb, logits, d.vocab_size, d.dim, kIoPort, yb);
+        return;
+    }
+
+    // Greedy decoding on the device: each token's argmax is the next token, so the logits
+    // stay on chip and the host pays one launch per `steps` tokens. Token ids go to
+    // tokens[], kFloatsPerBeat per beat as int32 bits; like llama2.c's generate loop, it
+    // stops after a BOS (id 1), which ends a story.
+    const int n = clamp_to(steps, clamp_to(d.seq_len - pos, kMaxSeqLen));
+    Beat out;
+    for (int l = 0; l < kFloatsPerBeat; ++l) out.v[l] = float_of(0u);
+greedy_steps:
+    for (int s = 0; s < n; ++s) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSeqLen
+        forward_layers(token, pos + s, d, w0, w1, w2, w3, kv0, kv1, kv2, kv3, x, xb, xb2, q, k, v, hb, hb2, xq, xs, yb);
+        const int next = is_q8(d) ? matmul_q8_argmax_of(c0, c1, c2, c3, xq, xs, d.vocab_size, d.dim,
+                                                        d.group_size, yb)
+                                  : matmul_argmax_of(c0, c1, c2, c3, xb, d.vocab_size, d.dim, yb);
+        out.v[s % kFloatsPerBeat] = float_of(uint32_t(next));
+        tokens[s / kFloatsPerBeat] = out;
+        if (next == kBosToken) break;
+        token = next;
     }
 }
 

@@ -33,7 +33,7 @@ json simple_board() {
                      {"burst_overhead_cycles", v(1)}}},
             {"ddr", {{"peak_gb_per_s", v(19.2)}, {"efficiency", v(0.8)}, {"read_latency_ns", v(100)}}},
             {"resources", {{"dsp", v(1000)}, {"bram36", v(100)}, {"uram", v(10)}}},
-            {"host_per_token_us", {{"launch", v(10)}, {"logits_sync", v(20)}, {"sampling", v(30)}}},
+            {"host_per_token_us", {{"launch", v(10)}, {"logits_sync", v(20)}, {"sampling", v(30)}, {"tokens_sync", v(6)}, {"piece_output", v(2)}}},
             {"operators", ops}};
 }
 

@@ -30,6 +30,7 @@ void HlsCsimBackend::load(const Model& model) {
     packed_ = hls::pack_model(model);
     kv_ = hls::make_kv_stripes(packed_.layout);
     logits_ = hls::BeatBuffer(packed_.layout.logits_beats);
+    tokens_ = hls::BeatBuffer(hls::token_beats(lhk::kMaxSeqLen));
     packed_matrix_.clear();
     const ModelWeights& w = model.weights();
     for (int l = 0; l < model.config().n_layers; ++l) {
@@ -112,27 +113,47 @@ void HlsCsimBackend::swiglu(float* hb, const float* hb2, int n) {
     hls::from_beats(io_a_.data(), n, hb);
 }
 
-float* HlsCsimBackend::forward(int token, int pos) {
-    if (!fused_) return Backend::forward(token, pos);
-    const ModelConfig& c = model_->config();
+namespace {
+void check_token_pos(const ModelConfig& c, int token, int pos) {
     if (token < 0 || token >= c.vocab_size || pos < 0 || pos >= c.seq_len)
         throw InputError("hls-csim: token " + std::to_string(token) + " at position " + std::to_string(pos) +
                          " is outside the model (vocab " + std::to_string(c.vocab_size) + ", seq_len " +
                          std::to_string(c.seq_len) + ")");
+}
+}  // namespace
+
+float* HlsCsimBackend::forward(int token, int pos) {
+    if (!fused_) return Backend::forward(token, pos);
+    const ModelConfig& c = model_->config();
+    check_token_pos(c, token, pos);
     const auto& w = packed_.weights;
-    llama_forward(token, pos, packed_.layout.dims, w[0].data(), w[1].data(), w[2].data(), w[3].data(),
-                  kv_[0].data(), kv_[1].data(), kv_[2].data(), kv_[3].data(), logits_.data());
+    llama_forward(token, pos, 0, packed_.layout.dims, w[0].data(), w[1].data(), w[2].data(), w[3].data(),
+                  kv_[0].data(), kv_[1].data(), kv_[2].data(), kv_[3].data(), logits_.data(), tokens_.data());
     hls::from_beats(logits_.data(), c.vocab_size, state_->logits.data());
     return state_->logits.data();
+}
+
+int HlsCsimBackend::decode_greedy(int token, int pos, int steps, std::vector<int>& out) {
+    if (!fused_) return Backend::decode_greedy(token, pos, steps, out);
+    const ModelConfig& c = model_->config();
+    check_token_pos(c, token, pos);
+    const int n = std::min(steps, c.seq_len - pos);
+    if (n <= 0) return 0;
+    const auto& w = packed_.weights;
+    llama_forward(token, pos, n, packed_.layout.dims, w[0].data(), w[1].data(), w[2].data(), w[3].data(),
+                  kv_[0].data(), kv_[1].data(), kv_[2].data(), kv_[3].data(), logits_.data(), tokens_.data());
+    return hls::read_token_ids(tokens_.data(), n, c.vocab_size, "hls-csim", out);
 }
 
 std::optional<DeviceEstimate> HlsCsimBackend::estimate(int pos) const {
     if (!model_) return std::nullopt;
     const hls::BoardSpec board =
         hls::load_board(board_path_.empty() ? hls::default_board_path() : board_path_);
-    const hls::TokenEstimate e =
-        hls::estimate_token(model_->config(), pos, hls::compiled_design(), board, packed_.layout.dims.group_size);
-    return hls::to_device_estimate(e);
+    const int gs = packed_.layout.dims.group_size;
+    const hls::TokenEstimate sampled = hls::estimate_token(model_->config(), pos, hls::compiled_design(), board, gs);
+    const hls::TokenEstimate greedy = hls::estimate_token(model_->config(), pos, hls::compiled_design(), board, gs,
+                                                          hls::DecodeMode::DeviceGreedy);
+    return hls::to_device_estimate(sampled, &greedy);
 }
 
 LHB_REGISTER_BACKEND(hls_csim, BackendFactory{

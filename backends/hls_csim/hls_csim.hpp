@@ -2,7 +2,8 @@
 // hls-csim: the HLS kernels run as C simulation. The weights (fp32, or int8 Q8_0 in the
 // same bitstream) are packed once into the device layout (host/packing.hpp) and every call
 // goes through a kernel top function:
-// forward() calls llama_forward (one call per token, as on the board), or, with
+// forward() calls llama_forward (one call per token, as on the board; decode_greedy one call
+// for a run of tokens), or, with
 // BackendOptions::fused = false, the base forward composes the per-op tops (op_matmul,
 // op_attention, ...). estimate() models the design on a board (host/estimator.hpp).
 #include <array>
@@ -31,6 +32,8 @@ public:
     // residual_add: cpu-ref's (llama_forward does its own; it is not one of the kernel ops).
 
     float* forward(int token, int pos) override;
+    // llama_forward's greedy mode: the whole run of tokens in one call, as on the board.
+    int decode_greedy(int token, int pos, int steps, std::vector<int>& out) override;
     std::optional<DeviceEstimate> estimate(int pos) const override;
 
 private:
@@ -39,6 +42,7 @@ private:
     hls::PackedModel packed_;
     std::array<hls::BeatBuffer, lhk::kKvPorts> kv_;  // llama_forward's KV stripes
     hls::BeatBuffer logits_;
+    hls::BeatBuffer tokens_;  // llama_forward's decoded ids (greedy mode)
     // Model matrices by their data (fp32 values or int8 values), so per-op matmuls read the
     // packed copy.
     std::unordered_map<const void*, std::array<const lhk::Beat*, hls::kPorts>> packed_matrix_;

@@ -4,13 +4,15 @@
 // the mapped device buffers and synced once: fp32 rows, or for int8 (Q8_0, version-2)
 // checkpoints int8 row pairs with their scales inline; the same bitstream runs both
 // (ModelDims::group_size, op_matmul's group_size argument). Per token: one run of
-// llama_forward and one sync of the logits. Per-op mode (fused = false) runs the op_* kernels one by one; each
+// llama_forward and one sync of the logits; greedy decoding (decode_greedy) runs
+// llama_forward once per chunk of tokens and syncs only their ids. Per-op mode (fused = false) runs the op_* kernels one by one; each
 // op's time then includes the syncs of its inputs and outputs, which is what the board
 // really pays for an op run alone.
 #include <xrt/xrt_bo.h>
 #include <xrt/xrt_device.h>
 #include <xrt/xrt_kernel.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <optional>
@@ -29,7 +31,7 @@ namespace {
 constexpr int kPorts = hls::kPorts;
 constexpr size_t kBeat = lhk::kBeatBytes;
 // Argument positions of llama_forward (kernels/llama_kernels.hpp).
-enum ForwardArg { kToken = 0, kPos, kDims, kW0, kKv0 = kW0 + kPorts, kLogits = kKv0 + lhk::kKvPorts };
+enum ForwardArg { kToken = 0, kPos, kSteps, kDims, kW0, kKv0 = kW0 + kPorts, kLogits = kKv0 + lhk::kKvPorts, kTokens };
 // Enough beats for any vector a per-op kernel reads or writes (the classifier's rows).
 constexpr int64_t kIoBeats = (lhk::kMaxRows + lhk::kFloatsPerBeat - 1) / lhk::kFloatsPerBeat;
 
@@ -64,6 +66,7 @@ public:
                 kv_[size_t(p)].sync(XCL_BO_SYNC_BO_TO_DEVICE);
             }
             logits_ = xrt::bo(device_, size_t(layout_.logits_beats) * kBeat, forward_kernel_.group_id(kLogits));
+            tokens_ = xrt::bo(device_, size_t(hls::token_beats(lhk::kMaxSeqLen)) * kBeat, forward_kernel_.group_id(kTokens));
             if (!options_.fused) {
                 for (auto* io : {&io_a_, &io_b_, &io_c_})
                     *io = xrt::bo(device_, size_t(kIoBeats) * kBeat, matmul_kernel_.group_id(4));
@@ -80,12 +83,27 @@ public:
         const ModelConfig& c = model_->config();
         if (token < 0 || token >= c.vocab_size || pos < 0 || pos >= c.seq_len)
             throw InputError("zcu106-xrt: token or position outside the model");
-        auto run = forward_kernel_(token, pos, layout_.dims, w_[0], w_[1], w_[2], w_[3], kv_[0], kv_[1],
-                                   kv_[2], kv_[3], logits_);
+        auto run = forward_kernel_(token, pos, 0, layout_.dims, w_[0], w_[1], w_[2], w_[3], kv_[0], kv_[1],
+                                   kv_[2], kv_[3], logits_, tokens_);
         run.wait();
         logits_.sync(XCL_BO_SYNC_BO_FROM_DEVICE, size_t(layout_.logits_beats) * kBeat, 0);
         hls::from_beats(logits_.map<const lhk::Beat*>(), c.vocab_size, state_->logits.data());
         return state_->logits.data();
+    }
+
+    // One run of llama_forward decodes the whole chunk; only the ids come back.
+    int decode_greedy(int token, int pos, int steps, std::vector<int>& out) override {
+        if (!options_.fused) return Backend::decode_greedy(token, pos, steps, out);
+        const ModelConfig& c = model_->config();
+        if (token < 0 || token >= c.vocab_size || pos < 0 || pos >= c.seq_len)
+            throw InputError("zcu106-xrt: token or position outside the model");
+        const int n = std::min(steps, c.seq_len - pos);
+        if (n <= 0) return 0;
+        auto run = forward_kernel_(token, pos, n, layout_.dims, w_[0], w_[1], w_[2], w_[3], kv_[0], kv_[1],
+                                   kv_[2], kv_[3], logits_, tokens_);
+        run.wait();
+        tokens_.sync(XCL_BO_SYNC_BO_FROM_DEVICE, size_t(hls::token_beats(n)) * kBeat, 0);
+        return hls::read_token_ids(tokens_.map<const lhk::Beat*>(), n, c.vocab_size, "zcu106-xrt", out);
     }
 
     // ---- per-op mode ----------------------------------------------------------------
@@ -227,7 +245,7 @@ private:
     hls::DeviceLayout layout_;
     std::array<xrt::bo, kPorts> w_;
     std::array<xrt::bo, lhk::kKvPorts> kv_;
-    xrt::bo logits_, io_a_, io_b_, io_c_;
+    xrt::bo logits_, tokens_, io_a_, io_b_, io_c_;
     std::unordered_map<const void*, std::array<int64_t, kPorts>> matrix_offsets_;
     lhk::ModelDims attn_dims_{};
     std::array<hls::BeatBuffer, lhk::kKvPorts> attn_host_;

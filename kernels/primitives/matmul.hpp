@@ -163,6 +163,38 @@ mat_store_ddr:
     }
 }
 
+// The row whose result is largest: the first of equal ones, and never a NaN unless row 0 is
+// one, as llama2.c's sample_argmax (running maximum from row 0, replaced only by a strictly
+// greater value). Per beat, the first largest of its kFloatsPerBeat rows; across beats, a
+// one-compare recurrence. For on-chip greedy decoding: the logits never leave the chip.
+inline int matmul_argmax(const float yb[kWeightPorts][kMaxRowsPerPort], int rows) {
+    const int nb = vec_beats(rows);
+    LHK_TRACE_LOOP(LoopId::MatArgmax, nb, kNoPort, 0);
+    float best = row_result<kMaxRowsPerPort>(yb, 0);
+    int best_row = 0;
+mat_argmax:
+    for (int i = 0; i < nb; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxRowsPerPort
+        float beat_best = minus_infinity();
+        int beat_row = 0;
+        for (int l = 0; l < kFloatsPerBeat; ++l) {
+#pragma HLS UNROLL
+            const int r = i * kFloatsPerBeat + l;
+            const float v = r < rows ? row_result<kMaxRowsPerPort>(yb, r) : minus_infinity();
+            if (v > beat_best) {
+                beat_best = v;
+                beat_row = r;
+            }
+        }
+        if (beat_best > best) {
+            best = beat_best;
+            best_row = beat_row;
+        }
+    }
+    return best_row;
+}
+
 // y = W x with y on chip (rows <= kMaxCols).
 inline void matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const float* x,
                    float* y, int rows, int cols, float yb[kWeightPorts][kMaxRowsPerPort]) {
@@ -178,6 +210,14 @@ inline void matmul_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, const 
     LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 1, 0);
     matmul_rows<kMaxRowsPerPort>(w0, w1, w2, w3, x, yb, rows, cols);
     matmul_store_ddr(yb, y, rows, y_port);
+}
+
+// The index of the largest element of W x (matmul_argmax), y never stored.
+inline int matmul_argmax_of(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const float* x,
+                            int rows, int cols, float yb[kWeightPorts][kMaxRowsPerPort]) {
+    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 2, 0);
+    matmul_rows<kMaxRowsPerPort>(w0, w1, w2, w3, x, yb, rows, cols);
+    return matmul_argmax(yb, rows);
 }
 
 }  // namespace lhk

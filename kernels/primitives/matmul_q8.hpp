@@ -286,4 +286,13 @@ inline void matmul_q8_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, con
     matmul_store_ddr(yb, y, rows, y_port);
 }
 
+// The index of the largest element of W x (matmul_argmax), y never stored.
+inline int matmul_q8_argmax_of(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
+                               const float* xs, int rows, int cols, int gs,
+                               float yb[kWeightPorts][kMaxRowsPerPort]) {
+    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 2, gs);
+    matmul_q8_rows(w0, w1, w2, w3, xq, xs, yb, rows, cols, gs);
+    return matmul_argmax(yb, rows);
+}
+
 }  // namespace lhk
