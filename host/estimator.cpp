@@ -282,12 +282,6 @@ void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& 
         case LoopId::KvWrite:
             *depth = L.bram + 2 * io;
             break;
-        case LoopId::MatArgmax:
-            // a compare chain over the beat's rows, then the running best (a one-compare
-            // recurrence)
-            *ii = recurrence_ii(L.fcmp, 1);
-            *depth = L.bram + lhk::port_floats(d) * L.fcmp + L.fcmp + io;
-            break;
         case LoopId::MatLoadX:
         case LoopId::MatStoreVec:
         case LoopId::AttnLoadQ:
@@ -303,7 +297,8 @@ void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& 
         case LoopId::MatEngine:
             // product, lane tree, accumulator, tail tree over the partial sums, row write
             *ii = recurrence_ii(L.fadd, d.partial_sums);
-            *depth = io + L.bram + L.fmul + lanes_tree + L.fadd + log2_ceil(d.partial_sums) * L.fadd + io;
+            // (the engine's running maximum, for greedy decoding, is one compare after the write)
+            *depth = io + L.bram + L.fmul + lanes_tree + L.fadd + log2_ceil(d.partial_sums) * L.fadd + L.fcmp + io;
             break;
         case LoopId::RopeTable:
             // int -> float and divide, powf, reciprocal, pos * freq, cosf/sinf
@@ -359,7 +354,7 @@ void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& 
             // int32 sum, int -> float, two multiplies by the scales, accumulator, tail tree
             *ii = recurrence_ii(L.fadd, d.partial_sums);
             *depth = io + L.bram + kIntMulCycles + log2_ceil(lhk::q8_cols_per_beat(d)) * kIntAddCycles +
-                     kIntAddCycles + L.fadd + 2 * L.fmul + L.fadd + log2_ceil(d.partial_sums) * L.fadd + io;
+                     kIntAddCycles + L.fadd + 2 * L.fmul + L.fadd + log2_ceil(d.partial_sums) * L.fadd + L.fcmp + io;
             break;
         case LoopId::Count:
             *depth = 1;
@@ -391,11 +386,10 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
     auto beats = [&](int n) { return int64_t(lhk::ceil_div(n, pf)); };
     auto port_of = [&](int traced, int ports) { return traced == lhk::kIoPort ? io_port(d) : traced % ports; };
     // Where a matmul's row results go: 0 an on-chip vector, 1 DDR (the logits), 2 nowhere
-    // (only their argmax is kept).
-    auto store_rows = [&](int where, int rows) {
-        if (where == 0) return single(LoopId::MatStoreVec, lhk::vec_iters(rows, d));
-        if (where == 1) return single(LoopId::MatStoreDdr, beats(rows), io_port(d), beats(rows) * port_bytes);
-        return single(LoopId::MatArgmax, beats(rows));
+    // (greedy decoding: the engines keep only their largest, no loop of its own).
+    auto store_rows = [&](int where, int rows, std::vector<TraceStep>& out) {
+        if (where == 0) out.push_back(single(LoopId::MatStoreVec, lhk::vec_iters(rows, d)));
+        if (where == 1) out.push_back(single(LoopId::MatStoreDdr, beats(rows), io_port(d), beats(rows) * port_bytes));
     };
     std::vector<TraceStep> steps;
     switch (op.op) {
@@ -426,7 +420,7 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
                         df.loops.push_back(TraceLoop{LoopId::MatQ8Engine, pairs > 0 ? pi : 0, std::max<int64_t>(pairs, 1), e, bytes});
                 }
                 steps.push_back(std::move(df));
-                steps.push_back(store_rows(a[2], rows));
+                store_rows(a[2], rows, steps);
                 break;
             }
             const int ri = lhk::row_iters(cols, d);
@@ -442,7 +436,7 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
                     df.loops.push_back(TraceLoop{LoopId::MatEngine, r > 0 ? ri : 0, std::max<int64_t>(r, 1), e, bytes});
             }
             steps.push_back(std::move(df));
-            steps.push_back(store_rows(a[2], rows));
+            store_rows(a[2], rows, steps);
             break;
         }
         case lhk::TraceOp::Rope:

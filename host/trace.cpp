@@ -43,7 +43,6 @@ const char* loop_name(lhk::LoopId id) {
         case lhk::LoopId::MatEngine: return "mat_engine";
         case lhk::LoopId::MatStoreVec: return "mat_store_vec";
         case lhk::LoopId::MatStoreDdr: return "mat_store_ddr";
-        case lhk::LoopId::MatArgmax: return "mat_argmax";
         case lhk::LoopId::RopeTable: return "rope_table";
         case lhk::LoopId::RopeRotate: return "rope_rotate";
         case lhk::LoopId::KvWrite: return "kv_write_row";

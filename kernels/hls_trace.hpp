@@ -32,7 +32,6 @@ enum class LoopId : int {
     MatEngine,     // one engine: all beats of its rows (one per weight port, concurrent)
     MatStoreVec,   // row results gathered into an on-chip vector
     MatStoreDdr,   // row results written to DDR (the logits)
-    MatArgmax,     // the largest row result found on chip (greedy decoding on the device)
     RopeTable,     // cos/sin of pos * freq for one head's pairs
     RopeRotate,    // rotate q (and k) pairs
     KvWrite,       // one K or V row to its stripe

@@ -150,30 +150,25 @@ extern "C" void llama_forward(int token, int pos, int steps, lhk::ModelDims dims
     const Beat* c2 = w2 + classifier_offset(d, 2);
     const Beat* c3 = w3 + classifier_offset(d, 3);
 
-    if (steps <= 0) {
-        // One token; the host samples the next from the logits.
-        forward_layers(token, pos, d, w0, w1, w2, w3, kv0, kv1, kv2, kv3, x, xb, xb2, q, k, v, hb, hb2, xq, xs, yb);
-        if (is_q8(d))
-            matmul_q8_to_ddr(c0, c1, c2, c3, xq, xs, logits, d.vocab_size, d.dim, d.group_size, kIoPort, yb);
-        else
-            matmul_to_ddr(c0, c1, c2, c3, xb, logits, d.vocab_size, d.dim, kIoPort, yb);
-        return;
-    }
-
-    // Greedy decoding on the device: each token's argmax is the next token, so the logits
-    // stay on chip and the host pays one launch per `steps` tokens. Token ids go to
-    // tokens[], kFloatsPerBeat per beat as int32 bits; like llama2.c's generate loop, it
-    // stops after a BOS (id 1), which ends a story.
-    const int n = clamp_to(steps, clamp_to(d.seq_len - pos, kMaxSeqLen));
+    // steps <= 0: one token, and the host samples the next from the logits. steps > 0:
+    // greedy decoding on the device: each token's argmax (found by the classifier's engines
+    // as they write their rows) is the next token, so the logits stay on chip and the host
+    // pays one launch per `steps` tokens. Token ids go to tokens[], kFloatsPerBeat per beat
+    // as int32 bits; like llama2.c's generate loop, decoding stops after a BOS (id 1). One
+    // call site each for the layers and the classifier: one copy of their hardware.
+    const bool greedy = steps > 0;
+    const int n = greedy ? clamp_to(steps, clamp_to(d.seq_len - pos, kMaxSeqLen)) : 1;
     Beat out;
     for (int l = 0; l < kFloatsPerBeat; ++l) out.v[l] = float_of(0u);
-greedy_steps:
+decode_steps:
     for (int s = 0; s < n; ++s) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSeqLen
         forward_layers(token, pos + s, d, w0, w1, w2, w3, kv0, kv1, kv2, kv3, x, xb, xb2, q, k, v, hb, hb2, xq, xs, yb);
-        const int next = is_q8(d) ? matmul_q8_argmax_of(c0, c1, c2, c3, xq, xs, d.vocab_size, d.dim,
-                                                        d.group_size, yb)
-                                  : matmul_argmax_of(c0, c1, c2, c3, xb, d.vocab_size, d.dim, yb);
+        const int next = is_q8(d) ? matmul_q8_classify(c0, c1, c2, c3, xq, xs, logits, d.vocab_size, d.dim,
+                                                       d.group_size, !greedy, kIoPort, yb)
+                                  : matmul_classify(c0, c1, c2, c3, xb, logits, d.vocab_size, d.dim, !greedy,
+                                                    kIoPort, yb);
+        if (!greedy) break;
         out.v[s % kFloatsPerBeat] = float_of(uint32_t(next));
         tokens[s / kFloatsPerBeat] = out;
         if (next == kBosToken) break;

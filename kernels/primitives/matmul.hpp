@@ -21,10 +21,30 @@ namespace lhk {
 // the classifier (kMaxVocab rows, written to DDR).
 constexpr int kVecRowsPerPort = ceil_div_c(kMaxCols, kWeightPorts);
 
+// The largest row result an engine has written so far: the first of equal ones (its rows
+// come in increasing order), never a NaN. row -1: none above -inf yet. Updated as each row
+// result is written, so greedy decoding needs no pass over the logits of its own.
+struct EngineMax {
+    float value;
+    int row;  // the engine's own row index
+};
+inline void engine_max_init(EngineMax& m) {
+#pragma HLS INLINE
+    m.value = minus_infinity();
+    m.row = -1;
+}
+inline void engine_max_note(EngineMax& m, int row, float v) {
+#pragma HLS INLINE
+    if (v > m.value) {
+        m.value = v;
+        m.row = row;
+    }
+}
+
 // One engine over `rows` rows of `rb` beats each, starting at w; row k's result to y[k].
 template <int Depth>
 inline void matmul_engine(const Beat* w, const float x[kMaxRowBeats * kLanes], float y[Depth],
-                          int rows, int rb, int port) {
+                          int rows, int rb, int port, EngineMax& top) {
     const int64_t trips = int64_t(rows) * rb;
     LHK_TRACE_LOOP(LoopId::MatEngine, trips, port, trips * kBeatBytes);
     float acc[kPartialSums];
@@ -39,6 +59,8 @@ inline void matmul_engine(const Beat* w, const float x[kMaxRowBeats * kLanes], f
     int b = 0;  // beat within the row
     int r = 0;  // row (of this engine)
     int s = 0;  // accumulator in turn
+    EngineMax m;
+    engine_max_init(m);
 mat_engine:
     for (int64_t i = 0; i < trips; ++i) {
 #pragma HLS PIPELINE II=1
@@ -60,7 +82,9 @@ mat_engine:
         }
         tail[kPartialSums - 1] = a;
         if (b == rb - 1) {
-            y[r] = tree_sum<kPartialSums>(tail);
+            const float yr = tree_sum<kPartialSums>(tail);
+            y[r] = yr;
+            engine_max_note(m, r, yr);
             ++r;
             b = 0;
         } else {
@@ -68,19 +92,21 @@ mat_engine:
         }
         s = next_mod(s, kPartialSums);
     }
+    top = m;
 }
 
 // The four engines as concurrent processes.
 template <int Depth>
 inline void matmul_engines(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
                            float xc[kWeightPorts][kMaxRowBeats * kLanes],
-                           float yb[kWeightPorts][Depth], int r0, int r1, int r2, int r3, int rb) {
+                           float yb[kWeightPorts][Depth], int r0, int r1, int r2, int r3, int rb,
+                           EngineMax& m0, EngineMax& m1, EngineMax& m2, EngineMax& m3) {
 #pragma HLS DATAFLOW
     LHK_TRACE_DATAFLOW(1);
-    matmul_engine<Depth>(w0, xc[0], yb[0], r0, rb, 0);
-    matmul_engine<Depth>(w1, xc[1], yb[1], r1, rb, 1);
-    matmul_engine<Depth>(w2, xc[2], yb[2], r2, rb, 2);
-    matmul_engine<Depth>(w3, xc[3], yb[3], r3, rb, 3);
+    matmul_engine<Depth>(w0, xc[0], yb[0], r0, rb, 0, m0);
+    matmul_engine<Depth>(w1, xc[1], yb[1], r1, rb, 1, m1);
+    matmul_engine<Depth>(w2, xc[2], yb[2], r2, rb, 2, m2);
+    matmul_engine<Depth>(w3, xc[3], yb[3], r3, rb, 3, m3);
     LHK_TRACE_DATAFLOW(0);
 }
 
@@ -111,18 +137,46 @@ inline float row_result(const float yb[kWeightPorts][Depth], int r) {
     return yb[r % kWeightPorts][r / kWeightPorts];
 }
 
-// The rows computed into banks yb, for the matrix at w0..w3.
+// The row with the largest result, from the engines' maxima, as llama2.c's sample_argmax
+// (a running maximum from row 0, replaced only by a strictly greater value): the first of
+// equal ones, never a NaN, and row 0 if row 0 is a NaN or nothing exceeds -inf. Engine e's
+// row k is row k * kWeightPorts + e.
 template <int Depth>
-inline void matmul_rows(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
-                        const float* x, float yb[kWeightPorts][Depth], int rows, int cols) {
+inline int argmax_of_engines(const float yb[kWeightPorts][Depth], const EngineMax& m0, const EngineMax& m1,
+                             const EngineMax& m2, const EngineMax& m3) {
+#pragma HLS INLINE
+    const float first = row_result<Depth>(yb, 0);
+    if (!(first == first)) return 0;  // a NaN at row 0 is never exceeded
+    const EngineMax m[kWeightPorts] = {m0, m1, m2, m3};
+    float best = minus_infinity();
+    int best_row = 0;
+    for (int e = 0; e < kWeightPorts; ++e) {
+#pragma HLS UNROLL
+        if (m[e].row < 0) continue;
+        const int row = m[e].row * kWeightPorts + e;
+        if (m[e].value > best || (m[e].value == best && row < best_row)) {
+            best = m[e].value;
+            best_row = row;
+        }
+    }
+    return best_row;
+}
+
+// The rows computed into banks yb, for the matrix at w0..w3; returns the row with the
+// largest result (argmax_of_engines).
+template <int Depth>
+inline int matmul_rows(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+                       const float* x, float yb[kWeightPorts][Depth], int rows, int cols) {
     float xc[kWeightPorts][kMaxRowBeats * kLanes];
 #pragma HLS ARRAY_PARTITION variable=xc dim=1 complete
 #pragma HLS ARRAY_PARTITION variable=xc dim=2 cyclic factor=kLanes
     const int rb = row_beats(cols);
     matmul_load_x(x, xc, cols, rb);
+    EngineMax m0, m1, m2, m3;
     matmul_engines<Depth>(w0, w1, w2, w3, xc, yb, rows_on_engine(rows, 0, kDesign),
                    rows_on_engine(rows, 1, kDesign), rows_on_engine(rows, 2, kDesign),
-                   rows_on_engine(rows, 3, kDesign), rb);
+                   rows_on_engine(rows, 3, kDesign), rb, m0, m1, m2, m3);
+    return argmax_of_engines<Depth>(yb, m0, m1, m2, m3);
 }
 
 // Row results of the matmul unit: one bank per engine. The caller owns it, so that every
@@ -163,38 +217,6 @@ mat_store_ddr:
     }
 }
 
-// The row whose result is largest: the first of equal ones, and never a NaN unless row 0 is
-// one, as llama2.c's sample_argmax (running maximum from row 0, replaced only by a strictly
-// greater value). Per beat, the first largest of its kFloatsPerBeat rows; across beats, a
-// one-compare recurrence. For on-chip greedy decoding: the logits never leave the chip.
-inline int matmul_argmax(const float yb[kWeightPorts][kMaxRowsPerPort], int rows) {
-    const int nb = vec_beats(rows);
-    LHK_TRACE_LOOP(LoopId::MatArgmax, nb, kNoPort, 0);
-    float best = row_result<kMaxRowsPerPort>(yb, 0);
-    int best_row = 0;
-mat_argmax:
-    for (int i = 0; i < nb; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxRowsPerPort
-        float beat_best = minus_infinity();
-        int beat_row = 0;
-        for (int l = 0; l < kFloatsPerBeat; ++l) {
-#pragma HLS UNROLL
-            const int r = i * kFloatsPerBeat + l;
-            const float v = r < rows ? row_result<kMaxRowsPerPort>(yb, r) : minus_infinity();
-            if (v > beat_best) {
-                beat_best = v;
-                beat_row = r;
-            }
-        }
-        if (beat_best > best) {
-            best = beat_best;
-            best_row = beat_row;
-        }
-    }
-    return best_row;
-}
-
 // y = W x with y on chip (rows <= kMaxCols).
 inline void matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const float* x,
                    float* y, int rows, int cols, float yb[kWeightPorts][kMaxRowsPerPort]) {
@@ -212,12 +234,16 @@ inline void matmul_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, const 
     matmul_store_ddr(yb, y, rows, y_port);
 }
 
-// The index of the largest element of W x (matmul_argmax), y never stored.
-inline int matmul_argmax_of(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const float* x,
-                            int rows, int cols, float yb[kWeightPorts][kMaxRowsPerPort]) {
-    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 2, 0);
-    matmul_rows<kMaxRowsPerPort>(w0, w1, w2, w3, x, yb, rows, cols);
-    return matmul_argmax(yb, rows);
+// The classifier: y = W x, and the index of its largest element (argmax_of_engines). The
+// host samples from y written to DDR as beats when `store`; greedy decoding on the device
+// needs the index only, and y stays on chip.
+inline int matmul_classify(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const float* x,
+                           Beat* y, int rows, int cols, bool store, int y_port,
+                           float yb[kWeightPorts][kMaxRowsPerPort]) {
+    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, store ? 1 : 2, 0);
+    const int top = matmul_rows<kMaxRowsPerPort>(w0, w1, w2, w3, x, yb, rows, cols);
+    if (store) matmul_store_ddr(yb, y, rows, y_port);
+    return top;
 }
 
 }  // namespace lhk

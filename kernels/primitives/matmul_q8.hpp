@@ -139,7 +139,7 @@ q8_steps:
 // One engine over the row pairs of its `rows` rows (pb beats each) at w; row k's result to y[k].
 template <int Depth>
 inline void matmul_q8_engine(const Beat* w, const Q8Step steps[kMaxQ8PairBeats], float y[Depth], int rows,
-                             int pb, int port) {
+                             int pb, int port, EngineMax& top) {
     const int64_t trips = int64_t(ceil_div(rows, kQ8RowsPerBeat)) * pb;
     LHK_TRACE_LOOP(LoopId::MatQ8Engine, trips, port, trips * kBeatBytes);
     float acc_a[kPartialSums], acc_b[kPartialSums], tail_a[kPartialSums], tail_b[kPartialSums];
@@ -165,6 +165,8 @@ inline void matmul_q8_engine(const Beat* w, const Q8Step steps[kMaxQ8PairBeats],
     bool pending = false;
     int pending_row = 0;
     float pending_val = 0.0f;
+    EngineMax m;
+    engine_max_init(m);
 mat_q8_engine:
     for (int64_t i = 0; i < trips; ++i) {
 #pragma HLS PIPELINE II=1
@@ -229,7 +231,10 @@ mat_q8_engine:
             val = pending_val;
             pending = false;
         }
-        if (write) y[row] = val;
+        if (write) {
+            y[row] = val;
+            engine_max_note(m, row, val);
+        }
         if (last) {
             ++r;
             b = 0;
@@ -238,34 +243,42 @@ mat_q8_engine:
         }
         s = next_mod(s, kPartialSums);
     }
-    if (pending) y[pending_row] = pending_val;
+    if (pending) {
+        y[pending_row] = pending_val;
+        engine_max_note(m, pending_row, pending_val);
+    }
+    top = m;
 }
 
 // The four engines as concurrent processes.
 template <int Depth>
 inline void matmul_q8_engines(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
                               const Q8Step steps[kWeightPorts][kMaxQ8PairBeats], float yb[kWeightPorts][Depth],
-                              int r0, int r1, int r2, int r3, int pb) {
+                              int r0, int r1, int r2, int r3, int pb, EngineMax& m0, EngineMax& m1, EngineMax& m2,
+                              EngineMax& m3) {
 #pragma HLS DATAFLOW
     LHK_TRACE_DATAFLOW(1);
-    matmul_q8_engine<Depth>(w0, steps[0], yb[0], r0, pb, 0);
-    matmul_q8_engine<Depth>(w1, steps[1], yb[1], r1, pb, 1);
-    matmul_q8_engine<Depth>(w2, steps[2], yb[2], r2, pb, 2);
-    matmul_q8_engine<Depth>(w3, steps[3], yb[3], r3, pb, 3);
+    matmul_q8_engine<Depth>(w0, steps[0], yb[0], r0, pb, 0, m0);
+    matmul_q8_engine<Depth>(w1, steps[1], yb[1], r1, pb, 1, m1);
+    matmul_q8_engine<Depth>(w2, steps[2], yb[2], r2, pb, 2, m2);
+    matmul_q8_engine<Depth>(w3, steps[3], yb[3], r3, pb, 3, m3);
     LHK_TRACE_DATAFLOW(0);
 }
 
-// The rows computed into banks yb, for the int8 matrix at w0..w3 and quantized x.
-inline void matmul_q8_rows(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
+// The rows computed into banks yb, for the int8 matrix at w0..w3 and quantized x; returns
+// the row with the largest result (argmax_of_engines).
+inline int matmul_q8_rows(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
                            const float* xs, float yb[kWeightPorts][kMaxRowsPerPort], int rows, int cols,
                            int gs) {
     Q8Step steps[kWeightPorts][kMaxQ8PairBeats];
 #pragma HLS ARRAY_PARTITION variable=steps dim=1 complete
     const int pb = q8_pair_beats(cols, gs);
     q8_steps(xq, xs, cols, gs, steps, pb);
+    EngineMax m0, m1, m2, m3;
     matmul_q8_engines<kMaxRowsPerPort>(w0, w1, w2, w3, steps, yb, rows_on_engine(rows, 0, kDesign),
                                        rows_on_engine(rows, 1, kDesign), rows_on_engine(rows, 2, kDesign),
-                                       rows_on_engine(rows, 3, kDesign), pb);
+                                       rows_on_engine(rows, 3, kDesign), pb, m0, m1, m2, m3);
+    return argmax_of_engines<kMaxRowsPerPort>(yb, m0, m1, m2, m3);
 }
 
 // y = W x with y on chip (rows <= kMaxCols).
@@ -286,13 +299,14 @@ inline void matmul_q8_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, con
     matmul_store_ddr(yb, y, rows, y_port);
 }
 
-// The index of the largest element of W x (matmul_argmax), y never stored.
-inline int matmul_q8_argmax_of(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
-                               const float* xs, int rows, int cols, int gs,
-                               float yb[kWeightPorts][kMaxRowsPerPort]) {
-    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 2, gs);
-    matmul_q8_rows(w0, w1, w2, w3, xq, xs, yb, rows, cols, gs);
-    return matmul_argmax(yb, rows);
+// The classifier with int8 weights, as matmul_classify.
+inline int matmul_q8_classify(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
+                              const float* xs, Beat* y, int rows, int cols, int gs, bool store, int y_port,
+                              float yb[kWeightPorts][kMaxRowsPerPort]) {
+    LHK_TRACE_OP(TraceOp::MatMul, rows, cols, store ? 1 : 2, gs);
+    const int top = matmul_q8_rows(w0, w1, w2, w3, xq, xs, yb, rows, cols, gs);
+    if (store) matmul_store_ddr(yb, y, rows, y_port);
+    return top;
 }
 
 }  // namespace lhk
