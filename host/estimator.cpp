@@ -403,37 +403,25 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
             break;
         }
         case lhk::TraceOp::MatMul: {
+            // The activations laid out for the engines (int8: the steps of a row pair; fp32:
+            // x copied to every engine), the engines over their rows as concurrent processes
+            // (each `per` iterations per row or row pair, one beat per iteration), the row
+            // results stored.
             const int rows = a[0], cols = a[1], gs = a[3];
-            if (gs > 0) {
-                // int8: the steps of a row pair, the engines over their row pairs (one beat of
-                // port_bits per iteration), the row results stored as for fp32.
-                const int pi = lhk::q8_pair_iters(cols, gs, d);
-                steps.push_back(single(LoopId::MatQ8Steps, pi));
-                TraceStep df;
-                df.dataflow = true;
-                for (int e = 0; e < d.weight_ports; ++e) {
-                    const int64_t pairs = lhk::q8_pairs_on_engine(rows, e, d);
-                    const int64_t bytes = pairs * pi * port_bytes;
-                    if (d.flatten_rows)
-                        df.loops.push_back(TraceLoop{LoopId::MatQ8Engine, pairs * pi, 1, e, bytes});
-                    else
-                        df.loops.push_back(TraceLoop{LoopId::MatQ8Engine, pairs > 0 ? pi : 0, std::max<int64_t>(pairs, 1), e, bytes});
-                }
-                steps.push_back(std::move(df));
-                store_rows(a[2], rows, steps);
-                break;
-            }
-            const int ri = lhk::row_iters(cols, d);
-            steps.push_back(single(LoopId::MatLoadX, ri));
+            const bool q8 = gs > 0;
+            const int per = q8 ? lhk::q8_pair_iters(cols, gs, d) : lhk::row_iters(cols, d);
+            const int64_t per_bytes = q8 ? port_bytes : iter_bytes;
+            const LoopId engine = q8 ? LoopId::MatQ8Engine : LoopId::MatEngine;
+            steps.push_back(single(q8 ? LoopId::MatQ8Steps : LoopId::MatLoadX, per));
             TraceStep df;
             df.dataflow = true;
             for (int e = 0; e < d.weight_ports; ++e) {
-                const int64_t r = lhk::rows_on_engine(rows, e, d);
-                const int64_t bytes = r * ri * iter_bytes;
+                const int64_t units = q8 ? lhk::q8_pairs_on_engine(rows, e, d) : lhk::rows_on_engine(rows, e, d);
+                const int64_t bytes = units * per * per_bytes;
                 if (d.flatten_rows)
-                    df.loops.push_back(TraceLoop{LoopId::MatEngine, r * ri, 1, e, bytes});
+                    df.loops.push_back(TraceLoop{engine, units * per, 1, e, bytes});
                 else
-                    df.loops.push_back(TraceLoop{LoopId::MatEngine, r > 0 ? ri : 0, std::max<int64_t>(r, 1), e, bytes});
+                    df.loops.push_back(TraceLoop{engine, units > 0 ? per : 0, std::max<int64_t>(units, 1), e, bytes});
             }
             steps.push_back(std::move(df));
             store_rows(a[2], rows, steps);

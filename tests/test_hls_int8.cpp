@@ -24,6 +24,7 @@
 #pragma GCC diagnostic ignored "-Wunused-label"
 #include "kernels/primitives/quantize.hpp"
 #pragma GCC diagnostic pop
+#include "tests/backend_fixtures.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb {
@@ -55,14 +56,6 @@ struct Q8Matrix {
         view.group_size = gs;
     }
 };
-
-// An int8 checkpoint of `shape` (synthetic fp32 weights quantized with group size gs).
-std::string q8_model(const test::TempDir& tmp, const char* shape, int gs, const std::string& name) {
-    const std::string fp = tmp.file(name + ".f32.bin"), q8 = tmp.file(name + ".q8.bin");
-    write_synthetic_model(parse_shape(shape), fp, 11);
-    write_q8_model(Model::open(fp), q8, gs);
-    return q8;
-}
 
 // ---- The activation quantizer --------------------------------------------------------------
 
@@ -319,23 +312,6 @@ TEST(HlsInt8, EveryOpWithinToleranceOfCpuRefsInt8Ops) {
 // A real defect (a wrong scale, group or row) moves logits by whole units.
 constexpr double kInt8LogitBound = 0.5;
 
-// Teacher-forced on the reference's greedy tokens: the largest logit difference.
-double max_logit_error(Backend& cand, Backend& ref, int steps) {
-    const int vocab = ref.model()->config().vocab_size;
-    int token = 1;
-    double worst = 0;
-    for (int pos = 0; pos < steps; ++pos) {
-        const float* a = cand.forward(token, pos);
-        const float* b = ref.forward(token, pos);
-        for (int i = 0; i < vocab; ++i) {
-            EXPECT_TRUE(std::isfinite(a[i])) << "pos " << pos << " logit " << i;
-            worst = std::max(worst, std::fabs(double(a[i]) - double(b[i])));
-        }
-        token = int(std::max_element(b, b + vocab) - b);
-    }
-    return worst;
-}
-
 void expect_int8_end_to_end(const Model& model, int steps) {
     auto fused = make_backend(true), per_op = make_backend(false);
     CpuRefBackend ref;
@@ -347,7 +323,7 @@ void expect_int8_end_to_end(const Model& model, int steps) {
     auto cand = make_backend(true);
     cand->load(model);
     ref.load(model);
-    const double err = max_logit_error(*cand, ref, steps);
+    const double err = test::max_logit_error(*cand, ref, steps);
     EXPECT_LE(err, kInt8LogitBound);
     EXPECT_GT(err, 0.0);  // the arithmetic really differs in order (else this checks nothing new)
 }
@@ -392,7 +368,7 @@ constexpr int kStories15MSteps = 40;
 // stories15M shape, synthetic weights quantized with group size 48.
 TEST(HlsInt8, Stories15MShapeInt8EndToEnd) {
     test::TempDir tmp;
-    Model model = Model::open(q8_model(tmp, "stories15M", 48, "s15"));
+    Model model = Model::open(test::q8_model(tmp, "stories15M", 48, "s15", 11));
     expect_int8_end_to_end(model, kStories15MSteps);
 }
 
@@ -435,7 +411,7 @@ TEST(HlsInt8, OddShapesGroupSizesAndUnsharedClassifier) {
 TEST(HlsInt8, GroupSizesTheKernelsDoNotTakeAreRefusedWithOneLine) {
     test::TempDir tmp;
     // Group size 2 divides stories260K's dims but is not a multiple of 4.
-    Model model = Model::open(q8_model(tmp, "dim=64,hidden=172,layers=1,heads=8,kv_heads=4,vocab=32,seq=8", 2, "g2"));
+    Model model = Model::open(test::q8_model(tmp, "dim=64,hidden=172,layers=1,heads=8,kv_heads=4,vocab=32,seq=8", 2, "g2", 11));
     auto b = make_backend(true);
     try {
         b->load(model);
@@ -579,7 +555,7 @@ TEST(HlsInt8, BenchEstimateInt8) {
 
     // A version-2 file gives its own precision and group size.
     test::TempDir tmp;
-    const std::string q8 = q8_model(tmp, "dim=64,hidden=128,layers=1,heads=4,kv_heads=4,vocab=40,seq=8", 16, "m");
+    const std::string q8 = test::q8_model(tmp, "dim=64,hidden=128,layers=1,heads=4,kv_heads=4,vocab=40,seq=8", 16, "m", 11);
     r = test::run_bench("estimate --model '" + q8 + "' --json");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out).at("group_size"), 16);
@@ -587,7 +563,7 @@ TEST(HlsInt8, BenchEstimateInt8) {
 
 TEST(HlsInt8, BackendEstimateOfAnInt8ModelIsInt8) {
     test::TempDir tmp;
-    Model model = Model::open(q8_model(tmp, "stories260K", 4, "e"));
+    Model model = Model::open(test::q8_model(tmp, "stories260K", 4, "e", 11));
     HlsCsimBackend b{BackendOptions{}};
     b.load(model);
     auto e = b.estimate(5);

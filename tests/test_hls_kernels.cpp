@@ -15,6 +15,7 @@
 #include "host/trace.hpp"
 #include "kernels/llama_kernels.hpp"
 #include "tests/expected_cases.hpp"
+#include "tests/backend_fixtures.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb {
@@ -24,21 +25,6 @@ std::unique_ptr<HlsCsimBackend> make_backend(bool fused) {
     BackendOptions o;
     o.fused = fused;
     return std::make_unique<HlsCsimBackend>(o);
-}
-
-void expect_all_ops_pass(Backend& candidate, const ModelConfig& c, size_t matmul_shapes) {
-    CpuRefBackend ref;
-    auto checks = check_ops(candidate, ref, c, 7);
-    size_t matmuls = 0;
-    for (const OpCheck& o : checks) {
-        EXPECT_TRUE(o.pass) << o.op << " " << o.shape << ": " << o.note << " (max abs " << o.max_abs_err
-                            << ", max rel " << o.max_rel_err << ")";
-        EXPECT_EQ(o.non_finite, 0) << o.op << " " << o.shape;
-        matmuls += o.op == "matmul";
-    }
-    EXPECT_EQ(matmuls, matmul_shapes);
-    // rmsnorm, matmuls, positions x (rope, softmax, attention), swiglu, residual.
-    EXPECT_GE(checks.size(), 1 + matmul_shapes + 3 + 2);
 }
 
 TEST(HlsCsim, IsRegisteredWithOrder20) {
@@ -52,13 +38,13 @@ TEST(HlsCsim, IsRegisteredWithOrder20) {
 // stories260K: hidden_dim 172, grouped-query attention (8 heads on 4 KV heads), head_size 8.
 TEST(HlsCsim, EveryOpWithinToleranceAtStories260KShapes) {
     auto b = make_backend(false);
-    expect_all_ops_pass(*b, parse_shape("stories260K"), 5);
+    EXPECT_GE(test::expect_all_ops_pass(*b, parse_shape("stories260K"), 5, 7), 1u + 5 + 3 + 2);
 }
 
 // stories15M: 288x288, 288->768, 768->288 and the 32000x288 classifier; attention up to pos 255.
 TEST(HlsCsim, EveryOpWithinToleranceAtStories15MShapes) {
     auto b = make_backend(false);
-    expect_all_ops_pass(*b, parse_shape("stories15M"), 4);
+    EXPECT_GE(test::expect_all_ops_pass(*b, parse_shape("stories15M"), 4, 7), 1u + 4 + 3 + 2);
 }
 
 // The ops really run through the kernels' tops: their loops show up in the trace.

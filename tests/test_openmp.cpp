@@ -13,25 +13,11 @@
 #include "core/registry.hpp"
 #include "core/synth.hpp"
 #include "tests/expected_cases.hpp"
+#include "tests/backend_fixtures.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb {
 namespace {
-
-void expect_all_ops_pass(Backend& candidate, const ModelConfig& c, size_t matmul_shapes) {
-    CpuRefBackend ref;
-    auto checks = check_ops(candidate, ref, c, 11);
-    size_t matmuls = 0;
-    for (const OpCheck& o : checks) {
-        EXPECT_TRUE(o.pass) << o.op << " " << o.shape << ": " << o.note << " (max abs " << o.max_abs_err
-                            << ", max rel " << o.max_rel_err << ")";
-        EXPECT_EQ(o.non_finite, 0) << o.op << " " << o.shape;
-        matmuls += o.op == "matmul";
-    }
-    EXPECT_EQ(matmuls, matmul_shapes);
-    // rmsnorm, matmuls, 5 positions x (rope, softmax, attention), swiglu, residual.
-    EXPECT_EQ(checks.size(), 1 + matmul_shapes + 3 * 5 + 2);
-}
 
 TEST(OpenMp, IsRegisteredAfterCpuRef) {
     const BackendFactory* f = BackendRegistry::find("openmp");
@@ -57,7 +43,8 @@ TEST(OpenMp, EveryOpWithinToleranceAtStories260KShapes) {
         SCOPED_TRACE("threads " + std::to_string(threads));
         OpenMpBackend b(threads, true);
         // wq/wo 64x64, wk/wv 32x64, w1/w3 172x64, w2 64x172, wcls 512x64
-        expect_all_ops_pass(b, parse_shape("stories260K"), 5);
+        // rmsnorm, matmuls, 5 positions x (rope, softmax, attention), swiglu, residual.
+        EXPECT_EQ(test::expect_all_ops_pass(b, parse_shape("stories260K"), 5, 11), 1u + 5 + 3 * 5 + 2);
     }
 }
 
@@ -65,7 +52,7 @@ TEST(OpenMp, EveryOpWithinToleranceAtStories260KShapes) {
 // and the 32000x288 classifier.
 TEST(OpenMp, EveryOpWithinToleranceAtStories15MShapes) {
     OpenMpBackend b(2, true);
-    expect_all_ops_pass(b, parse_shape("stories15M"), 4);
+    EXPECT_EQ(test::expect_all_ops_pass(b, parse_shape("stories15M"), 4, 11), 1u + 4 + 3 * 5 + 2);
 }
 
 // The fused forward pass (one parallel region, packed per-thread weights) against the

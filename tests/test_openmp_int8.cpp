@@ -17,6 +17,7 @@
 #include "core/error.hpp"
 #include "core/quantize.hpp"
 #include "core/synth.hpp"
+#include "tests/backend_fixtures.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb {
@@ -61,14 +62,6 @@ std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.f)
     std::vector<float> v(n);
     for (float& x : v) x = d(rng);
     return v;
-}
-
-// An int8 checkpoint of `shape`: synthetic fp32 weights quantized with group size gs.
-std::string q8_model(const test::TempDir& tmp, const std::string& shape, int gs, const std::string& name) {
-    const std::string fp = tmp.file(name + ".f32.bin"), q8 = tmp.file(name + ".q8.bin");
-    write_synthetic_model(parse_shape(shape), fp, 7);
-    write_q8_model(Model::open(fp), q8, gs);
-    return q8;
 }
 
 // ---- The activation quantizer --------------------------------------------------------------
@@ -276,30 +269,6 @@ TEST(OpenMpInt8, RefusesAKernelThisCpuCannotRun) {
     }
 }
 
-// Teacher-forced on the reference's greedy tokens: the largest logit difference over
-// `steps` positions, and how many leading greedy tokens agree.
-double max_logit_error(Backend& cand, Backend& ref, int steps, int* agreeing) {
-    const int vocab = ref.model()->config().vocab_size;
-    int token = 1;
-    double worst = 0;
-    *agreeing = 0;
-    bool prefix = true;
-    for (int pos = 0; pos < steps; ++pos) {
-        const float* a = cand.forward(token, pos);
-        std::vector<float> av(a, a + vocab);
-        const float* b = ref.forward(token, pos);
-        for (int i = 0; i < vocab; ++i) {
-            EXPECT_TRUE(std::isfinite(av[size_t(i)])) << "pos " << pos << " logit " << i;
-            worst = std::max(worst, std::fabs(double(av[size_t(i)]) - double(b[i])));
-        }
-        const int next = int(std::max_element(b, b + vocab) - b);
-        prefix = prefix && int(std::max_element(av.begin(), av.end()) - av.begin()) == next;
-        *agreeing += prefix;
-        token = next;
-    }
-    return worst;
-}
-
 // The int8 pass is cpu-ref int8's arithmetic throughout (the matmul is runq.c's, the fp32
 // ops around it llama2.c's order), so its logits equal cpu-ref's bit for bit: the fused
 // one-region pass, the op-by-op pass, and a sequence that switches between the two (the
@@ -308,7 +277,7 @@ double max_logit_error(Backend& cand, Backend& ref, int steps, int* agreeing) {
 TEST(OpenMpInt8, ForwardIsCpuRefInt8sBitForBit) {
     test::TempDir tmp;
     // hidden 200: tiles of 16 leave the last thread a partial one; group size 8
-    Model model = Model::open(q8_model(tmp, "dim=96,hidden=200,layers=2,heads=6,kv_heads=2,vocab=300,seq=40", 8, "m"));
+    Model model = Model::open(test::q8_model(tmp, "dim=96,hidden=200,layers=2,heads=6,kv_heads=2,vocab=300,seq=40", 8, "m", 7));
     ASSERT_EQ(model.dtype(), DType::Q8_0);
     for (int threads : {1, 2, 3}) {
         SCOPED_TRACE("threads " + std::to_string(threads));
@@ -320,9 +289,9 @@ TEST(OpenMpInt8, ForwardIsCpuRefInt8sBitForBit) {
         ref.load(model);
         EXPECT_EQ(fused.forward_threads(), threads);
         int agreeing = 0;
-        EXPECT_EQ(max_logit_error(fused, ref, steps, &agreeing), 0.0);
+        EXPECT_EQ(test::max_logit_error(fused, ref, steps, &agreeing), 0.0);
         EXPECT_EQ(agreeing, steps);
-        EXPECT_EQ(max_logit_error(unfused, ref, steps, &agreeing), 0.0);
+        EXPECT_EQ(test::max_logit_error(unfused, ref, steps, &agreeing), 0.0);
 
         // fused, op by op (timed) for positions 3..5, fused again
         OpenMpBackend mixed(threads, true, 0);
@@ -362,7 +331,7 @@ TEST(OpenMpInt8, Stories260KLogitsAreCpuRefInt8sBitForBit) {
     b.load(model);
     ref.load(model);
     int agreeing = 0;
-    EXPECT_EQ(max_logit_error(b, ref, model.config().seq_len, &agreeing), 0.0);
+    EXPECT_EQ(test::max_logit_error(b, ref, model.config().seq_len, &agreeing), 0.0);
     EXPECT_EQ(agreeing, model.config().seq_len);
 }
 
@@ -375,14 +344,14 @@ constexpr int kStories15MSteps = 32;
 // stories15M shape (synthetic weights, group size 48) at 2 threads, the fused pass.
 TEST(OpenMpInt8, Stories15MShapeLogitsAreCpuRefInt8sBitForBit) {
     test::TempDir tmp;
-    Model model = Model::open(q8_model(tmp, "stories15M", 48, "s15"));
+    Model model = Model::open(test::q8_model(tmp, "stories15M", 48, "s15", 7));
     OpenMpBackend b(2, true);
     CpuRefBackend ref;
     b.load(model);
     ref.load(model);
     EXPECT_EQ(b.forward_threads(), 2);
     int agreeing = 0;
-    EXPECT_EQ(max_logit_error(b, ref, kStories15MSteps, &agreeing), 0.0);
+    EXPECT_EQ(test::max_logit_error(b, ref, kStories15MSteps, &agreeing), 0.0);
     EXPECT_EQ(agreeing, kStories15MSteps);
 }
 
@@ -444,7 +413,7 @@ TEST(OpenMpInt8, BenchOpsHasAPrecisionAxis) {
 
 TEST(OpenMpInt8, BenchOpsTakesAnInt8CheckpointAsInt8) {
     test::TempDir tmp;
-    const std::string q8 = q8_model(tmp, "dim=64,hidden=128,layers=2,heads=4,kv_heads=4,vocab=200,seq=16", 16, "m");
+    const std::string q8 = test::q8_model(tmp, "dim=64,hidden=128,layers=2,heads=4,kv_heads=4,vocab=200,seq=16", 16, "m", 7);
     auto r = test::run_bench("ops --model '" + q8 + "' --backend openmp --bandwidth-seconds 0.05 "
                              "--benchmark_min_time=0.001 --benchmark_filter=matmul");
     ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -54,18 +54,6 @@ void rmsnorm_into(float* out, const float* x, const float* weight, int n) {
     for (int j = 0; j < n; j++) out[j] = weight[j] * (ss * x[j]);
 }
 
-void softmax_in_place(float* x, int n) {
-    float max_val = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > max_val) max_val = x[i];
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max_val);
-        sum += x[i];
-    }
-    for (int i = 0; i < n; i++) x[i] /= sum;
-}
-
 // cos/sin of pos * freq for each of the head_size / 2 frequencies, in llama2.c's float
 // arithmetic (the angle is the same for every head and every layer of a token).
 void rope_angles(float* cos_out, float* sin_out, int pos, int head_size) {
@@ -95,7 +83,7 @@ void attend_head(int h, float* out, const float* q, const float* key_cache, cons
     const float scale = sqrtf(float(s.head_size));
     for (int t = 0; t <= pos; t++)
         att[t] = dot(qh, key_cache + int64_t(t) * s.kv_dim + kv_off, s.head_size) / scale;
-    softmax_in_place(att, pos + 1);
+    openmp::exact::softmax(att, pos + 1);
     float* xb = out + h * s.head_size;
     std::memset(xb, 0, size_t(s.head_size) * sizeof(float));
     for (int t = 0; t <= pos; t++) axpy(xb, att[t], value_cache + int64_t(t) * s.kv_dim + kv_off, s.head_size);
@@ -272,7 +260,7 @@ void OpenMpBackend::rope(float* q, float* k, int pos, int dim, int kv_dim, int h
     rotate(k, 0, kv_dim, head_size, c.data(), s.data());
 }
 
-void OpenMpBackend::softmax(float* x, int n) { softmax_in_place(x, n); }
+void OpenMpBackend::softmax(float* x, int n) { openmp::exact::softmax(x, n); }
 
 void OpenMpBackend::attention(float* out, const float* q, const float* key_cache,
                               const float* value_cache, float* att, int pos,

@@ -30,6 +30,29 @@ struct AttnShape {
     int real_beats;  // beats of a stored row that hold data (dim / kFloatsPerBeat)
 };
 
+// Where a KV engine is in its stream of stored rows: beat b of the row (a.rb beats), beat jj
+// of head h, and the row's slot.
+struct KvCursor {
+    int b = 0, jj = 0, h = 0, slot = 0;
+    void advance(const AttnShape& a) {
+#pragma HLS INLINE
+        if (b == a.rb - 1) {
+            b = 0;
+            jj = 0;
+            h = 0;
+            ++slot;
+        } else {
+            ++b;
+            if (jj == a.hpb - 1) {
+                jj = 0;
+                ++h;
+            } else {
+                ++jj;
+            }
+        }
+    }
+};
+
 inline AttnShape attn_shape_of(const ModelDims& d) {
     AttnShape s;
     s.head_size = head_size_of(d);
@@ -111,14 +134,14 @@ inline void attn_scores_engine(const Beat* kv, int64_t k_base, const float q[kMa
 #pragma HLS UNROLL
         sr[k] = 0.0f;
     }
-    int b = 0, jj = 0, h = 0, slot = 0;
+    KvCursor c;
 attn_scores:
     for (int64_t i = 0; i < trips; ++i) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSlots*kMaxKvRowBeats
         const Beat kb = kv[k_base + i];
-        const bool real = b < a.real_beats;
-        const int qi = real ? b * kFloatsPerBeat : 0;
+        const bool real = c.b < a.real_beats;
+        const int qi = real ? c.b * kFloatsPerBeat : 0;
         float prod[kFloatsPerBeat];
 #pragma HLS ARRAY_PARTITION variable=prod complete
         for (int l = 0; l < kFloatsPerBeat; ++l) {
@@ -130,29 +153,16 @@ attn_scores:
             sr[k] = sr[k + 1];
         }
         sr[kMaxHeadBeats - 1] = tree_sum<kFloatsPerBeat>(prod);
-        if (real && jj == a.hpb - 1) {
+        if (real && c.jj == a.hpb - 1) {
             float head[kMaxHeadBeats];
 #pragma HLS ARRAY_PARTITION variable=head complete
             for (int k = 0; k < kMaxHeadBeats; ++k) {
 #pragma HLS UNROLL
                 head[k] = k >= kMaxHeadBeats - a.hpb ? sr[k] : 0.0f;
             }
-            sc[h][slot] = tree_sum<kMaxHeadBeats>(head) / sqrt_hs;
+            sc[c.h][c.slot] = tree_sum<kMaxHeadBeats>(head) / sqrt_hs;
         }
-        if (b == a.rb - 1) {
-            b = 0;
-            jj = 0;
-            h = 0;
-            ++slot;
-        } else {
-            ++b;
-            if (jj == a.hpb - 1) {
-                jj = 0;
-                ++h;
-            } else {
-                ++jj;
-            }
-        }
+        c.advance(a);
     }
 }
 
@@ -175,35 +185,22 @@ inline void attn_values_engine(const Beat* kv, int64_t v_base, const float sc[kM
                                float acc[kMaxDim], int n_slots, AttnShape a, int port) {
     const int64_t trips = int64_t(n_slots) * a.rb;
     LHK_TRACE_LOOP(LoopId::AttnValues, trips, port, trips * kBeatBytes);
-    int b = 0, jj = 0, h = 0, slot = 0;
+    KvCursor c;
 attn_values:
     for (int64_t i = 0; i < trips; ++i) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSlots*kMaxKvRowBeats
 #pragma HLS DEPENDENCE variable=acc inter false
         const Beat vb = kv[v_base + i];
-        if (b < a.real_beats) {
-            const float w = sc[h][slot];
+        if (c.b < a.real_beats) {
+            const float w = sc[c.h][c.slot];
             for (int l = 0; l < kFloatsPerBeat; ++l) {
 #pragma HLS UNROLL
-                const int idx = b * kFloatsPerBeat + l;
-                acc[idx] = (slot == 0 ? 0.0f : acc[idx]) + w * vb.v[l];
+                const int idx = c.b * kFloatsPerBeat + l;
+                acc[idx] = (c.slot == 0 ? 0.0f : acc[idx]) + w * vb.v[l];
             }
         }
-        if (b == a.rb - 1) {
-            b = 0;
-            jj = 0;
-            h = 0;
-            ++slot;
-        } else {
-            ++b;
-            if (jj == a.hpb - 1) {
-                jj = 0;
-                ++h;
-            } else {
-                ++jj;
-            }
-        }
+        c.advance(a);
     }
 }
 

@@ -57,27 +57,6 @@ inline void mul2_shared(int a, int b, int x, int* ax, int* bx) {
 #endif
 }
 
-// Integer sum of N values by a balanced tree (N a power of two).
-template <int N>
-inline int32_t tree_sum_i(const int32_t in[N]) {
-#pragma HLS INLINE
-    static_assert(N >= 1 && (N & (N - 1)) == 0, "tree_sum_i: N must be a power of two");
-    int32_t t[N];
-#pragma HLS ARRAY_PARTITION variable=t complete
-    for (int i = 0; i < N; ++i) {
-#pragma HLS UNROLL
-        t[i] = in[i];
-    }
-    for (int stride = 1; stride < N; stride *= 2) {
-#pragma HLS UNROLL
-        for (int i = 0; i + stride < N; i += 2 * stride) {
-#pragma HLS UNROLL
-            t[i] = t[i] + t[i + stride];
-        }
-    }
-    return t[0];
-}
-
 // The steps of a row pair of `cols` columns in groups of gs, from the quantized activations,
 // into every engine's copy: per chunk a scale beat, then each group's weight beats.
 inline void q8_steps(const int8_t* xq, const float* xs, int cols, int gs,

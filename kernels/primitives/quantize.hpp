@@ -17,21 +17,7 @@ namespace lhk {
 template <int N>
 inline float tree_max(const float in[N]) {
 #pragma HLS INLINE
-    static_assert(N >= 1 && (N & (N - 1)) == 0, "tree_max: N must be a power of two");
-    float t[N];
-#pragma HLS ARRAY_PARTITION variable=t complete
-    for (int i = 0; i < N; ++i) {
-#pragma HLS UNROLL
-        t[i] = in[i];
-    }
-    for (int stride = 1; stride < N; stride *= 2) {
-#pragma HLS UNROLL
-        for (int i = 0; i + stride < N; i += 2 * stride) {
-#pragma HLS UNROLL
-            t[i] = t[i + stride] > t[i] ? t[i + stride] : t[i];
-        }
-    }
-    return t[0];
+    return tree_reduce<N, float>(in, MaxOp{});
 }
 
 // x[n] (n a multiple of gs, gs a multiple of kLanes) -> xq[n] int8 and xs[n / gs] scales.

@@ -10,13 +10,13 @@
 
 namespace lhk {
 
-// Sum of N values by a balanced tree of adders (log2 N levels, no loop-carried
-// dependency). Pairs (0,1), (2,3), ... are added first.
-template <int N>
-inline float tree_sum(const float in[N]) {
+// N values reduced by a balanced tree (log2 N levels, no loop-carried dependency): pairs
+// (0,1), (2,3), ... first, each pair as combine(left, right).
+template <int N, class T, class Combine>
+inline T tree_reduce(const T in[N], Combine combine) {
 #pragma HLS INLINE
-    static_assert(N >= 1 && (N & (N - 1)) == 0, "tree_sum: N must be a power of two");
-    float t[N];
+    static_assert(N >= 1 && (N & (N - 1)) == 0, "tree_reduce: N must be a power of two");
+    T t[N];
 #pragma HLS ARRAY_PARTITION variable=t complete
     for (int i = 0; i < N; ++i) {
 #pragma HLS UNROLL
@@ -26,10 +26,35 @@ inline float tree_sum(const float in[N]) {
 #pragma HLS UNROLL
         for (int i = 0; i + stride < N; i += 2 * stride) {
 #pragma HLS UNROLL
-            t[i] = t[i] + t[i + stride];
+            t[i] = combine(t[i], t[i + stride]);
         }
     }
     return t[0];
+}
+
+struct AddOp {
+    template <class T>
+    T operator()(T a, T b) const {
+        return a + b;
+    }
+};
+struct MaxOp {  // the right one only if it is greater: a NaN on the right never wins
+    template <class T>
+    T operator()(T a, T b) const {
+        return b > a ? b : a;
+    }
+};
+
+// Sum of N floats (or int32 values) by a tree of adders.
+template <int N>
+inline float tree_sum(const float in[N]) {
+#pragma HLS INLINE
+    return tree_reduce<N, float>(in, AddOp{});
+}
+template <int N>
+inline int32_t tree_sum_i(const int32_t in[N]) {
+#pragma HLS INLINE
+    return tree_reduce<N, int32_t>(in, AddOp{});
 }
 
 // n floats from beats in DDR into an on-chip vector (`id` names the loop in the trace).
