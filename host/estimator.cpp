@@ -134,7 +134,8 @@ namespace {
 bool same_design(const lhk::Design& a, const lhk::Design& b) {
     return a.weight_ports == b.weight_ports && a.port_bits == b.port_bits && a.lanes == b.lanes &&
            a.partial_sums == b.partial_sums && a.burst_beats == b.burst_beats && a.outstanding == b.outstanding &&
-           a.kv_ports == b.kv_ports && a.flatten_rows == b.flatten_rows && a.clock_mhz == b.clock_mhz;
+           a.kv_ports == b.kv_ports && a.flatten_rows == b.flatten_rows && a.clock_mhz == b.clock_mhz &&
+           a.weight_fifo_beats == b.weight_fifo_beats;
 }
 }  // namespace
 
@@ -157,6 +158,10 @@ DesignSpec parse_design(const json& j, const std::string& where) {
     d.outstanding = int(design_number(j, "outstanding", where, 1, 256));
     d.kv_ports = int(design_number(j, "kv_ports", where, 1, 64));
     d.flatten_rows = int(design_number(j, "flatten_rows", where, 0, 1));
+    // Optional (older design files have no reader): 0, the engines read their ports.
+    d.weight_fifo_beats = j.contains("weight_fifo_beats")
+                              ? int(design_number(j, "weight_fifo_beats", where, 0, 1 << 20))
+                              : 0;
     s.compiled = same_design(d, lhk::kDesign);
     return s;
 }
@@ -275,6 +280,7 @@ void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& 
     const double io = 1;  // register stage at either end
     *ii = 1;
     switch (id) {
+        case LoopId::WeightRead:
         case LoopId::EmbedRead:
         case LoopId::VecLoad:
         case LoopId::VecStore:
@@ -410,7 +416,8 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
             const int rows = a[0], cols = a[1], gs = a[3];
             const bool q8 = gs > 0;
             const int per = q8 ? lhk::q8_pair_iters(cols, gs, d) : lhk::row_iters(cols, d);
-            const int64_t per_bytes = q8 ? port_bytes : iter_bytes;
+            // With weight readers the engines read their FIFOs: the bytes are the readers'.
+            const int64_t per_bytes = d.weight_fifo_beats > 0 ? 0 : q8 ? port_bytes : iter_bytes;
             const LoopId engine = q8 ? LoopId::MatQ8Engine : LoopId::MatEngine;
             steps.push_back(single(q8 ? LoopId::MatQ8Steps : LoopId::MatLoadX, per));
             TraceStep df;
@@ -427,6 +434,13 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
             store_rows(a[2], rows, steps);
             break;
         }
+        case lhk::TraceOp::WeightStream:
+            // A port's reader: a[1] beats a token for a[2] tokens (counted for the compiled
+            // layout; another design's readers are accounted from its engines' reads).
+            if (d.weight_fifo_beats > 0 && same_design(d, lhk::kDesign))
+                steps.push_back(single(LoopId::WeightRead, int64_t(a[1]) * a[2], a[0] % d.weight_ports,
+                                       int64_t(a[1]) * a[2] * port_bytes));
+            break;
         case lhk::TraceOp::Rope:
             if (a[3] != 0) steps.push_back(single(LoopId::RopeTable, lhk::rope_table_iters(a[2])));
             if (a[3] != 2) steps.push_back(single(LoopId::RopeRotate, lhk::rope_pairs(a[0])));
@@ -565,6 +579,14 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     mem("int8 activations", lhk::kQ8Cols, lhk::ceil_div64(lhk::kMaxCols, 4 * lhk::kQ8Cols), false);
     mem("int8 activation scales", 1, lhk::kMaxQ8Groups, false);
     mem("int8 matmul steps (one copy per engine)", E, 4 * int64_t(lhk::kMaxQ8PairBeats), false);
+    // The weight readers' FIFOs: kWeightFifoBeats x port_bits each (BRAM36 is at most 72 bits
+    // wide and 512 deep at that width).
+    if (d.weight_fifo_beats > 0) {
+        const double per = std::ceil(d.port_bits / 72.0) * std::ceil(d.weight_fifo_beats / 512.0);
+        t.bram18 += 2 * per * d.weight_ports;
+        t.parts.push_back({{"part", "weight reader FIFOs"}, {"instances", d.weight_ports},
+                           {"beats", d.weight_fifo_beats}, {"bram36", per * d.weight_ports}});
+    }
     // m_axi adapters: a read FIFO of outstanding x burst beats per bundle, and a write FIFO
     // on the bundles that write (KV stripes, io).
     const int bundles = std::max(d.weight_ports, d.kv_ports) + 1;
@@ -603,6 +625,7 @@ Op backend_op(lhk::TraceOp op) {
         case lhk::TraceOp::SwiGLU: return Op::SwiGLU;
         case lhk::TraceOp::Residual: return Op::Residual;
         case lhk::TraceOp::Quantize: return Op::MatMul;  // part of the int8 matmul, as in cpu-ref
+        case lhk::TraceOp::WeightStream: return Op::MatMul;  // the matmuls' weights
         case lhk::TraceOp::Count: break;
     }
     return Op::Residual;
@@ -649,6 +672,17 @@ TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, 
 
     std::map<std::string, size_t> loop_index;
     bool checked = design.compiled;
+    // Weight readers (weight_fifo_beats > 0): the engines take their weights from FIFOs that
+    // the readers fill at the DDR's rate whenever there is room, also while the ops between
+    // the matmuls run. So a matmul waits only for what the readers could not fetch ahead:
+    // `ahead` bytes are in the FIFOs (at most their capacity); the first beat comes after one
+    // read latency.
+    const lhk::Design& dd = design.d;
+    const bool readers = dd.weight_fifo_beats > 0;
+    const double fifo_bytes = double(dd.weight_ports) * dd.weight_fifo_beats * (dd.port_bits / 8.0);
+    const double supply = std::min(mem.ddr_bytes_per_cycle,
+                                   dd.weight_ports * mem.port_bytes_per_cycle * mem.burst_efficiency * mem.port_rate);
+    double ahead = -mem.latency_cycles * supply;
     for (const TraceOpRun& op : trace.ops) {
         std::vector<TraceStep> steps;
         if (design.compiled) {
@@ -664,6 +698,7 @@ TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, 
         const std::string op_name_k = trace_op_name(op.op);
         for (const TraceStep& st : steps) {
             std::vector<LoopCost> costs;
+            double weights = 0, own = 0;  // bytes the step takes from the FIFOs, and reads or writes itself
             for (const TraceLoop& l : st.loops) {
                 LoopCost lc;
                 lc.name = loop_name(l.id);
@@ -673,8 +708,18 @@ TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, 
                 lc.bytes = l.bytes;
                 loop_timing(l.id, design.d, lat, &lc.ii, &lc.depth);
                 costs.push_back(lc);
-                if (l.port >= 0 && size_t(l.port) < e.port_bytes.size()) e.port_bytes[size_t(l.port)] += l.bytes;
-                if (l.port >= 0) e.total_bytes += l.bytes;
+                int64_t port_traffic = l.bytes;
+                if (readers && (l.id == lhk::LoopId::MatEngine || l.id == lhk::LoopId::MatQ8Engine)) {
+                    const int64_t per_trip = l.id == lhk::LoopId::MatEngine ? int64_t(dd.lanes) * 4 : dd.port_bits / 8;
+                    const int64_t taken = l.trips * l.repeats * per_trip;
+                    weights += double(taken);
+                    // A design from a file has no traced reader: its readers move what its engines take.
+                    if (!design.compiled) port_traffic += taken;
+                } else if (l.port >= 0 && op.op != lhk::TraceOp::WeightStream) {
+                    own += double(l.bytes);
+                }
+                if (l.port >= 0 && size_t(l.port) < e.port_bytes.size()) e.port_bytes[size_t(l.port)] += port_traffic;
+                if (l.port >= 0) e.total_bytes += port_traffic;
                 auto [it, fresh] = loop_index.try_emplace(lc.name, e.loops.size());
                 if (fresh) {
                     LoopSummary s;
@@ -688,10 +733,21 @@ TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, 
                 s.runs += 1;
                 s.trips += l.trips * l.repeats;
                 s.fills += l.trips > 0 ? l.repeats : 0;
-                s.bytes += l.bytes;
+                s.bytes += port_traffic;
                 s.cycles += loop_cycles(lc, mem).cycles;
             }
-            const Cycles cy = st.dataflow ? dataflow_cycles(costs, mem) : loop_cycles(costs.front(), mem);
+            // A reader's own time shows as the engines' waits below.
+            if (op.op == lhk::TraceOp::WeightStream) continue;
+            Cycles cy = st.dataflow ? dataflow_cycles(costs, mem) : loop_cycles(costs.front(), mem);
+            if (readers) {
+                if (weights > 0) {
+                    const double wait = (weights - ahead) / supply;
+                    if (wait > cy.cycles) cy = {wait, Bound::Ddr};
+                    ahead = std::min(fifo_bytes, ahead + supply * cy.cycles - weights);
+                } else {
+                    ahead = std::min(fifo_bytes, ahead + std::max(0.0, supply * cy.cycles - own));
+                }
+            }
             e.op_cycles[size_t(backend_op(op.op))] += cy.cycles;
             e.kernel_op_cycles[op_name_k] += cy.cycles;
             e.bound_cycles[bound_name(cy.bound)] += int64_t(std::llround(cy.cycles));

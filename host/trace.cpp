@@ -29,6 +29,7 @@ const char* trace_op_name(lhk::TraceOp op) {
         case lhk::TraceOp::SwiGLU: return "swiglu";
         case lhk::TraceOp::Residual: return "residual";
         case lhk::TraceOp::Quantize: return "quantize";
+        case lhk::TraceOp::WeightStream: return "weight-stream";
         case lhk::TraceOp::Count: break;
     }
     return "io";
@@ -61,6 +62,7 @@ const char* loop_name(lhk::LoopId id) {
         case lhk::LoopId::QuantScale: return "quant_scale";
         case lhk::LoopId::MatQ8Steps: return "q8_steps";
         case lhk::LoopId::MatQ8Engine: return "mat_q8_engine";
+        case lhk::LoopId::WeightRead: return "weight_read";
         case lhk::LoopId::Count: break;
     }
     return "?";
@@ -133,8 +135,8 @@ Trace trace_forward(const ModelConfig& c, int pos, int group_size, DecodeMode mo
     BeatBuffer tokens(token_beats(1));
     TraceRecorder rec;
     llama_forward(1 % c.vocab_size, pos, mode == DecodeMode::DeviceGreedy ? 1 : 0, layout.dims, w[0].data(),
-                  w[1].data(), w[2].data(), w[3].data(), kv[0].data(), kv[1].data(), kv[2].data(), kv[3].data(),
-                  logits.data(), tokens.data());
+                  w[1].data(), w[2].data(), w[3].data(), w[0].data(), w[1].data(), w[2].data(), w[3].data(),
+                  kv[0].data(), kv[1].data(), kv[2].data(), kv[3].data(), logits.data(), tokens.data());
     return rec.take();
 }
 

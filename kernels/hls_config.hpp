@@ -16,6 +16,8 @@
 #define LHK_DEPTH_WEIGHTS 16777216
 #define LHK_DEPTH_VECTOR 8192
 #define LHK_DEPTH_TOKENS 256  // kMaxSeqLen token ids, four per beat
+// Depth of each weight reader's FIFO (beats): kWeightFifoBeats below.
+#define LHK_WEIGHT_FIFO_BEATS 1024
 
 namespace lhk {
 
@@ -31,6 +33,11 @@ constexpr int kKvPorts = kWeightPorts;
 // interconnect split them. Enough requests in flight cover ~64 cycles of DDR latency.
 constexpr int kBurstBeats = LHK_BURST_BEATS;
 constexpr int kOutstanding = LHK_OUTSTANDING;
+// Depth (beats) of the FIFO between each port's weight reader and its matmul engine. The
+// reader runs ahead while the vector ops between matmuls leave the port idle; it has to
+// hold what the DDR can deliver in the longest such gap (~1,000 cycles at 51 B/cycle over
+// four ports: ~800 beats a port). 1024 x 128 bits: 4 BRAM36 a port.
+constexpr int kWeightFifoBeats = LHK_WEIGHT_FIFO_BEATS;
 
 // ---- Arithmetic -----------------------------------------------------------------------
 // fp32 multiply-adds per clock in one matmul engine: one beat per clock, so the engine
@@ -125,9 +132,13 @@ struct Design {
     int flatten_rows;   // 1: a matmul is one pipelined loop over all its beats (fill once);
                         // 0: one pipelined loop per row (fill and drain paid per row)
     int clock_mhz;      // kernel clock
+    int weight_fifo_beats;  // > 0: a reader per weight port streams every matrix, in the
+                            // order the engines use them, through a FIFO this deep, so
+                            // it reads ahead while the ops between matmuls run; 0: the
+                            // engines read their ports themselves
 };
 
 constexpr Design kDesign{kWeightPorts, kPortBits, kLanes,   kPartialSums,   kBurstBeats,
-                         kOutstanding, kKvPorts,  1,        kTargetClockMHz};
+                         kOutstanding, kKvPorts,  1,        kTargetClockMHz, kWeightFifoBeats};
 
 }  // namespace lhk

@@ -10,8 +10,11 @@
 #ifdef __SYNTHESIS__
 #include <ap_int.h>
 #include <hls_math.h>
+#include <hls_stream.h>
 #else
 #include <cmath>
+
+#include "host/csim_stream.hpp"  // C simulation's model of hls::stream
 #endif
 
 namespace lhk {
@@ -23,6 +26,15 @@ struct alignas(kBeatBytes) Beat {
     float v[kFloatsPerBeat];
 };
 static_assert(sizeof(Beat) == kBeatBytes, "a beat is exactly one port word");
+
+// A FIFO between two processes of a DATAFLOW region (depth set by a STREAM pragma).
+#ifdef __SYNTHESIS__
+template <class T>
+using Stream = hls::stream<T>;
+#else
+template <class T>
+using Stream = csim::Fifo<T>;
+#endif
 
 // The model's shape, passed by value over s_axilite. All runtime loop bounds derive from
 // it; every one is bounded by the maxima in hls_config.hpp (the host checks the fit).

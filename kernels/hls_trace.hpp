@@ -20,6 +20,7 @@ enum class TraceOp : int {
     SwiGLU,
     Residual,
     Quantize,   // an activation vector quantized to int8 for Q8_0 matmuls
+    WeightStream,  // a weight port's reader: every matrix of the call, into its engine's FIFO
     Count
 };
 
@@ -50,6 +51,7 @@ enum class LoopId : int {
     QuantScale,    // int8: x / scale rounded to int8
     MatQ8Steps,    // int8: the activations of every beat of a row pair, copied to every engine
     MatQ8Engine,   // int8: one engine: all beats of its row pairs (concurrent)
+    WeightRead,    // a weight reader: its port's matrices, streamed into its engine's FIFO
     Count
 };
 

@@ -12,6 +12,7 @@
 #include "kernels/primitives/softmax.hpp"
 #include "kernels/primitives/swiglu.hpp"
 #include "kernels/primitives/vector.hpp"
+#include "kernels/primitives/weight_stream.hpp"
 
 namespace lhk {
 namespace {
@@ -37,32 +38,30 @@ inline void quantize_input(const float* x, int n, const ModelDims& d, int8_t* xq
     if (is_q8(d)) quantize_q8(x, n, d.group_size, xq, xs);
 }
 
-// y = W x for layer matrix m of layer l, in the model's precision: W x for fp32 weights,
-// W (xq, xs) for int8 ones.
-inline void layer_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
-                         const ModelDims& d, int l, int m, const float* x, const int8_t* xq, const float* xs,
-                         float* y, RowBanks& yb) {
-    const Beat* p0 = w0 + matrix_offset(d, 0, l, m);
-    const Beat* p1 = w1 + matrix_offset(d, 1, l, m);
-    const Beat* p2 = w2 + matrix_offset(d, 2, l, m);
-    const Beat* p3 = w3 + matrix_offset(d, 3, l, m);
+// y = W x for layer matrix m, its weights streamed by the readers (in kMatmulOrder), in the
+// model's precision: W x for fp32 weights, W (xq, xs) for int8 ones.
+inline void layer_matmul(Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Stream<Beat>& s3,
+                         const ModelDims& d, int m, const float* x, const int8_t* xq, const float* xs, float* y,
+                         RowBanks& yb) {
     if (is_q8(d))
-        matmul_q8(p0, p1, p2, p3, xq, xs, y, matrix_rows(d, m), matrix_cols(d, m), d.group_size, yb);
+        matmul_q8(s0, s1, s2, s3, xq, xs, y, matrix_rows(d, m), matrix_cols(d, m), d.group_size, yb);
     else
-        matmul(p0, p1, p2, p3, x, y, matrix_rows(d, m), matrix_cols(d, m), yb);
+        matmul(s0, s1, s2, s3, x, y, matrix_rows(d, m), matrix_cols(d, m), yb);
 }
 
 inline int clamp_to(int n, int max) { return n < 0 ? 0 : n > max ? max : n; }
 
 // Every layer of `token` at `pos` and the final norm: leaves the classifier's input in xb (and,
-// for int8 models, quantized in xq, xs).
-inline void forward_layers(int token, int pos, const ModelDims& d, const Beat* w0, const Beat* w1,
-                           const Beat* w2, const Beat* w3, Beat* kv0, Beat* kv1, Beat* kv2, Beat* kv3,
+// for int8 models, quantized in xq, xs). The embedding row and the norms' weights come from
+// the tables t0..t3; the matrices from the readers' FIFOs s0..s3.
+inline void forward_layers(int token, int pos, const ModelDims& d, const Beat* t0, const Beat* t1,
+                           const Beat* t2, const Beat* t3, Beat* kv0, Beat* kv1, Beat* kv2, Beat* kv3,
+                           Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Stream<Beat>& s3,
                            float* x, float* xb, float* xb2, float* q, float* k, float* v, float* hb, float* hb2,
                            int8_t* xq, float* xs, RowBanks& yb) {
 #pragma HLS INLINE
     const int dim = d.dim, hidden = d.hidden_dim, kv_dim = kv_dim_of(d), hs = head_size_of(d);
-    embed(w0, w1, w2, w3, d, token, x);
+    embed(t0, t1, t2, t3, d, token, x);
 
     // The RoPE angles depend on pos and the place inside a head only: once per token.
     float fcr[kMaxRopePairs], fci[kMaxRopePairs];
@@ -72,59 +71,44 @@ inline void forward_layers(int token, int pos, const ModelDims& d, const Beat* w
 layers:
     for (int l = 0; l < d.n_layers; ++l) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxLayers
-        rmsnorm(xb, x, w0 + rms_att_offset(d, l), dim, 0);
+        rmsnorm(xb, x, t0 + rms_att_offset(d, l), dim, 0);
         quantize_input(xb, dim, d, xq, xs);
-        layer_matmul(w0, w1, w2, w3, d, l, kWq, xb, xq, xs, q, yb);
-        layer_matmul(w0, w1, w2, w3, d, l, kWk, xb, xq, xs, k, yb);
-        layer_matmul(w0, w1, w2, w3, d, l, kWv, xb, xq, xs, v, yb);
+        layer_matmul(s0, s1, s2, s3, d, kWq, xb, xq, xs, q, yb);
+        layer_matmul(s0, s1, s2, s3, d, kWk, xb, xq, xs, k, yb);
+        layer_matmul(s0, s1, s2, s3, d, kWv, xb, xq, xs, v, yb);
         LHK_TRACE_OP(TraceOp::Rope, dim, kv_dim, hs, 0);
         rope_rotate(q, k, dim, kv_dim, hs, fcr, fci);
         kv_store(kv0, kv1, kv2, kv3, k, v, l, pos, d);
         attention(kv0, kv1, kv2, kv3, q, xb, l, pos, d);
         quantize_input(xb, dim, d, xq, xs);
-        layer_matmul(w0, w1, w2, w3, d, l, kWo, xb, xq, xs, xb2, yb);
+        layer_matmul(s0, s1, s2, s3, d, kWo, xb, xq, xs, xb2, yb);
         residual_add(x, xb2, dim);
 
-        rmsnorm(xb, x, w0 + rms_ffn_offset(d, l), dim, 0);
+        rmsnorm(xb, x, t0 + rms_ffn_offset(d, l), dim, 0);
         quantize_input(xb, dim, d, xq, xs);
-        layer_matmul(w0, w1, w2, w3, d, l, kW1, xb, xq, xs, hb, yb);
-        layer_matmul(w0, w1, w2, w3, d, l, kW3, xb, xq, xs, hb2, yb);
+        layer_matmul(s0, s1, s2, s3, d, kW1, xb, xq, xs, hb, yb);
+        layer_matmul(s0, s1, s2, s3, d, kW3, xb, xq, xs, hb2, yb);
         swiglu(hb, hb2, hidden);
         quantize_input(hb, hidden, d, xq, xs);
-        layer_matmul(w0, w1, w2, w3, d, l, kW2, hb, xq, xs, xb, yb);
+        layer_matmul(s0, s1, s2, s3, d, kW2, hb, xq, xs, xb, yb);
         residual_add(x, xb, dim);
     }
 
-    rmsnorm(xb, x, w0 + rms_final_offset(d), dim, 0);
+    rmsnorm(xb, x, t0 + rms_final_offset(d), dim, 0);
     quantize_input(xb, dim, d, xq, xs);
 }
 
-}  // namespace
-}  // namespace lhk
-
-using lhk::Beat;
-
-extern "C" void llama_forward(int token, int pos, int steps, lhk::ModelDims dims, const Beat* w0,
-                              const Beat* w1, const Beat* w2, const Beat* w3, Beat* kv0, Beat* kv1,
-                              Beat* kv2, Beat* kv3, Beat* logits, Beat* tokens) {
-#pragma HLS INTERFACE mode=m_axi port=w0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
-#pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
-#pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
-#pragma HLS INTERFACE mode=m_axi port=w3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
-#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=logits bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=tokens bundle=gmem4 offset=slave depth=LHK_DEPTH_TOKENS
-#pragma HLS INTERFACE mode=s_axilite port=token
-#pragma HLS INTERFACE mode=s_axilite port=pos
-#pragma HLS INTERFACE mode=s_axilite port=steps
-#pragma HLS INTERFACE mode=s_axilite port=dims
-#pragma HLS INTERFACE mode=s_axilite port=return
-    using namespace lhk;
-    const ModelDims& d = dims;
-
+// llama_forward's compute process: decode_tokens(steps, pos, d) tokens from `token` at
+// `pos`. steps <= 0: one token, and the host samples the next from the logits. steps > 0:
+// greedy decoding on the device: each token's argmax (found by the classifier's engines as
+// they write their rows) is the next token, so the logits stay on chip and the host pays one
+// launch per `steps` tokens. Token ids go to tokens[], kFloatsPerBeat per beat as int32
+// bits. The host stops at the first BOS (id 1), where llama2.c ends a story; the kernel
+// decodes every token it was asked for, because its readers stream the weights of all of
+// them. One call site each for the layers and the classifier: one copy of their hardware.
+void decode(int token, int pos, int steps, const ModelDims& d, const Beat* t0, const Beat* t1, const Beat* t2,
+            const Beat* t3, Beat* kv0, Beat* kv1, Beat* kv2, Beat* kv3, Beat* logits, Beat* tokens,
+            Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Stream<Beat>& s3) {
     float x[kMaxDim], xb[kMaxDim], xb2[kMaxDim], q[kMaxDim], k[kMaxDim], v[kMaxDim];
     float hb[kMaxHidden], hb2[kMaxHidden];
     // int8 models: a matmul input quantized (4 values written per clock, 8 read).
@@ -145,35 +129,109 @@ extern "C" void llama_forward(int token, int pos, int steps, lhk::ModelDims dims
 #pragma HLS ARRAY_PARTITION variable=yb dim=1 complete
 #pragma HLS BIND_STORAGE variable=yb type=ram_2p impl=uram
 
-    const Beat* c0 = w0 + classifier_offset(d, 0);
-    const Beat* c1 = w1 + classifier_offset(d, 1);
-    const Beat* c2 = w2 + classifier_offset(d, 2);
-    const Beat* c3 = w3 + classifier_offset(d, 3);
-
-    // steps <= 0: one token, and the host samples the next from the logits. steps > 0:
-    // greedy decoding on the device: each token's argmax (found by the classifier's engines
-    // as they write their rows) is the next token, so the logits stay on chip and the host
-    // pays one launch per `steps` tokens. Token ids go to tokens[], kFloatsPerBeat per beat
-    // as int32 bits; like llama2.c's generate loop, decoding stops after a BOS (id 1). One
-    // call site each for the layers and the classifier: one copy of their hardware.
     const bool greedy = steps > 0;
-    const int n = greedy ? clamp_to(steps, clamp_to(d.seq_len - pos, kMaxSeqLen)) : 1;
+    const int n = decode_tokens(steps, pos, d);
     Beat out;
     for (int l = 0; l < kFloatsPerBeat; ++l) out.v[l] = float_of(0u);
 decode_steps:
     for (int s = 0; s < n; ++s) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSeqLen
-        forward_layers(token, pos + s, d, w0, w1, w2, w3, kv0, kv1, kv2, kv3, x, xb, xb2, q, k, v, hb, hb2, xq, xs, yb);
-        const int next = is_q8(d) ? matmul_q8_classify(c0, c1, c2, c3, xq, xs, logits, d.vocab_size, d.dim,
+        forward_layers(token, pos + s, d, t0, t1, t2, t3, kv0, kv1, kv2, kv3, s0, s1, s2, s3, x, xb, xb2, q, k, v,
+                       hb, hb2, xq, xs, yb);
+        const int next = is_q8(d) ? matmul_q8_classify(s0, s1, s2, s3, xq, xs, logits, d.vocab_size, d.dim,
                                                        d.group_size, !greedy, kIoPort, yb)
-                                  : matmul_classify(c0, c1, c2, c3, xb, logits, d.vocab_size, d.dim, !greedy,
+                                  : matmul_classify(s0, s1, s2, s3, xb, logits, d.vocab_size, d.dim, !greedy,
                                                     kIoPort, yb);
-        if (!greedy) break;
-        out.v[s % kFloatsPerBeat] = float_of(uint32_t(next));
-        tokens[s / kFloatsPerBeat] = out;
-        if (next == kBosToken) break;
+        if (greedy) {
+            out.v[s % kFloatsPerBeat] = float_of(uint32_t(next));
+            tokens[s / kFloatsPerBeat] = out;
+        }
         token = next;
     }
+}
+
+// op_matmul's operands, clamped to the kernels' maxima; false when the group size is not
+// one the kernels take (the host checks it; the kernel then does nothing).
+inline bool op_matmul_shape(int* rows, int* cols, int group_size) {
+    *rows = clamp_to(*rows, kMaxRows);
+    *cols = clamp_to(*cols, kMaxCols);
+    return !(group_size < 0 || (group_size > 0 && (group_size % kMinGroupSize != 0 ||
+                                                   group_size > kMaxGroupSize || *cols % group_size != 0)));
+}
+
+// op_matmul's reader for one port: the matrix's beats of that engine.
+void op_matmul_reader(const Beat* w, int port, int rows, int cols, int group_size, Stream<Beat>& s) {
+    const bool ok = op_matmul_shape(&rows, &cols, group_size);
+    const int64_t beats = ok ? engine_beats(rows, cols, group_size, port) : 0;
+    LHK_TRACE_OP(TraceOp::WeightStream, port, int32_t(beats), 1, 0);
+    LHK_TRACE_LOOP(LoopId::WeightRead, beats, port, beats * kBeatBytes);
+    stream_region(w, 0, beats, s);
+}
+
+// op_matmul's compute process.
+void op_matmul_compute(Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Stream<Beat>& s3, const Beat* x,
+                       Beat* out, int rows, int cols, int group_size) {
+    if (!op_matmul_shape(&rows, &cols, group_size)) return;
+    float xl[kMaxCols];
+#pragma HLS ARRAY_PARTITION variable=xl cyclic factor=kLanes
+    int8_t xq[kMaxCols];
+    float xs[kMaxQ8Groups];
+#pragma HLS ARRAY_PARTITION variable=xq cyclic factor=kQ8Cols
+    RowBanks yb;
+#pragma HLS ARRAY_PARTITION variable=yb dim=1 complete
+#pragma HLS BIND_STORAGE variable=yb type=ram_2p impl=uram
+    load_vector(x, xl, cols, kIoPort);
+    if (group_size > 0) {
+        quantize_q8(xl, cols, group_size, xq, xs);
+        matmul_q8_to_ddr(s0, s1, s2, s3, xq, xs, out, rows, cols, group_size, kIoPort, yb);
+    } else {
+        matmul_to_ddr(s0, s1, s2, s3, xl, out, rows, cols, kIoPort, yb);
+    }
+}
+
+}  // namespace
+}  // namespace lhk
+
+using lhk::Beat;
+
+extern "C" void llama_forward(int token, int pos, int steps, lhk::ModelDims dims, const Beat* w0,
+                              const Beat* w1, const Beat* w2, const Beat* w3, const Beat* t0, const Beat* t1,
+                              const Beat* t2, const Beat* t3, Beat* kv0, Beat* kv1, Beat* kv2, Beat* kv3,
+                              Beat* logits, Beat* tokens) {
+#pragma HLS INTERFACE mode=m_axi port=w0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=w3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=t0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=t1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=t2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=t3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=logits bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=tokens bundle=gmem4 offset=slave depth=LHK_DEPTH_TOKENS
+#pragma HLS INTERFACE mode=s_axilite port=token
+#pragma HLS INTERFACE mode=s_axilite port=pos
+#pragma HLS INTERFACE mode=s_axilite port=steps
+#pragma HLS INTERFACE mode=s_axilite port=dims
+#pragma HLS INTERFACE mode=s_axilite port=return
+    // Five processes: a reader per weight port (w_p: every matrix of every token, in order,
+    // into its FIFO) and the forward pass itself (tables t_p: the embedding row and the
+    // norms, the same buffers as w_p; KV stripes; outputs).
+#pragma HLS DATAFLOW
+    using namespace lhk;
+    Stream<Beat> s0, s1, s2, s3;
+#pragma HLS STREAM variable=s0 depth=LHK_WEIGHT_FIFO_BEATS
+#pragma HLS STREAM variable=s1 depth=LHK_WEIGHT_FIFO_BEATS
+#pragma HLS STREAM variable=s2 depth=LHK_WEIGHT_FIFO_BEATS
+#pragma HLS STREAM variable=s3 depth=LHK_WEIGHT_FIFO_BEATS
+    weight_reader(w0, 0, dims, steps, pos, s0);
+    weight_reader(w1, 1, dims, steps, pos, s1);
+    weight_reader(w2, 2, dims, steps, pos, s2);
+    weight_reader(w3, 3, dims, steps, pos, s3);
+    decode(token, pos, steps, dims, t0, t1, t2, t3, kv0, kv1, kv2, kv3, logits, tokens, s0, s1, s2, s3);
 }
 
 extern "C" void op_rmsnorm(Beat* out, const Beat* x, const Beat* w, int n) {
@@ -204,28 +262,18 @@ extern "C" void op_matmul(const Beat* w0, const Beat* w1, const Beat* w2, const 
 #pragma HLS INTERFACE mode=s_axilite port=cols
 #pragma HLS INTERFACE mode=s_axilite port=group_size
 #pragma HLS INTERFACE mode=s_axilite port=return
+#pragma HLS DATAFLOW
     using namespace lhk;
-    rows = clamp_to(rows, kMaxRows);
-    cols = clamp_to(cols, kMaxCols);
-    // int8 needs a group size the kernels take that divides the row (the host checks it).
-    if (group_size < 0 ||
-        (group_size > 0 && (group_size % kMinGroupSize != 0 || group_size > kMaxGroupSize || cols % group_size != 0)))
-        return;
-    float xl[kMaxCols];
-#pragma HLS ARRAY_PARTITION variable=xl cyclic factor=kLanes
-    int8_t xq[kMaxCols];
-    float xs[kMaxQ8Groups];
-#pragma HLS ARRAY_PARTITION variable=xq cyclic factor=kQ8Cols
-    RowBanks yb;
-#pragma HLS ARRAY_PARTITION variable=yb dim=1 complete
-#pragma HLS BIND_STORAGE variable=yb type=ram_2p impl=uram
-    load_vector(x, xl, cols, kIoPort);
-    if (group_size > 0) {
-        quantize_q8(xl, cols, group_size, xq, xs);
-        matmul_q8_to_ddr(w0, w1, w2, w3, xq, xs, out, rows, cols, group_size, kIoPort, yb);
-    } else {
-        matmul_to_ddr(w0, w1, w2, w3, xl, out, rows, cols, kIoPort, yb);
-    }
+    Stream<Beat> s0, s1, s2, s3;
+#pragma HLS STREAM variable=s0 depth=LHK_WEIGHT_FIFO_BEATS
+#pragma HLS STREAM variable=s1 depth=LHK_WEIGHT_FIFO_BEATS
+#pragma HLS STREAM variable=s2 depth=LHK_WEIGHT_FIFO_BEATS
+#pragma HLS STREAM variable=s3 depth=LHK_WEIGHT_FIFO_BEATS
+    op_matmul_reader(w0, 0, rows, cols, group_size, s0);
+    op_matmul_reader(w1, 1, rows, cols, group_size, s1);
+    op_matmul_reader(w2, 2, rows, cols, group_size, s2);
+    op_matmul_reader(w3, 3, rows, cols, group_size, s3);
+    op_matmul_compute(s0, s1, s2, s3, x, out, rows, cols, group_size);
 }
 
 extern "C" void op_rope(Beat* q, Beat* k, int pos, int dim, int kv_dim, int head_size) {

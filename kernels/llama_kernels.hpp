@@ -3,7 +3,8 @@
 // backend calls in C simulation. Every pointer is an m_axi port of kPortBits-wide beats
 // (host arrays of floats padded to whole beats, 16-byte aligned); every scalar and the
 // pointer offsets go over s_axilite ("control"). Bundles:
-//   gmem0..gmem3  weights of port p (w_p) and KV-cache stripe p (kv_p)  -> HP0..HP3
+//   gmem0..gmem3  weights of port p (w_p, and again as t_p) and KV-cache stripe p (kv_p)
+//                 -> HP0..HP3
 //   gmem4         logits, decoded token ids and the per-op vectors (io)
 // Buffer sizes and the layout inside them: kernels/llama_layout.hpp; the host packs them
 // with host/packing.hpp.
@@ -12,16 +13,19 @@
 extern "C" {
 
 // Decodes at position `pos` onwards: every layer and the classifier, fp32 or int8 weights
-// as dims.group_size says (one bitstream for both). Reads the weights from w0..w3, appends
-// k and v of each position to the KV stripes and reads positions 0..pos back.
+// as dims.group_size says (one bitstream for both). w0..w3 and t0..t3 are the same weight
+// buffers, read by two processes: each port's reader streams every matrix from w_p; the
+// forward pass reads the embedding row and the norms from t_p. Appends k and v of each
+// position to the KV stripes and reads positions 0..pos back.
 //   steps <= 0: one token; writes dims.vocab_size logits (logits_beats(dims) beats) for
 //               the host to sample from. `tokens` is not touched.
 //   steps > 0:  greedy decoding on the device: `token` at pos, then each token's argmax
-//               (llama2.c's sample_argmax) at the next position, for up to `steps` tokens
-//               (and no further than seq_len). Writes the decoded ids to tokens[] as int32
-//               bits, four per beat; stops after a BOS (id 1). `logits` is not touched.
+//               (llama2.c's sample_argmax) at the next position, `steps` tokens (no further
+//               than seq_len). Writes the decoded ids to tokens[] as int32 bits, four per
+//               beat; the host stops at the first BOS (id 1). `logits` is not touched.
 void llama_forward(int token, int pos, int steps, lhk::ModelDims dims, const lhk::Beat* w0,
-                   const lhk::Beat* w1, const lhk::Beat* w2, const lhk::Beat* w3, lhk::Beat* kv0,
+                   const lhk::Beat* w1, const lhk::Beat* w2, const lhk::Beat* w3, const lhk::Beat* t0,
+                   const lhk::Beat* t1, const lhk::Beat* t2, const lhk::Beat* t3, lhk::Beat* kv0,
                    lhk::Beat* kv1, lhk::Beat* kv2, lhk::Beat* kv3, lhk::Beat* logits, lhk::Beat* tokens);
 
 // The ops alone, so each can be run and timed by itself on the board.

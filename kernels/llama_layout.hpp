@@ -44,6 +44,17 @@ inline int matrix_rows(const ModelDims& d, int m) {
 }
 inline int matrix_cols(const ModelDims& d, int m) { return m == kW2 ? d.hidden_dim : d.dim; }
 
+// The order in which the forward pass multiplies by a layer's matrices (llama2.c's): the
+// order each port's weight reader streams them, layer after layer, then the classifier.
+constexpr int kMatmulOrder[kMatricesPerLayer] = {kWq, kWk, kWv, kWo, kW1, kW3, kW2};
+
+// Beats engine `port` reads for a rows x cols matrix: fp32 rows (group_size 0) or int8 row
+// pairs in groups of group_size.
+inline int64_t engine_beats(int rows, int cols, int group_size, int port) {
+    return group_size > 0 ? q8_engine_trips(rows, cols, group_size, port, kDesign)
+                          : matmul_engine_trips(rows, cols, port, kDesign);
+}
+
 // Beats in one stored row of a matrix with `cols` columns.
 inline int row_beats(int cols) { return row_iters(cols, kDesign) * kLanes / kFloatsPerBeat; }
 // Beats of a vector of n floats (padded to a whole beat).

@@ -140,13 +140,68 @@ TEST(HlsEstimator, LoopModelMirrorsTheTraceOfTheKernels) {
             EXPECT_EQ(hls::model_op(op, lhk::kDesign), op.steps) << hls::trace_op_name(op.op);
             ++ops;
         }
-        // embedding, rope table; per layer 2 rmsnorm, 7 matmul, rope, kv-store, attention,
-        // swiglu, 2 residual; final rmsnorm and classifier
-        EXPECT_EQ(ops, size_t(2 + 15 * c.n_layers + 2));
+        // a weight reader per port; embedding, rope table; per layer 2 rmsnorm, 7 matmul,
+        // rope, kv-store, attention, swiglu, 2 residual; final rmsnorm and classifier
+        EXPECT_EQ(ops, size_t(lhk::kWeightPorts + 2 + 15 * c.n_layers + 2));
         const auto e = hls::estimate_token(t, c, k.pos, hls::compiled_design(), board());
         EXPECT_TRUE(e.trace_checked);
         // Every weight is read once: bytes >= 4 x parameters, and padding adds little.
         EXPECT_GE(e.total_bytes, 4 * c.n_params());
+    }
+}
+
+// The weight readers by hand (test board: 51.2 B per cycle, 30 cycles of read latency; the
+// design differs from the compiled one only in its FIFO depth, so its loops are modelled).
+// A 288 x 288 int8 matmul is its steps loop, the four engines (compute-bound at 1404 beats
+// each, or waiting for the bytes the readers have not fetched yet) and the row store. The
+// readers start with the kernel, one latency late, and fetch ahead while nothing takes from
+// their FIFOs, up to what the FIFOs hold: after a SwiGLU that leaves the ports idle the
+// matmul waits that much less.
+TEST(HlsEstimator, WeightReadersFetchAheadWhatTheirFifosHold) {
+    const ModelConfig c = parse_shape("stories15M");
+    auto op = [](lhk::TraceOp kind, std::array<int32_t, 4> args) {
+        hls::TraceOpRun r;
+        r.op = kind;
+        r.args = args;
+        return r;
+    };
+    const hls::TraceOpRun matmul = op(lhk::TraceOp::MatMul, {288, 288, 0, 48});
+    const hls::TraceOpRun gap = op(lhk::TraceOp::SwiGLU, {4000, 0, 0, 0});
+    const double bytes = 4 * 1404 * 16, rate = 51.2, latency = 30;
+    for (int fifo : {16, 1024, 1 << 16}) {
+        SCOPED_TRACE("FIFO of " + std::to_string(fifo) + " beats");
+        const double cap = fifo * 16.0 * 4;
+        hls::DesignSpec design = hls::compiled_design();
+        design.d.weight_fifo_beats = fifo;
+        design.compiled = false;
+        hls::Trace alone, after_gap, gap_only;
+        alone.ops = {matmul};
+        after_gap.ops = {gap, matmul};
+        gap_only.ops = {gap};
+        const auto e1 = hls::estimate_token(alone, c, 0, design, board(), 48);
+        const auto e2 = hls::estimate_token(after_gap, c, 0, design, board(), 48);
+        const double g = hls::estimate_token(gap_only, c, 0, design, board(), 48).kernel_cycles;
+        // Every weight byte is counted once, as the readers' (the engines read FIFOs).
+        EXPECT_EQ(e1.total_bytes, int64_t(bytes));
+        double steps = 0, store = 0, engine = 0;
+        for (const hls::LoopSummary& l : e1.loops) {
+            if (l.name == "q8_steps") steps = l.cycles;
+            if (l.name == "mat_store_vec") store = l.cycles;
+            if (l.name == "mat_q8_engine") engine = l.cycles / 4;  // four equal engines
+        }
+        ASSERT_GT(steps * store * engine, 0);
+        EXPECT_NEAR(engine, 1404 + 44 + 2, 10);  // compute alone: a beat a clock
+        auto matmul_after = [&](double ahead) {
+            ahead = std::min(cap, ahead + steps * rate);  // the steps loop takes no weights
+            return steps + std::max(engine, (bytes - ahead) / rate) + store;
+        };
+        EXPECT_NEAR(e1.kernel_cycles, matmul_after(-latency * rate), 1e-6);
+        EXPECT_NEAR(e2.kernel_cycles, g + matmul_after(std::min(cap, (g - latency) * rate)), 1e-6);
+        // Alone, the matmul is DDR-bound; after the gap, a large FIFO makes it compute-bound.
+        EXPECT_GT(e1.kernel_cycles - steps - store, engine);
+        if (fifo == 1 << 16) {
+            EXPECT_NEAR(e2.kernel_cycles - g, steps + engine + store, 1e-6);
+        }
     }
 }
 

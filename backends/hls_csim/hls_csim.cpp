@@ -126,9 +126,7 @@ float* HlsCsimBackend::forward(int token, int pos) {
     if (!fused_) return Backend::forward(token, pos);
     const ModelConfig& c = model_->config();
     check_token_pos(c, token, pos);
-    const auto& w = packed_.weights;
-    llama_forward(token, pos, 0, packed_.layout.dims, w[0].data(), w[1].data(), w[2].data(), w[3].data(),
-                  kv_[0].data(), kv_[1].data(), kv_[2].data(), kv_[3].data(), logits_.data(), tokens_.data());
+    run_forward(token, pos, 0);
     hls::from_beats(logits_.data(), c.vocab_size, state_->logits.data());
     return state_->logits.data();
 }
@@ -138,11 +136,24 @@ int HlsCsimBackend::decode_greedy(int token, int pos, int steps, std::vector<int
     const ModelConfig& c = model_->config();
     check_token_pos(c, token, pos);
     const int n = std::min(steps, c.seq_len - pos);
-    if (n <= 0) return 0;
+    int done = 0;
+    while (done < n) {
+        const int run = std::min(kCsimGreedyRun, n - done);
+        run_forward(token, pos + done, run);
+        const int got = hls::read_token_ids(tokens_.data(), run, c.vocab_size, "hls-csim", out);
+        done += got;
+        if (got < run || out.back() == lhk::kBosToken) break;
+        token = out.back();
+    }
+    return done;
+}
+
+void HlsCsimBackend::run_forward(int token, int pos, int steps) {
+    // The weight buffers are both the readers' (w_p) and the tables (t_p).
     const auto& w = packed_.weights;
-    llama_forward(token, pos, n, packed_.layout.dims, w[0].data(), w[1].data(), w[2].data(), w[3].data(),
-                  kv_[0].data(), kv_[1].data(), kv_[2].data(), kv_[3].data(), logits_.data(), tokens_.data());
-    return hls::read_token_ids(tokens_.data(), n, c.vocab_size, "hls-csim", out);
+    llama_forward(token, pos, steps, packed_.layout.dims, w[0].data(), w[1].data(), w[2].data(), w[3].data(),
+                  w[0].data(), w[1].data(), w[2].data(), w[3].data(), kv_[0].data(), kv_[1].data(), kv_[2].data(),
+                  kv_[3].data(), logits_.data(), tokens_.data());
 }
 
 std::optional<DeviceEstimate> HlsCsimBackend::estimate(int pos) const {

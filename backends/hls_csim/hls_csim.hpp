@@ -37,6 +37,13 @@ public:
     std::optional<DeviceEstimate> estimate(int pos) const override;
 
 private:
+    // llama_forward with the packed model's buffers.
+    void run_forward(int token, int pos, int steps);
+    // Greedy tokens per llama_forward call. C simulation runs the weight readers before the
+    // forward pass, so their FIFOs hold every weight of the call (61 MB a token for the
+    // stories15M shape in fp32): a few tokens at a time keep that small.
+    static constexpr int kCsimGreedyRun = 4;
+
     bool fused_ = true;
     std::string board_path_;
     hls::PackedModel packed_;

@@ -31,7 +31,17 @@ namespace {
 constexpr int kPorts = hls::kPorts;
 constexpr size_t kBeat = lhk::kBeatBytes;
 // Argument positions of llama_forward (kernels/llama_kernels.hpp).
-enum ForwardArg { kToken = 0, kPos, kSteps, kDims, kW0, kKv0 = kW0 + kPorts, kLogits = kKv0 + lhk::kKvPorts, kTokens };
+enum ForwardArg {
+    kToken = 0,
+    kPos,
+    kSteps,
+    kDims,
+    kW0,
+    kT0 = kW0 + kPorts,  // the same buffers again: the tables the forward pass reads
+    kKv0 = kT0 + kPorts,
+    kLogits = kKv0 + lhk::kKvPorts,
+    kTokens
+};
 // Enough beats for any vector a per-op kernel reads or writes (the classifier's rows).
 constexpr int64_t kIoBeats = (lhk::kMaxRows + lhk::kFloatsPerBeat - 1) / lhk::kFloatsPerBeat;
 
@@ -83,8 +93,8 @@ public:
         const ModelConfig& c = model_->config();
         if (token < 0 || token >= c.vocab_size || pos < 0 || pos >= c.seq_len)
             throw InputError("zcu106-xrt: token or position outside the model");
-        auto run = forward_kernel_(token, pos, 0, layout_.dims, w_[0], w_[1], w_[2], w_[3], kv_[0], kv_[1],
-                                   kv_[2], kv_[3], logits_, tokens_);
+        auto run = forward_kernel_(token, pos, 0, layout_.dims, w_[0], w_[1], w_[2], w_[3], w_[0], w_[1], w_[2],
+                                   w_[3], kv_[0], kv_[1], kv_[2], kv_[3], logits_, tokens_);
         run.wait();
         logits_.sync(XCL_BO_SYNC_BO_FROM_DEVICE, size_t(layout_.logits_beats) * kBeat, 0);
         hls::from_beats(logits_.map<const lhk::Beat*>(), c.vocab_size, state_->logits.data());
@@ -99,8 +109,8 @@ public:
             throw InputError("zcu106-xrt: token or position outside the model");
         const int n = std::min(steps, c.seq_len - pos);
         if (n <= 0) return 0;
-        auto run = forward_kernel_(token, pos, n, layout_.dims, w_[0], w_[1], w_[2], w_[3], kv_[0], kv_[1],
-                                   kv_[2], kv_[3], logits_, tokens_);
+        auto run = forward_kernel_(token, pos, n, layout_.dims, w_[0], w_[1], w_[2], w_[3], w_[0], w_[1], w_[2],
+                                   w_[3], kv_[0], kv_[1], kv_[2], kv_[3], logits_, tokens_);
         run.wait();
         tokens_.sync(XCL_BO_SYNC_BO_FROM_DEVICE, size_t(hls::token_beats(n)) * kBeat, 0);
         return hls::read_token_ids(tokens_.map<const lhk::Beat*>(), n, c.vocab_size, "zcu106-xrt", out);

@@ -41,12 +41,14 @@ inline void engine_max_note(EngineMax& m, int row, float v) {
     }
 }
 
-// One engine over `rows` rows of `rb` beats each, starting at w; row k's result to y[k].
+// One engine over `rows` rows of `rb` beats each, read from its port's FIFO w; row k's
+// result to y[k].
 template <int Depth>
-inline void matmul_engine(const Beat* w, const float x[kMaxRowBeats * kLanes], float y[Depth],
+inline void matmul_engine(Stream<Beat>& w, const float x[kMaxRowBeats * kLanes], float y[Depth],
                           int rows, int rb, int port, EngineMax& top) {
     const int64_t trips = int64_t(rows) * rb;
-    LHK_TRACE_LOOP(LoopId::MatEngine, trips, port, trips * kBeatBytes);
+    // The beats come through the port's FIFO (weight_stream.hpp): no memory traffic here.
+    LHK_TRACE_LOOP(LoopId::MatEngine, trips, port, 0);
     float acc[kPartialSums];
     float tail[kPartialSums];
 #pragma HLS ARRAY_PARTITION variable=acc complete
@@ -66,7 +68,7 @@ mat_engine:
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=Depth*kMaxRowBeats
 #pragma HLS DEPENDENCE variable=acc inter distance=kPartialSums true
-        const Beat wb = w[i];
+        const Beat wb = w.read();
         float prod[kLanes];
 #pragma HLS ARRAY_PARTITION variable=prod complete
         for (int l = 0; l < kLanes; ++l) {
@@ -97,7 +99,7 @@ mat_engine:
 
 // The four engines as concurrent processes.
 template <int Depth>
-inline void matmul_engines(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+inline void matmul_engines(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3,
                            float xc[kWeightPorts][kMaxRowBeats * kLanes],
                            float yb[kWeightPorts][Depth], int r0, int r1, int r2, int r3, int rb,
                            EngineMax& m0, EngineMax& m1, EngineMax& m2, EngineMax& m3) {
@@ -162,10 +164,10 @@ inline int argmax_of_engines(const float yb[kWeightPorts][Depth], const EngineMa
     return best_row;
 }
 
-// The rows computed into banks yb, for the matrix at w0..w3; returns the row with the
-// largest result (argmax_of_engines).
+// The rows computed into banks yb, for the matrix streamed through w0..w3; returns the row
+// with the largest result (argmax_of_engines).
 template <int Depth>
-inline int matmul_rows(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+inline int matmul_rows(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3,
                        const float* x, float yb[kWeightPorts][Depth], int rows, int cols) {
     float xc[kWeightPorts][kMaxRowBeats * kLanes];
 #pragma HLS ARRAY_PARTITION variable=xc dim=1 complete
@@ -218,7 +220,7 @@ mat_store_ddr:
 }
 
 // y = W x with y on chip (rows <= kMaxCols).
-inline void matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const float* x,
+inline void matmul(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3, const float* x,
                    float* y, int rows, int cols, float yb[kWeightPorts][kMaxRowsPerPort]) {
     LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 0, 0);
     matmul_rows<kMaxRowsPerPort>(w0, w1, w2, w3, x, yb, rows, cols);
@@ -226,7 +228,7 @@ inline void matmul(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w
 }
 
 // y = W x with y written to DDR as beats (the logits; op_matmul's output).
-inline void matmul_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+inline void matmul_to_ddr(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3,
                           const float* x, Beat* y, int rows, int cols, int y_port,
                           float yb[kWeightPorts][kMaxRowsPerPort]) {
     LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 1, 0);
@@ -237,7 +239,7 @@ inline void matmul_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, const 
 // The classifier: y = W x, and the index of its largest element (argmax_of_engines). The
 // host samples from y written to DDR as beats when `store`; greedy decoding on the device
 // needs the index only, and y stays on chip.
-inline int matmul_classify(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const float* x,
+inline int matmul_classify(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3, const float* x,
                            Beat* y, int rows, int cols, bool store, int y_port,
                            float yb[kWeightPorts][kMaxRowsPerPort]) {
     LHK_TRACE_OP(TraceOp::MatMul, rows, cols, store ? 1 : 2, 0);

@@ -115,12 +115,14 @@ q8_steps:
     }
 }
 
-// One engine over the row pairs of its `rows` rows (pb beats each) at w; row k's result to y[k].
+// One engine over the row pairs of its `rows` rows (pb beats each), read from its port's
+// FIFO w; row k's result to y[k].
 template <int Depth>
-inline void matmul_q8_engine(const Beat* w, const Q8Step steps[kMaxQ8PairBeats], float y[Depth], int rows,
+inline void matmul_q8_engine(Stream<Beat>& w, const Q8Step steps[kMaxQ8PairBeats], float y[Depth], int rows,
                              int pb, int port, EngineMax& top) {
     const int64_t trips = int64_t(ceil_div(rows, kQ8RowsPerBeat)) * pb;
-    LHK_TRACE_LOOP(LoopId::MatQ8Engine, trips, port, trips * kBeatBytes);
+    // The beats come through the port's FIFO (weight_stream.hpp): no memory traffic here.
+    LHK_TRACE_LOOP(LoopId::MatQ8Engine, trips, port, 0);
     float acc_a[kPartialSums], acc_b[kPartialSums], tail_a[kPartialSums], tail_b[kPartialSums];
 #pragma HLS ARRAY_PARTITION variable=acc_a complete
 #pragma HLS ARRAY_PARTITION variable=acc_b complete
@@ -152,7 +154,7 @@ mat_q8_engine:
 #pragma HLS LOOP_TRIPCOUNT min=1 max=Depth/2*kMaxQ8PairBeats
 #pragma HLS DEPENDENCE variable=acc_a inter distance=kPartialSums true
 #pragma HLS DEPENDENCE variable=acc_b inter distance=kPartialSums true
-        const Beat wb = w[i];
+        const Beat wb = w.read();
         const Q8Step st = steps[b];
         // Row A's int8 weights are in the beat's floats 0..1, row B's in 2..3.
         int32_t pa[kQ8Cols], pb_[kQ8Cols];
@@ -231,7 +233,7 @@ mat_q8_engine:
 
 // The four engines as concurrent processes.
 template <int Depth>
-inline void matmul_q8_engines(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3,
+inline void matmul_q8_engines(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3,
                               const Q8Step steps[kWeightPorts][kMaxQ8PairBeats], float yb[kWeightPorts][Depth],
                               int r0, int r1, int r2, int r3, int pb, EngineMax& m0, EngineMax& m1, EngineMax& m2,
                               EngineMax& m3) {
@@ -244,9 +246,9 @@ inline void matmul_q8_engines(const Beat* w0, const Beat* w1, const Beat* w2, co
     LHK_TRACE_DATAFLOW(0);
 }
 
-// The rows computed into banks yb, for the int8 matrix at w0..w3 and quantized x; returns
+// The rows computed into banks yb, for the int8 matrix streamed through w0..w3 and quantized x; returns
 // the row with the largest result (argmax_of_engines).
-inline int matmul_q8_rows(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
+inline int matmul_q8_rows(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3, const int8_t* xq,
                            const float* xs, float yb[kWeightPorts][kMaxRowsPerPort], int rows, int cols,
                            int gs) {
     Q8Step steps[kWeightPorts][kMaxQ8PairBeats];
@@ -261,7 +263,7 @@ inline int matmul_q8_rows(const Beat* w0, const Beat* w1, const Beat* w2, const 
 }
 
 // y = W x with y on chip (rows <= kMaxCols).
-inline void matmul_q8(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
+inline void matmul_q8(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3, const int8_t* xq,
                       const float* xs, float* y, int rows, int cols, int gs,
                       float yb[kWeightPorts][kMaxRowsPerPort]) {
     LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 0, gs);
@@ -270,7 +272,7 @@ inline void matmul_q8(const Beat* w0, const Beat* w1, const Beat* w2, const Beat
 }
 
 // y = W x with y written to DDR as beats (the logits; op_matmul's output).
-inline void matmul_q8_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
+inline void matmul_q8_to_ddr(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3, const int8_t* xq,
                              const float* xs, Beat* y, int rows, int cols, int gs, int y_port,
                              float yb[kWeightPorts][kMaxRowsPerPort]) {
     LHK_TRACE_OP(TraceOp::MatMul, rows, cols, 1, gs);
@@ -279,7 +281,7 @@ inline void matmul_q8_to_ddr(const Beat* w0, const Beat* w1, const Beat* w2, con
 }
 
 // The classifier with int8 weights, as matmul_classify.
-inline int matmul_q8_classify(const Beat* w0, const Beat* w1, const Beat* w2, const Beat* w3, const int8_t* xq,
+inline int matmul_q8_classify(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3, const int8_t* xq,
                               const float* xs, Beat* y, int rows, int cols, int gs, bool store, int y_port,
                               float yb[kWeightPorts][kMaxRowsPerPort]) {
     LHK_TRACE_OP(TraceOp::MatMul, rows, cols, store ? 1 : 2, gs);
