@@ -589,7 +589,8 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     }
     // m_axi adapters: a read FIFO of outstanding x burst beats per bundle, and a write FIFO
     // on the bundles that write (KV stripes, io).
-    const int bundles = std::max(d.weight_ports, d.kv_ports) + 1;
+    // (With weight readers, the forward pass's tables and KV stripes have bundles of their own.)
+    const int bundles = (d.weight_fifo_beats > 0 ? d.weight_ports + d.kv_ports : std::max(d.weight_ports, d.kv_ports)) + 1;
     const double burst = std::min(d.burst_beats, b.max_burst_beats);
     const double fifo_bram36 = std::ceil(d.outstanding * burst / 512.0) * std::ceil(d.port_bits / 72.0);
     const double adapters = bundles * 2 * fifo_bram36;

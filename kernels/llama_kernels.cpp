@@ -202,14 +202,14 @@ extern "C" void llama_forward(int token, int pos, int steps, lhk::ModelDims dims
 #pragma HLS INTERFACE mode=m_axi port=w1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
 #pragma HLS INTERFACE mode=m_axi port=w2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
 #pragma HLS INTERFACE mode=m_axi port=w3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
-#pragma HLS INTERFACE mode=m_axi port=t0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=t1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=t2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=t3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=gmem0 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=gmem1 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=gmem2 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=gmem3 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=t0 bundle=tkv0 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=t1 bundle=tkv1 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=t2 bundle=tkv2 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=t3 bundle=tkv3 offset=slave depth=LHK_DEPTH_WEIGHTS max_read_burst_length=LHK_BURST_BEATS num_read_outstanding=LHK_OUTSTANDING
+#pragma HLS INTERFACE mode=m_axi port=kv0 bundle=tkv0 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv1 bundle=tkv1 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv2 bundle=tkv2 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=kv3 bundle=tkv3 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
 #pragma HLS INTERFACE mode=m_axi port=logits bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR max_write_burst_length=LHK_BURST_BEATS
 #pragma HLS INTERFACE mode=m_axi port=tokens bundle=gmem4 offset=slave depth=LHK_DEPTH_TOKENS
 #pragma HLS INTERFACE mode=s_axilite port=token
@@ -217,9 +217,11 @@ extern "C" void llama_forward(int token, int pos, int steps, lhk::ModelDims dims
 #pragma HLS INTERFACE mode=s_axilite port=steps
 #pragma HLS INTERFACE mode=s_axilite port=dims
 #pragma HLS INTERFACE mode=s_axilite port=return
-    // Five processes: a reader per weight port (w_p: every matrix of every token, in order,
-    // into its FIFO) and the forward pass itself (tables t_p: the embedding row and the
-    // norms, the same buffers as w_p; KV stripes; outputs).
+    // Five processes: a reader per weight port (w_p on bundle gmem_p: every matrix of every
+    // token, in order, into its FIFO) and the forward pass itself (on bundle tkv_p: the
+    // tables t_p, the same buffers as w_p, for the embedding row and the norms, and KV
+    // stripe p; logits and token ids on gmem4). Each m_axi adapter serves one process; the
+    // link puts gmem_p and tkv_p on the same HP port.
 #pragma HLS DATAFLOW
     using namespace lhk;
     Stream<Beat> s0, s1, s2, s3;

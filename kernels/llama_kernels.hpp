@@ -3,8 +3,10 @@
 // backend calls in C simulation. Every pointer is an m_axi port of kPortBits-wide beats
 // (host arrays of floats padded to whole beats, 16-byte aligned); every scalar and the
 // pointer offsets go over s_axilite ("control"). Bundles:
-//   gmem0..gmem3  weights of port p (w_p, and again as t_p) and KV-cache stripe p (kv_p)
-//                 -> HP0..HP3
+//   gmem0..gmem3  weights of port p (w_p), streamed by llama_forward's readers and by the
+//                 per-op tops  -> HP0..HP3
+//   tkv0..tkv3    llama_forward's forward pass: the same weights as tables (t_p: embedding
+//                 rows, norms) and KV-cache stripe p (kv_p)  -> HP0..HP3, with gmem_p
 //   gmem4         logits, decoded token ids and the per-op vectors (io)
 // Buffer sizes and the layout inside them: kernels/llama_layout.hpp; the host packs them
 // with host/packing.hpp.
