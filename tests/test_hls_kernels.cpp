@@ -27,6 +27,35 @@ std::unique_ptr<HlsCsimBackend> make_backend(bool fused) {
     return std::make_unique<HlsCsimBackend>(o);
 }
 
+// C simulation's streams (host/csim_stream.hpp): a producer and a consumer that disagree
+// stop the simulation (on the device: a deadlock, or a region that never finishes).
+TEST(CsimStream, ReadsWhatWasWrittenInOrderAndStopsOnAMismatch) {
+    {
+        lhk::Stream<int> s;
+        for (int i = 0; i < 5; ++i) s.write(i);
+        for (int i = 0; i < 5; ++i) EXPECT_EQ(s.read(), i);
+        EXPECT_TRUE(s.empty());
+        s.write(7);  // reused after draining
+        EXPECT_EQ(s.read(), 7);
+    }
+    EXPECT_DEATH(
+        {
+            lhk::Stream<int> s;
+            s.write(1);
+            s.read();
+            s.read();
+        },
+        "read from an empty stream");
+    EXPECT_DEATH(
+        {
+            lhk::Stream<int> s;
+            s.write(1);
+            s.write(2);
+            s.read();
+        },
+        "left holding 1 values");
+}
+
 TEST(HlsCsim, IsRegisteredWithOrder20) {
     const BackendFactory* f = BackendRegistry::find("hls-csim");
     ASSERT_NE(f, nullptr);
