@@ -45,7 +45,7 @@ int kernel_argmax(const std::vector<float>& v, bool int8) {
     std::vector<float> scales(size_t(rows), 1.0f);
     for (int r = 0; r < rows; ++r) {
         w[size_t(r) * kCols] = v[size_t(r)];
-        q[size_t(r) * kCols] = int8_t(v[size_t(r)]);
+        if (int8) q[size_t(r) * kCols] = int8_t(v[size_t(r)]);  // small integers only
     }
     x[0] = 1.0f;
     WeightMatrix m;
