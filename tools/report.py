@@ -476,6 +476,22 @@ def results_table(results):
     return table("results-table", headers, rows)
 
 
+def device_greedy_note(results):
+    """The estimated rows' figures with greedy decoding on the device, if modelled."""
+    items = []
+    for r in results["rows"]:
+        g = r.get("device_greedy") if r.get("kind") == "estimated" else None
+        if isinstance(g, dict) and num(g.get("decode_tok_s")):
+            items.append(f"<li>{esc(r.get('model'))} {esc(r.get('backend'))} → {esc(r.get('target'))} "
+                         f"{esc(r.get('precision'))}: <b>{fmt(g.get('decode_tok_s'))}</b> tok/s decode "
+                         f"(host-sampled: {fmt(r.get('decode_tok_s'))}), {esc(g.get('tokens_per_run'))} tokens per run</li>")
+    if not items:
+        return ""
+    return ("<p>Estimated rows assume the host samples each token from the logits. With greedy decoding on "
+            "the device instead (logits kept on chip, one kernel run per chunk of tokens), estimated:</p><ul>"
+            + "".join(items) + "</ul>")
+
+
 def not_measured_table(results):
     rows = [[r.get("model"), r.get("backend"), r.get("precision"),
              r.get("threads") if num(r.get("threads")) else "-",
@@ -656,7 +672,8 @@ def html_page(results, images, note=None):
     parts.append('<nav><a href="#results">results</a><a href="#plots">plots</a>'
                  '<a href="#correctness">correctness</a><a href="#ops">per-op</a>'
                  '<a href="#environment">environment</a><a href="#config-section">config</a></nav>')
-    parts.append('<section id="results"><h2>Results</h2>' + results_table(results) + "</section>")
+    parts.append('<section id="results"><h2>Results</h2>' + results_table(results) + device_greedy_note(results)
+                 + "</section>")
     parts.append('<section id="not-measured"><h2>Not measured</h2>' + not_measured_table(results) + "</section>")
     parts.append('<section id="plots"><h2>Plots</h2>')
     if note:
