@@ -140,9 +140,8 @@ int HlsCsimBackend::decode_greedy(int token, int pos, int steps, std::vector<int
     while (done < n) {
         const int run = std::min(kCsimGreedyRun, n - done);
         run_forward(token, pos + done, run);
-        const int got = hls::read_token_ids(tokens_.data(), run, c.vocab_size, "hls-csim", out);
-        done += got;
-        if (got < run || out.back() == lhk::kBosToken) break;
+        done += hls::read_token_ids(tokens_.data(), run, c.vocab_size, "hls-csim", out);
+        if (out.back() == lhk::kBosToken) break;  // read_token_ids stops at the first BOS
         token = out.back();
     }
     return done;
