@@ -10,48 +10,9 @@
 #include <tuple>
 
 #include "core/error.hpp"
+#include "core/mapped_file.hpp"
 
 namespace lhb {
-
-// ---------------------------------------------------------------------------------------
-// A read-only memory mapping of a whole file.
-class MappedFile {
-public:
-    explicit MappedFile(const std::string& path) {
-        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd_ < 0) throw InputError(path + ": cannot open: " + std::strerror(errno));
-        struct stat st {};
-        if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-            ::close(fd_);
-            throw InputError(path + ": not a regular file");
-        }
-        size_ = size_t(st.st_size);
-        if (size_ > 0) {
-            void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-            if (p == MAP_FAILED) {
-                ::close(fd_);
-                throw InputError(path + ": cannot map: " + std::strerror(errno));
-            }
-            data_ = static_cast<const unsigned char*>(p);
-        }
-    }
-    ~MappedFile() {
-        if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
-        if (fd_ >= 0) ::close(fd_);
-    }
-    MappedFile(const MappedFile&) = delete;
-    MappedFile& operator=(const MappedFile&) = delete;
-
-    const unsigned char* data() const { return data_; }
-    size_t size() const { return size_; }
-
-private:
-    int fd_ = -1;
-    const unsigned char* data_ = nullptr;
-    size_t size_ = 0;
-};
-
-// ---------------------------------------------------------------------------------------
 
 int64_t ModelConfig::n_params() const {
     const int64_t d = dim, h = hidden_dim, kv = kv_dim(), L = n_layers, V = vocab_size;
