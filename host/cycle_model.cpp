@@ -88,6 +88,8 @@ OperatorLatencies OperatorLatencies::of(const BoardSpec& b, double clock_mhz) {
     return l;
 }
 
+// ---- The loops' II and depth ----------------------------------------------------------------
+
 namespace {
 
 double log2_ceil(int n) {

@@ -200,52 +200,38 @@ TokenEstimate estimate_token(const ModelConfig& c, int pos, const DesignSpec& de
 }
 
 json TokenEstimate::to_json() const {
-    json j;
-    j["label"] = "estimated";
-    j["shape"] = shape;
-    j["precision"] = precision;
-    j["group_size"] = group_size;
-    j["pos"] = pos;
-    j["decode_mode"] = decode_mode_name(mode);
-    j["greedy_tokens_per_run"] = mode == DecodeMode::DeviceGreedy ? json(greedy_chunk) : json(nullptr);
-    j["board"] = board;
-    j["board_file"] = board_path;
-    j["design"] = design;
-    j["design_file"] = design_path;
-    j["clock_mhz"] = clock_mhz;
-    j["clock_clamped_to_board"] = clock_clamped;
-    j["trace_checked_against_model"] = trace_checked;
     json ops = json::object();
     for (int i = 0; i < kNumOps; ++i) ops[op_name(Op(i))] = op_cycles[size_t(i)];
-    j["cycles_by_op_estimated"] = ops;
-    j["cycles_by_kernel_op_estimated"] = kernel_op_cycles;
-    j["cycles_by_bound_estimated"] = bound_cycles;
-    j["kernel_cycles_estimated"] = kernel_cycles;
-    j["kernel_seconds_estimated"] = kernel_seconds;
-    j["host_seconds_estimated"] = host_seconds;
-    j["token_seconds_estimated"] = token_seconds;
-    j["tok_per_s_estimated"] = tok_per_s;
     json ports = json::object();
     for (size_t p = 0; p < port_bytes.size(); ++p)
         ports[p + 1 == port_bytes.size() ? "io (gmem" + std::to_string(p) + ")" : "gmem" + std::to_string(p)] =
             port_bytes[p];
-    j["bytes_by_port"] = ports;
-    j["bytes_total"] = total_bytes;
-    j["ddr_roofline_tok_per_s"] = ddr_roofline_tok_per_s;
     json loops_j = json::array();
     for (const LoopSummary& l : loops)
         loops_j.push_back({{"loop", l.name}, {"op", l.op}, {"runs", l.runs}, {"trips", l.trips}, {"fills", l.fills},
                            {"ii", l.ii}, {"depth", l.depth}, {"bytes", l.bytes}, {"cycles_alone_estimated", l.cycles}});
-    j["loops"] = loops_j;
-    j["resources_estimated"] = {{"dsp", resources.dsp},
-                                {"bram36", resources.bram36},
-                                {"uram", resources.uram},
-                                {"dsp_available", resources.dsp_avail},
-                                {"bram36_available", resources.bram36_avail},
-                                {"uram_available", resources.uram_avail},
-                                {"fits", resources.fits},
-                                {"parts", resources.detail}};
-    return j;
+    const json resources_j = {{"dsp", resources.dsp}, {"bram36", resources.bram36}, {"uram", resources.uram},
+                              {"dsp_available", resources.dsp_avail}, {"bram36_available", resources.bram36_avail},
+                              {"uram_available", resources.uram_avail}, {"fits", resources.fits},
+                              {"parts", resources.detail}};
+    return {
+        {"label", "estimated"},
+        // what was estimated, on what
+        {"shape", shape}, {"precision", precision}, {"group_size", group_size}, {"pos", pos},
+        {"decode_mode", decode_mode_name(mode)},
+        {"greedy_tokens_per_run", mode == DecodeMode::DeviceGreedy ? json(greedy_chunk) : json(nullptr)},
+        {"board", board}, {"board_file", board_path}, {"design", design}, {"design_file", design_path},
+        {"clock_mhz", clock_mhz}, {"clock_clamped_to_board", clock_clamped},
+        {"trace_checked_against_model", trace_checked},
+        // cycles and time
+        {"cycles_by_op_estimated", ops}, {"cycles_by_kernel_op_estimated", kernel_op_cycles},
+        {"cycles_by_bound_estimated", bound_cycles}, {"kernel_cycles_estimated", kernel_cycles},
+        {"kernel_seconds_estimated", kernel_seconds}, {"host_seconds_estimated", host_seconds},
+        {"token_seconds_estimated", token_seconds}, {"tok_per_s_estimated", tok_per_s},
+        // bytes, loops, resources
+        {"bytes_by_port", ports}, {"bytes_total", total_bytes}, {"ddr_roofline_tok_per_s", ddr_roofline_tok_per_s},
+        {"loops", loops_j}, {"resources_estimated", resources_j},
+    };
 }
 
 DeviceEstimate to_device_estimate(const TokenEstimate& e, const TokenEstimate* greedy) {
