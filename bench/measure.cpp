@@ -65,8 +65,9 @@ Pass run_pass(Backend& backend, const std::vector<int>& prompt, int generate, co
     Pass pass;
     const int vocab = backend.model()->config().vocab_size;
     const int P = int(prompt.size());
+    const auto* device = dynamic_cast<const hls::DeviceModel*>(&backend);  // backends that model a device
     auto estimate_at = [&](int pos) {
-        if (options.collect_estimates) pass.estimates.push_back(backend.estimate(pos));
+        if (options.collect_estimates) pass.estimates.push_back(device ? device->estimate(pos) : std::nullopt);
     };
     backend.set_op_times(nullptr);
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/backend.hpp"
+#include "host/device_model.hpp"
 
 namespace lhb::bench {
 
@@ -32,13 +33,13 @@ struct Pass {
     std::vector<double> decode_seconds;      // each decoded position (forward + argmax)
     double decode_seconds_after_first() const;  // sum over all but the first decoded token
     OpTimes ops;                             // decode tokens after the first, when timed
-    std::vector<std::optional<DeviceEstimate>> estimates;  // per position 0..P+G-1, if asked
+    std::vector<std::optional<hls::DeviceEstimate>> estimates;  // per position 0..P+G-1, if asked
     bool interrupted = false;
 };
 
 struct PassOptions {
     bool time_ops = false;         // attach OpTimes to the decode tokens after the first
-    bool collect_estimates = false;  // call Backend::estimate(pos) after each forward (untimed)
+    bool collect_estimates = false;  // a DeviceModel backend's estimate(pos) after each forward (untimed)
 };
 Pass run_pass(Backend& backend, const std::vector<int>& prompt, int generate, const PassOptions& options);
 
@@ -49,7 +50,7 @@ struct Throughput {
     std::vector<double> decode_tok_s;       // per repetition, first decoded token excluded
     std::vector<double> decode_ms_per_token;  // per repetition
     std::vector<double> decode_ms_by_position;  // median over repetitions, positions P..P+G-1
-    std::vector<std::optional<DeviceEstimate>> estimates;
+    std::vector<std::optional<hls::DeviceEstimate>> estimates;
     bool interrupted = false;
 };
 Throughput measure_throughput(Backend& backend, const std::vector<int>& prompt, int generate, int warmup,

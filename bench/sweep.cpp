@@ -270,7 +270,7 @@ std::vector<double> round_ms(std::vector<double> v) {
 // The estimated row of a backend that models a device, from the estimates gathered during
 // the last measured pass (positions 0..P+G-1). Same conventions as the measured row.
 std::optional<json> estimated_row(const PreparedModel& m, const Model& model, const json& measured,
-                                  const std::vector<std::optional<DeviceEstimate>>& est, int P, int G,
+                                  const std::vector<std::optional<hls::DeviceEstimate>>& est, int P, int G,
                                   std::optional<double> board_bw) {
     if (est.size() != size_t(P + G)) return std::nullopt;
     for (const auto& e : est)
@@ -281,7 +281,7 @@ std::optional<json> estimated_row(const PreparedModel& m, const Model& model, co
     std::vector<double> by_pos;
     for (int pos = 0; pos < P; ++pos) prefill += est[size_t(pos)]->token_seconds;
     for (int i = 0; i < G; ++i) {
-        const DeviceEstimate& e = *est[size_t(P + i)];
+        const hls::DeviceEstimate& e = *est[size_t(P + i)];
         by_pos.push_back(1e3 * e.token_seconds);
         if (i == 0) continue;  // same convention as the measured decode
         decode += e.token_seconds;

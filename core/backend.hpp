@@ -9,9 +9,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-#include <optional>
-
 #include "core/model.hpp"
 
 namespace lhb {
@@ -46,19 +43,6 @@ struct RunState {
     explicit RunState(const ModelConfig& c);
     std::vector<float> x, xb, xb2, hb, hb2, q, att, logits;
     std::vector<float> key_cache, value_cache;  // [n_layers][seq_len][kv_dim]
-};
-
-// What a modelled device (an FPGA board, say) would take for one decoded token. Every
-// figure here is an estimate and is labeled so wherever it is shown.
-struct DeviceEstimate {
-    std::string target;                        // e.g. "ZCU106 @ 300 MHz (estimated)"
-    double token_seconds = 0;                  // one decoded token at the given position
-    std::array<double, kNumOps> op_seconds{};  // its split by op class
-    // The same token when the device decodes greedily (logits kept on chip, one kernel run
-    // per greedy_tokens_per_run tokens); 0: not modelled.
-    double greedy_token_seconds = 0;
-    int greedy_tokens_per_run = 0;
-    nlohmann::json detail;                     // cycles, bytes per port, resources, ...
 };
 
 class Backend {
@@ -98,12 +82,6 @@ public:
     // forward() and the argmax here; a backend that decodes on its device overrides it (one
     // launch for many tokens, the logits never leave the device).
     virtual int decode_greedy(int token, int pos, int steps, std::vector<int>& out);
-
-    // Backends that model a device say what it would do at position `pos`; others don't.
-    virtual std::optional<DeviceEstimate> estimate(int pos) const {
-        (void)pos;
-        return std::nullopt;
-    }
 
     // While set, forward() adds the time of each op class to *times (nullptr: off).
     void set_op_times(OpTimes* times) { op_times_ = times; }

@@ -1,5 +1,5 @@
 // Fuzz target: the board and design description readers of the HLS estimator
-// (host/estimator.cpp: load_board, load_design), then an estimate of one token of a small
+// (host/board.cpp: load_board, load_design), then an estimate of one token of a small
 // model with what was read.
 //
 // The input is a board file, optionally followed by a NUL byte and a design file (without
@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const lhb::hls::DesignSpec design =
             nul ? lhb::hls::load_design(design_file.path()) : lhb::hls::compiled_design();
         const lhb::hls::TokenEstimate e = lhb::hls::estimate_token(config, 3, design, board);
-        const lhb::DeviceEstimate d = lhb::hls::to_device_estimate(e);
+        const lhb::hls::DeviceEstimate d = lhb::hls::to_device_estimate(e);
         if (!std::isfinite(d.token_seconds) || !(d.token_seconds > 0)) {
             std::fprintf(stderr, "estimate of %g s per token\n", d.token_seconds);
             std::abort();

@@ -3,20 +3,11 @@
 // on a board, from the loops the kernels actually ran in C simulation (host/trace.hpp).
 // Every figure it produces is an estimate and is labeled so wherever it is shown.
 //
-// Inputs:
-//  * a board description (configs/boards/*.json, schema in docs/hls-design.md): kernel
-//    clock, AXI ports, DDR bandwidth and efficiency, operator latencies and DSP costs,
-//    DSP/BRAM/URAM counts, per-token host overhead, each number with its source;
-//  * a design description: the compiled kernels' (kernels/hls_config.hpp) or a file
-//    (configs/designs/*.json) with lanes, port width, burst length, partial sums, clock.
-//
-// Method (docs/hls-design.md): a pipelined loop takes (trips - 1) * II + depth cycles per
-// fill; II comes from the pragma and the loop's recurrence (an accumulator revisited every
-// d iterations needs d >= fadd latency), depth from the operators on its datapath. A loop
-// that reads or writes DDR also takes at least bytes / (port width x burst efficiency) on
-// its port and bytes / (usable DDR bandwidth) in total, plus the read latency once.
-// Loops of a DATAFLOW region run concurrently: the slowest stage wins, and the region's
-// bytes share the DDR. Ops run one after another.
+// Its parts, each in its own file: the board and design descriptions (host/board.hpp), the
+// cycle model of loops and DATAFLOW regions (host/cycle_model.hpp), the kernels' loop
+// structure under another design (host/loop_model.hpp), the resources (host/resources.hpp);
+// here the token estimate that puts them together, and its JSON. Including this header
+// includes them all.
 #include <array>
 #include <cstdint>
 #include <map>
@@ -25,124 +16,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-
 #include "core/backend.hpp"
 #include "core/generate.hpp"
+#include "host/board.hpp"
+#include "host/cycle_model.hpp"
+#include "host/device_model.hpp"
+#include "host/loop_model.hpp"
+#include "host/resources.hpp"
 #include "host/trace.hpp"
-#include "kernels/hls_config.hpp"
 
 namespace lhb::hls {
-
-// ---- Board and design descriptions -------------------------------------------------------
-
-struct OperatorSpec {
-    double latency = 1;  // cycles at the board's operator reference clock
-    double dsp = 0;      // DSP48 slices per instance
-};
-
-struct BoardSpec {
-    std::string path, name, device;
-    double max_clock_mhz = 0;        // fastest kernel clock the platform offers
-    int hp_ports = 0;                // PL ports into the DDR
-    int port_max_bits = 0;           // widest port
-    int max_burst_beats = 0;         // longest burst a port accepts
-    double burst_overhead_cycles = 0;  // idle cycles between back-to-back bursts
-    double ddr_peak_gb_per_s = 0;
-    double ddr_efficiency = 0;       // usable fraction for long sequential reads
-    double read_latency_ns = 0;      // first beat after a request
-    double host_launch_us = 0, host_sync_us = 0, host_sampling_us = 0;
-    double host_tokens_sync_us = 0, host_piece_us = 0;  // greedy decoding on the device
-    double dsp = 0, bram36 = 0, uram = 0;
-    double op_ref_clock_mhz = 0;
-    std::map<std::string, OperatorSpec> operators;  // fadd, fmul, fdiv, fsqrt, fexp, fpow, fsincos, fcmp
-    nlohmann::json sources;                         // field -> where the number comes from
-
-    // Host time per decoded token. Host-sampled: a run, a logits sync and the sampling for
-    // each token. Device-greedy: a run and a sync of the ids per `chunk` tokens, and each
-    // token's text piece.
-    double host_overhead_us(DecodeMode mode = DecodeMode::HostSampled, int chunk = 1) const {
-        if (mode == DecodeMode::HostSampled) return host_launch_us + host_sync_us + host_sampling_us;
-        return (host_launch_us + host_tokens_sync_us) / std::max(1, chunk) + host_piece_us;
-    }
-};
-
-// Throws InputError naming the file and the field when it is missing or out of range.
-BoardSpec load_board(const std::string& path);
-BoardSpec parse_board(const nlohmann::json& j, const std::string& where);
-
-struct DesignSpec {
-    std::string name, path, source;
-    lhk::Design d{};
-    bool compiled = false;  // the kernels as built here: trip counts come from the trace
-};
-DesignSpec compiled_design();
-DesignSpec load_design(const std::string& path);
-DesignSpec parse_design(const nlohmann::json& j, const std::string& where);
-
-// ---- The cycle model -----------------------------------------------------------------------
-
-// The memory system as a design sees it at its clock on a board.
-struct MemoryModel {
-    double port_bytes_per_cycle = 0;  // one port, bursts back to back
-    double burst_efficiency = 1;      // L / (L + overhead)
-    double port_rate = 1;             // fraction of beats the outstanding requests sustain
-    double ddr_bytes_per_cycle = 0;   // usable DDR bandwidth per kernel cycle, all ports together
-    double latency_cycles = 0;        // first beat of a read
-    static MemoryModel of(const lhk::Design& d, const BoardSpec& b, double clock_mhz);
-};
-
-// One loop as the model sees it.
-struct LoopCost {
-    std::string name;
-    int64_t trips = 0;
-    int64_t repeats = 1;  // pipeline fills (1 when flattened)
-    double ii = 1;
-    double depth = 1;
-    int port = lhk::kNoPort;
-    int64_t bytes = 0;
-};
-
-// What bounds a loop or region: its pipeline, its AXI port, or the DDR.
-enum class Bound { Compute, Port, Ddr };
-const char* bound_name(Bound b);
-
-struct Cycles {
-    double cycles = 0;
-    Bound bound = Bound::Compute;
-};
-
-// (trips - 1) * II + depth, per fill; 0 for no trips.
-double pipeline_cycles(int64_t trips, double ii, double depth);
-// A loop alone.
-Cycles loop_cycles(const LoopCost& loop, const MemoryModel& mem);
-// Loops running concurrently in a DATAFLOW region.
-Cycles dataflow_cycles(const std::vector<LoopCost>& stages, const MemoryModel& mem);
-
-// Operator latencies (cycles at the design's clock) and the loops' II / depth / operators.
-struct OperatorLatencies {
-    double fadd = 1, fmul = 1, fdiv = 1, fsqrt = 1, fexp = 1, fpow = 1, fsincos = 1, fcmp = 1;
-    double bram = 2;  // on-chip memory read
-    static OperatorLatencies of(const BoardSpec& b, double clock_mhz);
-};
-// II and depth of one of the kernels' loops under a design.
-void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& lat, double* ii,
-                 double* depth);
-
-// The kernels' loop structure for one traced op invocation, re-derived for design d from the
-// op's arguments with the kernels' own bound functions (kernels/loop_bounds.hpp). For the
-// compiled design it must reproduce the trace exactly (checked by estimate_token).
-std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d);
-
-// ---- Estimates -----------------------------------------------------------------------------
-
-struct ResourceEstimate {
-    double dsp = 0, bram36 = 0, uram = 0;
-    double dsp_avail = 0, bram36_avail = 0, uram_avail = 0;
-    bool fits = false;
-    nlohmann::json detail;  // per component
-};
-ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b);
 
 struct LoopSummary {
     std::string name, op;
@@ -190,11 +73,8 @@ TokenEstimate estimate_token(const ModelConfig& c, int pos, const DesignSpec& de
                              int greedy_chunk = kGreedyChunk);
 std::string precision_label(int group_size);
 
-// For Backend::estimate: `e` host-sampled; `greedy`, if given, the same token decoded
+// For DeviceModel::estimate: `e` host-sampled; `greedy`, if given, the same token decoded
 // greedily on the device.
 DeviceEstimate to_device_estimate(const TokenEstimate& e, const TokenEstimate* greedy = nullptr);
-
-// Where the default board file is (configs/boards/zcu106.json in the source tree).
-std::string default_board_path();
 
 }  // namespace lhb::hls

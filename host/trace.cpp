@@ -18,54 +18,13 @@ int64_t Trace::loop_runs() const {
 }
 
 const char* trace_op_name(lhk::TraceOp op) {
-    switch (op) {
-        case lhk::TraceOp::Embedding: return "embedding";
-        case lhk::TraceOp::RmsNorm: return "rmsnorm";
-        case lhk::TraceOp::MatMul: return "matmul";
-        case lhk::TraceOp::Rope: return "rope";
-        case lhk::TraceOp::KvStore: return "kv-store";
-        case lhk::TraceOp::Attention: return "attention";
-        case lhk::TraceOp::Softmax: return "softmax";
-        case lhk::TraceOp::SwiGLU: return "swiglu";
-        case lhk::TraceOp::Residual: return "residual";
-        case lhk::TraceOp::Quantize: return "quantize";
-        case lhk::TraceOp::WeightStream: return "weight-stream";
-        case lhk::TraceOp::Count: break;
-    }
-    return "io";
+    const int i = int(op);
+    return i >= 0 && i < lhk::kNumTraceOps ? lhk::kTraceOpNames[i] : "io";
 }
 
 const char* loop_name(lhk::LoopId id) {
-    switch (id) {
-        case lhk::LoopId::EmbedRead: return "embed_read";
-        case lhk::LoopId::RmsSumSq: return "rms_sumsq";
-        case lhk::LoopId::RmsScale: return "rms_scale";
-        case lhk::LoopId::MatLoadX: return "mat_load_x";
-        case lhk::LoopId::MatEngine: return "mat_engine";
-        case lhk::LoopId::MatStoreVec: return "mat_store_vec";
-        case lhk::LoopId::MatStoreDdr: return "mat_store_ddr";
-        case lhk::LoopId::RopeTable: return "rope_table";
-        case lhk::LoopId::RopeRotate: return "rope_rotate";
-        case lhk::LoopId::KvWrite: return "kv_write_row";
-        case lhk::LoopId::AttnLoadQ: return "attn_load_q";
-        case lhk::LoopId::AttnScores: return "attn_scores";
-        case lhk::LoopId::SoftmaxMax: return "softmax_max";
-        case lhk::LoopId::SoftmaxExp: return "softmax_exp";
-        case lhk::LoopId::SoftmaxNorm: return "softmax_norm";
-        case lhk::LoopId::AttnValues: return "attn_values";
-        case lhk::LoopId::AttnCombine: return "attn_combine";
-        case lhk::LoopId::VecLoad: return "load_vector";
-        case lhk::LoopId::VecStore: return "store_vector";
-        case lhk::LoopId::SwiGLU: return "swiglu";
-        case lhk::LoopId::Residual: return "residual";
-        case lhk::LoopId::QuantMax: return "quant_max";
-        case lhk::LoopId::QuantScale: return "quant_scale";
-        case lhk::LoopId::MatQ8Steps: return "q8_steps";
-        case lhk::LoopId::MatQ8Engine: return "mat_q8_engine";
-        case lhk::LoopId::WeightRead: return "weight_read";
-        case lhk::LoopId::Count: break;
-    }
-    return "?";
+    const int i = int(id);
+    return i >= 0 && i < lhk::kNumLoops ? lhk::kLoops[i].name : "?";
 }
 
 TraceRecorder::TraceRecorder() {

@@ -14,7 +14,7 @@
 #else
 #include <cmath>
 
-#include "host/csim_stream.hpp"  // C simulation's model of hls::stream
+#include "kernels/vendor/hls_stream_csim.hpp"  // the stand-in for hls_stream.h
 #endif
 
 namespace lhk {

@@ -8,52 +8,91 @@
 
 namespace lhk {
 
-// What an op invocation was: the estimator splits the token's cycles by these.
-enum class TraceOp : int {
-    Embedding,  // x = one row of the embedding table
-    RmsNorm,
-    MatMul,
-    Rope,
-    KvStore,    // k, v of the new position written to the KV cache
-    Attention,  // scores, softmax and weighted sum over the cache
-    Softmax,    // op_softmax alone
-    SwiGLU,
-    Residual,
-    Quantize,   // an activation vector quantized to int8 for Q8_0 matmuls
-    WeightStream,  // a weight port's reader: every matrix of the call, into its engine's FIFO
-    Count
+// ---- The table of what is traced ----------------------------------------------------------
+// Each op and each loop the kernels trace is one line here; the ids below, the trace reader's
+// names (host/trace.cpp) and the estimator's rules (host/cycle_model.cpp) all come from it.
+// Adding a loop: its line in LHK_TRACE_LOOPS, its LHK_TRACE_LOOP(LoopId::X, ...) where the
+// kernel runs it, and, for a Datapath or Engine rule, its datapath in host/cycle_model.cpp
+// (the host build fails without one; tests/test_loop_table.cpp checks the rest).
+
+// Every op invocation the kernels bracket: X(id, name). The estimator splits a token's
+// cycles by these.
+#define LHK_TRACE_OPS(X)                                                                          \
+    X(Embedding, "embedding")        /* x = one row of the embedding table */                     \
+    X(RmsNorm, "rmsnorm")                                                                         \
+    X(MatMul, "matmul")                                                                           \
+    X(Rope, "rope")                                                                               \
+    X(KvStore, "kv-store")           /* k, v of this position written to the KV cache */          \
+    X(Attention, "attention")        /* scores, softmax and weighted sum over the cache */        \
+    X(Softmax, "softmax")            /* op_softmax alone */                                       \
+    X(SwiGLU, "swiglu")                                                                           \
+    X(Residual, "residual")                                                                       \
+    X(Quantize, "quantize")          /* an activation vector quantized to int8 for Q8_0 matmuls */ \
+    X(WeightStream, "weight-stream") /* a weight port's reader: every matrix of the call */
+
+// How the estimator counts a loop's cycles (host/cycle_model.cpp). Every loop is pipelined;
+// one that moves bytes on a port is also bounded by the port and the DDR.
+enum class LoopRule : int {
+    PortCopy,   // beats between an AXI port and on-chip memory: II 1, a memory read and two register stages
+    LocalCopy,  // on-chip memory to on-chip memory: II 1, a memory read and a register stage
+    Datapath,   // II and depth from the loop's own operators and recurrence
+    Engine,     // a matmul engine: a Datapath whose weights, with weight readers, come from their FIFOs
 };
 
-// Every instrumented loop. Names: host/trace.cpp; IIs and datapaths: host/estimator.cpp.
-enum class LoopId : int {
-    EmbedRead,     // one embedding row from one weight port
-    RmsSumSq,      // sum of squares
-    RmsScale,      // normalize and scale by the weight streamed from DDR
-    MatLoadX,      // input vector copied to every engine
-    MatEngine,     // one engine: all beats of its rows (one per weight port, concurrent)
-    MatStoreVec,   // row results gathered into an on-chip vector
-    MatStoreDdr,   // row results written to DDR (the logits)
-    RopeTable,     // cos/sin of pos * freq for one head's pairs
-    RopeRotate,    // rotate q (and k) pairs
-    KvWrite,       // one K or V row to its stripe
-    AttnLoadQ,     // q copied to every attention engine
-    AttnScores,    // one engine: q . k_t for its positions (one per KV port, concurrent)
-    SoftmaxMax,    // all heads in parallel, over positions
-    SoftmaxExp,
-    SoftmaxNorm,
-    AttnValues,    // one engine: sum_t a_t v_t over its positions (concurrent)
-    AttnCombine,   // the engines' partial sums added into the output
-    VecLoad,       // a vector read from the io port (per-op tops)
-    VecStore,      // a vector written to the io port (per-op tops)
-    SwiGLU,
-    Residual,
-    QuantMax,      // int8: max |x| of every group, and its scale
-    QuantScale,    // int8: x / scale rounded to int8
-    MatQ8Steps,    // int8: the activations of every beat of a row pair, copied to every engine
-    MatQ8Engine,   // int8: one engine: all beats of its row pairs (concurrent)
-    WeightRead,    // a weight reader: its port's matrices, streamed into its engine's FIFO
-    Count
+// Every instrumented loop: X(id, name, op, rule). name: how outputs and tests call it; op:
+// the op that runs it in llama_forward (Count: only the per-op tops run it, for their
+// vectors on the io port); rule: how its cycles are counted.
+#define LHK_TRACE_LOOPS(X)                                                                                  \
+    X(EmbedRead, "embed_read", Embedding, PortCopy)        /* one embedding row from one weight port */     \
+    X(RmsSumSq, "rms_sumsq", RmsNorm, Datapath)            /* sum of squares */                             \
+    X(RmsScale, "rms_scale", RmsNorm, Datapath)            /* normalize, scale by the weight from DDR */    \
+    X(MatLoadX, "mat_load_x", MatMul, LocalCopy)           /* input vector copied to every engine */        \
+    X(MatEngine, "mat_engine", MatMul, Engine)             /* one engine: all beats of its rows */          \
+    X(MatStoreVec, "mat_store_vec", MatMul, LocalCopy)     /* row results gathered into an on-chip vector */ \
+    X(MatStoreDdr, "mat_store_ddr", MatMul, PortCopy)      /* row results written to DDR (the logits) */    \
+    X(RopeTable, "rope_table", Rope, Datapath)             /* cos/sin of pos * freq for one head's pairs */ \
+    X(RopeRotate, "rope_rotate", Rope, Datapath)           /* rotate q (and k) pairs */                     \
+    X(KvWrite, "kv_write_row", KvStore, PortCopy)          /* one K or V row to its stripe */               \
+    X(AttnLoadQ, "attn_load_q", Attention, LocalCopy)      /* q copied to every attention engine */         \
+    X(AttnScores, "attn_scores", Attention, Datapath)      /* one engine: q . k_t for its positions */      \
+    X(SoftmaxMax, "softmax_max", Attention, Datapath)      /* all heads in parallel, over positions */      \
+    X(SoftmaxExp, "softmax_exp", Attention, Datapath)                                                       \
+    X(SoftmaxNorm, "softmax_norm", Attention, Datapath)                                                     \
+    X(AttnValues, "attn_values", Attention, Datapath)      /* one engine: sum_t a_t v_t over its positions */ \
+    X(AttnCombine, "attn_combine", Attention, Datapath)    /* the engines' partial sums added */            \
+    X(VecLoad, "load_vector", Count, PortCopy)             /* a vector read from the io port */             \
+    X(VecStore, "store_vector", Count, PortCopy)           /* a vector written to the io port */            \
+    X(SwiGLU, "swiglu", SwiGLU, Datapath)                                                                   \
+    X(Residual, "residual", Residual, Datapath)                                                             \
+    X(QuantMax, "quant_max", Quantize, Datapath)           /* int8: max |x| of every group, and its scale */ \
+    X(QuantScale, "quant_scale", Quantize, Datapath)       /* int8: x / scale rounded to int8 */            \
+    X(MatQ8Steps, "q8_steps", MatMul, LocalCopy)           /* int8: a row pair's activations, to every engine */ \
+    X(MatQ8Engine, "mat_q8_engine", MatMul, Engine)        /* int8: one engine: all beats of its row pairs */ \
+    X(WeightRead, "weight_read", WeightStream, PortCopy)   /* a reader: its port's matrices, into its FIFO */
+
+#define LHK_TRACE_ID(id, ...) id,
+enum class TraceOp : int { LHK_TRACE_OPS(LHK_TRACE_ID) Count };
+enum class LoopId : int { LHK_TRACE_LOOPS(LHK_TRACE_ID) Count };
+#undef LHK_TRACE_ID
+constexpr int kNumTraceOps = int(TraceOp::Count);
+constexpr int kNumLoops = int(LoopId::Count);
+
+#ifndef __SYNTHESIS__
+// A loop's line of the table, for the host (the kernels need only the ids).
+struct LoopInfo {
+    LoopId id;
+    const char* name;
+    TraceOp op;
+    LoopRule rule;
 };
+#define LHK_TRACE_LOOP_INFO(id, name, op, rule) {LoopId::id, name, TraceOp::op, LoopRule::rule},
+constexpr LoopInfo kLoops[kNumLoops] = {LHK_TRACE_LOOPS(LHK_TRACE_LOOP_INFO)};
+#undef LHK_TRACE_LOOP_INFO
+constexpr const LoopInfo& loop_info(LoopId id) { return kLoops[int(id)]; }  // id < Count
+#define LHK_TRACE_OP_NAME(id, name) name,
+constexpr const char* kTraceOpNames[kNumTraceOps] = {LHK_TRACE_OPS(LHK_TRACE_OP_NAME)};
+#undef LHK_TRACE_OP_NAME
+#endif  // __SYNTHESIS__
 
 // Port numbers in trace records: 0..kWeightPorts-1 are gmem0..gmem3 (weights and the KV
 // stripes), kIoPort is gmem4 (logits and per-op vectors), kNoPort: on-chip only.

@@ -27,7 +27,7 @@ std::unique_ptr<HlsCsimBackend> make_backend(bool fused) {
     return std::make_unique<HlsCsimBackend>(o);
 }
 
-// C simulation's streams (host/csim_stream.hpp): a producer and a consumer that disagree
+// C simulation's streams (kernels/vendor/hls_stream_csim.hpp): a producer and a consumer that disagree
 // stop the simulation (on the device: a deadlock, or a region that never finishes).
 TEST(CsimStream, ReadsWhatWasWrittenInOrderAndStopsOnAMismatch) {
     {

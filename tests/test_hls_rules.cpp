@@ -2,7 +2,8 @@
 // library containers, no exceptions, every loop bounded (a compile-time bound or a
 // LOOP_TRIPCOUNT pragma). Two checks, each tested against deliberately bad snippets:
 //  * a source scan (comments and strings stripped) for forbidden constructs and for loops
-//    whose bound is a runtime value without LOOP_TRIPCOUNT;
+//    whose bound is a runtime value without LOOP_TRIPCOUNT (kernels/vendor/, the
+//    C-simulation stand-ins for vendor headers, and kernels/vitis/ are passed over);
 //  * a compile of every kernels/*.cpp with g++ -std=c++17 -fno-exceptions -fno-rtti
 //    -fcallgraph-info=su -fstack-usage: it must compile, the call graph must have no cycle
 //    (recursion, direct or mutual) and no indirect call, and no function may have an
@@ -165,16 +166,25 @@ std::vector<std::string> scan_source(const std::string& name, const std::string&
     return out;
 }
 
+// What the scan passes over, by the first folder below kernels/: vitis/ holds the board build
+// (scripts and configs), vendor/ the C-simulation stand-ins for the vendor's headers (host
+// C++ like the vendor headers they replace, never synthesized).
+bool exempt_from_scan(const fs::path& rel) {
+    const std::string top = rel.begin()->string();
+    return top == "vitis" || top == "vendor";
+}
+
 std::vector<std::string> scan_tree(const fs::path& dir) {
     std::vector<std::string> out;
     for (const auto& e : fs::recursive_directory_iterator(dir)) {
         const std::string ext = e.path().extension().string();
         if (ext != ".hpp" && ext != ".cpp" && ext != ".h") continue;
-        if (e.path().string().find("/vitis/") != std::string::npos) continue;  // board build scripts
+        const fs::path rel = fs::relative(e.path(), dir);
+        if (exempt_from_scan(rel)) continue;
         std::ifstream f(e.path());
         std::stringstream ss;
         ss << f.rdbuf();
-        auto v = scan_source(fs::relative(e.path(), dir).string(), ss.str());
+        auto v = scan_source(rel.string(), ss.str());
         out.insert(out.end(), v.begin(), v.end());
     }
     return out;
@@ -326,6 +336,26 @@ TEST(HlsRules, ScanCatchesEachForbiddenConstruct) {
         "    for (int l = 0; l < kN; ++l) x[l] += 1;\n  }\n}\n";
     const auto v = scan_source("good.cpp", good);
     EXPECT_TRUE(v.empty()) << join(v);
+}
+
+// The vendor stand-ins are passed over (the real one would fail the scan: it is host C++),
+// and a violation anywhere else, a file named like a stand-in included, is still caught.
+TEST(HlsRules, ScanPassesOverTheVendorStandInsOnly) {
+    const fs::path stand_in = fs::path(test::source_dir()) / "kernels/vendor/hls_stream_csim.hpp";
+    ASSERT_TRUE(fs::exists(stand_in));
+    EXPECT_TRUE(mentions(scan_source("hls_stream_csim.hpp", test::read_file(stand_in.string())), "std::"));
+
+    test::TempDir dir;
+    fs::create_directories(dir.file("vendor"));
+    fs::create_directories(dir.file("primitives"));
+    const char* host_code = "#include <vector>\nstd::vector<int>* f() { return new std::vector<int>; }\n";
+    test::write_file(dir.file("vendor/hls_stream_csim.hpp"), host_code);
+    test::write_file(dir.file("primitives/hls_stream_csim.hpp"), host_code);
+    test::write_file(dir.file("vendor.hpp"), "void g(int* p) { delete p; }\n");
+    const auto v = scan_tree(dir.path);
+    EXPECT_FALSE(mentions(v, "vendor/hls_stream_csim.hpp")) << join(v);
+    EXPECT_TRUE(mentions(v, "primitives/hls_stream_csim.hpp:2: heap allocation (new)")) << join(v);
+    EXPECT_TRUE(mentions(v, "vendor.hpp:1: heap allocation (delete)")) << join(v);
 }
 
 TEST(HlsRules, CompileCheckCatchesRecursionIndirectCallsVlasAndExceptions) {

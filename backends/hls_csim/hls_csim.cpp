@@ -155,7 +155,7 @@ void HlsCsimBackend::run_forward(int token, int pos, int steps) {
                   kv_[3].data(), logits_.data(), tokens_.data());
 }
 
-std::optional<DeviceEstimate> HlsCsimBackend::estimate(int pos) const {
+std::optional<hls::DeviceEstimate> HlsCsimBackend::estimate(int pos) const {
     if (!model_) return std::nullopt;
     const hls::BoardSpec board =
         hls::load_board(board_path_.empty() ? hls::default_board_path() : board_path_);

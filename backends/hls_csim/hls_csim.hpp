@@ -5,18 +5,19 @@
 // forward() calls llama_forward (one call per token, as on the board; decode_greedy one call
 // for a run of tokens), or, with
 // BackendOptions::fused = false, the base forward composes the per-op tops (op_matmul,
-// op_attention, ...). estimate() models the design on a board (host/estimator.hpp).
+// op_attention, ...). As a DeviceModel it estimates the design on a board (host/estimator.hpp).
 #include <array>
 #include <string>
 #include <unordered_map>
 
 #include "backends/cpu_ref/cpu_ref.hpp"
 #include "core/registry.hpp"
+#include "host/device_model.hpp"
 #include "host/packing.hpp"
 
 namespace lhb {
 
-class HlsCsimBackend : public CpuRefBackend {
+class HlsCsimBackend : public CpuRefBackend, public hls::DeviceModel {
 public:
     explicit HlsCsimBackend(const BackendOptions& options);
     std::string name() const override { return "hls-csim"; }
@@ -34,7 +35,7 @@ public:
     float* forward(int token, int pos) override;
     // llama_forward's greedy mode: the whole run of tokens in one call, as on the board.
     int decode_greedy(int token, int pos, int steps, std::vector<int>& out) override;
-    std::optional<DeviceEstimate> estimate(int pos) const override;
+    std::optional<hls::DeviceEstimate> estimate(int pos) const override;
 
 private:
     // llama_forward with the packed model's buffers.

@@ -1,22 +1,33 @@
 #pragma once
-// C simulation's model of hls::stream (kernels/hls_support.hpp uses it when not
-// synthesizing): an unbounded FIFO, as Vitis models streams in C simulation, where the
-// processes of a DATAFLOW region run one after another in call order. A read from an empty
-// FIFO, or data left in one when it is destroyed, is a producer and a consumer that
-// disagree: on the device, a deadlock or a region that never finishes. Both stop the
-// simulation with a message instead of going on with wrong data.
+// The stand-in for the vendor header hls_stream.h in C simulation: kernels/hls_support.hpp
+// includes it when not synthesizing, where Vitis would include its own. Like a vendor header
+// it is host C++ (heap memory, std::vector) and exempt from the synthesizability scan
+// (tests/test_hls_rules.cpp); synthesis never sees it.
+//
+// C simulation's model of hls::stream: an unbounded FIFO, as Vitis models streams in C
+// simulation, where the processes of a DATAFLOW region run one after another in call order.
+// A read from an empty FIFO, or data left in one when it is destroyed, is a producer and a
+// consumer that disagree: on the device, a deadlock or a region that never finishes. Both
+// stop the simulation with a message instead of going on with wrong data.
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
+#ifdef __SYNTHESIS__
+#error "hls_stream_csim.hpp is C simulation's stand-in for hls_stream.h: synthesis includes the vendor's"
+#endif
+
 namespace lhk::csim {
+
+template <class T>
+using HostVector = std::vector<T>;  // host memory: C simulation only
 
 // Storage of finished FIFOs, kept for the next ones: a kernel call streams every weight of
 // the model (61 MB a token for the stories15M shape in fp32), and fresh memory for each
 // call would cost more page faults than the simulation itself.
 template <class T>
-std::vector<std::vector<T>>& spare_storage() {
-    static thread_local std::vector<std::vector<T>> spare;
+HostVector<HostVector<T>>& spare_storage() {
+    static thread_local HostVector<HostVector<T>> spare;
     return spare;
 }
 
@@ -59,7 +70,7 @@ public:
 private:
     // Writes append, reads advance head_: in C simulation a region's producers run before its
     // consumers, so the whole stream is written first and then read once.
-    std::vector<T> q_;
+    HostVector<T> q_;
     size_t head_ = 0;
 };
 

@@ -1,0 +1,166 @@
+#include "host/board.hpp"
+
+#include <cmath>
+#include <fstream>
+
+#include "core/error.hpp"
+
+namespace lhb::hls {
+
+using nlohmann::json;
+
+namespace {
+
+json read_json(const std::string& path, const char* what) {
+    std::ifstream f(path);
+    if (!f) throw InputError(path + ": cannot open the " + std::string(what) + " file");
+    try {
+        return json::parse(f);
+    } catch (const json::exception& e) {
+        throw InputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
+    }
+}
+
+// A description file is a JSON object that names its schema.
+void check_schema(const json& j, const std::string& where, const std::string& schema) {
+    if (!j.is_object()) fail_input(where, "(top level)", "a JSON object", j.dump().substr(0, 40));
+    if (!j.contains("schema") || j.at("schema") != schema)
+        fail_input(where, "schema", "\"" + schema + "\"", j.contains("schema") ? j.at("schema").dump() : "nothing");
+}
+
+// A board number: {"value": N, "source": "..."}; the source is required.
+double sourced(const json& parent, const std::string& key, const std::string& where, const std::string& field,
+               double min, double max, json* sources) {
+    const std::string name = field.empty() ? key : field + "." + key;
+    if (!parent.is_object() || !parent.contains(key))
+        fail_input(where, name, "{\"value\": number, \"source\": text}", "nothing");
+    const json& v = parent.at(key);
+    if (!v.is_object() || !v.contains("value") || !v.at("value").is_number())
+        fail_input(where, name, "{\"value\": number, \"source\": text}", v.dump());
+    if (!v.contains("source") || !v.at("source").is_string() || v.at("source").get<std::string>().empty())
+        fail_input(where, name + ".source", "a non-empty text saying where the number comes from", "nothing");
+    const double x = v.at("value").get<double>();
+    if (!(x >= min && x <= max))
+        fail_input(where, name, "a number in [" + std::to_string(min) + ", " + std::to_string(max) + "]",
+                   std::to_string(x));
+    (*sources)[name] = v.at("source");
+    return x;
+}
+
+const json& section(const json& j, const std::string& key, const std::string& where) {
+    if (!j.contains(key) || !j.at(key).is_object()) fail_input(where, key, "an object", "nothing");
+    return j.at(key);
+}
+
+std::string text(const json& j, const std::string& key, const std::string& where) {
+    if (!j.contains(key) || !j.at(key).is_string()) fail_input(where, key, "a text", "nothing");
+    return j.at(key).get<std::string>();
+}
+
+// A design number: plain, or {"value": N, ...}.
+double design_number(const json& j, const std::string& key, const std::string& where, double min, double max) {
+    if (!j.contains(key)) fail_input(where, key, "a number", "nothing");
+    const json& v = j.at(key).is_object() && j.at(key).contains("value") ? j.at(key).at("value") : j.at(key);
+    if (!v.is_number() && !v.is_boolean()) fail_input(where, key, "a number", v.dump());
+    const double x = v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>();
+    if (!(x >= min && x <= max) || x != std::floor(x))
+        fail_input(where, key, "an integer in [" + std::to_string(int64_t(min)) + ", " + std::to_string(int64_t(max)) + "]",
+                   v.dump());
+    return x;
+}
+
+constexpr const char* kOperators[] = {"fadd", "fmul", "fdiv", "fsqrt", "fexp", "fpow", "fsincos", "fcmp"};
+
+}  // namespace
+
+BoardSpec parse_board(const json& j, const std::string& where) {
+    check_schema(j, where, "lhb-board/1");
+    BoardSpec b;
+    b.path = where;
+    b.name = text(j, "name", where);
+    b.device = text(j, "device", where);
+    json& src = b.sources;
+    src = json::object();
+    b.max_clock_mhz = sourced(j, "kernel_clock_mhz", where, "", 1, 2000, &src);
+    const json& axi = section(j, "axi", where);
+    b.hp_ports = int(sourced(axi, "hp_ports", where, "axi", 1, 64, &src));
+    b.port_max_bits = int(sourced(axi, "port_max_bits", where, "axi", 32, 1024, &src));
+    b.max_burst_beats = int(sourced(axi, "max_burst_beats", where, "axi", 1, 256, &src));
+    b.burst_overhead_cycles = sourced(axi, "burst_overhead_cycles", where, "axi", 0, 64, &src);
+    const json& ddr = section(j, "ddr", where);
+    b.ddr_peak_gb_per_s = sourced(ddr, "peak_gb_per_s", where, "ddr", 0.01, 10000, &src);
+    b.ddr_efficiency = sourced(ddr, "efficiency", where, "ddr", 0.01, 1, &src);
+    b.read_latency_ns = sourced(ddr, "read_latency_ns", where, "ddr", 0, 10000, &src);
+    const json& res = section(j, "resources", where);
+    b.dsp = sourced(res, "dsp", where, "resources", 0, 1e6, &src);
+    b.bram36 = sourced(res, "bram36", where, "resources", 0, 1e6, &src);
+    b.uram = sourced(res, "uram", where, "resources", 0, 1e6, &src);
+    const json& host = section(j, "host_per_token_us", where);
+    b.host_launch_us = sourced(host, "launch", where, "host_per_token_us", 0, 1e6, &src);
+    b.host_sync_us = sourced(host, "logits_sync", where, "host_per_token_us", 0, 1e6, &src);
+    b.host_sampling_us = sourced(host, "sampling", where, "host_per_token_us", 0, 1e6, &src);
+    b.host_tokens_sync_us = sourced(host, "tokens_sync", where, "host_per_token_us", 0, 1e6, &src);
+    b.host_piece_us = sourced(host, "piece_output", where, "host_per_token_us", 0, 1e6, &src);
+    const json& ops = section(j, "operators", where);
+    b.op_ref_clock_mhz = sourced(ops, "reference_clock_mhz", where, "operators", 1, 2000, &src);
+    for (const char* name : kOperators) {
+        const std::string field = std::string("operators.") + name;
+        if (!ops.contains(name) || !ops.at(name).is_object())
+            fail_input(where, field, "{\"latency\": {...}, \"dsp\": {...}}", "nothing");
+        OperatorSpec o;
+        o.latency = sourced(ops.at(name), "latency", where, field, 0, 1000, &src);
+        o.dsp = sourced(ops.at(name), "dsp", where, field, 0, 1000, &src);
+        b.operators[name] = o;
+    }
+    return b;
+}
+
+BoardSpec load_board(const std::string& path) { return parse_board(read_json(path, "board"), path); }
+
+DesignSpec compiled_design() {
+    DesignSpec s;
+    s.name = "llama-hls (compiled kernels)";
+    s.path = "kernels/hls_config.hpp";
+    s.source = "the kernels as built here";
+    s.d = lhk::kDesign;
+    s.compiled = true;
+    return s;
+}
+
+bool same_design(const lhk::Design& a, const lhk::Design& b) {
+    return a.weight_ports == b.weight_ports && a.port_bits == b.port_bits && a.lanes == b.lanes &&
+           a.partial_sums == b.partial_sums && a.burst_beats == b.burst_beats && a.outstanding == b.outstanding &&
+           a.kv_ports == b.kv_ports && a.flatten_rows == b.flatten_rows && a.clock_mhz == b.clock_mhz &&
+           a.weight_fifo_beats == b.weight_fifo_beats;
+}
+
+DesignSpec parse_design(const json& j, const std::string& where) {
+    check_schema(j, where, "lhb-design/1");
+    DesignSpec s;
+    s.path = where;
+    s.name = text(j, "name", where);
+    s.source = j.contains("source") && j.at("source").is_string() ? j.at("source").get<std::string>() : "";
+    lhk::Design& d = s.d;
+    d.clock_mhz = int(design_number(j, "clock_mhz", where, 1, 2000));
+    d.weight_ports = int(design_number(j, "weight_ports", where, 1, 64));
+    d.port_bits = int(design_number(j, "port_bits", where, 32, 1024));
+    if (d.port_bits % 32 != 0) fail_input(where, "port_bits", "a multiple of 32", std::to_string(d.port_bits));
+    d.lanes = int(design_number(j, "lanes", where, 1, 256));
+    d.partial_sums = int(design_number(j, "partial_sums", where, 1, 64));
+    d.burst_beats = int(design_number(j, "burst_beats", where, 1, 256));
+    d.outstanding = int(design_number(j, "outstanding", where, 1, 256));
+    d.kv_ports = int(design_number(j, "kv_ports", where, 1, 64));
+    d.flatten_rows = int(design_number(j, "flatten_rows", where, 0, 1));
+    // Optional (older design files have no reader): 0, the engines read their ports.
+    d.weight_fifo_beats = j.contains("weight_fifo_beats")
+                              ? int(design_number(j, "weight_fifo_beats", where, 0, 1 << 20))
+                              : 0;
+    s.compiled = same_design(d, lhk::kDesign);
+    return s;
+}
+
+DesignSpec load_design(const std::string& path) { return parse_design(read_json(path, "design"), path); }
+
+std::string default_board_path() { return std::string(LHB_SOURCE_DIR) + "/configs/boards/zcu106.json"; }
+
+}  // namespace lhb::hls

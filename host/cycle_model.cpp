@@ -1,0 +1,223 @@
+#include "host/cycle_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/loop_bounds.hpp"
+
+namespace lhb::hls {
+
+MemoryModel MemoryModel::of(const lhk::Design& d, const BoardSpec& b, double clock_mhz) {
+    MemoryModel m;
+    // A port wider than the board's ports is narrowed by the interconnect; bundles beyond the
+    // board's ports share them.
+    const int bits = std::min(d.port_bits, b.port_max_bits);
+    const int bundles = std::max(d.weight_ports, d.kv_ports);
+    const double share = bundles > b.hp_ports ? double(b.hp_ports) / bundles : 1.0;
+    m.port_bytes_per_cycle = bits / 8.0 * share;
+    const double burst = std::min(d.burst_beats, b.max_burst_beats);
+    m.burst_efficiency = burst / (burst + b.burst_overhead_cycles);
+    m.latency_cycles = b.read_latency_ns * clock_mhz / 1000.0;
+    // Little's law: `outstanding` bursts in flight must cover the latency.
+    m.port_rate = std::min(1.0, d.outstanding * burst / (m.latency_cycles + burst));
+    m.ddr_bytes_per_cycle = b.ddr_peak_gb_per_s * 1e9 * b.ddr_efficiency / (clock_mhz * 1e6);
+    return m;
+}
+
+const char* bound_name(Bound b) {
+    static constexpr const char* kNames[] = {"compute", "port", "ddr"};
+    return kNames[int(b)];
+}
+
+double pipeline_cycles(int64_t trips, double ii, double depth) {
+    return trips > 0 ? double(trips - 1) * ii + depth : 0.0;
+}
+
+// Entry and exit of a pipelined loop in the enclosing state machine.
+constexpr double kLoopOverheadCycles = 2;
+
+Cycles loop_cycles(const LoopCost& loop, const MemoryModel& mem) {
+    Cycles c;
+    const bool memory = loop.port != lhk::kNoPort && loop.bytes > 0;
+    const double fill_latency = memory ? mem.latency_cycles : 0.0;
+    c.cycles = double(loop.repeats) * (pipeline_cycles(loop.trips, loop.ii, loop.depth) + fill_latency) +
+               (loop.trips > 0 ? kLoopOverheadCycles : 0.0);
+    if (memory) {
+        const double port = double(loop.bytes) /
+                                (mem.port_bytes_per_cycle * mem.burst_efficiency * mem.port_rate) +
+                            mem.latency_cycles;
+        const double ddr = double(loop.bytes) / mem.ddr_bytes_per_cycle + mem.latency_cycles;
+        if (port > c.cycles) c = {port, Bound::Port};
+        if (ddr > c.cycles) c = {ddr, Bound::Ddr};
+    }
+    return c;
+}
+
+Cycles dataflow_cycles(const std::vector<LoopCost>& stages, const MemoryModel& mem) {
+    Cycles c;
+    int64_t bytes = 0;
+    for (const LoopCost& s : stages) {
+        const Cycles sc = loop_cycles(s, mem);
+        if (sc.cycles > c.cycles) c = sc;
+        if (s.port != lhk::kNoPort) bytes += s.bytes;
+    }
+    // The stages share the DDR.
+    if (bytes > 0) {
+        const double ddr = double(bytes) / mem.ddr_bytes_per_cycle + mem.latency_cycles;
+        if (ddr > c.cycles) c = {ddr, Bound::Ddr};
+    }
+    return c;
+}
+
+OperatorLatencies OperatorLatencies::of(const BoardSpec& b, double clock_mhz) {
+    // A core pipelined for the reference clock needs proportionally fewer stages at a slower
+    // clock (and more at a faster one).
+    auto at = [&](const char* name) {
+        const double ref = b.operators.at(name).latency;
+        return std::max(1.0, std::ceil(ref * clock_mhz / b.op_ref_clock_mhz - 1e-9));
+    };
+    OperatorLatencies l;
+    l.fadd = at("fadd");
+    l.fmul = at("fmul");
+    l.fdiv = at("fdiv");
+    l.fsqrt = at("fsqrt");
+    l.fexp = at("fexp");
+    l.fpow = at("fpow");
+    l.fsincos = at("fsincos");
+    l.fcmp = at("fcmp");
+    return l;
+}
+
+// ---- The loops' II and depth ----------------------------------------------------------------
+
+namespace {
+
+double log2_ceil(int n) {
+    int levels = 0;
+    while ((1 << levels) < n) ++levels;
+    return levels;
+}
+// Integer operators are not in the board file: a DSP48E2 multiplier pipelined with its input,
+// M and P registers (3 cycles) and one cycle per fabric adder level. Assumptions; they only
+// set pipeline depths (paid once per matrix), not the II.
+constexpr double kIntMulCycles = 3;
+constexpr double kIntAddCycles = 1;
+// An accumulator revisited every `distance` iterations through an operator of latency `lat`.
+double recurrence_ii(double lat, int distance) { return std::max(1.0, std::ceil(lat / std::max(1, distance))); }
+
+// What the datapaths are built from: the design, the operators at its clock, and the adder
+// trees every reduction shares.
+struct Ops {
+    const lhk::Design& d;
+    const OperatorLatencies& L;
+    double lanes_tree;  // over the lanes
+    double beat_tree;   // over a beat's floats
+    double io = 1;      // register stage at either end
+};
+struct Timing {
+    double ii, depth;
+};
+
+// The datapath of every loop whose rule is Datapath or Engine: its II (1, or its
+// accumulator's recurrence) and the operators along it.
+struct Datapath {
+    lhk::LoopId id;
+    Timing (*timing)(const Ops&);
+};
+using lhk::LoopId;
+constexpr Datapath kDatapaths[] = {
+    {LoopId::RmsSumSq,
+     [](const Ops& o) -> Timing {
+         return {recurrence_ii(o.L.fadd, o.d.partial_sums), o.L.bram + o.L.fmul + o.lanes_tree + o.L.fadd + o.io};
+     }},
+    {LoopId::RmsScale, [](const Ops& o) -> Timing { return {1, o.L.bram + 2 * o.L.fmul + o.io}; }},
+    // product, lane tree, accumulator, tail tree over the partial sums, row write (the
+    // engine's running maximum, for greedy decoding, is one compare after the write)
+    {LoopId::MatEngine,
+     [](const Ops& o) -> Timing {
+         return {recurrence_ii(o.L.fadd, o.d.partial_sums), o.io + o.L.bram + o.L.fmul + o.lanes_tree + o.L.fadd +
+                                                                log2_ceil(o.d.partial_sums) * o.L.fadd + o.L.fcmp + o.io};
+     }},
+    // int -> float and divide, powf, reciprocal, pos * freq, cosf/sinf
+    {LoopId::RopeTable,
+     [](const Ops& o) -> Timing { return {1, o.L.fdiv + o.L.fpow + o.L.fdiv + o.L.fmul + o.L.fsincos + o.io}; }},
+    {LoopId::RopeRotate, [](const Ops& o) -> Timing { return {1, o.L.bram + o.L.fmul + o.L.fadd + o.io}; }},
+    // product, beat tree, head tree over kMaxHeadBeats, divide by sqrt(head_size)
+    {LoopId::AttnScores,
+     [](const Ops& o) -> Timing {
+         return {1, o.io + o.L.bram + o.L.fmul + o.beat_tree + log2_ceil(lhk::kMaxHeadBeats) * o.L.fadd + o.L.fdiv + o.io};
+     }},
+    {LoopId::SoftmaxMax,
+     [](const Ops& o) -> Timing { return {recurrence_ii(o.L.fcmp, o.d.partial_sums), o.L.bram + o.L.fcmp + o.io}; }},
+    {LoopId::SoftmaxExp,
+     [](const Ops& o) -> Timing {
+         return {recurrence_ii(o.L.fadd, o.d.partial_sums), o.L.bram + o.L.fadd + o.L.fexp + o.L.fadd + o.io};
+     }},
+    {LoopId::SoftmaxNorm, [](const Ops& o) -> Timing { return {1, o.L.bram + o.L.fdiv + o.io}; }},
+    // an accumulator is revisited once per stored row (>= partial_sums iterations)
+    {LoopId::AttnValues,
+     [](const Ops& o) -> Timing {
+         return {recurrence_ii(o.L.fadd, o.d.partial_sums), o.io + o.L.bram + o.L.fmul + o.L.fadd + o.io};
+     }},
+    {LoopId::AttnCombine, [](const Ops& o) -> Timing { return {1, o.L.bram + o.d.kv_ports * o.L.fadd + o.io}; }},
+    {LoopId::SwiGLU,
+     [](const Ops& o) -> Timing { return {1, o.L.bram + o.L.fexp + o.L.fadd + o.L.fdiv + 2 * o.L.fmul + o.io}; }},
+    {LoopId::Residual, [](const Ops& o) -> Timing { return {1, o.L.bram + o.L.fadd + o.io}; }},
+    // |x|, comparator tree over the lanes, running max (a one-fcmp recurrence), the scale's
+    // division on a group's last iteration
+    {LoopId::QuantMax,
+     [](const Ops& o) -> Timing {
+         return {recurrence_ii(o.L.fcmp, 1), o.L.bram + log2_ceil(o.d.lanes) * o.L.fcmp + o.L.fcmp + o.L.fdiv + o.io};
+     }},
+    // x / scale, round (an adder's latency), clamp and store
+    {LoopId::QuantScale, [](const Ops& o) -> Timing { return {1, o.L.bram + o.L.fdiv + o.L.fadd + o.io}; }},
+    // packed int8 multiply, integer tree over a row's columns of the beat, the group's int32
+    // sum, int -> float, two multiplies by the scales, accumulator, tail tree
+    {LoopId::MatQ8Engine,
+     [](const Ops& o) -> Timing {
+         return {recurrence_ii(o.L.fadd, o.d.partial_sums),
+                 o.io + o.L.bram + kIntMulCycles + log2_ceil(lhk::q8_cols_per_beat(o.d)) * kIntAddCycles +
+                     kIntAddCycles + o.L.fadd + 2 * o.L.fmul + o.L.fadd + log2_ceil(o.d.partial_sums) * o.L.fadd +
+                     o.L.fcmp + o.io};
+     }},
+};
+
+constexpr bool needs_datapath(lhk::LoopRule r) { return r == lhk::LoopRule::Datapath || r == lhk::LoopRule::Engine; }
+
+// The first loop of the kernels' table without exactly the datapaths its rule asks for (one
+// for Datapath and Engine, none for the copies), or -1.
+constexpr int first_loop_without_its_datapath() {
+    for (const lhk::LoopInfo& l : lhk::kLoops) {
+        int n = 0;
+        for (const Datapath& p : kDatapaths) n += p.id == l.id;
+        if (n != (needs_datapath(l.rule) ? 1 : 0)) return int(l.id);
+    }
+    return -1;
+}
+static_assert(first_loop_without_its_datapath() == -1,
+              "a loop of LHK_TRACE_LOOPS (kernels/hls_trace.hpp) has no datapath in kDatapaths, or two, "
+              "or one it does not need (the number is its LoopId)");
+
+}  // namespace
+
+void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& L, double* ii, double* depth) {
+    const Ops ops{d, L, log2_ceil(d.lanes) * L.fadd, log2_ceil(std::max(1, d.port_bits / 32)) * L.fadd};
+    *ii = 1;
+    *depth = 1;
+    if (id < LoopId(0) || id >= LoopId::Count) return;
+    switch (lhk::loop_info(id).rule) {
+        case lhk::LoopRule::PortCopy: *depth = L.bram + 2 * ops.io; return;
+        case lhk::LoopRule::LocalCopy: *depth = L.bram + ops.io; return;
+        case lhk::LoopRule::Datapath:
+        case lhk::LoopRule::Engine:
+            for (const Datapath& p : kDatapaths)
+                if (p.id == id) {
+                    const Timing t = p.timing(ops);
+                    *ii = t.ii;
+                    *depth = t.depth;
+                }
+            return;
+    }
+}
+
+}  // namespace lhb::hls

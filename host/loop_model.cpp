@@ -1,0 +1,140 @@
+#include "host/loop_model.hpp"
+
+#include <algorithm>
+
+#include "host/board.hpp"
+#include "kernels/loop_bounds.hpp"
+
+namespace lhb::hls {
+
+namespace {
+
+TraceStep single(lhk::LoopId id, int64_t trips, int port = lhk::kNoPort, int64_t bytes = 0, int64_t repeats = 1) {
+    TraceStep s;
+    s.loops.push_back(TraceLoop{id, trips, repeats, port, bytes});
+    return s;
+}
+
+}  // namespace
+
+int io_port(const lhk::Design& d) { return std::max(lhk::kIoPort, std::max(d.weight_ports, d.kv_ports)); }
+
+int64_t engine_weight_bytes(lhk::LoopId engine, const lhk::Design& d) {
+    return engine == lhk::LoopId::MatQ8Engine ? d.port_bits / 8 : int64_t(d.lanes) * 4;
+}
+
+std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
+    using lhk::LoopId;
+    const auto& a = op.args;
+    const int pf = lhk::port_floats(d);
+    const int64_t port_bytes = d.port_bits / 8;
+    const int64_t iter_bytes = int64_t(d.lanes) * 4;  // bytes an iteration that reads `lanes` floats moves
+    auto beats = [&](int n) { return int64_t(lhk::ceil_div(n, pf)); };
+    auto port_of = [&](int traced, int ports) { return traced == lhk::kIoPort ? io_port(d) : traced % ports; };
+    // Where a matmul's row results go: 0 an on-chip vector, 1 DDR (the logits), 2 nowhere
+    // (greedy decoding: the engines keep only their largest, no loop of its own).
+    auto store_rows = [&](int where, int rows, std::vector<TraceStep>& out) {
+        if (where == 0) out.push_back(single(LoopId::MatStoreVec, lhk::vec_iters(rows, d)));
+        if (where == 1) out.push_back(single(LoopId::MatStoreDdr, beats(rows), io_port(d), beats(rows) * port_bytes));
+    };
+    std::vector<TraceStep> steps;
+    switch (op.op) {
+        case lhk::TraceOp::Embedding:
+            steps.push_back(single(LoopId::EmbedRead, beats(a[0]), a[1] % d.weight_ports, beats(a[0]) * port_bytes));
+            break;
+        case lhk::TraceOp::RmsNorm: {
+            const int64_t it = lhk::vec_iters(a[0], d);
+            steps.push_back(single(LoopId::RmsSumSq, it));
+            steps.push_back(single(LoopId::RmsScale, it, port_of(a[1], d.weight_ports), it * iter_bytes));
+            break;
+        }
+        case lhk::TraceOp::MatMul: {
+            // The activations laid out for the engines (int8: the steps of a row pair; fp32:
+            // x copied to every engine), the engines over their rows as concurrent processes
+            // (each `per` iterations per row or row pair, one beat per iteration), the row
+            // results stored.
+            const int rows = a[0], cols = a[1], gs = a[3];
+            const bool q8 = gs > 0;
+            const int per = q8 ? lhk::q8_pair_iters(cols, gs, d) : lhk::row_iters(cols, d);
+            // With weight readers the engines read their FIFOs: the bytes are the readers'.
+            const LoopId engine = q8 ? LoopId::MatQ8Engine : LoopId::MatEngine;
+            const int64_t per_bytes = d.weight_fifo_beats > 0 ? 0 : engine_weight_bytes(engine, d);
+            steps.push_back(single(q8 ? LoopId::MatQ8Steps : LoopId::MatLoadX, per));
+            TraceStep df;
+            df.dataflow = true;
+            for (int e = 0; e < d.weight_ports; ++e) {
+                const int64_t units = q8 ? lhk::q8_pairs_on_engine(rows, e, d) : lhk::rows_on_engine(rows, e, d);
+                const int64_t bytes = units * per * per_bytes;
+                if (d.flatten_rows)
+                    df.loops.push_back(TraceLoop{engine, units * per, 1, e, bytes});
+                else
+                    df.loops.push_back(TraceLoop{engine, units > 0 ? per : 0, std::max<int64_t>(units, 1), e, bytes});
+            }
+            steps.push_back(std::move(df));
+            store_rows(a[2], rows, steps);
+            break;
+        }
+        case lhk::TraceOp::WeightStream:
+            // A port's reader: a[1] beats a token for a[2] tokens (counted for the compiled
+            // layout; another design's readers are accounted from its engines' reads).
+            if (d.weight_fifo_beats > 0 && same_design(d, lhk::kDesign))
+                steps.push_back(single(LoopId::WeightRead, int64_t(a[1]) * a[2], a[0] % d.weight_ports,
+                                       int64_t(a[1]) * a[2] * port_bytes));
+            break;
+        case lhk::TraceOp::Rope:
+            if (a[3] != 0) steps.push_back(single(LoopId::RopeTable, lhk::rope_table_iters(a[2])));
+            if (a[3] != 2) steps.push_back(single(LoopId::RopeRotate, lhk::rope_pairs(a[0])));
+            break;
+        case lhk::TraceOp::KvStore: {
+            const int64_t row = lhk::ceil_div64(int64_t(lhk::kv_row_iters(a[0], d)) * d.lanes, pf);
+            const int port = a[1] % d.kv_ports;
+            steps.push_back(single(LoopId::KvWrite, row, port, row * port_bytes));
+            steps.push_back(single(LoopId::KvWrite, row, port, row * port_bytes));
+            break;
+        }
+        case lhk::TraceOp::Attention: {
+            const int pos = a[0], dim = a[1];
+            const int ri = lhk::kv_row_iters(dim, d);
+            auto engines = [&](LoopId id) {
+                TraceStep df;
+                df.dataflow = true;
+                for (int e = 0; e < d.kv_ports; ++e) {
+                    const int64_t trips = int64_t(lhk::slots_on_port(pos, e, d)) * ri;
+                    df.loops.push_back(TraceLoop{id, trips, 1, e, trips * iter_bytes});
+                }
+                return df;
+            };
+            steps.push_back(single(LoopId::AttnLoadQ, lhk::vec_iters(dim, d)));
+            steps.push_back(engines(LoopId::AttnScores));
+            steps.push_back(single(LoopId::SoftmaxMax, pos + 1));
+            steps.push_back(single(LoopId::SoftmaxExp, pos + 1));
+            steps.push_back(single(LoopId::SoftmaxNorm, pos + 1));
+            steps.push_back(engines(LoopId::AttnValues));
+            steps.push_back(single(LoopId::AttnCombine, lhk::vec_iters(dim, d)));
+            break;
+        }
+        case lhk::TraceOp::Softmax:
+            steps.push_back(single(LoopId::VecLoad, beats(a[0]), io_port(d), beats(a[0]) * port_bytes));
+            steps.push_back(single(LoopId::SoftmaxMax, a[0]));
+            steps.push_back(single(LoopId::SoftmaxExp, a[0]));
+            steps.push_back(single(LoopId::SoftmaxNorm, a[0]));
+            steps.push_back(single(LoopId::VecStore, beats(a[0]), io_port(d), beats(a[0]) * port_bytes));
+            break;
+        case lhk::TraceOp::SwiGLU:
+            steps.push_back(single(LoopId::SwiGLU, lhk::vec_iters(a[0], d)));
+            break;
+        case lhk::TraceOp::Residual:
+            steps.push_back(single(LoopId::Residual, lhk::vec_iters(a[0], d)));
+            break;
+        case lhk::TraceOp::Quantize:
+            steps.push_back(single(LoopId::QuantMax, lhk::vec_iters(a[0], d)));
+            steps.push_back(single(LoopId::QuantScale, lhk::vec_iters(a[0], d)));
+            break;
+        case lhk::TraceOp::Count:
+            steps = op.steps;  // vector I/O of a per-op top: kept as traced
+            break;
+    }
+    return steps;
+}
+
+}  // namespace lhb::hls
