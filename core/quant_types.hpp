@@ -123,16 +123,17 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* dst, size_t n);
 // and then takes an integer (or fp16) dot product. These are the portable scalar versions
 // of those dot products (ggml-cpu-quants.c, the branch without SIMD); llama.cpp's AVX2 /
 // NEON versions compute the same integer sums but add the per-block floats in another
-// order, so their results differ from these in the last bits.
-enum class VecDotType { F32, F16, Q8_0, Q8_K };
+// order, so their results differ from these in the last bits. One exception, F16: see
+// vec_dot_type in quant_types.cpp.
+// F32 and F16 weights take fp32 activations; Q8_0 and Q4_0 take Q8_0; Q4_K and Q6_K Q8_K.
+enum class VecDotType { F32, Q8_0, Q8_K };
 VecDotType vec_dot_type(GgmlType weight_type);
 
 // Activations converted once per matrix-vector product, reused for every row.
 struct QuantizedActivations {
     VecDotType type = VecDotType::F32;
     size_t n = 0;
-    std::vector<float> f32;           // F32
-    std::vector<uint16_t> f16;        // F16: fp32_to_fp16 of each value
+    std::vector<float> f32;           // F32: the values as given
     std::vector<unsigned char> q8_0;  // Q8_0: quantize_row_q8_0 blocks
     std::vector<BlockQ8_K> q8_k;      // Q8_K: quantize_row_q8_K blocks
 };

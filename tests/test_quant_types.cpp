@@ -261,9 +261,6 @@ TEST(QuantTypes, DotProductsEqualTheSumOfDequantizedProducts) {
         std::vector<float> xd(len);
         switch (a.type) {
             case VecDotType::F32: xd = x; break;
-            case VecDotType::F16:
-                for (size_t i = 0; i < len; ++i) xd[i] = fp16_to_fp32(a.f16[i]);
-                break;
             case VecDotType::Q8_0: dequantize_row(GgmlType::Q8_0, a.q8_0.data(), xd.data(), len); break;
             case VecDotType::Q8_K:
                 for (size_t i = 0; i < len; ++i) xd[i] = a.q8_k[i / 256].d * float(a.q8_k[i / 256].qs[i % 256]);
