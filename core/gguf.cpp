@@ -143,7 +143,7 @@ struct Reader {
     uint32_t u32(const Field& f) { return uint32_t(load_le(take(4, f), 4)); }
     uint64_t u64(const Field& f) { return load_le(take(8, f), 8); }
     std::string_view str(const Field& f, uint64_t max_bytes) {
-        const uint64_t len = u64(f.with(f.part));
+        const uint64_t len = u64(f);
         if (len > max_bytes)
             fail(f, "a length of at most " + std::to_string(max_bytes) + " bytes", std::to_string(len));
         const unsigned char* p = take(len, f);
@@ -193,7 +193,11 @@ void read_array(Reader& r, const Field& f, int depth, GgufValue& v) {
     // array's 4-byte type and 8-byte count.
     const uint64_t min_bytes =
         elem_size ? elem_size : v.elem_type == GgufType::STRING ? 8 : 12;
-    v.count = r.count(f.with("array count"), GgufLimits::kMaxArrayElements, min_bytes);
+    // Inner arrays become GgufValues of their own (~150 bytes for at least 12 in the file):
+    // a lower cap keeps that within a few MB.
+    const uint64_t max_count =
+        v.elem_type == GgufType::ARRAY ? GgufLimits::kMaxNestedArrays : GgufLimits::kMaxArrayElements;
+    v.count = r.count(f.with("array count"), max_count, min_bytes);
     if (elem_size) {
         v.elems = r.take(v.count * elem_size, f.with("array elements"));
         if (v.elem_type == GgufType::BOOL)
@@ -347,8 +351,9 @@ void GgufFile::parse(const unsigned char* data, size_t size) {
         uint64_t elements = 1;
         for (uint32_t d = 0; d < t.n_dims; ++d) {
             t.ne[d] = r.u64(f.with("dimension"));
+            if (t.ne[d] == 0) r.fail(f.with("dimension"), "at least 1", "0");
             // ggml keeps sizes in int64: the product must stay below 2^63.
-            if (t.ne[d] != 0 && elements > uint64_t(std::numeric_limits<int64_t>::max()) / t.ne[d])
+            if (elements > uint64_t(std::numeric_limits<int64_t>::max()) / t.ne[d])
                 r.fail(f.with("dimensions"), "an element count below 2^63", t.shape());
             elements *= t.ne[d];
         }

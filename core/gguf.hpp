@@ -44,6 +44,7 @@ struct GgufLimits {
     static constexpr uint64_t kMaxKeyValues = 1u << 20;
     static constexpr uint64_t kMaxStringBytes = 1u << 24;    // 16 MiB (chat templates are KB)
     static constexpr uint64_t kMaxArrayElements = 1u << 24;  // 16 M (vocabularies: 32 K-256 K)
+    static constexpr uint64_t kMaxNestedArrays = 1u << 16;   // inner arrays of one array
     static constexpr uint64_t kMaxTensorName = 63;           // ggml's GGML_MAX_NAME - 1
     static constexpr uint32_t kMaxDims = 4;                  // GGML_MAX_DIMS
     static constexpr int kMaxArrayDepth = 2;                 // an array of arrays, no deeper

@@ -738,6 +738,9 @@ TEST(GgufMalformed, TensorOffsetsTypesAndNames) {
     t = tensor_info_at(b, "blk.0.attn_k.weight", 2);
     put_u32(b, t.n_dims, 5);
     expect_refused(b, "n_dims", "5 dimensions");
+    b = good;
+    put_u64(b, t.n_dims + 12, 0);
+    expect_refused(b, "('blk.0.attn_k.weight') dimension: expected at least 1, found 0", "empty dimension");
 
     b = good;
     t = tensor_info_at(b, "blk.0.attn_k.weight", 2);
@@ -777,6 +780,10 @@ TEST(GgufMalformed, MetadataKeysAndTypes) {
     GgufWriter n;
     n.add_raw("deep", GgufType::ARRAY, GgufWriter::encode_u32(uint32_t(GgufType::ARRAY)) + GgufWriter::encode_u64(1) + two);
     expect_refused(n.bytes(), "arrays nested at most 2 deep", "three-deep array");
+    GgufWriter many;
+    many.add_raw("many", GgufType::ARRAY,
+                 GgufWriter::encode_u32(uint32_t(GgufType::ARRAY)) + GgufWriter::encode_u64(GgufLimits::kMaxNestedArrays + 1));
+    expect_refused(many.bytes(), "array count: expected at most 65536", "too many inner arrays");
 
     GgufWriter bl;
     bl.add_raw("flag", GgufType::BOOL, std::string(1, '\x02'));
