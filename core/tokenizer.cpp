@@ -140,13 +140,29 @@ Tokenizer Tokenizer::load(const std::string& path, int vocab_size) {
                        std::to_string(vocab_size) + ")",
                    std::to_string(size - off) + " trailing bytes");
 
-    // run.c's sorted vocabulary: qsort with strcmp over {str, id}, keep the id order.
-    std::vector<TokenIndex> sorted(t.pieces_.size());
-    for (size_t i = 0; i < sorted.size(); ++i) sorted[i] = {t.pieces_[i].c_str(), int(i)};
-    std::qsort(sorted.data(), sorted.size(), sizeof(TokenIndex), compare_token_index);
-    t.sorted_ids_.resize(sorted.size());
-    for (size_t i = 0; i < sorted.size(); ++i) t.sorted_ids_[i] = sorted[i].id;
+    t.sort_vocabulary();
     return t;
+}
+
+Tokenizer Tokenizer::from_pieces(std::vector<std::string> pieces, std::vector<float> scores) {
+    if (pieces.size() != scores.size())
+        throw std::invalid_argument("Tokenizer::from_pieces: " + std::to_string(pieces.size()) +
+                                    " pieces but " + std::to_string(scores.size()) + " scores");
+    Tokenizer t;
+    t.pieces_ = std::move(pieces);
+    t.scores_ = std::move(scores);
+    for (const std::string& p : t.pieces_) t.max_token_length_ = std::max(t.max_token_length_, unsigned(p.size()));
+    t.sort_vocabulary();
+    return t;
+}
+
+void Tokenizer::sort_vocabulary() {
+    // run.c's sorted vocabulary: qsort with strcmp over {str, id}, keep the id order.
+    std::vector<TokenIndex> sorted(pieces_.size());
+    for (size_t i = 0; i < sorted.size(); ++i) sorted[i] = {pieces_[i].c_str(), int(i)};
+    std::qsort(sorted.data(), sorted.size(), sizeof(TokenIndex), compare_token_index);
+    sorted_ids_.resize(sorted.size());
+    for (size_t i = 0; i < sorted.size(); ++i) sorted_ids_[i] = sorted[i].id;
 }
 
 int Tokenizer::lookup(const char* s) const {

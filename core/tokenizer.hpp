@@ -12,6 +12,9 @@ public:
     // InputError naming the file, the entry and what was expected on any malformed input:
     // short file, negative or over-long piece length, trailing bytes after vocab_size pieces.
     static Tokenizer load(const std::string& path, int vocab_size);
+    // A vocabulary already in memory (a GGUF file's, core/gguf_vocab.hpp): pieces as
+    // tokenizer.bin spells them, one score each. max_token_length is the longest piece.
+    static Tokenizer from_pieces(std::vector<std::string> pieces, std::vector<float> scores);
 
     // run.c `encode`: optional BOS (1), dummy-prefix " " for non-empty text, UTF-8 code
     // points with byte fallback, greedy highest-score pair merges, optional EOS (2).
@@ -32,6 +35,7 @@ public:
 
 private:
     int lookup(const char* s) const;  // exact match, -1 if absent
+    void sort_vocabulary();           // builds sorted_ids_ from pieces_
     std::vector<std::string> pieces_;
     std::vector<float> scores_;
     unsigned max_token_length_ = 0;

@@ -3,7 +3,7 @@
 // of ../shared/models when present, and tokenizer inputs in fuzz_tokenizer's layout.
 //
 //   make_seeds OUTDIR [MODELS_DIR]
-// creates OUTDIR/model/ and OUTDIR/tokenizer/.
+// creates OUTDIR/model/, OUTDIR/tokenizer/ and OUTDIR/gguf/.
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/gguf.hpp"
+#include "core/gguf_writer.hpp"
 #include "core/model.hpp"
 #include "core/synth.hpp"
 #if __has_include("core/quantize.hpp")
@@ -139,6 +141,62 @@ std::string tiny_tokenizer(int* vocab_size) {
 
 }  // namespace
 
+// GGUF seeds: small llama files in every type we read (tied and not), one of every metadata
+// value type with nested arrays, and the metadata part of llama.cpp's own files (their tensor
+// data would make the seeds megabytes long; without it they fail late, at the data check).
+void gguf_seeds(const std::string& dir, const std::string& models) {
+    lhb::GgufLlamaConfig small;
+    small.dim = 32;
+    small.hidden_dim = 64;
+    small.n_layers = 1;
+    small.n_heads = 4;
+    small.n_kv_heads = 2;
+    small.vocab_size = 8;
+    small.context_length = 8;
+    int n = 0;
+    for (lhb::GgmlType t : {lhb::GgmlType::F32, lhb::GgmlType::F16, lhb::GgmlType::Q8_0, lhb::GgmlType::Q4_0}) {
+        const bool tied = n % 2 == 0;
+        write_all(dir + "/small-" + std::to_string(n++) + ".gguf", lhb::synthetic_llama_gguf(small, t, tied, 7));
+    }
+    lhb::GgufLlamaConfig k = small;
+    k.dim = 256;
+    k.hidden_dim = 256;
+    k.n_heads = 2;
+    k.n_kv_heads = 1;
+    for (lhb::GgmlType t : {lhb::GgmlType::Q4_K, lhb::GgmlType::Q6_K})
+        write_all(dir + "/kquant-" + std::to_string(n++) + ".gguf", lhb::synthetic_llama_gguf(k, t, true, 7));
+
+    lhb::GgufWriter w;
+    w.add_raw("u8", lhb::GgufType::UINT8, std::string(1, '\x07'));
+    w.add_raw("i16", lhb::GgufType::INT16, std::string("\xfe\xff", 2));
+    w.add_i32("i32", -1);
+    w.add_u64("u64", 1);
+    w.add_f32("f32", 0.5f);
+    w.add_bool("bool", true);
+    w.add_string("general.architecture", "llama");
+    w.add_strings("strings", {"a", "", "\xe2\x96\x81" "b"});
+    const std::string leaf = lhb::GgufWriter::encode_u32(uint32_t(lhb::GgufType::UINT8)) +
+                             lhb::GgufWriter::encode_u64(2) + "\x01\x02";
+    w.add_raw("nested", lhb::GgufType::ARRAY,
+              lhb::GgufWriter::encode_u32(uint32_t(lhb::GgufType::ARRAY)) + lhb::GgufWriter::encode_u64(1) + leaf);
+    w.add_u32("general.alignment", 64);
+    write_all(dir + "/metadata-v3.gguf", w.bytes(3, 64));
+    write_all(dir + "/metadata-v2.gguf", w.bytes(2, 64));
+
+    for (const char* name : {"stories260K-f16.gguf", "synth256-q4_k_m.gguf"}) {
+        const std::string path = models + "/gguf/" + name;
+        std::ifstream probe(path);
+        if (!probe) continue;
+        const std::string bytes = read_all(path);
+        try {
+            lhb::GgufFile f(path, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+            write_all(dir + "/header-" + name, bytes.substr(0, size_t(f.data_offset())));
+        } catch (const lhb::InputError& e) {
+            std::fprintf(stderr, "make_seeds: %s\n", e.what());
+        }
+    }
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(stderr, "usage: make_seeds OUTDIR [MODELS_DIR]\n");
@@ -150,6 +208,7 @@ int main(int argc, char** argv) {
     ::mkdir(out.c_str(), 0755);
     ::mkdir(model_dir.c_str(), 0755);
     ::mkdir(tok_dir.c_str(), 0755);
+    ::mkdir((out + "/gguf").c_str(), 0755);
     auto exists = [](const std::string& p) {
         struct stat st {};
         return !p.empty() && ::stat(p.c_str(), &st) == 0;
@@ -195,6 +254,7 @@ int main(int argc, char** argv) {
             write_all(tok_dir + "/llama-" + std::to_string(n++) + ".seed",
                       tokenizer_input(32000, read_all(models + "/tokenizer.bin"),
                                       "I believe the meaning of life is"));
+        gguf_seeds(out + "/gguf", models);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "make_seeds: %s\n", e.what());
         return 1;

@@ -105,7 +105,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$seeds/$t"
   log="$build/logs/$t.log"
   extra=()
-  case "$t" in config|results|board) extra+=(-dict=fuzz/json.dict) ;; esac
+  case "$t" in config|results|board) extra+=(-dict=fuzz/json.dict) ;; gguf) extra+=(-dict=fuzz/gguf.dict) ;; esac
   rc=0
   "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${extra[@]}" \
     -artifact_prefix="$build/artifacts/$t-" "$corpus" "$seeds/$t" >"$log" 2>&1 || rc=$?
