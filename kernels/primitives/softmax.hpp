@@ -11,6 +11,15 @@ namespace lhk {
 
 using ScoreBanks = float[kKvPorts][kMaxHeads][kMaxSlots];
 
+// Position t of score row `row` in the banks, as the sink or the source of a beat loop
+// (op_softmax's one row in from DDR and out again).
+struct ScoreRowAt {
+    float (*sc)[kMaxHeads][kMaxSlots];
+    int row;
+    void operator()(int t, float v) const { sc[t % kKvPorts][row][t / kKvPorts] = v; }
+    float operator()(int t) const { return sc[t % kKvPorts][row][t / kKvPorts]; }
+};
+
 inline void softmax_rows(float sc[kKvPorts][kMaxHeads][kMaxSlots], int rows, int n) {
     float mx[kMaxHeads][kPartialSums];
     float sum[kMaxHeads][kPartialSums];
