@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/gguf.hpp"
 #include "core/gguf_writer.hpp"
@@ -33,11 +34,8 @@ std::string read_all(const std::string& path) {
     return ss.str();
 }
 
-void write_all(const std::string& path, const std::string& bytes) {
-    std::ofstream f(path, std::ios::binary);
-    f.write(bytes.data(), std::streamsize(bytes.size()));
-    if (!f) throw std::runtime_error("cannot write " + path);
-}
+// Through core's whole-file writer: a run that is stopped leaves no half-written seed.
+void write_all(const std::string& path, const std::string& bytes) { lhb::write_file_atomically(path, bytes); }
 
 void put_i32(std::string& s, int32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
 void put_f32(std::string& s, float v) { s.append(reinterpret_cast<const char*>(&v), 4); }

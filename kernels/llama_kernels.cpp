@@ -316,31 +316,10 @@ extern "C" void op_softmax(Beat* x, int n) {
 #pragma HLS ARRAY_PARTITION variable=sc dim=2 complete
     const int nb = vec_beats(n);
     LHK_TRACE_LOOP(LoopId::VecLoad, nb, kIoPort, int64_t(nb) * kBeatBytes);
-softmax_load:
-    for (int i = 0; i < nb; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSlots
-        const Beat b = x[i];
-        for (int l = 0; l < kFloatsPerBeat; ++l) {
-#pragma HLS UNROLL
-            const int t = i * kFloatsPerBeat + l;
-            if (t < n) sc[t % kKvPorts][0][t / kKvPorts] = b.v[l];
-        }
-    }
+    read_beats<kMaxSlots>(x, nb, n, ScoreRowAt{sc, 0});
     softmax_rows(sc, 1, n);
     LHK_TRACE_LOOP(LoopId::VecStore, nb, kIoPort, int64_t(nb) * kBeatBytes);
-softmax_store:
-    for (int i = 0; i < nb; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSlots
-        Beat b;
-        for (int l = 0; l < kFloatsPerBeat; ++l) {
-#pragma HLS UNROLL
-            const int t = i * kFloatsPerBeat + l;
-            b.v[l] = t < n ? sc[t % kKvPorts][0][t / kKvPorts] : 0.0f;
-        }
-        x[i] = b;
-    }
+    write_beats<kMaxSlots>(ScoreRowAt{sc, 0}, x, nb, n);
 }
 
 extern "C" void op_attention(Beat* out, const Beat* q, const Beat* kv0, const Beat* kv1,

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "backends/cpu_ref/cpu_ref.hpp"
+#include "backends/hls_csim/hls_csim.hpp"
 #include "core/correctness.hpp"
 #include "core/quantize.hpp"
 #include "core/synth.hpp"
@@ -54,6 +55,51 @@ double max_logit_error(Backend& cand, Backend& ref, int steps, int* agreeing) {
     }
     if (agreeing) *agreeing = agree;
     return worst;
+}
+
+void stories260K_q8_greedy_run(const TempDir& tmp, int n, std::string* args, std::string* ref_text) {
+    auto q = run_bench("quantize '" + model_path("stories260K.bin") + "' '" + tmp.file("q8.bin") + "' --group 4");
+    ASSERT_EQ(q.exit_code, 0) << q.err;
+    *args = "generate '" + tmp.file("q8.bin") + "' -z '" + model_path("tok512.bin") + "' -t 0 -n " +
+            std::to_string(n) + " --backend ";
+    auto ref = run_bench(*args + "cpu-ref");
+    ASSERT_EQ(ref.exit_code, 0) << ref.err;
+    EXPECT_GT(ref.out.size(), 200u);
+    *ref_text = ref.out;
+}
+
+std::unique_ptr<Backend> hls_csim_backend(bool fused) {
+    BackendOptions o;
+    o.fused = fused;
+    return std::make_unique<HlsCsimBackend>(o);
+}
+
+EndToEndCheck end_to_end_against_cpu_ref(Backend& candidate, const Model& model, int steps) {
+    CpuRefBackend ref;
+    candidate.load(model);
+    ref.load(model);
+    return check_end_to_end(candidate, ref, steps);
+}
+
+OpenMpAndCpuRef::OpenMpAndCpuRef(const Model& model, int threads)
+    : fused(threads, true, 0), unfused(threads, false, 0) {
+    fused.load(model);
+    unfused.load(model);
+    ref.load(model);
+}
+
+WeightMatrix q8_matrix(int rows, int cols, const int8_t* q, const float* scales, int gs) {
+    return WeightMatrix{.dtype = DType::Q8_0, .rows = rows, .cols = cols, .q = q, .scales = scales, .group_size = gs};
+}
+
+Q8Matrix::Q8Matrix(int rows, int cols, int gs, std::mt19937& rng, int qmin, int qmax) {
+    q.resize(size_t(rows) * size_t(cols));
+    s.resize(q.size() / size_t(gs));
+    std::uniform_int_distribution<int> qd(qmin, qmax);
+    std::uniform_real_distribution<float> sd(0.2f, 1.0f);
+    for (auto& v : q) v = int8_t(qd(rng));
+    for (auto& v : s) v = sd(rng) / 127.0f / std::sqrt(float(cols));
+    view = q8_matrix(rows, cols, q.data(), s.data(), gs);
 }
 
 }  // namespace lhb::test

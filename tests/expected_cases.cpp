@@ -51,4 +51,13 @@ ExpectedRuns load_expected_runs(const std::string& path) {
     return r;
 }
 
+void stories260K_greedy_run(std::string* args, std::string* text) {
+    const ExpectedRuns runs = load_expected_runs(model_path("expected-stories260K.txt"));
+    ASSERT_FALSE(runs.cases.empty());
+    const ExpectedCase& c = runs.cases.front();
+    ASSERT_EQ(c.args, "-z tok512.bin -t 0 -n 200");
+    *args = "generate '" + model_path("stories260K.bin") + "' -z '" + model_path("tok512.bin") + "' -t 0 -n 200";
+    *text = c.stdout_text;
+}
+
 }  // namespace lhb::test

@@ -22,4 +22,10 @@ struct ExpectedRuns {
 
 ExpectedRuns load_expected_runs(const std::string& path);
 
+// llama2.c's greedy story of stories260K (the file's first run, "-z tok512.bin -t 0 -n 200")
+// in *text, and in *args the `bench generate` arguments that redo it, for the caller to
+// append its --backend to. A fatal failure of the calling test if the file does not start
+// with that run (call it through ASSERT_NO_FATAL_FAILURE).
+void stories260K_greedy_run(std::string* args, std::string* text);
+
 }  // namespace lhb::test

@@ -21,10 +21,9 @@
 namespace lhb {
 namespace {
 
-std::unique_ptr<HlsCsimBackend> make_backend(bool fused) {
-    BackendOptions o;
-    o.fused = fused;
-    return std::make_unique<HlsCsimBackend>(o);
+// hls-csim (llama_forward when fused, else the per-op tops) teacher-forced against cpu-ref.
+EndToEndCheck against_cpu_ref(const Model& model, bool fused, int steps) {
+    return test::end_to_end_against_cpu_ref(*test::hls_csim_backend(fused), model, steps);
 }
 
 // C simulation's streams (kernels/vendor/hls_stream_csim.hpp): a producer and a consumer that disagree
@@ -66,19 +65,19 @@ TEST(HlsCsim, IsRegisteredWithOrder20) {
 
 // stories260K: hidden_dim 172, grouped-query attention (8 heads on 4 KV heads), head_size 8.
 TEST(HlsCsim, EveryOpWithinToleranceAtStories260KShapes) {
-    auto b = make_backend(false);
+    auto b = test::hls_csim_backend(false);
     EXPECT_GE(test::expect_all_ops_pass(*b, parse_shape("stories260K"), 5, 7), 1u + 5 + 3 + 2);
 }
 
 // stories15M: 288x288, 288->768, 768->288 and the 32000x288 classifier; attention up to pos 255.
 TEST(HlsCsim, EveryOpWithinToleranceAtStories15MShapes) {
-    auto b = make_backend(false);
+    auto b = test::hls_csim_backend(false);
     EXPECT_GE(test::expect_all_ops_pass(*b, parse_shape("stories15M"), 4, 7), 1u + 4 + 3 + 2);
 }
 
 // The ops really run through the kernels' tops: their loops show up in the trace.
 TEST(HlsCsim, PerOpCallsRunTheKernelTops) {
-    auto b = make_backend(false);
+    auto b = test::hls_csim_backend(false);
     std::vector<float> w(size_t(40 * 24), 0.5f), x(24, 1.0f), y(40, 0.f);
     WeightMatrix m;
     m.rows = 40;
@@ -100,11 +99,7 @@ TEST(HlsCsim, PerOpCallsRunTheKernelTops) {
 TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories260K) {
     LHB_REQUIRE_MODELS();
     Model model = Model::open(test::model_path("stories260K.bin"));
-    auto cand = make_backend(true);
-    CpuRefBackend ref;
-    cand->load(model);
-    ref.load(model);
-    const EndToEndCheck e = check_end_to_end(*cand, ref, model.config().seq_len);
+    const EndToEndCheck e = against_cpu_ref(model, true, model.config().seq_len);
     EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
     EXPECT_EQ(e.positions, model.config().seq_len);
     EXPECT_EQ(e.tokens_agreeing, model.config().seq_len);
@@ -114,22 +109,14 @@ TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories260K) {
 TEST(HlsCsim, PerOpForwardLogitsOfStories260K) {
     LHB_REQUIRE_MODELS();
     Model model = Model::open(test::model_path("stories260K.bin"));
-    auto cand = make_backend(false);
-    CpuRefBackend ref;
-    cand->load(model);
-    ref.load(model);
-    const EndToEndCheck e = check_end_to_end(*cand, ref, 40);
+    const EndToEndCheck e = against_cpu_ref(model, false, 40);
     EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
     EXPECT_EQ(e.positions, 40);
 }
 
 // Under AddressSanitizer (5-10x slower) the stories15M run is cut short to keep the suite
 // within its time budget; the stories260K run above covers every position either way.
-#ifdef __SANITIZE_ADDRESS__
-constexpr int kStories15MSteps = 24;
-#else
-constexpr int kStories15MSteps = 256;
-#endif
+constexpr int kStories15MSteps = test::unless_asan(256, 24);
 
 // stories15M shape with synthetic weights: llama_forward against cpu-ref at every position.
 TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories15MShape) {
@@ -137,11 +124,7 @@ TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories15MShape) {
     const std::string path = tmp.file("s15.bin");
     write_synthetic_model(parse_shape("stories15M"), path, 3);
     Model model = Model::open(path);
-    auto cand = make_backend(true);
-    CpuRefBackend ref;
-    cand->load(model);
-    ref.load(model);
-    const EndToEndCheck e = check_end_to_end(*cand, ref, kStories15MSteps);
+    const EndToEndCheck e = against_cpu_ref(model, true, kStories15MSteps);
     EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
     EXPECT_EQ(e.positions, kStories15MSteps);
 }
@@ -158,11 +141,7 @@ TEST(HlsCsim, OddShapesAndUnsharedClassifier) {
         write_synthetic_model(c, path, 9);
         Model model = Model::open(path);
         for (bool fused : {true, false}) {
-            auto cand = make_backend(fused);
-            CpuRefBackend ref;
-            cand->load(model);
-            ref.load(model);
-            const EndToEndCheck e = check_end_to_end(*cand, ref, c.seq_len);
+            const EndToEndCheck e = against_cpu_ref(model, fused, c.seq_len);
             EXPECT_TRUE(e.pass) << (fused ? "fused: " : "per-op: ") << e.note;
         }
     }
@@ -186,11 +165,7 @@ TEST(HlsCsim, UnsharedClassifierReadsItsOwnEmbedding) {
     test::write_file(tmp.file("unshared.bin"), bytes + wcls);
     Model model = Model::open(tmp.file("unshared.bin"));
     ASSERT_FALSE(model.config().shared_classifier);
-    auto cand = make_backend(true);
-    CpuRefBackend ref;
-    cand->load(model);
-    ref.load(model);
-    const EndToEndCheck e = check_end_to_end(*cand, ref, c.seq_len);
+    const EndToEndCheck e = against_cpu_ref(model, true, c.seq_len);
     EXPECT_TRUE(e.pass) << e.note;
 }
 
@@ -199,7 +174,7 @@ TEST(HlsCsim, RejectsShapesBeyondTheKernelMaxima) {
     const std::string path = tmp.file("big.bin");
     write_synthetic_model(parse_shape("dim=64,hidden=64,layers=1,heads=2,kv_heads=2,vocab=40000,seq=4"), path, 1);
     Model model = Model::open(path);
-    auto b = make_backend(true);
+    auto b = test::hls_csim_backend(true);
     try {
         b->load(model);
         FAIL() << "a vocabulary beyond kMaxVocab was accepted";
@@ -210,14 +185,11 @@ TEST(HlsCsim, RejectsShapesBeyondTheKernelMaxima) {
 
 TEST(HlsCsim, Stories260KGreedyTextIsLlama2cs) {
     LHB_REQUIRE_MODELS();
-    auto runs = test::load_expected_runs(test::model_path("expected-stories260K.txt"));
-    ASSERT_FALSE(runs.cases.empty());
-    const test::ExpectedCase& c = runs.cases.front();
-    ASSERT_EQ(c.args, "-z tok512.bin -t 0 -n 200");
-    auto r = test::run_bench("generate '" + test::model_path("stories260K.bin") + "' -z '" +
-                             test::model_path("tok512.bin") + "' -t 0 -n 200 --backend hls-csim");
+    std::string args, text;
+    ASSERT_NO_FATAL_FAILURE(test::stories260K_greedy_run(&args, &text));
+    auto r = test::run_bench(args + " --backend hls-csim");
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, c.stdout_text);
+    EXPECT_EQ(r.out, text);
 }
 
 }  // namespace

@@ -56,6 +56,15 @@ std::string corrupted_model(const test::TempDir& dir, const std::string& tensor,
     return path;
 }
 
+// The tracer found the first non-finite value at `op` of `layer` (-1: outside the layers),
+// reading `tensor` ("": none).
+void expect_found_at(const NonFiniteSite& s, const std::string& op, int layer, const std::string& tensor) {
+    ASSERT_TRUE(s.found);
+    EXPECT_EQ(s.op, op);
+    EXPECT_EQ(s.layer, layer);
+    EXPECT_EQ(s.tensor, tensor);
+}
+
 NonFiniteSite trace_greedy(const std::string& path, int steps = 4) {
     Model m = Model::open(path);
     CpuRefBackend ref;
@@ -75,10 +84,7 @@ TEST(NonFinite, HealthyModelHasNone) {
 TEST(NonFinite, NaNWeightNamesMatmulLayerAndTensor) {
     test::TempDir dir;
     NonFiniteSite s = trace_greedy(corrupted_model(dir, "wv", 1, 9, 1, kNaN));
-    ASSERT_TRUE(s.found);
-    EXPECT_EQ(s.op, "matmul");
-    EXPECT_EQ(s.layer, 1);
-    EXPECT_EQ(s.tensor, "wv");
+    ASSERT_NO_FATAL_FAILURE(expect_found_at(s, "matmul", 1, "wv"));
     EXPECT_EQ(s.position, 0);
     EXPECT_EQ(s.token, 1);
     EXPECT_EQ(s.index, 1);  // element 9 of wv is in row 1 (rows of dim 8)
@@ -94,10 +100,7 @@ TEST(NonFinite, NaNWeightNamesMatmulLayerAndTensor) {
 TEST(NonFinite, NaNNormWeightNamesRmsnorm) {
     test::TempDir dir;
     NonFiniteSite s = trace_greedy(corrupted_model(dir, "rms_ffn", 0, 2, 1, kNaN));
-    ASSERT_TRUE(s.found);
-    EXPECT_EQ(s.op, "rmsnorm");
-    EXPECT_EQ(s.layer, 0);
-    EXPECT_EQ(s.tensor, "rms_ffn");
+    ASSERT_NO_FATAL_FAILURE(expect_found_at(s, "rmsnorm", 0, "rms_ffn"));
     EXPECT_EQ(s.index, 2);
     EXPECT_TRUE(s.weights_non_finite);
 }
@@ -107,10 +110,7 @@ TEST(NonFinite, OverflowOfFiniteWeightsIsTheArithmetic) {
     test::TempDir dir;
     const ModelConfig c = parse_shape(kShape);
     NonFiniteSite s = trace_greedy(corrupted_model(dir, "w1", 1, 0, int64_t(c.hidden_dim) * c.dim, FLT_MAX));
-    ASSERT_TRUE(s.found);
-    EXPECT_EQ(s.op, "matmul");
-    EXPECT_EQ(s.layer, 1);
-    EXPECT_EQ(s.tensor, "w1");
+    ASSERT_NO_FATAL_FAILURE(expect_found_at(s, "matmul", 1, "w1"));
     EXPECT_FALSE(s.weights_non_finite);
     EXPECT_EQ(s.describe().find("itself holds"), std::string::npos) << s.describe();
 }
@@ -123,10 +123,7 @@ TEST(NonFinite, NaNEmbeddingRowIsTheLookup) {
     CpuRefBackend ref;
     ref.load(m);
     NonFiniteSite s = find_first_nonfinite(ref, m, {2, 5});
-    ASSERT_TRUE(s.found);
-    EXPECT_EQ(s.op, "embedding");
-    EXPECT_EQ(s.tensor, "token_embedding");
-    EXPECT_EQ(s.layer, -1);
+    ASSERT_NO_FATAL_FAILURE(expect_found_at(s, "embedding", -1, "token_embedding"));
     EXPECT_EQ(s.position, 0);
     EXPECT_EQ(s.token, 2);
     EXPECT_EQ(s.index, 3);
@@ -136,10 +133,7 @@ TEST(NonFinite, NaNEmbeddingRowIsTheLookup) {
 
     // Fed BOS first, the same row is first met as a row of the shared classifier.
     s = find_first_nonfinite(ref, m, {1, 2});
-    ASSERT_TRUE(s.found);
-    EXPECT_EQ(s.op, "matmul");
-    EXPECT_EQ(s.tensor, "wcls");
-    EXPECT_EQ(s.layer, -1);
+    ASSERT_NO_FATAL_FAILURE(expect_found_at(s, "matmul", -1, "wcls"));
     EXPECT_EQ(s.position, 0);
     EXPECT_EQ(s.index, 2);
     EXPECT_TRUE(s.weights_non_finite);
@@ -166,10 +160,7 @@ TEST(NonFinite, FaultyBackendOpIsNamed) {
     FaultySwiglu faulty;
     faulty.load(m);
     NonFiniteSite s = find_first_nonfinite_greedy(faulty, m, 4);
-    ASSERT_TRUE(s.found);
-    EXPECT_EQ(s.op, "swiglu");
-    EXPECT_EQ(s.layer, 1);
-    EXPECT_EQ(s.tensor, "");
+    ASSERT_NO_FATAL_FAILURE(expect_found_at(s, "swiglu", 1, ""));
     EXPECT_EQ(s.index, 5);
     EXPECT_TRUE(std::isinf(s.value));
     EXPECT_FALSE(s.weights_non_finite);
@@ -180,10 +171,7 @@ TEST(NonFinite, NaNInAnInt8ModelIsFoundInItsScales) {
     Model fp32 = Model::open(corrupted_model(dir, "w2", 0, 30, 1, kNaN));
     write_q8_model(fp32, dir.file("q8.bin"), 4);
     NonFiniteSite s = trace_greedy(dir.file("q8.bin"));
-    ASSERT_TRUE(s.found);
-    EXPECT_EQ(s.op, "matmul");
-    EXPECT_EQ(s.layer, 0);
-    EXPECT_EQ(s.tensor, "w2");
+    ASSERT_NO_FATAL_FAILURE(expect_found_at(s, "matmul", 0, "w2"));
     EXPECT_TRUE(s.weights_non_finite);
 }
 

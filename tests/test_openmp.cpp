@@ -68,17 +68,13 @@ TEST(OpenMp, FusedForwardMatchesOpByOpAndCpuRef) {
         SCOPED_TRACE("threads " + std::to_string(threads));
         const int steps = threads == 1 ? 80 : threads == 2 ? 40 : 12;
         // min_bytes_per_thread 0: every thread runs even on this tiny model
-        OpenMpBackend fused(threads, true, 0), unfused(threads, false, 0);
-        CpuRefBackend ref;
-        fused.load(model);
-        unfused.load(model);
-        ref.load(model);
-        EXPECT_EQ(fused.forward_threads(), threads);
-        EndToEndCheck e = check_end_to_end(fused, ref, steps);
+        test::OpenMpAndCpuRef o(model, threads);
+        EXPECT_EQ(o.fused.forward_threads(), threads);
+        EndToEndCheck e = check_end_to_end(o.fused, o.ref, steps);
         EXPECT_TRUE(e.pass) << e.note;
         EXPECT_EQ(e.positions, steps);
         EXPECT_EQ(e.tokens_agreeing, steps);
-        EndToEndCheck u = check_end_to_end(unfused, fused, steps);
+        EndToEndCheck u = check_end_to_end(o.unfused, o.fused, steps);
         EXPECT_TRUE(u.pass) << u.note;
         // Both do the same arithmetic per element; only the matmul grouping may differ.
         EXPECT_LT(u.max_abs_logit_err, 1e-4);
@@ -143,16 +139,12 @@ TEST(OpenMp, ChecksStories260KEndToEnd) {
 
 TEST(OpenMp, Stories260KGreedyTextIsLlama2cs) {
     LHB_REQUIRE_MODELS();
-    auto runs = test::load_expected_runs(test::model_path("expected-stories260K.txt"));
-    ASSERT_FALSE(runs.cases.empty());
-    const test::ExpectedCase& c = runs.cases.front();
-    ASSERT_EQ(c.args, "-z tok512.bin -t 0 -n 200");
+    std::string args, text;
+    ASSERT_NO_FATAL_FAILURE(test::stories260K_greedy_run(&args, &text));
     for (const char* threads : {"1", "2"}) {
-        auto r = test::run_bench("generate '" + test::model_path("stories260K.bin") + "' -z '" +
-                                 test::model_path("tok512.bin") + "' -t 0 -n 200 --backend openmp --threads " +
-                                 threads);
+        auto r = test::run_bench(args + " --backend openmp --threads " + threads);
         EXPECT_EQ(r.exit_code, 0) << r.err;
-        EXPECT_EQ(r.out, c.stdout_text) << "threads " << threads;
+        EXPECT_EQ(r.out, text) << "threads " << threads;
     }
 }
 

@@ -35,27 +35,9 @@ std::vector<Q8Kernel> supported_kernels() {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-// A Q8_0 matrix that owns its storage; q over the whole int8 range (-128 included: a file
-// may hold it even if export.py never writes it).
-struct Q8Matrix {
-    std::vector<int8_t> q;
-    std::vector<float> s;
-    WeightMatrix view;
-    Q8Matrix(int rows, int cols, int gs, std::mt19937& rng) {
-        q.resize(size_t(rows) * size_t(cols));
-        s.resize(q.size() / size_t(gs));
-        std::uniform_int_distribution<int> qd(-128, 127);
-        std::uniform_real_distribution<float> sd(0.2f, 1.0f);
-        for (auto& v : q) v = int8_t(qd(rng));
-        for (auto& v : s) v = sd(rng) / 127.0f / std::sqrt(float(cols));
-        view.dtype = DType::Q8_0;
-        view.rows = rows;
-        view.cols = cols;
-        view.q = q.data();
-        view.scales = s.data();
-        view.group_size = gs;
-    }
-};
+// Q8_0 matrices here hold q over the whole int8 range (-128 included: a file may hold it
+// even if export.py never writes it).
+constexpr int kQ8Min = -128, kQ8Max = 127;
 
 std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.f) {
     std::uniform_real_distribution<float> d(-scale, scale);
@@ -136,13 +118,7 @@ TEST(OpenMpInt8, TileBytesFollowTheDocumentedLayout) {
     // group's block, bytes 4..5 (row 1's lane), stored as q + 128; the scale follows.
     const int8_t q[8] = {1, 2, 3, 4, 5, 6, -7, -128};
     const float s[4] = {0.5f, 0.25f, 2.f, 4.f};
-    WeightMatrix m;
-    m.dtype = DType::Q8_0;
-    m.rows = 2;
-    m.cols = 4;
-    m.q = q;
-    m.scales = s;
-    m.group_size = 2;
+    const WeightMatrix m = test::q8_matrix(2, 4, q, s, 2);
     std::vector<unsigned char> tiles(size_t(openmp::q8_packed_bytes(2, 4, 2)));
     openmp::pack_q8_rows(m, 0, 2, tiles.data());
     const unsigned char* g1 = tiles.data() + 16 * 4 + 64;  // group 1's block
@@ -167,7 +143,7 @@ TEST(OpenMpInt8, MatvecIsCpuRefsInt8MatmulBitForBit) {
     for (int gs : {1, 2, 3, 4, 8, 12, 16, 32, 48, 64, 96}) {
         for (int rows : {1, 16, 37, 64}) {
             const int cols = gs * (gs >= 32 ? 3 : 12);
-            Q8Matrix m(rows, cols, gs, rng);
+            test::Q8Matrix m(rows, cols, gs, rng, kQ8Min, kQ8Max);
             auto x = random_floats(size_t(cols), rng, 2.f);
             std::vector<float> want(static_cast<size_t>(rows));
             ref.matmul(want.data(), x.data(), m.view);
@@ -203,7 +179,7 @@ TEST(OpenMpInt8, MatvecIsCpuRefsInt8MatmulBitForBit) {
 // row's output is NaN instead of a silently finite value; the same through every kernel.
 TEST(OpenMpInt8, NonFiniteActivationsReachTheOutput) {
     std::mt19937 rng(9);
-    Q8Matrix m(20, 32, 8, rng);
+    test::Q8Matrix m(20, 32, 8, rng, kQ8Min, kQ8Max);
     auto x = random_floats(32, rng);
     x[13] = std::numeric_limits<float>::infinity();
     std::vector<unsigned char> tiles(size_t(openmp::q8_packed_bytes(20, 32, 8)));
@@ -282,16 +258,12 @@ TEST(OpenMpInt8, ForwardIsCpuRefInt8sBitForBit) {
     for (int threads : {1, 2, 3}) {
         SCOPED_TRACE("threads " + std::to_string(threads));
         const int steps = threads == 1 ? 40 : threads == 2 ? 20 : 8;  // barriers on a shared machine
-        OpenMpBackend fused(threads, true, 0), unfused(threads, false, 0);
-        CpuRefBackend ref;
-        fused.load(model);
-        unfused.load(model);
-        ref.load(model);
-        EXPECT_EQ(fused.forward_threads(), threads);
+        test::OpenMpAndCpuRef o(model, threads);
+        EXPECT_EQ(o.fused.forward_threads(), threads);
         int agreeing = 0;
-        EXPECT_EQ(test::max_logit_error(fused, ref, steps, &agreeing), 0.0);
+        EXPECT_EQ(test::max_logit_error(o.fused, o.ref, steps, &agreeing), 0.0);
         EXPECT_EQ(agreeing, steps);
-        EXPECT_EQ(test::max_logit_error(unfused, ref, steps, &agreeing), 0.0);
+        EXPECT_EQ(test::max_logit_error(o.unfused, o.ref, steps, &agreeing), 0.0);
 
         // fused, op by op (timed) for positions 3..5, fused again
         OpenMpBackend mixed(threads, true, 0);
@@ -303,7 +275,7 @@ TEST(OpenMpInt8, ForwardIsCpuRefInt8sBitForBit) {
             mixed.set_op_times(pos >= 3 && pos <= 5 ? &times : nullptr);
             const float* la = mixed.forward(token, pos);
             std::vector<float> got(la, la + vocab);
-            const float* lb = ref.forward(token, pos);
+            const float* lb = o.ref.forward(token, pos);
             ASSERT_EQ(std::memcmp(got.data(), lb, size_t(vocab) * sizeof(float)), 0) << "pos " << pos;
             token = int(std::max_element(lb, lb + vocab) - lb);
         }
@@ -314,8 +286,8 @@ TEST(OpenMpInt8, ForwardIsCpuRefInt8sBitForBit) {
         for (const WeightMatrix* m : {&L.wq, &L.wk, &L.w1, &L.w2, &model.weights().wcls}) {
             auto x = random_floats(size_t(m->cols), rng);
             std::vector<float> a(size_t(m->rows)), b(size_t(m->rows));
-            unfused.matmul(a.data(), x.data(), *m);
-            ref.matmul(b.data(), x.data(), *m);
+            o.unfused.matmul(a.data(), x.data(), *m);
+            o.ref.matmul(b.data(), x.data(), *m);
             EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << m->rows << "x" << m->cols;
         }
     }
@@ -335,11 +307,7 @@ TEST(OpenMpInt8, Stories260KLogitsAreCpuRefInt8sBitForBit) {
     EXPECT_EQ(agreeing, model.config().seq_len);
 }
 
-#ifdef __SANITIZE_ADDRESS__
-constexpr int kStories15MSteps = 6;
-#else
-constexpr int kStories15MSteps = 32;
-#endif
+constexpr int kStories15MSteps = test::unless_asan(32, 6);
 
 // stories15M shape (synthetic weights, group size 48) at 2 threads, the fused pass.
 TEST(OpenMpInt8, Stories15MShapeLogitsAreCpuRefInt8sBitForBit) {
@@ -360,18 +328,12 @@ TEST(OpenMpInt8, Stories15MShapeLogitsAreCpuRefInt8sBitForBit) {
 TEST(OpenMpInt8, Stories260KGreedyTextIsCpuRefInt8s) {
     LHB_REQUIRE_MODELS();
     test::TempDir tmp;
-    auto q = test::run_bench("quantize '" + test::model_path("stories260K.bin") + "' '" + tmp.file("q8.bin") +
-                             "' --group 4");
-    ASSERT_EQ(q.exit_code, 0) << q.err;
-    const std::string args = "generate '" + tmp.file("q8.bin") + "' -z '" + test::model_path("tok512.bin") +
-                             "' -t 0 -n 256 --backend ";
-    auto ref = test::run_bench(args + "cpu-ref");
-    ASSERT_EQ(ref.exit_code, 0) << ref.err;
-    EXPECT_GT(ref.out.size(), 200u);
+    std::string args, ref_text;
+    ASSERT_NO_FATAL_FAILURE(test::stories260K_q8_greedy_run(tmp, 256, &args, &ref_text));
     for (const char* threads : {"1", "2"}) {
         auto omp = test::run_bench(args + "openmp --threads " + threads);
         ASSERT_EQ(omp.exit_code, 0) << omp.err;
-        EXPECT_EQ(omp.out, ref.out) << "threads " << threads;
+        EXPECT_EQ(omp.out, ref_text) << "threads " << threads;
     }
 }
 

@@ -217,44 +217,41 @@ inline void attn_values_all(const Beat* kv0, const Beat* kv1, const Beat* kv2, c
 }
 
 // q (dim floats, on chip) copied to every score engine.
+struct QCopyElement {
+    const float* q;
+    float (*qc)[kMaxDim];
+    void operator()(int j) const {
+        for (int e = 0; e < kKvPorts; ++e) {
+#pragma HLS UNROLL
+            qc[e][j] = q[j];
+        }
+    }
+};
 inline void attn_load_q(const float* q, float qc[kKvPorts][kMaxDim], int dim) {
     const int iters = vec_iters(dim, kDesign);
     LHK_TRACE_LOOP(LoopId::AttnLoadQ, iters, kNoPort, 0);
-attn_load_q:
-    for (int i = 0; i < iters; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxDim/kLanes
-        for (int l = 0; l < kLanes; ++l) {
-#pragma HLS UNROLL
-            const int j = i * kLanes + l;
-            for (int e = 0; e < kKvPorts; ++e) {
-#pragma HLS UNROLL
-                if (j < dim) qc[e][j] = q[j];
-            }
-        }
-    }
+    for_lanes<kMaxDim / kLanes>(iters, dim, QCopyElement{q, qc});
 }
 
 // (4) out[i] = sum over the engines that had positions of acc_e[i].
+struct CombineElement {
+    const float (*acc)[kMaxDim];
+    const int* n_slots;
+    float* out;
+    void operator()(int j) const {
+        float s = 0.0f;
+        for (int e = 0; e < kKvPorts; ++e) {
+#pragma HLS UNROLL
+            if (n_slots[e] > 0) s = s + acc[e][j];
+        }
+        out[j] = s;
+    }
+};
 inline void attn_combine(const float acc[kKvPorts][kMaxDim], const int n_slots[kKvPorts], float* out,
                          int dim) {
     const int iters = vec_iters(dim, kDesign);
     LHK_TRACE_LOOP(LoopId::AttnCombine, iters, kNoPort, 0);
-attn_combine:
-    for (int i = 0; i < iters; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxDim/kLanes
-        for (int l = 0; l < kLanes; ++l) {
-#pragma HLS UNROLL
-            const int j = i * kLanes + l;
-            float s = 0.0f;
-            for (int e = 0; e < kKvPorts; ++e) {
-#pragma HLS UNROLL
-                if (n_slots[e] > 0) s = s + acc[e][j];
-            }
-            if (j < dim) out[j] = s;
-        }
-    }
+    for_lanes<kMaxDim / kLanes>(iters, dim, CombineElement{acc, n_slots, out});
 }
 
 // out[dim] = attention of q over positions 0..pos of `layer` (k, v of pos already stored).

@@ -97,39 +97,39 @@ mat_engine:
     top = m;
 }
 
-// The four engines as concurrent processes.
-template <int Depth>
+// The four engines of the matmul unit as concurrent processes, engine e on weight port e:
+// in[e] is its copy of the input (the fp32 engine's x, or matmul_q8.hpp's int8 steps: the
+// overload of matmul_engine for that input type runs), r_e its rows of `beats` beats each.
+template <int Depth, class Input>
 inline void matmul_engines(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3,
-                           float xc[kWeightPorts][kMaxRowBeats * kLanes],
-                           float yb[kWeightPorts][Depth], int r0, int r1, int r2, int r3, int rb,
-                           EngineMax& m0, EngineMax& m1, EngineMax& m2, EngineMax& m3) {
+                           const Input in[kWeightPorts], float yb[kWeightPorts][Depth], int r0, int r1, int r2,
+                           int r3, int beats, EngineMax& m0, EngineMax& m1, EngineMax& m2, EngineMax& m3) {
 #pragma HLS DATAFLOW
     LHK_TRACE_DATAFLOW(1);
-    matmul_engine<Depth>(w0, xc[0], yb[0], r0, rb, 0, m0);
-    matmul_engine<Depth>(w1, xc[1], yb[1], r1, rb, 1, m1);
-    matmul_engine<Depth>(w2, xc[2], yb[2], r2, rb, 2, m2);
-    matmul_engine<Depth>(w3, xc[3], yb[3], r3, rb, 3, m3);
+    matmul_engine<Depth>(w0, in[0], yb[0], r0, beats, 0, m0);
+    matmul_engine<Depth>(w1, in[1], yb[1], r1, beats, 1, m1);
+    matmul_engine<Depth>(w2, in[2], yb[2], r2, beats, 2, m2);
+    matmul_engine<Depth>(w3, in[3], yb[3], r3, beats, 3, m3);
     LHK_TRACE_DATAFLOW(0);
 }
 
 // Copies x (cols floats, on chip) to every engine, zero-padded to rb beats.
+struct XCopyElement {
+    const float* x;
+    float (*xc)[kMaxRowBeats * kLanes];
+    int cols;
+    void operator()(int j) const {
+        const float v = j < cols ? x[j] : 0.0f;
+        for (int e = 0; e < kWeightPorts; ++e) {
+#pragma HLS UNROLL
+            xc[e][j] = v;
+        }
+    }
+};
 inline void matmul_load_x(const float* x, float xc[kWeightPorts][kMaxRowBeats * kLanes], int cols,
                           int rb) {
     LHK_TRACE_LOOP(LoopId::MatLoadX, rb, kNoPort, 0);
-mat_load_x:
-    for (int i = 0; i < rb; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=kPartialSums max=kMaxRowBeats
-        for (int l = 0; l < kLanes; ++l) {
-#pragma HLS UNROLL
-            const int j = i * kLanes + l;
-            const float v = j < cols ? x[j] : 0.0f;
-            for (int e = 0; e < kWeightPorts; ++e) {
-#pragma HLS UNROLL
-                xc[e][j] = v;
-            }
-        }
-    }
+    for_lanes<kMaxRowBeats, kPartialSums>(rb, rb * kLanes, XCopyElement{x, xc, cols});
 }
 
 // Row r's result is in yb[r % kWeightPorts][r / kWeightPorts].
@@ -185,38 +185,29 @@ inline int matmul_rows(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Str
 // matmul of the forward pass (all layers and the classifier) shares one matmul unit.
 using RowBanks = float[kWeightPorts][kMaxRowsPerPort];
 
+// Row r of the row results in yb: as the source of a beat loop, and copied to y[r].
+struct RowResultsFrom {
+    const float (*yb)[kMaxRowsPerPort];
+    float operator()(int r) const { return row_result<kMaxRowsPerPort>(yb, r); }
+};
+struct RowResultsTo {
+    const float (*yb)[kMaxRowsPerPort];
+    float* y;
+    void operator()(int r) const { y[r] = row_result<kMaxRowsPerPort>(yb, r); }
+};
+
 // The row results in yb out to an on-chip vector y (rows <= kMaxCols).
 inline void matmul_store_vec(const float yb[kWeightPorts][kMaxRowsPerPort], float* y, int rows) {
     const int iters = vec_iters(rows, kDesign);
     LHK_TRACE_LOOP(LoopId::MatStoreVec, iters, kNoPort, 0);
-mat_store_vec:
-    for (int i = 0; i < iters; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kVecRowsPerPort
-        for (int l = 0; l < kLanes; ++l) {
-#pragma HLS UNROLL
-            const int r = i * kLanes + l;
-            if (r < rows) y[r] = row_result<kMaxRowsPerPort>(yb, r);
-        }
-    }
+    for_lanes<kVecRowsPerPort>(iters, rows, RowResultsTo{yb, y});
 }
 
 // The row results in yb out to DDR as beats (the logits; op_matmul's output).
 inline void matmul_store_ddr(const float yb[kWeightPorts][kMaxRowsPerPort], Beat* y, int rows, int y_port) {
     const int nb = vec_beats(rows);
     LHK_TRACE_LOOP(LoopId::MatStoreDdr, nb, y_port, int64_t(nb) * kBeatBytes);
-mat_store_ddr:
-    for (int i = 0; i < nb; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxRowsPerPort
-        Beat out;
-        for (int l = 0; l < kFloatsPerBeat; ++l) {
-#pragma HLS UNROLL
-            const int r = i * kFloatsPerBeat + l;
-            out.v[l] = r < rows ? row_result<kMaxRowsPerPort>(yb, r) : 0.0f;
-        }
-        y[i] = out;
-    }
+    write_beats<kMaxRowsPerPort>(RowResultsFrom{yb}, y, nb, rows);
 }
 
 // y = W x with y on chip (rows <= kMaxCols).

@@ -116,9 +116,10 @@ q8_steps:
 }
 
 // One engine over the row pairs of its `rows` rows (pb beats each), read from its port's
-// FIFO w; row k's result to y[k].
+// FIFO w; row k's result to y[k]. The int8 overload of matmul.hpp's matmul_engine, so that
+// matmul_engines runs four of these for int8 steps.
 template <int Depth>
-inline void matmul_q8_engine(Stream<Beat>& w, const Q8Step steps[kMaxQ8PairBeats], float y[Depth], int rows,
+inline void matmul_engine(Stream<Beat>& w, const Q8Step steps[kMaxQ8PairBeats], float y[Depth], int rows,
                              int pb, int port, EngineMax& top) {
     const int64_t trips = int64_t(ceil_div(rows, kQ8RowsPerBeat)) * pb;
     // The beats come through the port's FIFO (weight_stream.hpp): no memory traffic here.
@@ -231,21 +232,6 @@ mat_q8_engine:
     top = m;
 }
 
-// The four engines as concurrent processes.
-template <int Depth>
-inline void matmul_q8_engines(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3,
-                              const Q8Step steps[kWeightPorts][kMaxQ8PairBeats], float yb[kWeightPorts][Depth],
-                              int r0, int r1, int r2, int r3, int pb, EngineMax& m0, EngineMax& m1, EngineMax& m2,
-                              EngineMax& m3) {
-#pragma HLS DATAFLOW
-    LHK_TRACE_DATAFLOW(1);
-    matmul_q8_engine<Depth>(w0, steps[0], yb[0], r0, pb, 0, m0);
-    matmul_q8_engine<Depth>(w1, steps[1], yb[1], r1, pb, 1, m1);
-    matmul_q8_engine<Depth>(w2, steps[2], yb[2], r2, pb, 2, m2);
-    matmul_q8_engine<Depth>(w3, steps[3], yb[3], r3, pb, 3, m3);
-    LHK_TRACE_DATAFLOW(0);
-}
-
 // The rows computed into banks yb, for the int8 matrix streamed through w0..w3 and quantized x; returns
 // the row with the largest result (argmax_of_engines).
 inline int matmul_q8_rows(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3, const int8_t* xq,
@@ -256,9 +242,9 @@ inline int matmul_q8_rows(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, 
     const int pb = q8_pair_beats(cols, gs);
     q8_steps(xq, xs, cols, gs, steps, pb);
     EngineMax m0, m1, m2, m3;
-    matmul_q8_engines<kMaxRowsPerPort>(w0, w1, w2, w3, steps, yb, rows_on_engine(rows, 0, kDesign),
-                                       rows_on_engine(rows, 1, kDesign), rows_on_engine(rows, 2, kDesign),
-                                       rows_on_engine(rows, 3, kDesign), pb, m0, m1, m2, m3);
+    matmul_engines<kMaxRowsPerPort>(w0, w1, w2, w3, steps, yb, rows_on_engine(rows, 0, kDesign),
+                                    rows_on_engine(rows, 1, kDesign), rows_on_engine(rows, 2, kDesign),
+                                    rows_on_engine(rows, 3, kDesign), pb, m0, m1, m2, m3);
     return argmax_of_engines<kMaxRowsPerPort>(yb, m0, m1, m2, m3);
 }
 

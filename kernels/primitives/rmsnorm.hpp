@@ -6,6 +6,14 @@
 
 namespace lhk {
 
+// One element of the scaling pass: out[j] = w[j] * (inv * x[j]), w[j] streamed from DDR.
+struct RmsScaleElement {
+    float* out;
+    const float* x;
+    float inv;
+    void operator()(int j, float w) const { out[j] = w * (inv * x[j]); }
+};
+
 // x and out are distinct on-chip vectors; the weight streams from DDR (vec_beats(n) beats).
 inline void rmsnorm(float* out, const float* x, const Beat* w, int n, int w_port) {
     LHK_TRACE_OP(TraceOp::RmsNorm, n, w_port, 0, 0);
@@ -41,17 +49,7 @@ rms_sumsq:
     ss = 1.0f / math::sqrt(ss);
 
     LHK_TRACE_LOOP(LoopId::RmsScale, iters, w_port, int64_t(iters) * kBeatBytes);
-rms_scale:
-    for (int i = 0; i < iters; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxVecBeats
-        const Beat wb = w[i];
-        for (int l = 0; l < kLanes; ++l) {
-#pragma HLS UNROLL
-            const int j = i * kLanes + l;
-            if (j < n) out[j] = wb.v[l] * (ss * x[j]);
-        }
-    }
+    read_beats<kMaxVecBeats>(w, iters, n, RmsScaleElement{out, x, ss});
 }
 
 }  // namespace lhk

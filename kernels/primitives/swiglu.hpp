@@ -5,25 +5,23 @@
 
 namespace lhk {
 
+// One element: hb[j] = silu(hb[j]) * hb2[j].
+struct SwigluElement {
+    float* hb;
+    const float* hb2;
+    void operator()(int j) const {
+        float val = hb[j];
+        val *= (1.0f / (1.0f + math::exp(-val)));
+        val *= hb2[j];
+        hb[j] = val;
+    }
+};
+
 inline void swiglu(float* hb, const float* hb2, int n) {
     LHK_TRACE_OP(TraceOp::SwiGLU, n, 0, 0, 0);
     const int iters = vec_iters(n, kDesign);
     LHK_TRACE_LOOP(LoopId::SwiGLU, iters, kNoPort, 0);
-swiglu:
-    for (int i = 0; i < iters; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxHidden/kLanes
-        for (int l = 0; l < kLanes; ++l) {
-#pragma HLS UNROLL
-            const int j = i * kLanes + l;
-            if (j < n) {
-                float val = hb[j];
-                val *= (1.0f / (1.0f + math::exp(-val)));
-                val *= hb2[j];
-                hb[j] = val;
-            }
-        }
-    }
+    for_lanes<kMaxHidden / kLanes>(iters, n, SwigluElement{hb, hb2});
 }
 
 }  // namespace lhk

@@ -57,57 +57,101 @@ inline int32_t tree_sum_i(const int32_t in[N]) {
     return tree_reduce<N, int32_t>(in, AddOp{});
 }
 
+// The loop shapes every vector op is made of, INLINEd into the op so that the loop is
+// pipelined (II=1) where the op calls it. What an op does per element is a small function
+// object (lambda-free, as the adder trees' AddOp), its member pointers bound to the op's
+// arrays. MaxIters / MaxBeats bound the trip count for the schedule (LOOP_TRIPCOUNT); the
+// op reports the loop to the trace (LHK_TRACE_LOOP) before it calls one.
+
+// op(j) for every element j < n, kLanes elements per clock over `iters` iterations.
+template <int MaxIters, int MinIters = 1, class Op>
+inline void for_lanes(int iters, int n, const Op& op) {
+#pragma HLS INLINE
+lanes:
+    for (int i = 0; i < iters; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=MinIters max=MaxIters
+        for (int l = 0; l < kLanes; ++l) {
+#pragma HLS UNROLL
+            const int j = i * kLanes + l;
+            if (j < n) op(j);
+        }
+    }
+}
+
+// sink(j, v) for the n floats v in beats src[0..nb-1] (element j in lane j % kFloatsPerBeat
+// of beat j / kFloatsPerBeat), one beat per clock.
+template <int MaxBeats, class Sink>
+inline void read_beats(const Beat* src, int nb, int n, const Sink& sink) {
+#pragma HLS INLINE
+read_beats:
+    for (int i = 0; i < nb; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=MaxBeats
+        const Beat b = src[i];
+        for (int l = 0; l < kFloatsPerBeat; ++l) {
+#pragma HLS UNROLL
+            const int j = i * kFloatsPerBeat + l;
+            if (j < n) sink(j, b.v[l]);
+        }
+    }
+}
+
+// dst[0..nb-1] = the beats of source(j) for the elements j < n (the tail of the last beat
+// zero), one beat per clock.
+template <int MaxBeats, class Source>
+inline void write_beats(const Source& source, Beat* dst, int nb, int n) {
+#pragma HLS INLINE
+write_beats:
+    for (int i = 0; i < nb; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=MaxBeats
+        Beat b;
+        for (int l = 0; l < kFloatsPerBeat; ++l) {
+#pragma HLS UNROLL
+            const int j = i * kFloatsPerBeat + l;
+            b.v[l] = j < n ? source(j) : 0.0f;
+        }
+        dst[i] = b;
+    }
+}
+
+// Element j of an on-chip vector, as the sink or the source of a beat loop.
+struct VectorSink {
+    float* v;
+    void operator()(int j, float x) const { v[j] = x; }
+};
+struct VectorSource {
+    const float* v;
+    float operator()(int j) const { return v[j]; }
+};
+
 // n floats from beats in DDR into an on-chip vector (`id` names the loop in the trace).
 inline void load_vector(const Beat* src, float* dst, int n, int port, LoopId id = LoopId::VecLoad) {
     const int nb = vec_beats(n);
     LHK_TRACE_LOOP(id, nb, port, int64_t(nb) * kBeatBytes);
     (void)id;
-load_vector:
-    for (int i = 0; i < nb; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxVecBeats
-        const Beat b = src[i];
-        for (int l = 0; l < kFloatsPerBeat; ++l) {
-#pragma HLS UNROLL
-            const int j = i * kFloatsPerBeat + l;
-            if (j < n) dst[j] = b.v[l];
-        }
-    }
+    read_beats<kMaxVecBeats>(src, nb, n, VectorSink{dst});
 }
 
 // An on-chip vector of n floats out to beats in DDR (the tail of the last beat is zero).
 inline void store_vector(const float* src, Beat* dst, int n, int port) {
     const int nb = vec_beats(n);
     LHK_TRACE_LOOP(LoopId::VecStore, nb, port, int64_t(nb) * kBeatBytes);
-store_vector:
-    for (int i = 0; i < nb; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxVecBeats
-        Beat b;
-        for (int l = 0; l < kFloatsPerBeat; ++l) {
-#pragma HLS UNROLL
-            const int j = i * kFloatsPerBeat + l;
-            b.v[l] = j < n ? src[j] : 0.0f;
-        }
-        dst[i] = b;
-    }
+    write_beats<kMaxVecBeats>(VectorSource{src}, dst, nb, n);
 }
 
-// x[i] += y[i]
+// x[j] += y[j]
+struct ResidualElement {
+    float* x;
+    const float* y;
+    void operator()(int j) const { x[j] = x[j] + y[j]; }
+};
 inline void residual_add(float* x, const float* y, int n) {
     LHK_TRACE_OP(TraceOp::Residual, n, 0, 0, 0);
     const int iters = vec_iters(n, kDesign);
     LHK_TRACE_LOOP(LoopId::Residual, iters, kNoPort, 0);
-residual:
-    for (int i = 0; i < iters; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxVecBeats
-        for (int l = 0; l < kLanes; ++l) {
-#pragma HLS UNROLL
-            const int j = i * kLanes + l;
-            if (j < n) x[j] = x[j] + y[j];
-        }
-    }
+    for_lanes<kMaxVecBeats>(iters, n, ResidualElement{x, y});
 }
 
 // Index helpers for loops that walk i = 0.. in steps: wraps a counter at `n` without a
