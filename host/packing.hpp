@@ -105,6 +105,8 @@ std::array<BeatBuffer, lhk::kKvPorts> make_kv_stripes(const DeviceLayout& layout
 lhk::ModelDims single_layer_attention_dims(const AttentionShape& shape, int pos, const std::string& who);
 
 void stripe_kv_layer(const lhk::ModelDims& dims, int layer, int pos, const float* key_cache,
+                     const float* value_cache, const std::array<lhk::Beat*, lhk::kKvPorts>& stripes);
+void stripe_kv_layer(const lhk::ModelDims& dims, int layer, int pos, const float* key_cache,
                      const float* value_cache, std::array<BeatBuffer, lhk::kKvPorts>& stripes);
 
 // Vectors to and from beats; the tail of the last beat is zero-filled.

@@ -30,10 +30,10 @@
 namespace lhb {
 namespace {
 
-std::unique_ptr<HlsCsimBackend> make_backend(bool fused) {
+std::unique_ptr<HlsDeviceBackend> make_backend(bool fused) {
     BackendOptions o;
     o.fused = fused;
-    return std::make_unique<HlsCsimBackend>(o);
+    return make_hls_csim_backend(o);
 }
 
 // A Q8_0 matrix that owns its storage.
@@ -571,7 +571,8 @@ TEST(HlsInt8, BenchEstimateInt8) {
 TEST(HlsInt8, BackendEstimateOfAnInt8ModelIsInt8) {
     test::TempDir tmp;
     Model model = Model::open(test::q8_model(tmp, "stories260K", 4, "e", 11));
-    HlsCsimBackend b{BackendOptions{}};
+    auto backend = make_hls_csim_backend(BackendOptions{});
+    HlsDeviceBackend& b = *backend;
     b.load(model);
     auto e = b.estimate(5);
     ASSERT_TRUE(e.has_value());

@@ -21,10 +21,10 @@
 namespace lhb {
 namespace {
 
-std::unique_ptr<HlsCsimBackend> make_backend(bool fused) {
+std::unique_ptr<HlsDeviceBackend> make_backend(bool fused) {
     BackendOptions o;
     o.fused = fused;
-    return std::make_unique<HlsCsimBackend>(o);
+    return make_hls_csim_backend(o);
 }
 
 // C simulation's streams (host/csim_stream.hpp): a producer and a consumer that disagree
