@@ -62,7 +62,10 @@ public:
 
 std::unique_ptr<HlsDeviceBackend> make_hls_csim_backend(const BackendOptions& options) {
     return std::make_unique<HlsDeviceBackend>(std::make_unique<CsimRunner>(),
-                                              HlsDeviceOptions{"hls-csim", options.fused, true, options.board});
+                                              HlsDeviceOptions{.name = "hls-csim",
+                                                               .fused = options.fused,
+                                                               .models_board = true,
+                                                               .board = options.board});
 }
 
 LHB_REGISTER_BACKEND(hls_csim, BackendFactory{

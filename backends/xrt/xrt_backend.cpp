@@ -150,7 +150,8 @@ LHB_REGISTER_BACKEND(xrt, BackendFactory{
     [](const BackendOptions& o) { return xrt_backend::availability(o); },
     [](const BackendOptions& o) -> std::unique_ptr<Backend> {
         return std::make_unique<HlsDeviceBackend>(std::make_unique<XrtRunner>(o),
-                                                  HlsDeviceOptions{xrt_backend::kBackendName, o.fused, false, ""});
+                                                  HlsDeviceOptions{.name = xrt_backend::kBackendName, .fused = o.fused,
+                                                                   .models_board = false, .board = {}});
     }})
 
 }  // namespace lhb
