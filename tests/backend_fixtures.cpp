@@ -1,17 +1,55 @@
 #include "tests/backend_fixtures.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <cmath>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "backends/cpu_ref/cpu_ref.hpp"
+#include "backends/hls_csim/hls_csim.hpp"
 #include "core/correctness.hpp"
 #include "core/quantize.hpp"
 #include "core/synth.hpp"
 
 namespace lhb::test {
+
+std::unique_ptr<HlsDeviceBackend> make_hls_csim(bool fused) {
+    BackendOptions o;
+    o.fused = fused;
+    return make_hls_csim_backend(o);
+}
+
+OpenMpAndCpuRef::OpenMpAndCpuRef(const Model& model, int threads)
+    : fused(threads, true, 0), unfused(threads, false, 0) {
+    fused.load(model);
+    unfused.load(model);
+    ref.load(model);
+    EXPECT_EQ(fused.forward_threads(), threads);
+}
+
+std::string stories260k_int8_generate_args(const TempDir& tmp, int n) {
+    auto q = run_bench("quantize '" + model_path("stories260K.bin") + "' '" + tmp.file("q8.bin") + "' --group 4");
+    if (q.exit_code != 0) throw std::runtime_error("bench quantize failed: " + q.err);
+    return "generate '" + tmp.file("q8.bin") + "' -z '" + model_path("tok512.bin") + "' -t 0 -n " +
+           std::to_string(n) + " --backend ";
+}
+
+Q8Matrix::Q8Matrix(int rows, int cols, int gs, std::mt19937& rng, int qmin, int qmax) {
+    q.resize(size_t(rows) * size_t(cols));
+    s.resize(q.size() / size_t(gs));
+    std::uniform_int_distribution<int> qd(qmin, qmax);
+    std::uniform_real_distribution<float> sd(0.2f, 1.0f);
+    for (auto& v : q) v = int8_t(qd(rng));
+    for (auto& v : s) v = sd(rng) / 127.0f / std::sqrt(float(cols));
+    view.dtype = DType::Q8_0;
+    view.rows = rows;
+    view.cols = cols;
+    view.q = q.data();
+    view.scales = s.data();
+    view.group_size = gs;
+}
 
 std::string q8_model(const TempDir& tmp, const std::string& shape, int gs, const std::string& name, uint64_t seed) {
     const std::string fp = tmp.file(name + ".f32.bin"), q8 = tmp.file(name + ".q8.bin");

@@ -30,32 +30,8 @@
 namespace lhb {
 namespace {
 
-std::unique_ptr<HlsDeviceBackend> make_backend(bool fused) {
-    BackendOptions o;
-    o.fused = fused;
-    return make_hls_csim_backend(o);
-}
-
-// A Q8_0 matrix that owns its storage.
-struct Q8Matrix {
-    std::vector<int8_t> q;
-    std::vector<float> s;
-    WeightMatrix view;
-    Q8Matrix(int rows, int cols, int gs, std::mt19937& rng, int qmax = 127) {
-        q.resize(size_t(rows) * cols);
-        s.resize(q.size() / size_t(gs));
-        std::uniform_int_distribution<int> qd(-qmax, qmax);
-        std::uniform_real_distribution<float> sd(0.2f, 1.0f);
-        for (auto& v : q) v = int8_t(qd(rng));
-        for (auto& v : s) v = sd(rng) / 127.0f / std::sqrt(float(cols));
-        view.dtype = DType::Q8_0;
-        view.rows = rows;
-        view.cols = cols;
-        view.q = q.data();
-        view.scales = s.data();
-        view.group_size = gs;
-    }
-};
+using test::make_hls_csim;
+using test::Q8Matrix;
 
 // ---- The activation quantizer --------------------------------------------------------------
 
@@ -212,12 +188,12 @@ TEST(HlsInt8, ModelRegionsAreDisjointAndSized) {
 // sum stays far below 2^24 of those units.
 TEST(HlsInt8, MatmulIsCpuRefsExactlyWhenTheSumsAreExact) {
     std::mt19937 rng(9);
-    auto b = make_backend(false);
+    auto b = make_hls_csim(false);
     CpuRefBackend ref;
     for (int gs : {4, 12, 32, 48, 64}) {
         const int cols = gs * (gs <= 12 ? 12 : 4), rows = 37;
         SCOPED_TRACE("gs " + std::to_string(gs) + " " + std::to_string(rows) + "x" + std::to_string(cols));
-        Q8Matrix m(rows, cols, gs, rng, 3);
+        Q8Matrix m(rows, cols, gs, rng, -3, 3);
         for (float& s : m.s) s = 1.0f / 32;
         std::vector<float> x(static_cast<size_t>(cols));
         std::uniform_int_distribution<int> xd(-127, 127);
@@ -235,7 +211,7 @@ TEST(HlsInt8, MatmulIsCpuRefsExactlyWhenTheSumsAreExact) {
 TEST(HlsInt8, MatmulMatchesCpuRefUpToTheOrderOfTheGroupTerms) {
     std::mt19937 rng(17);
     std::normal_distribution<float> nd(0.0f, 1.0f);
-    auto b = make_backend(false);
+    auto b = make_hls_csim(false);
     CpuRefBackend ref;
     struct Case {
         int rows, cols, gs;
@@ -285,7 +261,7 @@ TEST(HlsInt8, EveryOpWithinToleranceOfCpuRefsInt8Ops) {
         SCOPED_TRACE(std::string(k.shape) + " gs " + std::to_string(k.gs));
         const ModelConfig c = parse_shape(k.shape);
         EXPECT_EQ(op_tolerance(Op::MatMul, DType::Q8_0).rel, op_tolerance(Op::MatMul, DType::F32).rel);
-        auto b = make_backend(false);
+        auto b = make_hls_csim(false);
         CpuRefBackend ref;
         auto checks = check_ops(*b, ref, c, 13, DType::Q8_0, k.gs);
         int matmuls = 0;
@@ -313,14 +289,14 @@ TEST(HlsInt8, EveryOpWithinToleranceOfCpuRefsInt8Ops) {
 constexpr double kInt8LogitBound = 0.5;
 
 void expect_int8_end_to_end(const Model& model, int steps) {
-    auto fused = make_backend(true), per_op = make_backend(false);
+    auto fused = make_hls_csim(true), per_op = make_hls_csim(false);
     CpuRefBackend ref;
     fused->load(model);
     per_op->load(model);
     const EndToEndCheck same = check_end_to_end(*fused, *per_op, steps);
     EXPECT_EQ(same.max_abs_logit_err, 0.0) << "llama_forward differs from the per-op tops";
     EXPECT_EQ(same.tokens_agreeing, steps);
-    auto cand = make_backend(true);
+    auto cand = make_hls_csim(true);
     cand->load(model);
     ref.load(model);
     const double err = test::max_logit_error(*cand, ref, steps);
@@ -335,22 +311,14 @@ TEST(HlsInt8, Stories260KInt8EndToEnd) {
     write_q8_model(Model::open(test::model_path("stories260K.bin")), tmp.file("q8.bin"), 4);
     Model model = Model::open(tmp.file("q8.bin"));
     ASSERT_EQ(model.dtype(), DType::Q8_0);
-#ifdef __SANITIZE_ADDRESS__
-    expect_int8_end_to_end(model, 96);
-#else
-    expect_int8_end_to_end(model, model.config().seq_len);
-#endif
+    expect_int8_end_to_end(model, test::steps_for_build(model.config().seq_len, 96));
 }
 
 // The int8 greedy text of stories260K (group size 4) through hls-csim is cpu-ref int8's.
 TEST(HlsInt8, Stories260KGreedyTextIsCpuRefInt8s) {
     LHB_REQUIRE_MODELS();
     test::TempDir tmp;
-    auto q = test::run_bench("quantize '" + test::model_path("stories260K.bin") + "' '" + tmp.file("q8.bin") +
-                             "' --group 4");
-    ASSERT_EQ(q.exit_code, 0) << q.err;
-    const std::string args = "generate '" + tmp.file("q8.bin") + "' -z '" + test::model_path("tok512.bin") +
-                             "' -t 0 -n 200 --backend ";
+    const std::string args = test::stories260k_int8_generate_args(tmp, 200);
     auto ref = test::run_bench(args + "cpu-ref");
     auto hls = test::run_bench(args + "hls-csim");
     ASSERT_EQ(ref.exit_code, 0) << ref.err;
@@ -359,11 +327,7 @@ TEST(HlsInt8, Stories260KGreedyTextIsCpuRefInt8s) {
     EXPECT_EQ(hls.out, ref.out);
 }
 
-#ifdef __SANITIZE_ADDRESS__
-constexpr int kStories15MSteps = 8;
-#else
-constexpr int kStories15MSteps = 40;
-#endif
+constexpr int kStories15MSteps = test::steps_for_build(40, 8);
 
 // stories15M shape, synthetic weights quantized with group size 48.
 TEST(HlsInt8, Stories15MShapeInt8EndToEnd) {
@@ -412,7 +376,7 @@ TEST(HlsInt8, GroupSizesTheKernelsDoNotTakeAreRefusedWithOneLine) {
     test::TempDir tmp;
     // Group size 2 divides stories260K's dims but is not a multiple of 4.
     Model model = Model::open(test::q8_model(tmp, "dim=64,hidden=172,layers=1,heads=8,kv_heads=4,vocab=32,seq=8", 2, "g2", 11));
-    auto b = make_backend(true);
+    auto b = make_hls_csim(true);
     try {
         b->load(model);
         FAIL() << "group size 2 was accepted";
@@ -428,7 +392,7 @@ TEST(HlsInt8, GroupSizesTheKernelsDoNotTakeAreRefusedWithOneLine) {
     std::mt19937 rng(1);
     Q8Matrix m(8, 24, 6, rng);
     std::vector<float> x(24, 1.f), y(8);
-    EXPECT_THROW(make_backend(false)->matmul(y.data(), x.data(), m.view), InputError);
+    EXPECT_THROW(make_hls_csim(false)->matmul(y.data(), x.data(), m.view), InputError);
     // An fp32 layout is not fed int8 weights, nor the other way round.
     EXPECT_THROW(hls::check_fits(parse_shape("stories15M"), "x", 96), InputError);  // > 64
     EXPECT_NO_THROW(hls::check_fits(parse_shape("stories15M"), "x", 48));

@@ -21,11 +21,7 @@
 namespace lhb {
 namespace {
 
-std::unique_ptr<HlsDeviceBackend> make_backend(bool fused) {
-    BackendOptions o;
-    o.fused = fused;
-    return make_hls_csim_backend(o);
-}
+using test::make_hls_csim;
 
 // C simulation's streams (host/csim_stream.hpp): a producer and a consumer that disagree
 // stop the simulation (on the device: a deadlock, or a region that never finishes).
@@ -66,19 +62,19 @@ TEST(HlsCsim, IsRegisteredWithOrder20) {
 
 // stories260K: hidden_dim 172, grouped-query attention (8 heads on 4 KV heads), head_size 8.
 TEST(HlsCsim, EveryOpWithinToleranceAtStories260KShapes) {
-    auto b = make_backend(false);
+    auto b = make_hls_csim(false);
     EXPECT_GE(test::expect_all_ops_pass(*b, parse_shape("stories260K"), 5, 7), 1u + 5 + 3 + 2);
 }
 
 // stories15M: 288x288, 288->768, 768->288 and the 32000x288 classifier; attention up to pos 255.
 TEST(HlsCsim, EveryOpWithinToleranceAtStories15MShapes) {
-    auto b = make_backend(false);
+    auto b = make_hls_csim(false);
     EXPECT_GE(test::expect_all_ops_pass(*b, parse_shape("stories15M"), 4, 7), 1u + 4 + 3 + 2);
 }
 
 // The ops really run through the kernels' tops: their loops show up in the trace.
 TEST(HlsCsim, PerOpCallsRunTheKernelTops) {
-    auto b = make_backend(false);
+    auto b = make_hls_csim(false);
     std::vector<float> w(size_t(40 * 24), 0.5f), x(24, 1.0f), y(40, 0.f);
     WeightMatrix m;
     m.rows = 40;
@@ -97,16 +93,23 @@ TEST(HlsCsim, PerOpCallsRunTheKernelTops) {
 
 // Logits of llama_forward (fused) at every position of stories260K, teacher-forced against
 // cpu-ref, and the greedy tokens.
-TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories260K) {
-    LHB_REQUIRE_MODELS();
-    Model model = Model::open(test::model_path("stories260K.bin"));
-    auto cand = make_backend(true);
+// hls-csim (fused or per-op) teacher-forced against cpu-ref over `steps` positions: passes
+// and runs them all.
+EndToEndCheck expect_csim_end_to_end(const Model& model, bool fused, int steps) {
+    auto cand = make_hls_csim(fused);
     CpuRefBackend ref;
     cand->load(model);
     ref.load(model);
-    const EndToEndCheck e = check_end_to_end(*cand, ref, model.config().seq_len);
+    const EndToEndCheck e = check_end_to_end(*cand, ref, steps);
     EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
-    EXPECT_EQ(e.positions, model.config().seq_len);
+    EXPECT_EQ(e.positions, steps);
+    return e;
+}
+
+TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories260K) {
+    LHB_REQUIRE_MODELS();
+    Model model = Model::open(test::model_path("stories260K.bin"));
+    const EndToEndCheck e = expect_csim_end_to_end(model, true, model.config().seq_len);
     EXPECT_EQ(e.tokens_agreeing, model.config().seq_len);
 }
 
@@ -114,36 +117,19 @@ TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories260K) {
 TEST(HlsCsim, PerOpForwardLogitsOfStories260K) {
     LHB_REQUIRE_MODELS();
     Model model = Model::open(test::model_path("stories260K.bin"));
-    auto cand = make_backend(false);
-    CpuRefBackend ref;
-    cand->load(model);
-    ref.load(model);
-    const EndToEndCheck e = check_end_to_end(*cand, ref, 40);
-    EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
-    EXPECT_EQ(e.positions, 40);
+    expect_csim_end_to_end(model, false, 40);
 }
 
 // Under AddressSanitizer (5-10x slower) the stories15M run is cut short to keep the suite
 // within its time budget; the stories260K run above covers every position either way.
-#ifdef __SANITIZE_ADDRESS__
-constexpr int kStories15MSteps = 24;
-#else
-constexpr int kStories15MSteps = 256;
-#endif
+constexpr int kStories15MSteps = test::steps_for_build(256, 24);
 
 // stories15M shape with synthetic weights: llama_forward against cpu-ref at every position.
 TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories15MShape) {
     test::TempDir tmp;
     const std::string path = tmp.file("s15.bin");
     write_synthetic_model(parse_shape("stories15M"), path, 3);
-    Model model = Model::open(path);
-    auto cand = make_backend(true);
-    CpuRefBackend ref;
-    cand->load(model);
-    ref.load(model);
-    const EndToEndCheck e = check_end_to_end(*cand, ref, kStories15MSteps);
-    EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
-    EXPECT_EQ(e.positions, kStories15MSteps);
+    expect_csim_end_to_end(Model::open(path), true, kStories15MSteps);
 }
 
 // Shapes that stress the layout: rows not a multiple of the four ports, a hidden_dim that
@@ -158,7 +144,7 @@ TEST(HlsCsim, OddShapesAndUnsharedClassifier) {
         write_synthetic_model(c, path, 9);
         Model model = Model::open(path);
         for (bool fused : {true, false}) {
-            auto cand = make_backend(fused);
+            auto cand = make_hls_csim(fused);
             CpuRefBackend ref;
             cand->load(model);
             ref.load(model);
@@ -186,7 +172,7 @@ TEST(HlsCsim, UnsharedClassifierReadsItsOwnEmbedding) {
     test::write_file(tmp.file("unshared.bin"), bytes + wcls);
     Model model = Model::open(tmp.file("unshared.bin"));
     ASSERT_FALSE(model.config().shared_classifier);
-    auto cand = make_backend(true);
+    auto cand = make_hls_csim(true);
     CpuRefBackend ref;
     cand->load(model);
     ref.load(model);
@@ -199,7 +185,7 @@ TEST(HlsCsim, RejectsShapesBeyondTheKernelMaxima) {
     const std::string path = tmp.file("big.bin");
     write_synthetic_model(parse_shape("dim=64,hidden=64,layers=1,heads=2,kv_heads=2,vocab=40000,seq=4"), path, 1);
     Model model = Model::open(path);
-    auto b = make_backend(true);
+    auto b = make_hls_csim(true);
     try {
         b->load(model);
         FAIL() << "a vocabulary beyond kMaxVocab was accepted";

@@ -67,13 +67,9 @@ TEST(OpenMp, FusedForwardMatchesOpByOpAndCpuRef) {
     for (int threads : {1, 2, 3}) {
         SCOPED_TRACE("threads " + std::to_string(threads));
         const int steps = threads == 1 ? 80 : threads == 2 ? 40 : 12;
-        // min_bytes_per_thread 0: every thread runs even on this tiny model
-        OpenMpBackend fused(threads, true, 0), unfused(threads, false, 0);
-        CpuRefBackend ref;
-        fused.load(model);
-        unfused.load(model);
-        ref.load(model);
-        EXPECT_EQ(fused.forward_threads(), threads);
+        test::OpenMpAndCpuRef trio(model, threads);  // every thread runs even on this tiny model
+        OpenMpBackend &fused = trio.fused, &unfused = trio.unfused;
+        CpuRefBackend& ref = trio.ref;
         EndToEndCheck e = check_end_to_end(fused, ref, steps);
         EXPECT_TRUE(e.pass) << e.note;
         EXPECT_EQ(e.positions, steps);

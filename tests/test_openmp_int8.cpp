@@ -35,27 +35,11 @@ std::vector<Q8Kernel> supported_kernels() {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-// A Q8_0 matrix that owns its storage; q over the whole int8 range (-128 included: a file
-// may hold it even if export.py never writes it).
-struct Q8Matrix {
-    std::vector<int8_t> q;
-    std::vector<float> s;
-    WeightMatrix view;
-    Q8Matrix(int rows, int cols, int gs, std::mt19937& rng) {
-        q.resize(size_t(rows) * size_t(cols));
-        s.resize(q.size() / size_t(gs));
-        std::uniform_int_distribution<int> qd(-128, 127);
-        std::uniform_real_distribution<float> sd(0.2f, 1.0f);
-        for (auto& v : q) v = int8_t(qd(rng));
-        for (auto& v : s) v = sd(rng) / 127.0f / std::sqrt(float(cols));
-        view.dtype = DType::Q8_0;
-        view.rows = rows;
-        view.cols = cols;
-        view.q = q.data();
-        view.scales = s.data();
-        view.group_size = gs;
-    }
-};
+// A Q8_0 matrix with q over the whole int8 range (-128 included: a file may hold it even if
+// export.py never writes it).
+test::Q8Matrix q8_matrix(int rows, int cols, int gs, std::mt19937& rng) {
+    return test::Q8Matrix(rows, cols, gs, rng, -128, 127);
+}
 
 std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.f) {
     std::uniform_real_distribution<float> d(-scale, scale);
@@ -167,7 +151,7 @@ TEST(OpenMpInt8, MatvecIsCpuRefsInt8MatmulBitForBit) {
     for (int gs : {1, 2, 3, 4, 8, 12, 16, 32, 48, 64, 96}) {
         for (int rows : {1, 16, 37, 64}) {
             const int cols = gs * (gs >= 32 ? 3 : 12);
-            Q8Matrix m(rows, cols, gs, rng);
+            test::Q8Matrix m = q8_matrix(rows, cols, gs, rng);
             auto x = random_floats(size_t(cols), rng, 2.f);
             std::vector<float> want(static_cast<size_t>(rows));
             ref.matmul(want.data(), x.data(), m.view);
@@ -203,7 +187,7 @@ TEST(OpenMpInt8, MatvecIsCpuRefsInt8MatmulBitForBit) {
 // row's output is NaN instead of a silently finite value; the same through every kernel.
 TEST(OpenMpInt8, NonFiniteActivationsReachTheOutput) {
     std::mt19937 rng(9);
-    Q8Matrix m(20, 32, 8, rng);
+    test::Q8Matrix m = q8_matrix(20, 32, 8, rng);
     auto x = random_floats(32, rng);
     x[13] = std::numeric_limits<float>::infinity();
     std::vector<unsigned char> tiles(size_t(openmp::q8_packed_bytes(20, 32, 8)));
@@ -282,12 +266,9 @@ TEST(OpenMpInt8, ForwardIsCpuRefInt8sBitForBit) {
     for (int threads : {1, 2, 3}) {
         SCOPED_TRACE("threads " + std::to_string(threads));
         const int steps = threads == 1 ? 40 : threads == 2 ? 20 : 8;  // barriers on a shared machine
-        OpenMpBackend fused(threads, true, 0), unfused(threads, false, 0);
-        CpuRefBackend ref;
-        fused.load(model);
-        unfused.load(model);
-        ref.load(model);
-        EXPECT_EQ(fused.forward_threads(), threads);
+        test::OpenMpAndCpuRef trio(model, threads);
+        OpenMpBackend &fused = trio.fused, &unfused = trio.unfused;
+        CpuRefBackend& ref = trio.ref;
         int agreeing = 0;
         EXPECT_EQ(test::max_logit_error(fused, ref, steps, &agreeing), 0.0);
         EXPECT_EQ(agreeing, steps);
@@ -335,11 +316,7 @@ TEST(OpenMpInt8, Stories260KLogitsAreCpuRefInt8sBitForBit) {
     EXPECT_EQ(agreeing, model.config().seq_len);
 }
 
-#ifdef __SANITIZE_ADDRESS__
-constexpr int kStories15MSteps = 6;
-#else
-constexpr int kStories15MSteps = 32;
-#endif
+constexpr int kStories15MSteps = test::steps_for_build(32, 6);
 
 // stories15M shape (synthetic weights, group size 48) at 2 threads, the fused pass.
 TEST(OpenMpInt8, Stories15MShapeLogitsAreCpuRefInt8sBitForBit) {
@@ -360,11 +337,7 @@ TEST(OpenMpInt8, Stories15MShapeLogitsAreCpuRefInt8sBitForBit) {
 TEST(OpenMpInt8, Stories260KGreedyTextIsCpuRefInt8s) {
     LHB_REQUIRE_MODELS();
     test::TempDir tmp;
-    auto q = test::run_bench("quantize '" + test::model_path("stories260K.bin") + "' '" + tmp.file("q8.bin") +
-                             "' --group 4");
-    ASSERT_EQ(q.exit_code, 0) << q.err;
-    const std::string args = "generate '" + tmp.file("q8.bin") + "' -z '" + test::model_path("tok512.bin") +
-                             "' -t 0 -n 256 --backend ";
+    const std::string args = test::stories260k_int8_generate_args(tmp, 256);
     auto ref = test::run_bench(args + "cpu-ref");
     ASSERT_EQ(ref.exit_code, 0) << ref.err;
     EXPECT_GT(ref.out.size(), 200u);
