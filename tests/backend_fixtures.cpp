@@ -12,6 +12,7 @@
 #include "core/correctness.hpp"
 #include "core/quantize.hpp"
 #include "core/synth.hpp"
+#include "tests/expected_cases.hpp"
 
 namespace lhb::test {
 
@@ -27,6 +28,17 @@ OpenMpAndCpuRef::OpenMpAndCpuRef(const Model& model, int threads)
     unfused.load(model);
     ref.load(model);
     EXPECT_EQ(fused.forward_threads(), threads);
+}
+
+void expect_llama2c_greedy_text(const std::string& backend_args) {
+    auto runs = load_expected_runs(model_path("expected-stories260K.txt"));
+    ASSERT_FALSE(runs.cases.empty());
+    const ExpectedCase& c = runs.cases.front();
+    ASSERT_EQ(c.args, "-z tok512.bin -t 0 -n 200");
+    auto r = run_bench("generate '" + model_path("stories260K.bin") + "' -z '" + model_path("tok512.bin") +
+                       "' -t 0 -n 200 " + backend_args);
+    EXPECT_EQ(r.exit_code, 0) << backend_args << ": " << r.err;
+    EXPECT_EQ(r.out, c.stdout_text) << backend_args;
 }
 
 std::string stories260k_int8_generate_args(const TempDir& tmp, int n) {

@@ -30,6 +30,11 @@ struct OpenMpAndCpuRef {
     OpenMpAndCpuRef(const Model& model, int threads);
 };
 
+// `bench generate` of stories260K (-t 0 -n 200) with `backend_args` (e.g. "--backend
+// openmp --threads 2") prints llama2.c's greedy text: the first case of
+// expected-stories260K.txt.
+void expect_llama2c_greedy_text(const std::string& backend_args);
+
 // stories260K quantized to int8 (group size 4) by `bench quantize` into tmp, and the start
 // of `bench generate` arguments for its greedy text of n tokens (the backend's name goes
 // last). Throws when the quantizer fails.

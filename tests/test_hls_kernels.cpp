@@ -14,7 +14,6 @@
 #include "host/packing.hpp"
 #include "host/trace.hpp"
 #include "kernels/llama_kernels.hpp"
-#include "tests/expected_cases.hpp"
 #include "tests/backend_fixtures.hpp"
 #include "tests/test_support.hpp"
 
@@ -196,14 +195,7 @@ TEST(HlsCsim, RejectsShapesBeyondTheKernelMaxima) {
 
 TEST(HlsCsim, Stories260KGreedyTextIsLlama2cs) {
     LHB_REQUIRE_MODELS();
-    auto runs = test::load_expected_runs(test::model_path("expected-stories260K.txt"));
-    ASSERT_FALSE(runs.cases.empty());
-    const test::ExpectedCase& c = runs.cases.front();
-    ASSERT_EQ(c.args, "-z tok512.bin -t 0 -n 200");
-    auto r = test::run_bench("generate '" + test::model_path("stories260K.bin") + "' -z '" +
-                             test::model_path("tok512.bin") + "' -t 0 -n 200 --backend hls-csim");
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, c.stdout_text);
+    test::expect_llama2c_greedy_text("--backend hls-csim");
 }
 
 }  // namespace

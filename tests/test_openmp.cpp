@@ -12,7 +12,6 @@
 #include "core/error.hpp"
 #include "core/registry.hpp"
 #include "core/synth.hpp"
-#include "tests/expected_cases.hpp"
 #include "tests/backend_fixtures.hpp"
 #include "tests/test_support.hpp"
 
@@ -139,17 +138,8 @@ TEST(OpenMp, ChecksStories260KEndToEnd) {
 
 TEST(OpenMp, Stories260KGreedyTextIsLlama2cs) {
     LHB_REQUIRE_MODELS();
-    auto runs = test::load_expected_runs(test::model_path("expected-stories260K.txt"));
-    ASSERT_FALSE(runs.cases.empty());
-    const test::ExpectedCase& c = runs.cases.front();
-    ASSERT_EQ(c.args, "-z tok512.bin -t 0 -n 200");
-    for (const char* threads : {"1", "2"}) {
-        auto r = test::run_bench("generate '" + test::model_path("stories260K.bin") + "' -z '" +
-                                 test::model_path("tok512.bin") + "' -t 0 -n 200 --backend openmp --threads " +
-                                 threads);
-        EXPECT_EQ(r.exit_code, 0) << r.err;
-        EXPECT_EQ(r.out, c.stdout_text) << "threads " << threads;
-    }
+    for (const char* threads : {"1", "2"})
+        test::expect_llama2c_greedy_text(std::string("--backend openmp --threads ") + threads);
 }
 
 }  // namespace
