@@ -48,6 +48,17 @@ std::string stories260k_int8_generate_args(const TempDir& tmp, int n) {
            std::to_string(n) + " --backend ";
 }
 
+WeightMatrix q8_view(int rows, int cols, const int8_t* q, const float* scales, int gs) {
+    WeightMatrix w;
+    w.dtype = DType::Q8_0;
+    w.rows = rows;
+    w.cols = cols;
+    w.q = q;
+    w.scales = scales;
+    w.group_size = gs;
+    return w;
+}
+
 Q8Matrix::Q8Matrix(int rows, int cols, int gs, std::mt19937& rng, int qmin, int qmax) {
     q.resize(size_t(rows) * size_t(cols));
     s.resize(q.size() / size_t(gs));
@@ -55,12 +66,7 @@ Q8Matrix::Q8Matrix(int rows, int cols, int gs, std::mt19937& rng, int qmin, int 
     std::uniform_real_distribution<float> sd(0.2f, 1.0f);
     for (auto& v : q) v = int8_t(qd(rng));
     for (auto& v : s) v = sd(rng) / 127.0f / std::sqrt(float(cols));
-    view.dtype = DType::Q8_0;
-    view.rows = rows;
-    view.cols = cols;
-    view.q = q.data();
-    view.scales = s.data();
-    view.group_size = gs;
+    view = q8_view(rows, cols, q.data(), s.data(), gs);
 }
 
 std::string q8_model(const TempDir& tmp, const std::string& shape, int gs, const std::string& name, uint64_t seed) {

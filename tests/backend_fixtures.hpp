@@ -40,6 +40,9 @@ void expect_llama2c_greedy_text(const std::string& backend_args);
 // last). Throws when the quantizer fails.
 std::string stories260k_int8_generate_args(const TempDir& tmp, int n);
 
+// A Q8_0 view of rows x cols int8 values q with one scale per gs of them.
+WeightMatrix q8_view(int rows, int cols, const int8_t* q, const float* scales, int gs);
+
 // A random Q8_0 matrix that owns its storage: q uniform in [qmin, qmax], scales that keep
 // the products of unit-sized inputs near 1.
 struct Q8Matrix {

@@ -9,6 +9,7 @@
 #include "core/quantize.hpp"
 #include "core/sampler.hpp"
 #include "core/synth.hpp"
+#include "tests/backend_fixtures.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb {
@@ -131,13 +132,7 @@ TEST(Int8, CpuRefMatmulFollowsRunqArithmetic) {
     // A hand-checkable case: one row, two groups of 2.
     const int8_t wq[4] = {1, -2, 3, 4};
     const float ws[2] = {0.5f, 0.25f};
-    WeightMatrix w;
-    w.dtype = DType::Q8_0;
-    w.rows = 1;
-    w.cols = 4;
-    w.q = wq;
-    w.scales = ws;
-    w.group_size = 2;
+    const WeightMatrix w = test::q8_view(1, 4, wq, ws, 2);
     const float x[4] = {127.f, -63.5f, 0.f, 10.f};  // groups: scale 1 -> q {127,-64}; scale 10/127 -> {0,127}
     float out = 0;
     CpuRefBackend b;

@@ -120,13 +120,7 @@ TEST(OpenMpInt8, TileBytesFollowTheDocumentedLayout) {
     // group's block, bytes 4..5 (row 1's lane), stored as q + 128; the scale follows.
     const int8_t q[8] = {1, 2, 3, 4, 5, 6, -7, -128};
     const float s[4] = {0.5f, 0.25f, 2.f, 4.f};
-    WeightMatrix m;
-    m.dtype = DType::Q8_0;
-    m.rows = 2;
-    m.cols = 4;
-    m.q = q;
-    m.scales = s;
-    m.group_size = 2;
+    const WeightMatrix m = test::q8_view(2, 4, q, s, 2);
     std::vector<unsigned char> tiles(size_t(openmp::q8_packed_bytes(2, 4, 2)));
     openmp::pack_q8_rows(m, 0, 2, tiles.data());
     const unsigned char* g1 = tiles.data() + 16 * 4 + 64;  // group 1's block
