@@ -274,6 +274,8 @@ float* OpenMpBackend::forward(int token, int pos) {
 // (runq.c's forward): each thread also quantizes every matmul input itself (xb before
 // wq/wk/wv, the attention output before wo, xb before w1/w3, hb before w2, x before the
 // classifier); a few hundred values, cheaper than sharing them through another barrier.
+// It stays one long function because the one parallel region is the point: each thread's
+// cursor into its weight block, its ranges and its buffers live across all the barriers.
 float* OpenMpBackend::forward_fused(int token, int pos) {
     const ModelConfig& p = model_->config();
     const ModelWeights& w = model_->weights();
