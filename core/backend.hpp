@@ -1,7 +1,8 @@
 #pragma once
 // The Backend interface: the six ops of a LLaMA2 layer plus the residual add, and a
-// whole-token forward pass that composes them in llama2.c's order. A backend with a fused
-// kernel overrides forward().
+// whole-token forward pass that composes them in llama2.c's order. Every op defaults to
+// llama2.c's exact arithmetic (core/exact_ops.hpp), which is all cpu-ref is; a backend
+// overrides the ops it accelerates, and one with a fused kernel overrides forward().
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/exact_ops.hpp"
 #include "core/model.hpp"
 
 namespace lhb {
@@ -55,23 +57,29 @@ public:
     virtual void load(const Model& model);
 
     // out[n] = weight * x / rms(x)  (out may alias x)
-    virtual void rmsnorm(float* out, const float* x, const float* weight, int n) = 0;
+    virtual void rmsnorm(float* out, const float* x, const float* weight, int n) {
+        exact::rmsnorm(out, x, weight, n);
+    }
     // out[w.rows] = W x[w.cols]
-    virtual void matmul(float* out, const float* x, const WeightMatrix& w) = 0;
+    virtual void matmul(float* out, const float* x, const WeightMatrix& w) { exact::matmul(out, x, w, xq_); }
     // Rotates adjacent pairs of q[dim] and (for i < kv_dim) k[kv_dim] in place.
-    virtual void rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) = 0;
+    virtual void rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) {
+        exact::rope(q, k, pos, dim, kv_dim, head_size);
+    }
     // In place over x[n].
-    virtual void softmax(float* x, int n) = 0;
+    virtual void softmax(float* x, int n) { exact::softmax(x, n); }
     // Per query head: scores against key_cache rows 0..pos, softmax, weighted sum of
     // value_cache rows. out[n_heads*head_size]; att is scratch of n_heads * (pos+1) floats
     // at least. Caches are [pos+1][kv_dim] for one layer.
     virtual void attention(float* out, const float* q, const float* key_cache,
                            const float* value_cache, float* att, int pos,
-                           const AttentionShape& shape) = 0;
+                           const AttentionShape& shape) {
+        exact::attention(out, q, key_cache, value_cache, att, pos, shape);
+    }
     // hb[i] = silu(hb[i]) * hb2[i]
-    virtual void swiglu(float* hb, const float* hb2, int n) = 0;
+    virtual void swiglu(float* hb, const float* hb2, int n) { exact::swiglu(hb, hb2, n); }
     // x[i] += y[i]
-    virtual void residual_add(float* x, const float* y, int n) = 0;
+    virtual void residual_add(float* x, const float* y, int n) { exact::residual_add(x, y, n); }
 
     // Logits (vocab_size floats, owned by the backend) for `token` at position `pos`.
     virtual float* forward(int token, int pos);
@@ -103,6 +111,9 @@ protected:
     const Model* model_ = nullptr;
     std::unique_ptr<RunState> state_;
     OpTimes* op_times_ = nullptr;
+
+private:
+    exact::Q8Activations xq_;  // the default int8 matmul's quantized activations
 };
 
 }  // namespace lhb

@@ -54,6 +54,25 @@ void validate_config(const ModelConfig& c, const std::string& where) {
 
 const char* dtype_name(DType t) { return t == DType::F32 ? "fp32" : "int8"; }
 
+const WeightMatrix* LayerWeights::matrix(WeightRole role) const {
+    switch (role) {
+        case WeightRole::Wq: return &wq;
+        case WeightRole::Wk: return &wk;
+        case WeightRole::Wv: return &wv;
+        case WeightRole::Wo: return &wo;
+        case WeightRole::W1: return &w1;
+        case WeightRole::W2: return &w2;
+        case WeightRole::W3: return &w3;
+        default: return nullptr;
+    }
+}
+
+const WeightMatrix* ModelWeights::matrix(WeightId id) const {
+    if (id.role == WeightRole::Classifier) return &wcls;
+    if (id.layer < 0 || id.layer >= int(layers.size())) return nullptr;
+    return layers[size_t(id.layer)].matrix(id.role);
+}
+
 int64_t WeightMatrix::bytes() const {
     if (dtype == DType::F32) return numel() * 4;
     return numel() + numel() / group_size * 4;
@@ -141,6 +160,16 @@ void fill_layers_f32(ModelWeights& w, const ModelConfig& c, const float* wq, con
     }
 }
 
+// Every matrix of the model gets its id (WeightId), whichever file format laid it out.
+void name_matrices(ModelWeights& w) {
+    for (size_t l = 0; l < w.layers.size(); ++l) {
+        LayerWeights& L = w.layers[l];
+        WeightMatrix* in_role_order[kLayerWeightRoles] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w2, &L.w3};
+        for (int r = 0; r < kLayerWeightRoles; ++r) in_role_order[r]->id = WeightId{int(l), WeightRole(r)};
+    }
+    w.wcls.id = WeightId{-1, WeightRole::Classifier};
+}
+
 void check_size(const std::string& path, size_t actual, int64_t expected, const char* what) {
     if (int64_t(actual) != expected)
         fail_input(path, "file size",
@@ -176,6 +205,7 @@ Model Model::open(const std::string& path) {
         int32_t version = read_i32(base + 4);
         if (version == 2) {
             m.load_v2(base, size);
+            name_matrices(w);
             return m;
         }
         if (version != 1) fail_input(path, "version", "1 or 2", std::to_string(version));
@@ -203,6 +233,7 @@ Model Model::open(const std::string& path) {
         const float* wcls = c.shared_classifier ? w.token_embedding : cur.floats(V * d);
         fill_layers_f32(w, c, wq, wk, wv, wo, w1, w2, w3, rms_att, rms_ffn);
         w.wcls = f32_matrix(wcls, c.vocab_size, c.dim);
+        name_matrices(w);
         return m;
     }
 
@@ -233,6 +264,7 @@ Model Model::open(const std::string& path) {
     const float* wcls = c.shared_classifier ? w.token_embedding : cur.floats(V * d);
     fill_layers_f32(w, c, wq, wk, wv, wo, w1, w2, w3, rms_att, rms_ffn);
     w.wcls = f32_matrix(wcls, c.vocab_size, c.dim);
+    name_matrices(w);
     return m;
 }
 

@@ -33,9 +33,33 @@ void validate_config(const ModelConfig& c, const std::string& where);
 enum class DType { F32, Q8_0 };
 const char* dtype_name(DType t);
 
+// What a model matrix is: its role in the layer (in the kernels' order, wq..w3, so a role is
+// also lhk::LayerMatrix) or the classifier.
+enum class WeightRole : int8_t { None = -1, Wq, Wk, Wv, Wo, W1, W2, W3, Classifier };
+constexpr int kLayerWeightRoles = 7;  // wq..w3
+
+// A model matrix's identity, so that a backend can hold its own copies of the weights (packed,
+// on a device) in a plain vector by index() instead of looking them up by address. Matrices
+// made outside a Model (per-op checks on random data) have none.
+struct WeightId {
+    int layer = -1;  // -1 for the classifier
+    WeightRole role = WeightRole::None;
+
+    bool valid() const { return role != WeightRole::None; }
+    // 0 for the classifier, 1 + layer * kLayerWeightRoles + role for a layer's; -1 for none.
+    int index() const {
+        if (role == WeightRole::Classifier) return 0;
+        return valid() ? 1 + layer * kLayerWeightRoles + int(role) : -1;
+    }
+    // How many indices a model of n_layers has.
+    static int count(int n_layers) { return 1 + n_layers * kLayerWeightRoles; }
+    bool operator==(const WeightId&) const = default;
+};
+
 // A [rows][cols] row-major weight matrix, either fp32 or Q8_0 (int8 values with one fp32
 // scale per `group_size` consecutive values of the flattened matrix). Views never own.
 struct WeightMatrix {
+    WeightId id;  // set by Model for its matrices
     DType dtype = DType::F32;
     int rows = 0;  // out features
     int cols = 0;  // in features
@@ -46,6 +70,7 @@ struct WeightMatrix {
 
     int64_t numel() const { return int64_t(rows) * cols; }
     int64_t bytes() const;  // bytes read from memory by one matmul with this matrix
+    bool operator==(const WeightMatrix&) const = default;
 };
 
 struct LayerWeights {
@@ -53,6 +78,9 @@ struct LayerWeights {
     const float* rms_ffn = nullptr;  // [dim]
     WeightMatrix wq, wk, wv, wo;     // [dim][dim], [kv_dim][dim] x2, [dim][dim]
     WeightMatrix w1, w2, w3;         // [hidden][dim], [dim][hidden], [hidden][dim]
+
+    // The matrix of a layer role (wq..w3), nullptr for any other.
+    const WeightMatrix* matrix(WeightRole role) const;
 };
 
 struct ModelWeights {
@@ -60,6 +88,15 @@ struct ModelWeights {
     std::vector<LayerWeights> layers;
     const float* rms_final = nullptr;  // [dim]
     WeightMatrix wcls;                 // [vocab][dim]
+
+    // The matrix with this id; nullptr for none or one this model does not have.
+    const WeightMatrix* matrix(WeightId id) const;
+    // Whether w is this model's matrix of its id, the same view (a backend's copy of that
+    // matrix stands for w only then: a view of other data with a borrowed id does not).
+    bool holds(const WeightMatrix& w) const {
+        const WeightMatrix* m = matrix(w.id);
+        return m && *m == w;
+    }
 };
 
 enum class FileFormat { V0Legacy = 0, V1Fp32 = 1, V2Q8 = 2 };

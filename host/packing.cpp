@@ -144,11 +144,10 @@ void pack_weights(const Model& model, const DeviceLayout& layout,
     const std::string where = model.path();
     for (int l = 0; l < d.n_layers; ++l) {
         const LayerWeights& L = w.layers[size_t(l)];
-        const WeightMatrix* mats[lhk::kMatricesPerLayer] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w2, &L.w3};
-        for (int m = 0; m < lhk::kMatricesPerLayer; ++m) {
+        for (int m = 0; m < lhk::kMatricesPerLayer; ++m) {  // a role is its kernel index (lhk::kWq..kW3)
             std::array<int64_t, kPorts> off{};
             for (int p = 0; p < kPorts; ++p) off[size_t(p)] = lhk::matrix_offset(d, p, l, m);
-            pack_matrix_region(*mats[m], d, dst, off, where);
+            pack_matrix_region(*L.matrix(WeightRole(m)), d, dst, off, where);
         }
         pack_vector(L.rms_att, d.dim, dst[0] + lhk::rms_att_offset(d, l));
         pack_vector(L.rms_ffn, d.dim, dst[0] + lhk::rms_ffn_offset(d, l));
@@ -246,13 +245,20 @@ lhk::ModelDims single_layer_attention_dims(const AttentionShape& s, int pos, con
 
 void stripe_kv_layer(const lhk::ModelDims& d, int layer, int pos, const float* key_cache,
                      const float* value_cache, std::array<BeatBuffer, lhk::kKvPorts>& stripes) {
+    std::array<lhk::Beat*, lhk::kKvPorts> dst{};
+    for (int p = 0; p < lhk::kKvPorts; ++p) dst[size_t(p)] = stripes[size_t(p)].data();
+    stripe_kv_layer(d, layer, pos, key_cache, value_cache, dst);
+}
+
+void stripe_kv_layer(const lhk::ModelDims& d, int layer, int pos, const float* key_cache,
+                     const float* value_cache, const std::array<lhk::Beat*, lhk::kKvPorts>& stripes) {
     // Rows are stored expanded: query head h's copy of KV head h / kv_mul (llama_layout.hpp).
     const int kv_dim = lhk::kv_dim_of(d), hs = lhk::head_size_of(d), kv_mul = lhk::kv_mul_of(d);
     for (int t = 0; t <= pos; ++t) {
-        BeatBuffer& s = stripes[size_t(t % lhk::kKvPorts)];
+        lhk::Beat* s = stripes[size_t(t % lhk::kKvPorts)];
         const int slot = t / lhk::kKvPorts;
-        float* k = reinterpret_cast<float*>(s.data() + lhk::k_row_offset(d, layer, slot));
-        float* v = reinterpret_cast<float*>(s.data() + lhk::v_row_offset(d, layer, slot));
+        float* k = reinterpret_cast<float*>(s + lhk::k_row_offset(d, layer, slot));
+        float* v = reinterpret_cast<float*>(s + lhk::v_row_offset(d, layer, slot));
         for (int h = 0; h < d.n_heads; ++h) {
             const int64_t src = int64_t(t) * kv_dim + int64_t(h / kv_mul) * hs;
             std::memcpy(k + h * hs, key_cache + src, size_t(hs) * sizeof(float));

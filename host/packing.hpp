@@ -4,8 +4,9 @@
 // spread over the bundles, every row padded to whole beats, every region 4 KiB aligned.
 // fp32 models: fp32 rows. int8 (Q8_0) models: int8 row pairs with their scales inline
 // (pack_q8_rows), and the embedding table in fp32 as the model dequantized it.
-// The hls-csim backend runs the kernels on these buffers; the XRT backend copies the same
-// bytes into its buffer objects (or packs straight into mapped ones with pack_weights).
+// The HLS device backend (backends/hls_device/) packs straight into its kernel runner's
+// buffers with pack_weights (host memory in C simulation, mapped XRT buffer objects on a
+// board); pack_model and the port helpers give the same bytes in owning buffers.
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -104,6 +105,8 @@ std::array<BeatBuffer, lhk::kKvPorts> make_kv_stripes(const DeviceLayout& layout
 // fit the kernels.
 lhk::ModelDims single_layer_attention_dims(const AttentionShape& shape, int pos, const std::string& who);
 
+void stripe_kv_layer(const lhk::ModelDims& dims, int layer, int pos, const float* key_cache,
+                     const float* value_cache, const std::array<lhk::Beat*, lhk::kKvPorts>& stripes);
 void stripe_kv_layer(const lhk::ModelDims& dims, int layer, int pos, const float* key_cache,
                      const float* value_cache, std::array<BeatBuffer, lhk::kKvPorts>& stripes);
 

@@ -1,6 +1,7 @@
 #include "tests/backend_fixtures.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <cmath>
 #include <vector>
 
@@ -11,8 +12,62 @@
 #include "core/correctness.hpp"
 #include "core/quantize.hpp"
 #include "core/synth.hpp"
+#include "tests/expected_cases.hpp"
 
 namespace lhb::test {
+
+std::unique_ptr<HlsDeviceBackend> make_hls_csim(bool fused) {
+    BackendOptions o;
+    o.fused = fused;
+    return make_hls_csim_backend(o);
+}
+
+OpenMpAndCpuRef::OpenMpAndCpuRef(const Model& model, int threads)
+    : fused(threads, true, 0), unfused(threads, false, 0) {
+    fused.load(model);
+    unfused.load(model);
+    ref.load(model);
+    EXPECT_EQ(fused.forward_threads(), threads);
+}
+
+void expect_llama2c_greedy_text(const std::string& backend_args) {
+    auto runs = load_expected_runs(model_path("expected-stories260K.txt"));
+    ASSERT_FALSE(runs.cases.empty());
+    const ExpectedCase& c = runs.cases.front();
+    ASSERT_EQ(c.args, "-z tok512.bin -t 0 -n 200");
+    auto r = run_bench("generate '" + model_path("stories260K.bin") + "' -z '" + model_path("tok512.bin") +
+                       "' -t 0 -n 200 " + backend_args);
+    EXPECT_EQ(r.exit_code, 0) << backend_args << ": " << r.err;
+    EXPECT_EQ(r.out, c.stdout_text) << backend_args;
+}
+
+std::string stories260k_int8_generate_args(const TempDir& tmp, int n) {
+    auto q = run_bench("quantize '" + model_path("stories260K.bin") + "' '" + tmp.file("q8.bin") + "' --group 4");
+    if (q.exit_code != 0) throw std::runtime_error("bench quantize failed: " + q.err);
+    return "generate '" + tmp.file("q8.bin") + "' -z '" + model_path("tok512.bin") + "' -t 0 -n " +
+           std::to_string(n) + " --backend ";
+}
+
+WeightMatrix q8_view(int rows, int cols, const int8_t* q, const float* scales, int gs) {
+    WeightMatrix w;
+    w.dtype = DType::Q8_0;
+    w.rows = rows;
+    w.cols = cols;
+    w.q = q;
+    w.scales = scales;
+    w.group_size = gs;
+    return w;
+}
+
+Q8Matrix::Q8Matrix(int rows, int cols, int gs, std::mt19937& rng, int qmin, int qmax) {
+    q.resize(size_t(rows) * size_t(cols));
+    s.resize(q.size() / size_t(gs));
+    std::uniform_int_distribution<int> qd(qmin, qmax);
+    std::uniform_real_distribution<float> sd(0.2f, 1.0f);
+    for (auto& v : q) v = int8_t(qd(rng));
+    for (auto& v : s) v = sd(rng) / 127.0f / std::sqrt(float(cols));
+    view = q8_view(rows, cols, q.data(), s.data(), gs);
+}
 
 std::string q8_model(const TempDir& tmp, const std::string& shape, int gs, const std::string& name, uint64_t seed) {
     const std::string fp = tmp.file(name + ".f32.bin"), q8 = tmp.file(name + ".q8.bin");
@@ -55,51 +110,6 @@ double max_logit_error(Backend& cand, Backend& ref, int steps, int* agreeing) {
     }
     if (agreeing) *agreeing = agree;
     return worst;
-}
-
-void stories260K_q8_greedy_run(const TempDir& tmp, int n, std::string* args, std::string* ref_text) {
-    auto q = run_bench("quantize '" + model_path("stories260K.bin") + "' '" + tmp.file("q8.bin") + "' --group 4");
-    ASSERT_EQ(q.exit_code, 0) << q.err;
-    *args = "generate '" + tmp.file("q8.bin") + "' -z '" + model_path("tok512.bin") + "' -t 0 -n " +
-            std::to_string(n) + " --backend ";
-    auto ref = run_bench(*args + "cpu-ref");
-    ASSERT_EQ(ref.exit_code, 0) << ref.err;
-    EXPECT_GT(ref.out.size(), 200u);
-    *ref_text = ref.out;
-}
-
-std::unique_ptr<Backend> hls_csim_backend(bool fused) {
-    BackendOptions o;
-    o.fused = fused;
-    return std::make_unique<HlsCsimBackend>(o);
-}
-
-EndToEndCheck end_to_end_against_cpu_ref(Backend& candidate, const Model& model, int steps) {
-    CpuRefBackend ref;
-    candidate.load(model);
-    ref.load(model);
-    return check_end_to_end(candidate, ref, steps);
-}
-
-OpenMpAndCpuRef::OpenMpAndCpuRef(const Model& model, int threads)
-    : fused(threads, true, 0), unfused(threads, false, 0) {
-    fused.load(model);
-    unfused.load(model);
-    ref.load(model);
-}
-
-WeightMatrix q8_matrix(int rows, int cols, const int8_t* q, const float* scales, int gs) {
-    return WeightMatrix{.dtype = DType::Q8_0, .rows = rows, .cols = cols, .q = q, .scales = scales, .group_size = gs};
-}
-
-Q8Matrix::Q8Matrix(int rows, int cols, int gs, std::mt19937& rng, int qmin, int qmax) {
-    q.resize(size_t(rows) * size_t(cols));
-    s.resize(q.size() / size_t(gs));
-    std::uniform_int_distribution<int> qd(qmin, qmax);
-    std::uniform_real_distribution<float> sd(0.2f, 1.0f);
-    for (auto& v : q) v = int8_t(qd(rng));
-    for (auto& v : s) v = sd(rng) / 127.0f / std::sqrt(float(cols));
-    view = q8_matrix(rows, cols, q.data(), s.data(), gs);
 }
 
 }  // namespace lhb::test

@@ -14,7 +14,58 @@
 #include "core/model.hpp"
 #include "tests/test_support.hpp"
 
+namespace lhb {
+class HlsDeviceBackend;
+}
+
 namespace lhb::test {
+
+// hls-csim, fused (llama_forward) or per-op.
+std::unique_ptr<HlsDeviceBackend> make_hls_csim(bool fused);
+
+// openmp's fused pass and its op-by-op path on `threads` threads (every one of them runs,
+// however small the model), and cpu-ref, all loaded with `model`.
+struct OpenMpAndCpuRef {
+    OpenMpBackend fused, unfused;
+    CpuRefBackend ref;
+    OpenMpAndCpuRef(const Model& model, int threads);
+};
+
+// `bench generate` of stories260K (-t 0 -n 200) with `backend_args` (e.g. "--backend
+// openmp --threads 2") prints llama2.c's greedy text: the first case of
+// expected-stories260K.txt.
+void expect_llama2c_greedy_text(const std::string& backend_args);
+
+// stories260K quantized to int8 (group size 4) by `bench quantize` into tmp, and the start
+// of `bench generate` arguments for its greedy text of n tokens (the backend's name goes
+// last). Throws when the quantizer fails.
+std::string stories260k_int8_generate_args(const TempDir& tmp, int n);
+
+// A Q8_0 view of rows x cols int8 values q with one scale per gs of them.
+WeightMatrix q8_view(int rows, int cols, const int8_t* q, const float* scales, int gs);
+
+// A random Q8_0 matrix that owns its storage: q uniform in [qmin, qmax], scales that keep
+// the products of unit-sized inputs near 1.
+struct Q8Matrix {
+    std::vector<int8_t> q;
+    std::vector<float> s;
+    WeightMatrix view;
+    Q8Matrix(int rows, int cols, int gs, std::mt19937& rng, int qmin = -127, int qmax = 127);
+    Q8Matrix(const Q8Matrix&) = delete;  // the view points into this one's vectors
+    Q8Matrix& operator=(const Q8Matrix&) = delete;
+};
+
+// The steps of a long run: `full`, or under AddressSanitizer (5-10x slower) `sanitized`, so
+// that the sanitized suite stays within its time budget.
+constexpr int steps_for_build(int full, int sanitized) {
+#ifdef __SANITIZE_ADDRESS__
+    (void)full;
+    return sanitized;
+#else
+    (void)sanitized;
+    return full;
+#endif
+}
 
 // An int8 checkpoint of `shape` (synthetic fp32 weights from `seed`, quantized with group
 // size gs) in tmp; returns its path.
@@ -29,41 +80,5 @@ size_t expect_all_ops_pass(Backend& candidate, const ModelConfig& c, size_t matm
 // over `steps` positions (every candidate logit must be finite), and in *agreeing, if
 // given, how many leading greedy tokens agree.
 double max_logit_error(Backend& cand, Backend& ref, int steps, int* agreeing = nullptr);
-
-// stories260K quantized by `bench quantize --group 4` into tmp; in *args the `bench generate`
-// arguments of a greedy run of n tokens over it, ending in "--backend " for the caller to
-// name one, and in *ref_text cpu-ref's text of that run (more than 200 bytes). A fatal
-// failure of the calling test if quantizing or cpu-ref's run fails.
-void stories260K_q8_greedy_run(const TempDir& tmp, int n, std::string* args, std::string* ref_text);
-
-// The hls-csim backend: the forward pass through llama_forward when `fused`, else through
-// the per-op tops.
-std::unique_ptr<Backend> hls_csim_backend(bool fused);
-
-// `candidate` and a cpu-ref, both loaded with `model`, through check_end_to_end over
-// `steps` positions.
-EndToEndCheck end_to_end_against_cpu_ref(Backend& candidate, const Model& model, int steps);
-
-// One thread count's backends, loaded with `model`: openmp fused and op by op (with
-// min_bytes_per_thread 0, so that every thread runs even on a tiny model) and cpu-ref.
-struct OpenMpAndCpuRef {
-    OpenMpBackend fused, unfused;
-    CpuRefBackend ref;
-    OpenMpAndCpuRef(const Model& model, int threads);
-};
-
-// A Q8_0 view of rows x cols int8 weights q with their scales (group size gs).
-WeightMatrix q8_matrix(int rows, int cols, const int8_t* q, const float* scales, int gs);
-
-// A Q8_0 matrix that owns its storage: q uniform in [qmin, qmax], scales that keep a row's
-// products with unit activations of the order of one.
-struct Q8Matrix {
-    std::vector<int8_t> q;
-    std::vector<float> s;
-    WeightMatrix view;
-    Q8Matrix(int rows, int cols, int gs, std::mt19937& rng, int qmin = -127, int qmax = 127);
-    Q8Matrix(const Q8Matrix&) = delete;  // view points into q and s
-    Q8Matrix& operator=(const Q8Matrix&) = delete;
-};
 
 }  // namespace lhb::test

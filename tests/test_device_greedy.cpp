@@ -108,7 +108,8 @@ TEST(DeviceGreedy, KernelArgmaxIsSampleArgmax) {
 void expect_device_decode_is_host_decode(const std::string& path, int chunk) {
     Model model = Model::open(path);
     const int n = model.config().seq_len;
-    HlsCsimBackend host_side{BackendOptions{}}, device{BackendOptions{}};
+    auto host_side_backend = make_hls_csim_backend(BackendOptions{}), device_backend = make_hls_csim_backend(BackendOptions{});
+    HlsDeviceBackend &host_side = *host_side_backend, &device = *device_backend;
     host_side.load(model);
     device.load(model);
     std::vector<int> expected, got;
@@ -153,7 +154,8 @@ TEST(DeviceGreedy, DecodeStopsAtTheEndOfTheSequence) {
     const std::string fp = tmp.file("m.bin");
     write_synthetic_model(parse_shape("stories260K"), fp, 23);
     Model model = Model::open(fp);
-    HlsCsimBackend device{BackendOptions{}};
+    auto device_backend = make_hls_csim_backend(BackendOptions{});
+    HlsDeviceBackend& device = *device_backend;
     device.load(model);
     const int seq = model.config().seq_len;
     std::vector<int> out;

@@ -318,7 +318,8 @@ TEST(HlsEstimator, BackendEstimateIsLabeledEstimated) {
     test::TempDir tmp;
     write_synthetic_model(parse_shape("stories260K"), tmp.file("m.bin"), 1);
     Model model = Model::open(tmp.file("m.bin"));
-    HlsCsimBackend b{BackendOptions{}};
+    auto backend = make_hls_csim_backend(BackendOptions{});
+    HlsDeviceBackend& b = *backend;
     b.load(model);
     auto e = b.estimate(10);
     ASSERT_TRUE(e.has_value());

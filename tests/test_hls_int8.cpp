@@ -30,6 +30,9 @@
 namespace lhb {
 namespace {
 
+using test::make_hls_csim;
+using test::Q8Matrix;
+
 // ---- The activation quantizer --------------------------------------------------------------
 
 TEST(HlsInt8, QuantizerIsRunqsBitForBit) {
@@ -109,7 +112,7 @@ TEST(HlsInt8, PackedRowPairsDecodeToTheWeightsAndTheRestIsZero) {
     for (const Case& c : {Case{37, 172, 4}, Case{13, 48, 12}, Case{40, 64, 32}, Case{9, 288, 48}, Case{22, 128, 64},
                           Case{5, 8, 4}}) {
         SCOPED_TRACE(std::to_string(c.rows) + "x" + std::to_string(c.cols) + " gs " + std::to_string(c.gs));
-        test::Q8Matrix m(c.rows, c.cols, c.gs, rng);
+        Q8Matrix m(c.rows, c.cols, c.gs, rng);
         const hls::PackedMatrix pm = hls::pack_matrix(m.view);
         EXPECT_EQ(pm.group_size, c.gs);
         std::vector<int8_t> q(m.q.size(), 0);
@@ -185,12 +188,12 @@ TEST(HlsInt8, ModelRegionsAreDisjointAndSized) {
 // sum stays far below 2^24 of those units.
 TEST(HlsInt8, MatmulIsCpuRefsExactlyWhenTheSumsAreExact) {
     std::mt19937 rng(9);
-    auto b = test::hls_csim_backend(false);
+    auto b = make_hls_csim(false);
     CpuRefBackend ref;
     for (int gs : {4, 12, 32, 48, 64}) {
         const int cols = gs * (gs <= 12 ? 12 : 4), rows = 37;
         SCOPED_TRACE("gs " + std::to_string(gs) + " " + std::to_string(rows) + "x" + std::to_string(cols));
-        test::Q8Matrix m(rows, cols, gs, rng, -3, 3);
+        Q8Matrix m(rows, cols, gs, rng, -3, 3);
         for (float& s : m.s) s = 1.0f / 32;
         std::vector<float> x(static_cast<size_t>(cols));
         std::uniform_int_distribution<int> xd(-127, 127);
@@ -208,7 +211,7 @@ TEST(HlsInt8, MatmulIsCpuRefsExactlyWhenTheSumsAreExact) {
 TEST(HlsInt8, MatmulMatchesCpuRefUpToTheOrderOfTheGroupTerms) {
     std::mt19937 rng(17);
     std::normal_distribution<float> nd(0.0f, 1.0f);
-    auto b = test::hls_csim_backend(false);
+    auto b = make_hls_csim(false);
     CpuRefBackend ref;
     struct Case {
         int rows, cols, gs;
@@ -217,7 +220,7 @@ TEST(HlsInt8, MatmulMatchesCpuRefUpToTheOrderOfTheGroupTerms) {
                           Case{768, 288, 48}, Case{288, 768, 48}, Case{1376, 512, 32}, Case{512, 1376, 32},
                           Case{130, 256, 64}, Case{7, 96, 12}, Case{1, 8, 4}}) {
         SCOPED_TRACE(std::to_string(c.rows) + "x" + std::to_string(c.cols) + " gs " + std::to_string(c.gs));
-        test::Q8Matrix m(c.rows, c.cols, c.gs, rng);
+        Q8Matrix m(c.rows, c.cols, c.gs, rng);
         std::vector<float> x(size_t(c.cols));
         for (float& v : x) v = nd(rng);
         std::vector<float> got(size_t(c.rows)), want(size_t(c.rows));
@@ -258,7 +261,7 @@ TEST(HlsInt8, EveryOpWithinToleranceOfCpuRefsInt8Ops) {
         SCOPED_TRACE(std::string(k.shape) + " gs " + std::to_string(k.gs));
         const ModelConfig c = parse_shape(k.shape);
         EXPECT_EQ(op_tolerance(Op::MatMul, DType::Q8_0).rel, op_tolerance(Op::MatMul, DType::F32).rel);
-        auto b = test::hls_csim_backend(false);
+        auto b = make_hls_csim(false);
         CpuRefBackend ref;
         auto checks = check_ops(*b, ref, c, 13, DType::Q8_0, k.gs);
         int matmuls = 0;
@@ -286,14 +289,14 @@ TEST(HlsInt8, EveryOpWithinToleranceOfCpuRefsInt8Ops) {
 constexpr double kInt8LogitBound = 0.5;
 
 void expect_int8_end_to_end(const Model& model, int steps) {
-    auto fused = test::hls_csim_backend(true), per_op = test::hls_csim_backend(false);
+    auto fused = make_hls_csim(true), per_op = make_hls_csim(false);
     CpuRefBackend ref;
     fused->load(model);
     per_op->load(model);
     const EndToEndCheck same = check_end_to_end(*fused, *per_op, steps);
     EXPECT_EQ(same.max_abs_logit_err, 0.0) << "llama_forward differs from the per-op tops";
     EXPECT_EQ(same.tokens_agreeing, steps);
-    auto cand = test::hls_csim_backend(true);
+    auto cand = make_hls_csim(true);
     cand->load(model);
     ref.load(model);
     const double err = test::max_logit_error(*cand, ref, steps);
@@ -308,21 +311,23 @@ TEST(HlsInt8, Stories260KInt8EndToEnd) {
     write_q8_model(Model::open(test::model_path("stories260K.bin")), tmp.file("q8.bin"), 4);
     Model model = Model::open(tmp.file("q8.bin"));
     ASSERT_EQ(model.dtype(), DType::Q8_0);
-    expect_int8_end_to_end(model, test::unless_asan(model.config().seq_len, 96));
+    expect_int8_end_to_end(model, test::steps_for_build(model.config().seq_len, 96));
 }
 
 // The int8 greedy text of stories260K (group size 4) through hls-csim is cpu-ref int8's.
 TEST(HlsInt8, Stories260KGreedyTextIsCpuRefInt8s) {
     LHB_REQUIRE_MODELS();
     test::TempDir tmp;
-    std::string args, ref_text;
-    ASSERT_NO_FATAL_FAILURE(test::stories260K_q8_greedy_run(tmp, 200, &args, &ref_text));
+    const std::string args = test::stories260k_int8_generate_args(tmp, 200);
+    auto ref = test::run_bench(args + "cpu-ref");
     auto hls = test::run_bench(args + "hls-csim");
+    ASSERT_EQ(ref.exit_code, 0) << ref.err;
     ASSERT_EQ(hls.exit_code, 0) << hls.err;
-    EXPECT_EQ(hls.out, ref_text);
+    EXPECT_GT(ref.out.size(), 200u);
+    EXPECT_EQ(hls.out, ref.out);
 }
 
-constexpr int kStories15MSteps = test::unless_asan(40, 8);
+constexpr int kStories15MSteps = test::steps_for_build(40, 8);
 
 // stories15M shape, synthetic weights quantized with group size 48.
 TEST(HlsInt8, Stories15MShapeInt8EndToEnd) {
@@ -371,7 +376,7 @@ TEST(HlsInt8, GroupSizesTheKernelsDoNotTakeAreRefusedWithOneLine) {
     test::TempDir tmp;
     // Group size 2 divides stories260K's dims but is not a multiple of 4.
     Model model = Model::open(test::q8_model(tmp, "dim=64,hidden=172,layers=1,heads=8,kv_heads=4,vocab=32,seq=8", 2, "g2", 11));
-    auto b = test::hls_csim_backend(true);
+    auto b = make_hls_csim(true);
     try {
         b->load(model);
         FAIL() << "group size 2 was accepted";
@@ -385,9 +390,9 @@ TEST(HlsInt8, GroupSizesTheKernelsDoNotTakeAreRefusedWithOneLine) {
     }
     // A random matrix in groups of 6 for the per-op matmul.
     std::mt19937 rng(1);
-    test::Q8Matrix m(8, 24, 6, rng);
+    Q8Matrix m(8, 24, 6, rng);
     std::vector<float> x(24, 1.f), y(8);
-    EXPECT_THROW(test::hls_csim_backend(false)->matmul(y.data(), x.data(), m.view), InputError);
+    EXPECT_THROW(make_hls_csim(false)->matmul(y.data(), x.data(), m.view), InputError);
     // An fp32 layout is not fed int8 weights, nor the other way round.
     EXPECT_THROW(hls::check_fits(parse_shape("stories15M"), "x", 96), InputError);  // > 64
     EXPECT_NO_THROW(hls::check_fits(parse_shape("stories15M"), "x", 48));
@@ -510,9 +515,12 @@ TEST(HlsInt8, BenchEstimateInt8) {
     EXPECT_EQ(j.at("group_size"), 32);
     EXPECT_EQ(j.at("label"), "estimated");
 
-    test::expect_bench_error("estimate --shape stories15M --precision int8 --group 6",
-                             "int8 group_size must be 0 (fp32) or a multiple of 4 up to 64");
-    test::expect_bench_error("estimate --shape stories15M --precision int4", "--precision: expected fp32 or int8");
+    r = test::run_bench("estimate --shape stories15M --precision int8 --group 6");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("int8 group_size must be 0 (fp32) or a multiple of 4 up to 64"), std::string::npos) << r.err;
+    r = test::run_bench("estimate --shape stories15M --precision int4");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("--precision: expected fp32 or int8"), std::string::npos) << r.err;
     r = test::run_bench("estimate --shape stories15M --group 48");
     EXPECT_EQ(r.exit_code, 1);
 
@@ -527,7 +535,8 @@ TEST(HlsInt8, BenchEstimateInt8) {
 TEST(HlsInt8, BackendEstimateOfAnInt8ModelIsInt8) {
     test::TempDir tmp;
     Model model = Model::open(test::q8_model(tmp, "stories260K", 4, "e", 11));
-    HlsCsimBackend b{BackendOptions{}};
+    auto backend = make_hls_csim_backend(BackendOptions{});
+    HlsDeviceBackend& b = *backend;
     b.load(model);
     auto e = b.estimate(5);
     ASSERT_TRUE(e.has_value());

@@ -14,19 +14,15 @@
 #include "host/packing.hpp"
 #include "host/trace.hpp"
 #include "kernels/llama_kernels.hpp"
-#include "tests/expected_cases.hpp"
 #include "tests/backend_fixtures.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb {
 namespace {
 
-// hls-csim (llama_forward when fused, else the per-op tops) teacher-forced against cpu-ref.
-EndToEndCheck against_cpu_ref(const Model& model, bool fused, int steps) {
-    return test::end_to_end_against_cpu_ref(*test::hls_csim_backend(fused), model, steps);
-}
+using test::make_hls_csim;
 
-// C simulation's streams (kernels/vendor/hls_stream_csim.hpp): a producer and a consumer that disagree
+// C simulation's streams (host/csim_stream.hpp): a producer and a consumer that disagree
 // stop the simulation (on the device: a deadlock, or a region that never finishes).
 TEST(CsimStream, ReadsWhatWasWrittenInOrderAndStopsOnAMismatch) {
     {
@@ -65,19 +61,19 @@ TEST(HlsCsim, IsRegisteredWithOrder20) {
 
 // stories260K: hidden_dim 172, grouped-query attention (8 heads on 4 KV heads), head_size 8.
 TEST(HlsCsim, EveryOpWithinToleranceAtStories260KShapes) {
-    auto b = test::hls_csim_backend(false);
+    auto b = make_hls_csim(false);
     EXPECT_GE(test::expect_all_ops_pass(*b, parse_shape("stories260K"), 5, 7), 1u + 5 + 3 + 2);
 }
 
 // stories15M: 288x288, 288->768, 768->288 and the 32000x288 classifier; attention up to pos 255.
 TEST(HlsCsim, EveryOpWithinToleranceAtStories15MShapes) {
-    auto b = test::hls_csim_backend(false);
+    auto b = make_hls_csim(false);
     EXPECT_GE(test::expect_all_ops_pass(*b, parse_shape("stories15M"), 4, 7), 1u + 4 + 3 + 2);
 }
 
 // The ops really run through the kernels' tops: their loops show up in the trace.
 TEST(HlsCsim, PerOpCallsRunTheKernelTops) {
-    auto b = test::hls_csim_backend(false);
+    auto b = make_hls_csim(false);
     std::vector<float> w(size_t(40 * 24), 0.5f), x(24, 1.0f), y(40, 0.f);
     WeightMatrix m;
     m.rows = 40;
@@ -96,12 +92,23 @@ TEST(HlsCsim, PerOpCallsRunTheKernelTops) {
 
 // Logits of llama_forward (fused) at every position of stories260K, teacher-forced against
 // cpu-ref, and the greedy tokens.
+// hls-csim (fused or per-op) teacher-forced against cpu-ref over `steps` positions: passes
+// and runs them all.
+EndToEndCheck expect_csim_end_to_end(const Model& model, bool fused, int steps) {
+    auto cand = make_hls_csim(fused);
+    CpuRefBackend ref;
+    cand->load(model);
+    ref.load(model);
+    const EndToEndCheck e = check_end_to_end(*cand, ref, steps);
+    EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
+    EXPECT_EQ(e.positions, steps);
+    return e;
+}
+
 TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories260K) {
     LHB_REQUIRE_MODELS();
     Model model = Model::open(test::model_path("stories260K.bin"));
-    const EndToEndCheck e = against_cpu_ref(model, true, model.config().seq_len);
-    EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
-    EXPECT_EQ(e.positions, model.config().seq_len);
+    const EndToEndCheck e = expect_csim_end_to_end(model, true, model.config().seq_len);
     EXPECT_EQ(e.tokens_agreeing, model.config().seq_len);
 }
 
@@ -109,24 +116,19 @@ TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories260K) {
 TEST(HlsCsim, PerOpForwardLogitsOfStories260K) {
     LHB_REQUIRE_MODELS();
     Model model = Model::open(test::model_path("stories260K.bin"));
-    const EndToEndCheck e = against_cpu_ref(model, false, 40);
-    EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
-    EXPECT_EQ(e.positions, 40);
+    expect_csim_end_to_end(model, false, 40);
 }
 
 // Under AddressSanitizer (5-10x slower) the stories15M run is cut short to keep the suite
 // within its time budget; the stories260K run above covers every position either way.
-constexpr int kStories15MSteps = test::unless_asan(256, 24);
+constexpr int kStories15MSteps = test::steps_for_build(256, 24);
 
 // stories15M shape with synthetic weights: llama_forward against cpu-ref at every position.
 TEST(HlsCsim, FusedForwardLogitsAtEveryPositionOfStories15MShape) {
     test::TempDir tmp;
     const std::string path = tmp.file("s15.bin");
     write_synthetic_model(parse_shape("stories15M"), path, 3);
-    Model model = Model::open(path);
-    const EndToEndCheck e = against_cpu_ref(model, true, kStories15MSteps);
-    EXPECT_TRUE(e.pass) << e.note << " (max abs " << e.max_abs_logit_err << ")";
-    EXPECT_EQ(e.positions, kStories15MSteps);
+    expect_csim_end_to_end(Model::open(path), true, kStories15MSteps);
 }
 
 // Shapes that stress the layout: rows not a multiple of the four ports, a hidden_dim that
@@ -141,7 +143,11 @@ TEST(HlsCsim, OddShapesAndUnsharedClassifier) {
         write_synthetic_model(c, path, 9);
         Model model = Model::open(path);
         for (bool fused : {true, false}) {
-            const EndToEndCheck e = against_cpu_ref(model, fused, c.seq_len);
+            auto cand = make_hls_csim(fused);
+            CpuRefBackend ref;
+            cand->load(model);
+            ref.load(model);
+            const EndToEndCheck e = check_end_to_end(*cand, ref, c.seq_len);
             EXPECT_TRUE(e.pass) << (fused ? "fused: " : "per-op: ") << e.note;
         }
     }
@@ -165,7 +171,11 @@ TEST(HlsCsim, UnsharedClassifierReadsItsOwnEmbedding) {
     test::write_file(tmp.file("unshared.bin"), bytes + wcls);
     Model model = Model::open(tmp.file("unshared.bin"));
     ASSERT_FALSE(model.config().shared_classifier);
-    const EndToEndCheck e = against_cpu_ref(model, true, c.seq_len);
+    auto cand = make_hls_csim(true);
+    CpuRefBackend ref;
+    cand->load(model);
+    ref.load(model);
+    const EndToEndCheck e = check_end_to_end(*cand, ref, c.seq_len);
     EXPECT_TRUE(e.pass) << e.note;
 }
 
@@ -174,7 +184,7 @@ TEST(HlsCsim, RejectsShapesBeyondTheKernelMaxima) {
     const std::string path = tmp.file("big.bin");
     write_synthetic_model(parse_shape("dim=64,hidden=64,layers=1,heads=2,kv_heads=2,vocab=40000,seq=4"), path, 1);
     Model model = Model::open(path);
-    auto b = test::hls_csim_backend(true);
+    auto b = make_hls_csim(true);
     try {
         b->load(model);
         FAIL() << "a vocabulary beyond kMaxVocab was accepted";
@@ -185,11 +195,7 @@ TEST(HlsCsim, RejectsShapesBeyondTheKernelMaxima) {
 
 TEST(HlsCsim, Stories260KGreedyTextIsLlama2cs) {
     LHB_REQUIRE_MODELS();
-    std::string args, text;
-    ASSERT_NO_FATAL_FAILURE(test::stories260K_greedy_run(&args, &text));
-    auto r = test::run_bench(args + " --backend hls-csim");
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, text);
+    test::expect_llama2c_greedy_text("--backend hls-csim");
 }
 
 }  // namespace

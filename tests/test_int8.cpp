@@ -75,19 +75,12 @@ TEST(Int8, QuantizedStories260KReloadsWithinHalfAStep) {
     EXPECT_EQ(within_half_step(fp.weights().wcls.f32, q.weights().wcls), -1);
 }
 
-// A synthetic fp32 model of shape c in dir/fp.bin and its int8 version (group size gs) in
-// dir/q.bin; returns the fp32 one.
-Model synthetic_fp_and_q8(const test::TempDir& dir, const ModelConfig& c, int gs) {
-    write_synthetic_model(c, dir.file("fp.bin"), 3);
-    Model fp = Model::open(dir.file("fp.bin"));
-    write_q8_model(fp, dir.file("q.bin"), gs);
-    return fp;
-}
-
 TEST(Int8, RefusesBadVersion2Files) {
     test::TempDir dir;
     ModelConfig c = parse_shape("dim=16,hidden=24,layers=2,heads=4,kv_heads=2,vocab=32,seq=8");
-    Model fp = synthetic_fp_and_q8(dir, c, 8);
+    write_synthetic_model(c, dir.file("fp.bin"), 3);
+    Model fp = Model::open(dir.file("fp.bin"));
+    write_q8_model(fp, dir.file("q.bin"), 8);
     const std::string good = test::read_file(dir.file("q.bin"));
     ASSERT_EQ(int64_t(good.size()), v2_file_size(c, 8));
     EXPECT_NO_THROW(Model::open(dir.file("q.bin")));
@@ -122,7 +115,9 @@ TEST(Int8, MisalignedScalesAreHandled) {
     // group size 1 and odd-length tensors put scales at odd addresses.
     test::TempDir dir;
     ModelConfig c = parse_shape("dim=6,hidden=10,layers=1,heads=3,kv_heads=3,vocab=7,seq=4");
-    Model fp = synthetic_fp_and_q8(dir, c, 1);
+    write_synthetic_model(c, dir.file("fp.bin"), 3);
+    Model fp = Model::open(dir.file("fp.bin"));
+    write_q8_model(fp, dir.file("q.bin"), 1);
     Model q = Model::open(dir.file("q.bin"));
     CpuRefBackend a, b;
     a.load(fp);
@@ -137,7 +132,7 @@ TEST(Int8, CpuRefMatmulFollowsRunqArithmetic) {
     // A hand-checkable case: one row, two groups of 2.
     const int8_t wq[4] = {1, -2, 3, 4};
     const float ws[2] = {0.5f, 0.25f};
-    const WeightMatrix w = test::q8_matrix(1, 4, wq, ws, 2);
+    const WeightMatrix w = test::q8_view(1, 4, wq, ws, 2);
     const float x[4] = {127.f, -63.5f, 0.f, 10.f};  // groups: scale 1 -> q {127,-64}; scale 10/127 -> {0,127}
     float out = 0;
     CpuRefBackend b;

@@ -12,7 +12,6 @@
 #include "core/error.hpp"
 #include "core/registry.hpp"
 #include "core/synth.hpp"
-#include "tests/expected_cases.hpp"
 #include "tests/backend_fixtures.hpp"
 #include "tests/test_support.hpp"
 
@@ -67,14 +66,14 @@ TEST(OpenMp, FusedForwardMatchesOpByOpAndCpuRef) {
     for (int threads : {1, 2, 3}) {
         SCOPED_TRACE("threads " + std::to_string(threads));
         const int steps = threads == 1 ? 80 : threads == 2 ? 40 : 12;
-        // min_bytes_per_thread 0: every thread runs even on this tiny model
-        test::OpenMpAndCpuRef o(model, threads);
-        EXPECT_EQ(o.fused.forward_threads(), threads);
-        EndToEndCheck e = check_end_to_end(o.fused, o.ref, steps);
+        test::OpenMpAndCpuRef trio(model, threads);  // every thread runs even on this tiny model
+        OpenMpBackend &fused = trio.fused, &unfused = trio.unfused;
+        CpuRefBackend& ref = trio.ref;
+        EndToEndCheck e = check_end_to_end(fused, ref, steps);
         EXPECT_TRUE(e.pass) << e.note;
         EXPECT_EQ(e.positions, steps);
         EXPECT_EQ(e.tokens_agreeing, steps);
-        EndToEndCheck u = check_end_to_end(o.unfused, o.fused, steps);
+        EndToEndCheck u = check_end_to_end(unfused, fused, steps);
         EXPECT_TRUE(u.pass) << u.note;
         // Both do the same arithmetic per element; only the matmul grouping may differ.
         EXPECT_LT(u.max_abs_logit_err, 1e-4);
@@ -139,13 +138,8 @@ TEST(OpenMp, ChecksStories260KEndToEnd) {
 
 TEST(OpenMp, Stories260KGreedyTextIsLlama2cs) {
     LHB_REQUIRE_MODELS();
-    std::string args, text;
-    ASSERT_NO_FATAL_FAILURE(test::stories260K_greedy_run(&args, &text));
-    for (const char* threads : {"1", "2"}) {
-        auto r = test::run_bench(args + " --backend openmp --threads " + threads);
-        EXPECT_EQ(r.exit_code, 0) << r.err;
-        EXPECT_EQ(r.out, text) << "threads " << threads;
-    }
+    for (const char* threads : {"1", "2"})
+        test::expect_llama2c_greedy_text(std::string("--backend openmp --threads ") + threads);
 }
 
 }  // namespace

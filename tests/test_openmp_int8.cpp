@@ -35,9 +35,11 @@ std::vector<Q8Kernel> supported_kernels() {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-// Q8_0 matrices here hold q over the whole int8 range (-128 included: a file may hold it
-// even if export.py never writes it).
-constexpr int kQ8Min = -128, kQ8Max = 127;
+// A Q8_0 matrix with q over the whole int8 range (-128 included: a file may hold it even if
+// export.py never writes it).
+test::Q8Matrix q8_matrix(int rows, int cols, int gs, std::mt19937& rng) {
+    return test::Q8Matrix(rows, cols, gs, rng, -128, 127);
+}
 
 std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.f) {
     std::uniform_real_distribution<float> d(-scale, scale);
@@ -118,7 +120,7 @@ TEST(OpenMpInt8, TileBytesFollowTheDocumentedLayout) {
     // group's block, bytes 4..5 (row 1's lane), stored as q + 128; the scale follows.
     const int8_t q[8] = {1, 2, 3, 4, 5, 6, -7, -128};
     const float s[4] = {0.5f, 0.25f, 2.f, 4.f};
-    const WeightMatrix m = test::q8_matrix(2, 4, q, s, 2);
+    const WeightMatrix m = test::q8_view(2, 4, q, s, 2);
     std::vector<unsigned char> tiles(size_t(openmp::q8_packed_bytes(2, 4, 2)));
     openmp::pack_q8_rows(m, 0, 2, tiles.data());
     const unsigned char* g1 = tiles.data() + 16 * 4 + 64;  // group 1's block
@@ -143,7 +145,7 @@ TEST(OpenMpInt8, MatvecIsCpuRefsInt8MatmulBitForBit) {
     for (int gs : {1, 2, 3, 4, 8, 12, 16, 32, 48, 64, 96}) {
         for (int rows : {1, 16, 37, 64}) {
             const int cols = gs * (gs >= 32 ? 3 : 12);
-            test::Q8Matrix m(rows, cols, gs, rng, kQ8Min, kQ8Max);
+            test::Q8Matrix m = q8_matrix(rows, cols, gs, rng);
             auto x = random_floats(size_t(cols), rng, 2.f);
             std::vector<float> want(static_cast<size_t>(rows));
             ref.matmul(want.data(), x.data(), m.view);
@@ -179,7 +181,7 @@ TEST(OpenMpInt8, MatvecIsCpuRefsInt8MatmulBitForBit) {
 // row's output is NaN instead of a silently finite value; the same through every kernel.
 TEST(OpenMpInt8, NonFiniteActivationsReachTheOutput) {
     std::mt19937 rng(9);
-    test::Q8Matrix m(20, 32, 8, rng, kQ8Min, kQ8Max);
+    test::Q8Matrix m = q8_matrix(20, 32, 8, rng);
     auto x = random_floats(32, rng);
     x[13] = std::numeric_limits<float>::infinity();
     std::vector<unsigned char> tiles(size_t(openmp::q8_packed_bytes(20, 32, 8)));
@@ -258,12 +260,13 @@ TEST(OpenMpInt8, ForwardIsCpuRefInt8sBitForBit) {
     for (int threads : {1, 2, 3}) {
         SCOPED_TRACE("threads " + std::to_string(threads));
         const int steps = threads == 1 ? 40 : threads == 2 ? 20 : 8;  // barriers on a shared machine
-        test::OpenMpAndCpuRef o(model, threads);
-        EXPECT_EQ(o.fused.forward_threads(), threads);
+        test::OpenMpAndCpuRef trio(model, threads);
+        OpenMpBackend &fused = trio.fused, &unfused = trio.unfused;
+        CpuRefBackend& ref = trio.ref;
         int agreeing = 0;
-        EXPECT_EQ(test::max_logit_error(o.fused, o.ref, steps, &agreeing), 0.0);
+        EXPECT_EQ(test::max_logit_error(fused, ref, steps, &agreeing), 0.0);
         EXPECT_EQ(agreeing, steps);
-        EXPECT_EQ(test::max_logit_error(o.unfused, o.ref, steps, &agreeing), 0.0);
+        EXPECT_EQ(test::max_logit_error(unfused, ref, steps, &agreeing), 0.0);
 
         // fused, op by op (timed) for positions 3..5, fused again
         OpenMpBackend mixed(threads, true, 0);
@@ -275,7 +278,7 @@ TEST(OpenMpInt8, ForwardIsCpuRefInt8sBitForBit) {
             mixed.set_op_times(pos >= 3 && pos <= 5 ? &times : nullptr);
             const float* la = mixed.forward(token, pos);
             std::vector<float> got(la, la + vocab);
-            const float* lb = o.ref.forward(token, pos);
+            const float* lb = ref.forward(token, pos);
             ASSERT_EQ(std::memcmp(got.data(), lb, size_t(vocab) * sizeof(float)), 0) << "pos " << pos;
             token = int(std::max_element(lb, lb + vocab) - lb);
         }
@@ -286,8 +289,8 @@ TEST(OpenMpInt8, ForwardIsCpuRefInt8sBitForBit) {
         for (const WeightMatrix* m : {&L.wq, &L.wk, &L.w1, &L.w2, &model.weights().wcls}) {
             auto x = random_floats(size_t(m->cols), rng);
             std::vector<float> a(size_t(m->rows)), b(size_t(m->rows));
-            o.unfused.matmul(a.data(), x.data(), *m);
-            o.ref.matmul(b.data(), x.data(), *m);
+            unfused.matmul(a.data(), x.data(), *m);
+            ref.matmul(b.data(), x.data(), *m);
             EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << m->rows << "x" << m->cols;
         }
     }
@@ -307,7 +310,7 @@ TEST(OpenMpInt8, Stories260KLogitsAreCpuRefInt8sBitForBit) {
     EXPECT_EQ(agreeing, model.config().seq_len);
 }
 
-constexpr int kStories15MSteps = test::unless_asan(32, 6);
+constexpr int kStories15MSteps = test::steps_for_build(32, 6);
 
 // stories15M shape (synthetic weights, group size 48) at 2 threads, the fused pass.
 TEST(OpenMpInt8, Stories15MShapeLogitsAreCpuRefInt8sBitForBit) {
@@ -328,12 +331,14 @@ TEST(OpenMpInt8, Stories15MShapeLogitsAreCpuRefInt8sBitForBit) {
 TEST(OpenMpInt8, Stories260KGreedyTextIsCpuRefInt8s) {
     LHB_REQUIRE_MODELS();
     test::TempDir tmp;
-    std::string args, ref_text;
-    ASSERT_NO_FATAL_FAILURE(test::stories260K_q8_greedy_run(tmp, 256, &args, &ref_text));
+    const std::string args = test::stories260k_int8_generate_args(tmp, 256);
+    auto ref = test::run_bench(args + "cpu-ref");
+    ASSERT_EQ(ref.exit_code, 0) << ref.err;
+    EXPECT_GT(ref.out.size(), 200u);
     for (const char* threads : {"1", "2"}) {
         auto omp = test::run_bench(args + "openmp --threads " + threads);
         ASSERT_EQ(omp.exit_code, 0) << omp.err;
-        EXPECT_EQ(omp.out, ref_text) << "threads " << threads;
+        EXPECT_EQ(omp.out, ref.out) << "threads " << threads;
     }
 }
 

@@ -61,11 +61,4 @@ CommandResult run_bench(const std::string& args, const std::string& stdin_text) 
     return r;
 }
 
-void expect_bench_error(const std::string& args, const std::string& needle) {
-    SCOPED_TRACE("bench " + args);
-    const CommandResult r = run_bench(args);
-    EXPECT_EQ(r.exit_code, 1);
-    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-}
-
 }  // namespace lhb::test

@@ -38,21 +38,7 @@ struct CommandResult {
 // Runs build/bench (the one built with this test binary) with `args` (shell-quoted by the
 // caller as needed), `stdin_text` on its standard input.
 CommandResult run_bench(const std::string& args, const std::string& stdin_text = "");
-// Runs bench with `args`, which must fail: exit code 1 and `needle` in its stderr.
-void expect_bench_error(const std::string& args, const std::string& needle);
 
 std::string source_dir();
-
-// How long a long run is in this build: `full`, or `under_asan` under AddressSanitizer
-// (5-10x slower), so that the suite stays within its time budget.
-constexpr int unless_asan(int full, int under_asan) {
-#ifdef __SANITIZE_ADDRESS__
-    (void)full;
-    return under_asan;
-#else
-    (void)under_asan;
-    return full;
-#endif
-}
 
 }  // namespace lhb::test

@@ -10,9 +10,10 @@
 #include <new>
 #include <stdexcept>
 
-#include "backends/openmp/exact_ops.hpp"
+#include "backends/openmp/exact_attention.hpp"
 #include "backends/openmp/kernels.hpp"
 #include "core/error.hpp"
+#include "core/exact_ops.hpp"
 #include "core/registry.hpp"
 
 namespace lhb {
@@ -54,27 +55,6 @@ void rmsnorm_into(float* out, const float* x, const float* weight, int n) {
     for (int j = 0; j < n; j++) out[j] = weight[j] * (ss * x[j]);
 }
 
-// cos/sin of pos * freq for each of the head_size / 2 frequencies, in llama2.c's float
-// arithmetic (the angle is the same for every head and every layer of a token).
-void rope_angles(float* cos_out, float* sin_out, int pos, int head_size) {
-    for (int i = 0; i < head_size; i += 2) {
-        float freq = 1.0f / powf(10000.0f, i / (float)head_size);
-        float val = pos * freq;
-        cos_out[i / 2] = cosf(val);
-        sin_out[i / 2] = sinf(val);
-    }
-}
-
-// Rotates the adjacent pairs of vec[lo, hi) (lo even).
-void rotate_pairs(float* vec, int lo, int hi, int head_size, const float* c, const float* s) {
-    for (int i = lo; i < hi; i += 2) {
-        const int f = (i % head_size) / 2;
-        const float v0 = vec[i], v1 = vec[i + 1];
-        vec[i] = v0 * c[f] - v1 * s[f];
-        vec[i + 1] = v0 * s[f] + v1 * c[f];
-    }
-}
-
 // One query head of attention: scores over positions 0..pos, softmax, weighted sum of values.
 void attend_head(int h, float* out, const float* q, const float* key_cache, const float* value_cache,
                  float* att, int pos, const AttentionShape& s) {
@@ -83,7 +63,7 @@ void attend_head(int h, float* out, const float* q, const float* key_cache, cons
     const float scale = sqrtf(float(s.head_size));
     for (int t = 0; t <= pos; t++)
         att[t] = dot(qh, key_cache + int64_t(t) * s.kv_dim + kv_off, s.head_size) / scale;
-    openmp::exact::softmax(att, pos + 1);
+    exact::softmax(att, pos + 1);
     float* xb = out + h * s.head_size;
     std::memset(xb, 0, size_t(s.head_size) * sizeof(float));
     for (int t = 0; t <= pos; t++) axpy(xb, att[t], value_cache + int64_t(t) * s.kv_dim + kv_off, s.head_size);
@@ -125,7 +105,7 @@ void OpenMpBackend::load(const Model& model) {
     key_t_valid_ = 0;
     thread_xq_.clear();
     thread_hq_.clear();
-    q8_index_.clear();
+    q8_parts_.clear();
     packed_.reset();
     packed_begin_.clear();
     if (q8) {
@@ -166,14 +146,14 @@ void OpenMpBackend::pack_weights() {
         fn(w.wcls, share(c.vocab_size, nt, t, al));
     };
     packed_begin_.assign(size_t(nt) + 1, 0);
-    q8_index_.clear();
+    q8_parts_.assign(size_t(WeightId::count(c.n_layers)), {});
     for (int t = 0; t < nt; ++t) {
         size_t used = 0;
         each_matrix(t, [&](const WeightMatrix& m, Range r) {
             if (m.dtype == DType::Q8_0) {
-                Q8Entry& e = q8_index_[m.q];
-                if (e.parts.empty()) e = Q8Entry{m.scales, m.rows, m.cols, m.group_size, std::vector<Q8Part>(size_t(nt))};
-                e.parts[size_t(t)] = Q8Part{packed_begin_[size_t(t)] + used, r.lo, r.hi};
+                std::vector<Q8Part>& parts = q8_parts_[size_t(m.id.index())];
+                parts.resize(size_t(nt));
+                parts[size_t(t)] = Q8Part{packed_begin_[size_t(t)] + used, r.lo, r.hi};
             }
             used += packed_bytes(m, r);
         });
@@ -205,7 +185,7 @@ void OpenMpBackend::pack_weights() {
 }
 
 void OpenMpBackend::rmsnorm(float* out, const float* x, const float* weight, int n) {
-    if (exact_) return openmp::exact::rmsnorm(out, x, weight, n);
+    if (exact_) return exact::rmsnorm(out, x, weight, n);
     rmsnorm_into(out, x, weight, n);
 }
 
@@ -228,10 +208,8 @@ void OpenMpBackend::matmul_q8(float* out, const float* x, const WeightMatrix& w)
     const unsigned char* base = packed_.get();
     const std::vector<Q8Part>* parts = nullptr;
     std::vector<Q8Part> own;
-    auto it = q8_index_.find(w.q);
-    if (it != q8_index_.end() && it->second.scales == w.scales && it->second.rows == w.rows &&
-        it->second.cols == w.cols && it->second.group_size == w.group_size) {
-        parts = &it->second.parts;
+    if (model_ && model_->weights().holds(w) && !q8_parts_.empty() && !q8_parts_[size_t(w.id.index())].empty()) {
+        parts = &q8_parts_[size_t(w.id.index())];
     } else {
         op_tiles_.resize(size_t(q8_packed_bytes(w.rows, w.cols, w.group_size)));
         openmp::pack_q8_rows(w, 0, w.rows, op_tiles_.data());
@@ -252,16 +230,6 @@ void OpenMpBackend::matmul_q8(float* out, const float* x, const WeightMatrix& w)
     }
 }
 
-void OpenMpBackend::rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) {
-    std::vector<float> c(size_t(head_size / 2)), s(size_t(head_size / 2));
-    rope_angles(c.data(), s.data(), pos, head_size);
-    auto rotate = exact_ ? openmp::exact::rotate_pairs : rotate_pairs;
-    rotate(q, 0, dim, head_size, c.data(), s.data());
-    rotate(k, 0, kv_dim, head_size, c.data(), s.data());
-}
-
-void OpenMpBackend::softmax(float* x, int n) { openmp::exact::softmax(x, n); }
-
 void OpenMpBackend::attention(float* out, const float* q, const float* key_cache,
                               const float* value_cache, float* att, int pos,
                               const AttentionShape& s) {
@@ -278,9 +246,9 @@ void OpenMpBackend::attention(float* out, const float* q, const float* key_cache
                 for (int t = 0; t <= pos; t++)
                     for (int i = 0; i < s.head_size; i++)
                         key_t[size_t(i) * size_t(pos + 1) + size_t(t)] = key_cache[int64_t(t) * s.kv_dim + kv_off + i];
-                openmp::exact::attend_head(out + h * s.head_size, q + h * s.head_size, key_t.data(), pos + 1,
-                                           value_cache + kv_off, s.kv_dim, att + int64_t(h) * (pos + 1), pos,
-                                           s.head_size);
+                openmp::exact_attend_head(out + h * s.head_size, q + h * s.head_size, key_t.data(), pos + 1,
+                                          value_cache + kv_off, s.kv_dim, att + int64_t(h) * (pos + 1), pos,
+                                          s.head_size);
             }
         }
         return;
@@ -288,19 +256,6 @@ void OpenMpBackend::attention(float* out, const float* q, const float* key_cache
 #pragma omp parallel for num_threads(threads_) schedule(static) if (parallel)
     for (int h = 0; h < s.n_heads; h++)
         attend_head(h, out, q, key_cache, value_cache, att + int64_t(h) * (pos + 1), pos, s);
-}
-
-void OpenMpBackend::swiglu(float* hb, const float* hb2, int n) {
-    for (int i = 0; i < n; i++) {
-        float val = hb[i];
-        val *= (1.0f / (1.0f + expf(-val)));
-        val *= hb2[i];
-        hb[i] = val;
-    }
-}
-
-void OpenMpBackend::residual_add(float* x, const float* y, int n) {
-    for (int i = 0; i < n; i++) x[i] += y[i];
 }
 
 float* OpenMpBackend::forward(int token, int pos) {
@@ -319,6 +274,8 @@ float* OpenMpBackend::forward(int token, int pos) {
 // (runq.c's forward): each thread also quantizes every matmul input itself (xb before
 // wq/wk/wv, the attention output before wo, xb before w1/w3, hb before w2, x before the
 // classifier); a few hundred values, cheaper than sharing them through another barrier.
+// It stays one long function because the one parallel region is the point: each thread's
+// cursor into its weight block, its ranges and its buffers live across all the barriers.
 float* OpenMpBackend::forward_fused(int token, int pos) {
     const ModelConfig& p = model_->config();
     const ModelWeights& w = model_->weights();
@@ -327,15 +284,14 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
     const AttentionShape shape = AttentionShape::of(p);
     const bool q8 = model_->dtype() == DType::Q8_0;
     const int al = row_align_;
-    // int8: llama2.c's exact rmsnorm and RoPE (see exact_ops.hpp), and keys mirrored
-    // transposed into key_t_ for the exact attention: positions [first_t, pos], normally pos
-    // alone (earlier ones too if an op-by-op pass ran in between).
-    auto norm = exact_ ? openmp::exact::rmsnorm : rmsnorm_into;
-    auto rotate = exact_ ? openmp::exact::rotate_pairs : rotate_pairs;
+    // int8: llama2.c's exact rmsnorm (exact_attention.hpp says why), and keys mirrored transposed
+    // into key_t_ for the exact attention: positions [first_t, pos], normally pos alone
+    // (earlier ones too if an op-by-op pass ran in between).
+    auto norm = exact_ ? exact::rmsnorm : rmsnorm_into;
     const int first_t = std::min(key_t_valid_, pos);
 
     std::memcpy(s.x.data(), w.token_embedding + int64_t(token) * dim, size_t(dim) * sizeof(float));
-    rope_angles(rope_cos_.data(), rope_sin_.data(), pos, head_size);
+    exact::rope_angles(rope_cos_.data(), rope_sin_.data(), pos, head_size);
     const float* rc = rope_cos_.data();
     const float* rs = rope_sin_.data();
 
@@ -389,9 +345,9 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
             norm(xb, s.x.data(), L.rms_att, dim);
             Input in = input(xb, xq);
             next_rows(s.q.data(), in, dim, rd, false);
-            rotate(s.q.data(), rd.lo, rd.hi, head_size, rc, rs);
+            exact::rotate_pairs(s.q.data(), rd.lo, rd.hi, head_size, rc, rs);
             next_rows(k, in, dim, rkv, false);
-            rotate(k, rkv.lo, rkv.hi, head_size, rc, rs);
+            exact::rotate_pairs(k, rkv.lo, rkv.hi, head_size, rc, rs);
             next_rows(v, in, dim, rkv, false);
             float* kt = exact_ ? key_t_.data() + size_t(l) * size_t(kv_dim) * size_t(p.seq_len) : nullptr;
             if (kt)
@@ -405,9 +361,9 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
                 float* att = s.att.data() + int64_t(h) * p.seq_len;
                 if (kt) {
                     const int kv_off = (h / p.kv_mul()) * head_size;
-                    openmp::exact::attend_head(s.xb.data() + h * head_size, s.q.data() + h * head_size,
-                                               kt + size_t(kv_off) * size_t(p.seq_len), p.seq_len, vc + kv_off,
-                                               kv_dim, att, pos, head_size);
+                    openmp::exact_attend_head(s.xb.data() + h * head_size, s.q.data() + h * head_size,
+                                              kt + size_t(kv_off) * size_t(p.seq_len), p.seq_len, vc + kv_off,
+                                              kv_dim, att, pos, head_size);
                 } else {
                     attend_head(h, s.xb.data(), s.q.data(), kc, vc, att, pos, shape);
                 }
@@ -421,11 +377,7 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
             in = input(xb, xq);
             next_rows(s.hb.data(), in, dim, rh, false);
             next_rows(s.hb2.data(), in, dim, rh, false);
-            for (int i = rh.lo; i < rh.hi; i++) {
-                float val = s.hb[size_t(i)];
-                val *= (1.0f / (1.0f + expf(-val)));
-                s.hb[size_t(i)] = val * s.hb2[size_t(i)];
-            }
+            exact::swiglu(s.hb.data() + rh.lo, s.hb2.data() + rh.lo, rh.size());
 #pragma omp barrier
 
             next_rows(s.x.data(), input(s.hb.data(), hq), hidden, rd, true);  // x += w2 hb

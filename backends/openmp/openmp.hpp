@@ -16,13 +16,14 @@
 // tiles (backends/openmp/q8_kernels.hpp) and the activations quantized per group before
 // each matmul, as runq.c does; each thread quantizes its own copy, so this adds no
 // barrier. The tiles are always packed (the op-by-op path reads them too, found by the
-// matrix's address). With an int8 model loaded, rmsnorm, RoPE and attention run in
-// llama2.c's exact order (backends/openmp/exact_ops.hpp: the quantizer would turn their
+// matrix's WeightId). With an int8 model loaded, rmsnorm and attention run in llama2.c's
+// exact order (backends/openmp/exact_attention.hpp: the quantizer would turn their
 // last-bit differences into whole int8 steps), so int8 logits equal cpu-ref int8's bit for
-// bit; the fused pass keeps a transposed copy of the keys for that.
+// bit; the fused pass keeps a transposed copy of the keys for that. RoPE, softmax, SwiGLU
+// and the residual add are llama2.c's always (core/exact_ops.hpp, Backend's own ops): they
+// are a sliver of a token's time.
 #include <cstddef>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include "backends/openmp/q8_kernels.hpp"
@@ -54,12 +55,8 @@ public:
     void load(const Model& model) override;
     void rmsnorm(float* out, const float* x, const float* weight, int n) override;
     void matmul(float* out, const float* x, const WeightMatrix& w) override;
-    void rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) override;
-    void softmax(float* x, int n) override;
     void attention(float* out, const float* q, const float* key_cache, const float* value_cache,
                    float* att, int pos, const AttentionShape& shape) override;
-    void swiglu(float* hb, const float* hb2, int n) override;
-    void residual_add(float* x, const float* y, int n) override;
     float* forward(int token, int pos) override;
 
 private:
@@ -86,19 +83,15 @@ private:
     std::unique_ptr<unsigned char[], FreeDeleter> packed_;  // all threads' blocks
     std::vector<size_t> packed_begin_;  // thread t's block starts at byte packed_begin_[t]
 
-    // int8: where thread t's tiles of each matrix are (keyed by WeightMatrix::q), for the
-    // op-by-op matmul; activations quantized per thread for the fused pass (dim- and
-    // hidden-sized), and for the op-by-op matmul; tiles of a matrix that is not the model's.
+    // int8: where thread t's tiles of each model matrix are (by WeightId::index(); empty
+    // for fp32), for the op-by-op matmul; activations quantized per thread for the fused
+    // pass (dim- and hidden-sized), and for the op-by-op matmul; tiles of a matrix that is
+    // not the model's.
     struct Q8Part {
         size_t offset;  // bytes into packed_
         int lo, hi;     // rows
     };
-    struct Q8Entry {
-        const float* scales;
-        int rows, cols, group_size;
-        std::vector<Q8Part> parts;
-    };
-    std::unordered_map<const int8_t*, Q8Entry> q8_index_;
+    std::vector<std::vector<Q8Part>> q8_parts_;
     bool exact_ = false;          // an int8 model is loaded: fp32 ops in llama2.c's order
     std::vector<float> key_t_;    // [n_layers][kv_dim][seq_len]: the key cache transposed
     int key_t_valid_ = 0;         // positions [0, key_t_valid_) of key_t_ match the cache

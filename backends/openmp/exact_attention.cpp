@@ -1,42 +1,14 @@
-#include "backends/openmp/exact_ops.hpp"
+#include "backends/openmp/exact_attention.hpp"
 
 #include <cmath>
 #include <cstring>
 
+#include "core/exact_ops.hpp"
+
 // Compiled with -ffp-contract=off (backends/openmp/CMakeLists.txt): every a * b + c below
 // rounds twice, as in llama2.c.
 
-namespace lhb::openmp::exact {
-
-void rmsnorm(float* out, const float* x, const float* weight, int n) {
-    float ss = 0.0f;
-    for (int j = 0; j < n; j++) ss += x[j] * x[j];
-    ss /= n;
-    ss += 1e-5f;
-    ss = 1.0f / sqrtf(ss);
-    for (int j = 0; j < n; j++) out[j] = weight[j] * (ss * x[j]);
-}
-
-void softmax(float* x, int n) {
-    float max_val = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > max_val) max_val = x[i];
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max_val);
-        sum += x[i];
-    }
-    for (int i = 0; i < n; i++) x[i] /= sum;
-}
-
-void rotate_pairs(float* vec, int lo, int hi, int head_size, const float* c, const float* s) {
-    for (int i = lo; i < hi; i += 2) {
-        const int f = (i % head_size) / 2;
-        const float v0 = vec[i], v1 = vec[i + 1];
-        vec[i] = v0 * c[f] - v1 * s[f];
-        vec[i + 1] = v0 * s[f] + v1 * c[f];
-    }
-}
+namespace lhb::openmp {
 
 namespace {
 
@@ -54,8 +26,8 @@ inline F16 load16(const float* p) {
 
 }  // namespace
 
-void attend_head(float* out, const float* q, const float* key_t, int64_t stride, const float* values, int kv_dim,
-                 float* att, int pos, int head_size) {
+void exact_attend_head(float* out, const float* q, const float* key_t, int64_t stride, const float* values,
+                       int kv_dim, float* att, int pos, int head_size) {
     const float scale = sqrtf(head_size);
     const int n = pos + 1;
     int t0 = 0;
@@ -75,7 +47,7 @@ void attend_head(float* out, const float* q, const float* key_t, int64_t stride,
         }
         for (int l = 0; l < n - t0; l++) att[t0 + l] = acc[l] / scale;
     }
-    softmax(att, n);
+    lhb::exact::softmax(att, n);
     // out[i] = sum over t in order of att[t] * v[t][i]: 16 elements at a time, each summed
     // over t in order, kept in a register across t.
     int i0 = 0;
@@ -91,4 +63,4 @@ void attend_head(float* out, const float* q, const float* key_t, int64_t stride,
     }
 }
 
-}  // namespace lhb::openmp::exact
+}  // namespace lhb::openmp
