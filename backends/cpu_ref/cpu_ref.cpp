@@ -118,6 +118,6 @@ void CpuRefBackend::residual_add(float* x, const float* y, int n) {
 LHB_REGISTER_BACKEND(cpu_ref, BackendFactory{
     "cpu-ref", "scalar C++ in llama2.c's arithmetic order; the golden reference", 0,
     [](const BackendOptions&) { return Availability{}; },
-    [](const BackendOptions&) -> std::unique_ptr<Backend> { return std::make_unique<CpuRefBackend>(); }})
+    [](const BackendOptions&) -> std::unique_ptr<Backend> { return std::make_unique<CpuRefBackend>(); }, true})
 
 }  // namespace lhb
