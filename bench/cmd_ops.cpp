@@ -262,33 +262,16 @@ int run_ops(int argc, char** argv) {
     double bandwidth_seconds = 0.5;
     int group = 0;
     std::vector<char*> gb_args = {argv[0]};
-    for (int i = 1; i < argc; ++i) {
-        std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            std::fputs(kUsage, stdout);
-            return 0;
-        }
-        if (flag.rfind("--benchmark_", 0) == 0) {
-            gb_args.push_back(argv[i]);
-            continue;
-        }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "%s needs a value\n%s", flag.c_str(), kUsage);
-            return 1;
-        }
-        std::string value = argv[++i];
-        if (flag == "--backend") backend_name = value;
-        else if (flag == "--model") model_path = value;
-        else if (flag == "--shape") shape = value;
-        else if (flag == "--threads") options.threads = parse_int(flag, value);
-        else if (flag == "--precision") precision = value;
-        else if (flag == "--group") group = parse_int(flag, value);
-        else if (flag == "--bandwidth-seconds") bandwidth_seconds = parse_double(flag, value);
-        else {
-            std::fprintf(stderr, "unknown option %s\n%s", flag.c_str(), kUsage);
-            return 1;
-        }
-    }
+    FlagParser flags(kUsage);
+    flags.pass_through("--benchmark_", gb_args)
+        .text({"--backend"}, backend_name)
+        .text({"--model"}, model_path)
+        .text({"--shape"}, shape)
+        .integer({"--threads"}, options.threads)
+        .text({"--precision"}, precision)
+        .integer({"--group"}, group)
+        .number({"--bandwidth-seconds"}, bandwidth_seconds);
+    if (auto status = flags.parse(argc, argv)) return *status;
     if (!model_path.empty() && !shape.empty()) throw InputError("--model and --shape: give one, not both");
     if (options.threads < 0) throw InputError("--threads: expected 0 (all cores) or more, found " + std::to_string(options.threads));
     if (!(bandwidth_seconds > 0 && bandwidth_seconds <= 60))
