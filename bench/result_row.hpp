@@ -21,6 +21,12 @@ enum class FieldType { String, Integer, Number, Boolean, Object };
 const char* field_type_name(FieldType t);
 
 struct ResultRow {
+    ResultRow() = default;
+    ResultRow(std::string id_, std::string kind_, std::string model_, std::string weights_, std::string backend_,
+              std::string precision_)
+        : id(std::move(id_)), kind(std::move(kind_)), model(std::move(model_)), weights(std::move(weights_)),
+          backend(std::move(backend_)), precision(std::move(precision_)) {}
+
     std::string id, kind, model, weights = "real", backend, precision;
     std::optional<int> threads, prompt_tokens, generate_tokens;
     std::string status = "ok";

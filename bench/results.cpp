@@ -177,11 +177,7 @@ std::string write_results(const json& results, const std::string& dir) {
 }
 
 json load_results(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw InputError(path + ": cannot read the results file");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    const std::string text = ss.str();
+    const std::string text = read_text_file(path, "the results file");
     json j;
     try {
         j = json::parse(text);

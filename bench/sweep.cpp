@@ -5,11 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include "bench/environment.hpp"
 #include "bench/measure.hpp"
@@ -174,13 +172,8 @@ std::string point_id(const std::string& model, const std::string& backend, const
 // A row of one point of the sweep, before it is measured.
 ResultRow point_row(const PreparedModel& m, const std::string& backend, const std::string& precision, int threads,
                     int prompt, int generate, const std::string& kind) {
-    ResultRow r;
-    r.id = point_id(m.entry->name, backend, precision, threads, prompt, generate, kind);
-    r.kind = kind;
-    r.model = m.entry->name;
-    r.weights = m.synthetic ? "synthetic" : "real";
-    r.backend = backend;
-    r.precision = precision;
+    ResultRow r(point_id(m.entry->name, backend, precision, threads, prompt, generate, kind), kind, m.entry->name,
+                m.synthetic ? "synthetic" : "real", backend, precision);
     r.threads = threads;
     r.prompt_tokens = prompt;
     r.generate_tokens = generate;
@@ -373,13 +366,7 @@ struct BoardInfo {
 BoardInfo load_board(const RunConfig& cfg) {
     BoardInfo b;
     if (cfg.board.empty()) return b;
-    std::string text;
-    {
-        std::ifstream f(cfg.board, std::ios::binary);
-        std::ostringstream ss;
-        ss << f.rdbuf();
-        text = ss.str();
-    }
+    const std::string text = read_text_file(cfg.board, "the board file");
     json contents;
     try {
         contents = json::parse(text);
@@ -474,12 +461,8 @@ std::vector<ResultRow> published_rows(const RunConfig& cfg, const std::vector<st
                                         {"seconds", p.seconds > 0 ? json(p.seconds) : json(nullptr)},
                                         {"source", p.source},
                                         {"applies_to_models", applies}});
-        ResultRow r;
-        r.id = p.model + "/" + p.backend + "/" + p.precision + "/published";
-        r.kind = "published";
-        r.model = p.model;
-        r.backend = p.backend;
-        r.precision = p.precision;
+        ResultRow r(p.model + "/" + p.backend + "/" + p.precision + "/published", "published", p.model, "real",
+                    p.backend, p.precision);
         if (p.tokens) r.generate_tokens = p.tokens;
         r.decode_tok_s = p.tok_s;
         r.details = {{"name", p.name}, {"source", p.source}};

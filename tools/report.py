@@ -566,17 +566,22 @@ def not_measured_table(results):
     return table("not-measured-table", ["model", "backend", "precision", "threads", "prompt", "status", "reason"], rows)
 
 
+def per_unit(results, field):
+    """(row, row[field]) for the first measured row of each (model, backend, precision, threads)
+    with that object: accuracy and correctness are checked once per unit, not per prompt length."""
+    seen = set()
+    for r in results["rows"]:
+        v = r.get(field)
+        key = (r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"))
+        if r.get("kind") == "measured" and isinstance(v, dict) and key not in seen:
+            seen.add(key)
+            yield r, v
+
+
 def accuracy_table(results):
     """int8 rows: how far the int8 weights move the answers from the fp32 weights."""
-    seen, rows = set(), []
-    for r in results["rows"]:
-        a = r.get("accuracy")
-        if r.get("kind") != "measured" or not isinstance(a, dict):
-            continue
-        key = (r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"))
-        if key in seen:
-            continue
-        seen.add(key)
+    rows = []
+    for r, a in per_unit(results, "accuracy"):
         rows.append([r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"),
                      f"{a.get('greedy_agreeing')}/{a.get('greedy_steps')}", a.get("greedy_common_prefix"),
                      fmt(a.get("mean_kl")), fmt(a.get("ppl_fp32")), fmt(a.get("ppl_int8")), fmt(a.get("ppl_delta")),
@@ -590,15 +595,8 @@ def accuracy_table(results):
 
 
 def correctness_table(results):
-    seen, rows, details = set(), [], []
-    for r in results["rows"]:
-        c = r.get("correctness")
-        if r.get("kind") != "measured" or not isinstance(c, dict):
-            continue
-        key = (r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"))
-        if key in seen:
-            continue
-        seen.add(key)
+    rows, details = [], []
+    for r, c in per_unit(results, "correctness"):
         agree = "-"
         if num(c.get("tokens_compared")):
             agree = f"{c.get('tokens_agreeing')}/{c.get('tokens_compared')}"
