@@ -256,6 +256,33 @@ Model open_temporary(Write&& write) {
     }
 }
 
+// The backends `name` selects ("all": every one available here), each loaded with `model`.
+// With "all", one that is not available or cannot load this model is skipped with a line
+// (the unavailable ones only once, on the first precision: `say_unavailable`).
+std::vector<std::shared_ptr<Backend>> load_backends(const std::string& name, const BackendOptions& options,
+                                                    const Model& model, bool say_unavailable) {
+    std::vector<std::shared_ptr<Backend>> backends;
+    for (const BackendFactory* f : BackendRegistry::all()) {
+        if (name != "all" && f->name != name) continue;
+        Availability a = f->available ? f->available(options) : Availability{};
+        if (!a.available) {
+            if (name != "all") throw InputError("backend '" + f->name + "': not available here: " + a.reason);
+            if (say_unavailable) std::fprintf(stderr, "skipping %s: %s\n", f->name.c_str(), a.reason.c_str());
+            continue;
+        }
+        std::shared_ptr<Backend> b = f->create(options);
+        try {
+            b->load(model);
+        } catch (const InputError& e) {
+            if (name != "all") throw;
+            std::fprintf(stderr, "skipping %s at %s: %s\n", f->name.c_str(), dtype_name(model.dtype()), e.what());
+            continue;
+        }
+        backends.push_back(b);
+    }
+    return backends;
+}
+
 int run_ops(int argc, char** argv) {
     std::string backend_name = "all", model_path, shape, precision;
     BackendOptions options;
@@ -334,25 +361,7 @@ int run_ops(int argc, char** argv) {
     char line[256];
     for (size_t r = 0; r < runs.size(); ++r) {
         const PrecisionRun& run = runs[r];
-        std::vector<std::shared_ptr<Backend>> backends;
-        for (const BackendFactory* f : BackendRegistry::all()) {
-            if (backend_name != "all" && f->name != backend_name) continue;
-            Availability a = f->available ? f->available(options) : Availability{};
-            if (!a.available) {
-                if (backend_name != "all") throw InputError("backend '" + f->name + "': not available here: " + a.reason);
-                if (r == 0) std::fprintf(stderr, "skipping %s: %s\n", f->name.c_str(), a.reason.c_str());
-                continue;
-            }
-            std::shared_ptr<Backend> b = f->create(options);
-            try {
-                b->load(*run.model);
-            } catch (const InputError& e) {
-                if (backend_name != "all") throw;
-                std::fprintf(stderr, "skipping %s at %s: %s\n", f->name.c_str(), dtype_name(run.model->dtype()), e.what());
-                continue;
-            }
-            backends.push_back(b);
-        }
+        std::vector<std::shared_ptr<Backend>> backends = load_backends(backend_name, options, *run.model, r == 0);
         any = any || !backends.empty();
         backends_per_run.push_back(backends);
 

@@ -213,6 +213,8 @@ constexpr int kMaxTokens = 1 << 20;
 
 }  // namespace
 
+// Long (about 150 lines) on purpose: it reads the config's fields top to bottom in the order
+// docs/config.md documents them, one check per field, so the two can be read side by side.
 RunConfig parse_config(const std::string& text, const std::string& file) {
     Checker c(file);
     json root;
