@@ -17,6 +17,7 @@
 #include "core/error.hpp"
 #include "core/quantize.hpp"
 #include "core/registry.hpp"
+#include "core/rng.hpp"
 #include "core/roofline.hpp"
 #include "core/synth.hpp"
 
@@ -51,16 +52,8 @@ const char* kUsage =
     "Google Benchmark flags pass through: --benchmark_filter=REGEX, --benchmark_format=json,\n"
     "--benchmark_out=FILE, --benchmark_min_time=SECONDS, --benchmark_repetitions=N, ...\n";
 
-// Deterministic inputs in [-1, 1).
-std::vector<float> random_vector(size_t n, uint64_t seed) {
-    std::vector<float> v(n);
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (float& x : v) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        x = float(int64_t(s >> 40) - (int64_t(1) << 23)) / float(1 << 23);
-    }
-    return v;
-}
+// Deterministic inputs in [-1, 1) (the timings do not depend on the values).
+std::vector<float> random_vector(size_t n, uint64_t seed) { return Rng(seed).uniform_vector(n); }
 
 struct Setup {
     const Model* model;
