@@ -85,6 +85,13 @@ TEST_F(QuickRun, TheSchemaCheckRejectsBrokenResults) {
         for (json& row : r["rows"])
             if (row["status"] == "skipped") row["reason"] = nullptr;
     });
+    expect_invalid("version 2 without its table", [](json& r) { r.erase("table"); });
+    expect_invalid("a column of an unknown format", [](json& r) { r["table"]["columns"][0]["format"] = "roman"; });
+    // A version 1 file (before /table) is still valid.
+    json v1 = results();
+    v1["schema_version"] = 1;
+    v1.erase("table");
+    EXPECT_TRUE(schema.validate(v1).empty());
     expect_invalid("negative tok/s", [](json& r) {
         for (json& row : r["rows"])
             if (row["status"] == "ok") row["decode_tok_s"] = -1.0;
