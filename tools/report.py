@@ -229,9 +229,15 @@ def label_log_axis(ax):
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+def is_reference(r):
+    """A measured row of the reference backend (cpu-ref): the sweep marks its correctness "reference"."""
+    c = r.get("correctness")
+    return r.get("kind") == "measured" and isinstance(c, dict) and c.get("status") == "reference"
+
+
 def cpu_ref_twin(results, r):
     for c in results["rows"]:
-        if (c.get("kind") == "measured" and c.get("backend") == "cpu-ref" and c.get("status") == "ok"
+        if (is_reference(c) and c.get("status") == "ok"
                 and c.get("model") == r.get("model") and c.get("precision") == r.get("precision")
                 and c.get("prompt_tokens") == r.get("prompt_tokens")
                 and c.get("generate_tokens") == r.get("generate_tokens")
@@ -274,7 +280,7 @@ def plot_ops(plt, results):
     # Speedup of each op over cpu-ref (same model, precision and lengths).
     pairs = []
     for r in rows:
-        if r.get("backend") == "cpu-ref" and r.get("kind") == "measured":
+        if is_reference(r):
             continue
         ref = cpu_ref_twin(results, r)
         if ref:
