@@ -473,7 +473,7 @@ std::vector<ResultRow> published_rows(const RunConfig& cfg, const std::vector<st
 
 // A unit of the sweep: one (model, backend, precision, threads), measured at each prompt length.
 struct Unit {
-    PreparedModel* model = nullptr;
+    size_t model = 0;  // index into the config's models (and the prepared ones)
     const BackendEntry* backend = nullptr;
     std::string precision;
     int threads = 0;
@@ -481,13 +481,14 @@ struct Unit {
 };
 
 // Every unit of the config, in the order they run (models, then backends, precisions, threads).
-std::vector<Unit> plan_units(const RunConfig& cfg, const std::vector<std::unique_ptr<PreparedModel>>& models) {
+// Planned first: the progress line counts its points before any model is prepared.
+std::vector<Unit> plan_units(const RunConfig& cfg) {
     std::vector<Unit> units;
-    for (const auto& m : models)
+    for (size_t m = 0; m < cfg.models.size(); ++m)
         for (const BackendEntry& b : cfg.backends)
             for (const std::string& precision : cfg.precisions)
                 for (int threads : b.threads.empty() ? cfg.threads : b.threads) {
-                    Unit u{m.get(), &b, precision, threads, {}};
+                    Unit u{m, &b, precision, threads, {}};
                     u.options.threads = threads;
                     u.options.fused = b.fused;
                     u.options.board = cfg.board;
@@ -497,20 +498,12 @@ std::vector<Unit> plan_units(const RunConfig& cfg, const std::vector<std::unique
     return units;
 }
 
-int count_points(const RunConfig& cfg) {
-    int total = 0;
-    for (size_t mi = 0; mi < cfg.models.size(); ++mi)
-        for (const auto& b : cfg.backends)
-            total += int(cfg.precisions.size() * (b.threads.empty() ? cfg.threads : b.threads).size() *
-                         cfg.prompt_tokens.size());
-    return total;
-}
-
 // The state of the sweep while its units run.
 class Sweep {
 public:
-    Sweep(const RunConfig& cfg, const SweepOptions& options, const BoardInfo& board, Progress& progress)
-        : cfg_(cfg), options_(options), board_(board), progress_(progress),
+    Sweep(const RunConfig& cfg, const SweepOptions& options, const BoardInfo& board,
+          const std::vector<std::unique_ptr<PreparedModel>>& models, Progress& progress)
+        : cfg_(cfg), options_(options), board_(board), models_(models), progress_(progress),
           reference_(BackendRegistry::reference().name) {}
 
     void run(Unit& u);
@@ -529,13 +522,15 @@ private:
     Backend& reference_for(const Model& model);
     void measure_point(const Unit& u, Prepared& p, int P);
     void skip(const Unit& u, int prompt, const std::string& status, const std::string& reason);
+    PreparedModel& model(const Unit& u) const { return *models_[u.model]; }
     std::string label(const Unit& u, int prompt) const {
-        return point_label(u.model->entry->name, u.backend->name, u.precision, u.threads, prompt, cfg_.generate_tokens);
+        return point_label(model(u).entry->name, u.backend->name, u.precision, u.threads, prompt, cfg_.generate_tokens);
     }
 
     const RunConfig& cfg_;
     const SweepOptions& options_;
     const BoardInfo& board_;
+    const std::vector<std::unique_ptr<PreparedModel>>& models_;
     Progress& progress_;
     const std::string reference_;                                   // the reference backend's name
     std::map<const Model*, std::unique_ptr<Backend>> references_;  // the reference per checkpoint
@@ -544,7 +539,7 @@ private:
 };
 
 void Sweep::skip(const Unit& u, int prompt, const std::string& status, const std::string& reason) {
-    ResultRow r = point_row(*u.model, u.backend->name, u.precision, u.threads, prompt, cfg_.generate_tokens, "measured");
+    ResultRow r = point_row(model(u), u.backend->name, u.precision, u.threads, prompt, cfg_.generate_tokens, "measured");
     r.status = status;
     r.reason = reason;
     rows_.push_back(std::move(r));
@@ -583,7 +578,7 @@ Backend& Sweep::reference_for(const Model& model) {
 // Creates and loads the unit's backend and checks it against the reference, once for all
 // its prompt lengths.
 Sweep::Prepared Sweep::prepare(Unit& u) {
-    PreparedModel& m = *u.model;
+    PreparedModel& m = model(u);
     const BackendEntry& b = *u.backend;
     Prepared p;
     progress_.start(label(u, cfg_.prompt_tokens.front()) + " (correctness)");
@@ -640,7 +635,7 @@ void Sweep::run(Unit& u) {
 // One point: throughput, the per-op profile and the roofline, its row and, for a backend
 // that models a device, the estimated row beside it.
 void Sweep::measure_point(const Unit& u, Prepared& p, int P) {
-    PreparedModel& m = *u.model;
+    PreparedModel& m = model(u);
     const BackendEntry& b = *u.backend;
     const std::string point = label(u, P);
     progress_.start(point);
@@ -754,7 +749,8 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     const auto t0 = Clock::now();
     const CpuSample cpu_start = sample_cpu();
     json results = results_header(cfg);
-    Progress progress(count_points(cfg), options.quiet, options.log_lines);
+    std::vector<Unit> units = plan_units(cfg);
+    Progress progress(int(units.size() * cfg.prompt_tokens.size()), options.quiet, options.log_lines);
     const BoardInfo board = load_board(cfg);
     results["board"] = board.board;
 
@@ -766,9 +762,8 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
         const Bandwidth dram = measure_read_bandwidth(0, kDramBufferBytes, options.bandwidth_seconds);
         results["environment"]["dram_read_bandwidth"] = bandwidth_json(dram);
     }
-    Sweep sweep(cfg, options, board, progress);
+    Sweep sweep(cfg, options, board, models, progress);
     sweep.rows() = published_rows(cfg, models, results);
-    std::vector<Unit> units = plan_units(cfg, models);
     for (Unit& u : units) sweep.run(u);
     progress.done();
 
