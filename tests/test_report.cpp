@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/quick_run.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb::test {
@@ -100,22 +101,10 @@ std::string artifacts_dir() {
 }
 
 // One quick.json run with its report, shared by the suite.
-class Report : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() {
-        dir_ = new TempDir;
-        result_ = new CommandResult(run_bench("run '" + source_dir() + "/configs/quick.json' --out '" + dir_->path + "'"));
-    }
-    static void TearDownTestSuite() {
-        delete result_;
-        delete dir_;
-    }
-    static std::string file(const std::string& name) { return dir_->file(name); }
-    static TempDir* dir_;
-    static CommandResult* result_;
+class Report : public QuickRunSuite<Report> {
+public:
+    static constexpr const char* kRunFlags = "";  // with the report
 };
-TempDir* Report::dir_ = nullptr;
-CommandResult* Report::result_ = nullptr;
 
 TEST_F(Report, BenchRunWritesEveryPngAndTheyAreValid) {
     ASSERT_EQ(result_->exit_code, 0) << result_->err;
@@ -135,7 +124,9 @@ TEST_F(Report, IndexReferencesEveryPngAndTableAndNothingExternal) {
         referenced.insert((*it)[1]);
     for (const auto& r : referenced) EXPECT_TRUE(fs::exists(file(r))) << r;
     for (const auto& e : fs::directory_iterator(dir_->path)) {
-        if (e.path().extension() == ".png") EXPECT_TRUE(referenced.count(e.path().filename().string())) << e.path();
+        if (e.path().extension() == ".png") {
+            EXPECT_TRUE(referenced.count(e.path().filename().string())) << e.path();
+        }
     }
     // No external assets: no remote or absolute references.
     for (const char* bad : {"src=\"http", "href=\"http", "src=\"//", "href=\"//", "src=\"/", "<link ", "@import"})

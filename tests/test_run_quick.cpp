@@ -8,6 +8,7 @@
 
 #include "bench/sha256.hpp"
 #include "tests/json_schema_lite.hpp"
+#include "tests/quick_run.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb::test {
@@ -27,24 +28,14 @@ const json* find_row(const json& results, const std::string& backend, const std:
     return nullptr;
 }
 
-// One run of quick.json for the whole suite (it takes seconds, not minutes).
-class QuickRun : public ::testing::Test {
+// One run of quick.json for the whole suite, without the report.
+class QuickRun : public QuickRunSuite<QuickRun> {
+public:
+    static constexpr const char* kRunFlags = " --no-report";
+
 protected:
-    static void SetUpTestSuite() {
-        dir_ = new TempDir;
-        result_ = new CommandResult(
-            run_bench("run '" + source_dir() + "/configs/quick.json' --out '" + dir_->path + "' --no-report"));
-    }
-    static void TearDownTestSuite() {
-        delete result_;
-        delete dir_;
-    }
     static json results() { return read_json(dir_->file("results.json")); }
-    static TempDir* dir_;
-    static CommandResult* result_;
 };
-TempDir* QuickRun::dir_ = nullptr;
-CommandResult* QuickRun::result_ = nullptr;
 
 TEST_F(QuickRun, ExitsZeroAndPrintsTheTableWithThePublishedBaselines) {
     ASSERT_EQ(result_->exit_code, 0) << result_->err;
