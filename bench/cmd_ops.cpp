@@ -53,7 +53,7 @@ const char* kUsage =
     "--benchmark_out=FILE, --benchmark_min_time=SECONDS, --benchmark_repetitions=N, ...\n";
 
 // Deterministic inputs in [-1, 1) (the timings do not depend on the values).
-std::vector<float> random_vector(size_t n, uint64_t seed) { return Rng(seed).uniform_vector(n); }
+std::vector<float> random_vector(size_t n, uint64_t seed) { return Rng(seed).vec(n); }
 
 struct Setup {
     const Model* model;

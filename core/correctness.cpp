@@ -151,7 +151,7 @@ struct RandomMatrix {
         const int64_t n = int64_t(rows) * cols;
         const float s = 1.0f / std::sqrt(float(cols));
         if (precision == DType::F32) {
-            f32 = rng.uniform_vector(size_t(n), s);
+            f32 = rng.vec(size_t(n), s);
             view.f32 = f32.data();
             return;
         }
@@ -199,8 +199,8 @@ std::vector<OpCheck> check_ops(Backend& cand, Backend& ref, const ModelConfig& c
     // rmsnorm at dim (the only width it runs at).
     {
         Comparison cmp{op_tolerance(Op::RmsNorm, precision)};
-        auto x = rng.uniform_vector(size_t(dim), 2.f);
-        auto w = rng.uniform_vector(size_t(dim));
+        auto x = rng.vec(size_t(dim), 2.f);
+        auto w = rng.vec(size_t(dim));
         std::vector<float> a(static_cast<size_t>(dim)), b(static_cast<size_t>(dim));
         cand.rmsnorm(a.data(), x.data(), w.data(), dim);
         ref.rmsnorm(b.data(), x.data(), w.data(), dim);
@@ -233,7 +233,7 @@ std::vector<OpCheck> check_ops(Backend& cand, Backend& ref, const ModelConfig& c
     for (const Shape& s : shapes) {
         Comparison cmp{op_tolerance(Op::MatMul, precision)};
         RandomMatrix m(s.rows, s.cols, precision, group_size, rng);
-        auto x = rng.uniform_vector(size_t(s.cols));
+        auto x = rng.vec(size_t(s.cols));
         std::vector<float> a(static_cast<size_t>(s.rows)), b(static_cast<size_t>(s.rows));
         cand.matmul(a.data(), x.data(), m.view);
         ref.matmul(b.data(), x.data(), m.view);
@@ -252,7 +252,7 @@ std::vector<OpCheck> check_ops(Backend& cand, Backend& ref, const ModelConfig& c
     // rope: q[dim] and k[kv_dim] in place; pairs judged by |v0| + |v1|.
     for (int pos : positions) {
         Comparison cmp{op_tolerance(Op::Rope, precision)};
-        auto q = rng.uniform_vector(size_t(dim)), k = rng.uniform_vector(size_t(kv_dim));
+        auto q = rng.vec(size_t(dim)), k = rng.vec(size_t(kv_dim));
         auto qa = q, ka = k, qb = q, kb = k;
         cand.rope(qa.data(), ka.data(), pos, dim, kv_dim, hs);
         ref.rope(qb.data(), kb.data(), pos, dim, kv_dim, hs);
@@ -273,7 +273,7 @@ std::vector<OpCheck> check_ops(Backend& cand, Backend& ref, const ModelConfig& c
     for (int pos : positions) {
         Comparison cmp{op_tolerance(Op::Softmax, precision)};
         const int n = pos + 1;
-        auto x = rng.uniform_vector(size_t(n), 4.f);
+        auto x = rng.vec(size_t(n), 4.f);
         auto a = x, b = x;
         cand.softmax(a.data(), n);
         ref.softmax(b.data(), n);
@@ -286,9 +286,9 @@ std::vector<OpCheck> check_ops(Backend& cand, Backend& ref, const ModelConfig& c
     for (int pos : positions) {
         Comparison cmp{op_tolerance(Op::Attention, precision)};
         const size_t rows = size_t(pos) + 1;
-        auto q = rng.uniform_vector(size_t(dim), 2.f);
-        auto kc = rng.uniform_vector(rows * size_t(kv_dim), 2.f);
-        auto vc = rng.uniform_vector(rows * size_t(kv_dim));
+        auto q = rng.vec(size_t(dim), 2.f);
+        auto kc = rng.vec(rows * size_t(kv_dim), 2.f);
+        auto vc = rng.vec(rows * size_t(kv_dim));
         std::vector<float> a(static_cast<size_t>(dim)), b(static_cast<size_t>(dim));
         std::vector<float> atta(static_cast<size_t>(c.n_heads) * rows), attb(static_cast<size_t>(c.n_heads) * rows);
         cand.attention(a.data(), q.data(), kc.data(), vc.data(), atta.data(), pos, ash);
@@ -312,7 +312,7 @@ std::vector<OpCheck> check_ops(Backend& cand, Backend& ref, const ModelConfig& c
     // swiglu at hidden_dim.
     {
         Comparison cmp{op_tolerance(Op::SwiGLU, precision)};
-        auto h1 = rng.uniform_vector(size_t(hidden), 4.f), h2 = rng.uniform_vector(size_t(hidden), 2.f);
+        auto h1 = rng.vec(size_t(hidden), 4.f), h2 = rng.vec(size_t(hidden), 2.f);
         auto a = h1, b = h1;
         cand.swiglu(a.data(), h2.data(), hidden);
         ref.swiglu(b.data(), h2.data(), hidden);
@@ -323,7 +323,7 @@ std::vector<OpCheck> check_ops(Backend& cand, Backend& ref, const ModelConfig& c
     // residual add at dim.
     {
         Comparison cmp{op_tolerance(Op::Residual, precision)};
-        auto x = rng.uniform_vector(size_t(dim), 3.f), y = rng.uniform_vector(size_t(dim));
+        auto x = rng.vec(size_t(dim), 3.f), y = rng.vec(size_t(dim));
         auto a = x, b = x;
         cand.residual_add(a.data(), y.data(), dim);
         ref.residual_add(b.data(), y.data(), dim);

@@ -21,7 +21,8 @@ struct Rng {
     }
     // Uniform in [-1, 1), in steps of 2^-23.
     float uniform() { return float(int64_t(next() >> 40) - (int64_t(1) << 23)) / float(1 << 23); }
-    std::vector<float> uniform_vector(size_t n, float scale = 1.f) {
+    // n values uniform in [-scale, scale).
+    std::vector<float> vec(size_t n, float scale = 1.f) {
         std::vector<float> v(n);
         for (float& x : v) x = scale * uniform();
         return v;

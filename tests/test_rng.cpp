@@ -19,12 +19,12 @@ TEST(Rng, IsSplitMix64) {
 
 TEST(Rng, UniformIsInMinusOneToOne) {
     Rng r(42);
-    for (float x : r.uniform_vector(10000)) {
+    for (float x : r.vec(10000)) {
         EXPECT_GE(x, -1.0f);
         EXPECT_LT(x, 1.0f);
     }
-    EXPECT_EQ(Rng(7).uniform_vector(5), Rng(7).uniform_vector(5));
-    EXPECT_NE(Rng(7).uniform_vector(5), Rng(8).uniform_vector(5));
+    EXPECT_EQ(Rng(7).vec(5), Rng(7).vec(5));
+    EXPECT_NE(Rng(7).vec(5), Rng(8).vec(5));
 }
 
 // ../shared/models/gguf/synth256.bin was written by this command before core/rng.hpp existed.
