@@ -23,22 +23,10 @@ const char* kUsage =
 int run_compare(int argc, char** argv) {
     std::vector<std::string> files;
     bool fail_on_slower = false;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            std::fputs(kUsage, stdout);
-            return 0;
-        }
-        if (a == "--fail-on-slower") fail_on_slower = true;
-        else if (!a.empty() && a[0] == '-') {
-            std::fprintf(stderr, "unknown option %s\n%s", a.c_str(), kUsage);
-            return 1;
-        } else files.push_back(a);
-    }
-    if (files.size() != 2) {
-        std::fputs(kUsage, stderr);
-        return 1;
-    }
+    FlagParser flags(kUsage);
+    flags.flag({"--fail-on-slower"}, fail_on_slower).positionals(files, 2);
+    if (auto status = flags.parse(argc, argv)) return *status;
+    if (files.size() != 2) return flags.usage_error();
     Comparison c = compare_results(load_results(files[0]), load_results(files[1]));
     std::fputs(comparison_markdown(c, files[0], files[1]).c_str(), stdout);
     return fail_on_slower && c.regressions > 0 ? 3 : 0;

@@ -119,45 +119,28 @@ int run_estimate(int argc, char** argv) {
     int pos = 0, group = 0, greedy_run = 0;  // 0: kGreedyChunk, or seq_len if shorter
     hls::DecodeMode mode = hls::DecodeMode::HostSampled;
     bool mean = false, loops = false, as_json = false, shape_given = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            std::fputs(kUsage, stdout);
-            return 0;
-        }
-        if (flag == "--mean") { mean = true; continue; }
-        if (flag == "--loops") { loops = true; continue; }
-        if (flag == "--json") { as_json = true; continue; }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "%s needs a value\n%s", flag.c_str(), kUsage);
-            return 1;
-        }
-        const std::string value = argv[++i];
-        if (flag == "--shape") { shape = value; shape_given = true; }
-        else if (flag == "--model") model_path = value;
-        else if (flag == "--board") board_path = value;
-        else if (flag == "--design") design_path = value;
-        else if (flag == "--pos") pos = parse_int(flag, value);
-        else if (flag == "--precision") precision = value;
-        else if (flag == "--group") group = parse_int(flag, value);
-        else if (flag == "--greedy-run") {
-            greedy_run = parse_int(flag, value);
+    FlagParser flags(kUsage);
+    flags.flag({"--mean"}, mean)
+        .flag({"--loops"}, loops)
+        .flag({"--json"}, as_json)
+        .value({"--shape"}, [&](const std::string&, const std::string& v) { shape = v, shape_given = true; })
+        .text({"--model"}, model_path)
+        .text({"--board"}, board_path)
+        .text({"--design"}, design_path)
+        .integer({"--pos"}, pos)
+        .text({"--precision"}, precision)
+        .integer({"--group"}, group)
+        .value({"--greedy-run"}, [&](const std::string& f, const std::string& v) {
+            greedy_run = parse_int(f, v);
             if (greedy_run == 0) throw InputError("--greedy-run: expected at least 1, found 0");
-        }
-        else if (flag == "--decode") {
-            if (value == "host-sampled") mode = hls::DecodeMode::HostSampled;
-            else if (value == "device-greedy") mode = hls::DecodeMode::DeviceGreedy;
-            else throw InputError("--decode: expected host-sampled or device-greedy, found '" + value + "'");
-        }
-        else {
-            std::fprintf(stderr, "unknown option %s\n%s", flag.c_str(), kUsage);
-            return 1;
-        }
-    }
-    if (shape_given && !model_path.empty()) {
-        std::fprintf(stderr, "give --shape or --model, not both\n%s", kUsage);
-        return 1;
-    }
+        })
+        .value({"--decode"}, [&](const std::string&, const std::string& v) {
+            if (v == "host-sampled") mode = hls::DecodeMode::HostSampled;
+            else if (v == "device-greedy") mode = hls::DecodeMode::DeviceGreedy;
+            else throw InputError("--decode: expected host-sampled or device-greedy, found '" + v + "'");
+        });
+    if (auto status = flags.parse(argc, argv)) return *status;
+    if (shape_given && !model_path.empty()) return flags.usage_error("give --shape or --model, not both");
     if (!precision.empty() && precision != "fp32" && precision != "int8")
         throw InputError("--precision: expected fp32 or int8, found '" + precision + "'");
     ModelConfig c;

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <string>
 
 #include "bench/command.hpp"
@@ -29,48 +30,40 @@ const char* kUsage =
     "  --xclbin <path>   device image for board backends\n"
     "Text goes to stdout, 'achieved tok/s: ...' to stderr.\n";
 
-int usage_error() {
-    std::fputs(kUsage, stderr);
-    return 1;
-}
-
+// llama2.c's rules (run.c): the checkpoint first, then flags in pairs; any mistake prints
+// the usage (after a line naming it) and exits with status 1.
 int run_generate(int argc, char** argv) {
+    FlagParser flags(kUsage);
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
         std::fputs(kUsage, stdout);
         return 0;
     }
-    if (argc < 2 || argv[1][0] == '-') return usage_error();
+    if (argc < 2 || argv[1][0] == '-') return flags.usage_error();
     std::string checkpoint = argv[1];
     float temperature = 1.0f, topp = 0.9f;
     uint64_t seed = 0;
     int steps = 256;
-    const char* prompt = nullptr;
+    std::optional<std::string> prompt, system_prompt;
     std::string tokenizer_path = "tokenizer.bin";
     std::string mode = "generate";
-    const char* system_prompt = nullptr;
-    std::string backend_name = "cpu-ref";
+    std::string backend_name = "cpu-ref";  // the documented default, which is also the reference
     BackendOptions options;
-
-    for (int i = 2; i < argc; i += 2) {
-        if (i + 1 >= argc) return usage_error();
-        std::string flag = argv[i], value = argv[i + 1];
-        if (flag == "--backend") backend_name = value;
-        else if (flag == "--threads") options.threads = parse_int(flag, value);
-        else if (flag == "--xclbin") options.xclbin = value;
-        else if (flag.size() != 2 || flag[0] != '-') return usage_error();
-        else if (flag[1] == 't') temperature = float(parse_double(flag, value));
-        else if (flag[1] == 'p') topp = float(parse_double(flag, value));
-        else if (flag[1] == 's') seed = uint64_t(int64_t(parse_int(flag, value)));  // negative wraps, as in run.c
-        else if (flag[1] == 'n') steps = parse_int(flag, value);
-        else if (flag[1] == 'i') prompt = argv[i + 1];
-        else if (flag[1] == 'z') tokenizer_path = value;
-        else if (flag[1] == 'm') mode = value;
-        else if (flag[1] == 'y') system_prompt = argv[i + 1];
-        else return usage_error();
-    }
+    flags.text({"--backend"}, backend_name)
+        .integer({"--threads"}, options.threads)
+        .text({"--xclbin"}, options.xclbin)
+        .value({"-t"}, [&](const std::string& f, const std::string& v) { temperature = parse_float(f, v); })
+        .value({"-p"}, [&](const std::string& f, const std::string& v) { topp = parse_float(f, v); })
+        .value({"-s"}, [&](const std::string& f, const std::string& v) {
+            seed = uint64_t(int64_t(parse_int(f, v)));  // negative wraps, as in run.c
+        })
+        .integer({"-n"}, steps)
+        .value({"-i"}, [&](const std::string&, const std::string& v) { prompt = v; })
+        .text({"-z"}, tokenizer_path)
+        .text({"-m"}, mode)
+        .value({"-y"}, [&](const std::string&, const std::string& v) { system_prompt = v; });
+    if (auto status = flags.parse(argc, argv, 2)) return *status;
     if (mode != "generate" && mode != "chat") {
-        std::fprintf(stderr, "unknown mode: %s\n", mode.c_str());
-        return usage_error();
+        return flags.usage_error("unknown mode: " + mode);
     }
     if (seed == 0) seed = uint64_t(unsigned(std::time(nullptr)));
     if (temperature < 0.0f) temperature = 0.0f;
@@ -86,9 +79,10 @@ int run_generate(int argc, char** argv) {
 
     GenerateResult r;
     if (mode == "generate")
-        r = generate(*backend, tokenizer, sampler, prompt ? prompt : "", steps, stdout);
+        r = generate(*backend, tokenizer, sampler, prompt ? prompt->c_str() : "", steps, stdout);
     else
-        r = chat(*backend, tokenizer, sampler, prompt, system_prompt, steps, {stdin, stdout});
+        r = chat(*backend, tokenizer, sampler, prompt ? prompt->c_str() : nullptr,
+                 system_prompt ? system_prompt->c_str() : nullptr, steps, {stdin, stdout});
     if (mode == "generate" && r.positions > 1)
         std::fprintf(stderr, "achieved tok/s: %f\n", r.tok_per_s());
     return 0;

@@ -10,15 +10,9 @@ namespace {
 
 int run_list(int argc, char** argv) {
     BackendOptions options;
-    for (int i = 1; i < argc; ++i) {
-        std::string flag = argv[i];
-        if (flag == "--xclbin" && i + 1 < argc) options.xclbin = argv[++i];
-        else {
-            std::fputs("Usage: bench list [--xclbin PATH]\nLists the backends and whether each is available here.\n",
-                       flag == "--help" ? stdout : stderr);
-            return flag == "--help" ? 0 : 1;
-        }
-    }
+    FlagParser flags("Usage: bench list [--xclbin PATH]\nLists the backends and whether each is available here.\n");
+    flags.text({"--xclbin"}, options.xclbin);
+    if (auto status = flags.parse(argc, argv)) return *status;
     std::printf("| backend | available | notes |\n| --- | --- | --- |\n");
     for (const BackendFactory* f : BackendRegistry::all()) {
         Availability a = f->available ? f->available(options) : Availability{};

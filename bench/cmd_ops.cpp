@@ -17,6 +17,7 @@
 #include "core/error.hpp"
 #include "core/quantize.hpp"
 #include "core/registry.hpp"
+#include "core/rng.hpp"
 #include "core/roofline.hpp"
 #include "core/synth.hpp"
 
@@ -51,16 +52,8 @@ const char* kUsage =
     "Google Benchmark flags pass through: --benchmark_filter=REGEX, --benchmark_format=json,\n"
     "--benchmark_out=FILE, --benchmark_min_time=SECONDS, --benchmark_repetitions=N, ...\n";
 
-// Deterministic inputs in [-1, 1).
-std::vector<float> random_vector(size_t n, uint64_t seed) {
-    std::vector<float> v(n);
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (float& x : v) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        x = float(int64_t(s >> 40) - (int64_t(1) << 23)) / float(1 << 23);
-    }
-    return v;
-}
+// Deterministic inputs in [-1, 1) (the timings do not depend on the values).
+std::vector<float> random_vector(size_t n, uint64_t seed) { return Rng(seed).vec(n); }
 
 struct Setup {
     const Model* model;
@@ -256,39 +249,49 @@ Model open_temporary(Write&& write) {
     }
 }
 
+// The backends `name` selects ("all": every one available here), each loaded with `model`.
+// With "all", one that is not available or cannot load this model is skipped with a line
+// (the unavailable ones only once, on the first precision: `say_unavailable`).
+std::vector<std::shared_ptr<Backend>> load_backends(const std::string& name, const BackendOptions& options,
+                                                    const Model& model, bool say_unavailable) {
+    std::vector<std::shared_ptr<Backend>> backends;
+    for (const BackendFactory* f : BackendRegistry::all()) {
+        if (name != "all" && f->name != name) continue;
+        Availability a = f->available ? f->available(options) : Availability{};
+        if (!a.available) {
+            if (name != "all") throw InputError("backend '" + f->name + "': not available here: " + a.reason);
+            if (say_unavailable) std::fprintf(stderr, "skipping %s: %s\n", f->name.c_str(), a.reason.c_str());
+            continue;
+        }
+        std::shared_ptr<Backend> b = f->create(options);
+        try {
+            b->load(model);
+        } catch (const InputError& e) {
+            if (name != "all") throw;
+            std::fprintf(stderr, "skipping %s at %s: %s\n", f->name.c_str(), dtype_name(model.dtype()), e.what());
+            continue;
+        }
+        backends.push_back(b);
+    }
+    return backends;
+}
+
 int run_ops(int argc, char** argv) {
     std::string backend_name = "all", model_path, shape, precision;
     BackendOptions options;
     double bandwidth_seconds = 0.5;
     int group = 0;
     std::vector<char*> gb_args = {argv[0]};
-    for (int i = 1; i < argc; ++i) {
-        std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            std::fputs(kUsage, stdout);
-            return 0;
-        }
-        if (flag.rfind("--benchmark_", 0) == 0) {
-            gb_args.push_back(argv[i]);
-            continue;
-        }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "%s needs a value\n%s", flag.c_str(), kUsage);
-            return 1;
-        }
-        std::string value = argv[++i];
-        if (flag == "--backend") backend_name = value;
-        else if (flag == "--model") model_path = value;
-        else if (flag == "--shape") shape = value;
-        else if (flag == "--threads") options.threads = parse_int(flag, value);
-        else if (flag == "--precision") precision = value;
-        else if (flag == "--group") group = parse_int(flag, value);
-        else if (flag == "--bandwidth-seconds") bandwidth_seconds = parse_double(flag, value);
-        else {
-            std::fprintf(stderr, "unknown option %s\n%s", flag.c_str(), kUsage);
-            return 1;
-        }
-    }
+    FlagParser flags(kUsage);
+    flags.pass_through("--benchmark_", gb_args)
+        .text({"--backend"}, backend_name)
+        .text({"--model"}, model_path)
+        .text({"--shape"}, shape)
+        .integer({"--threads"}, options.threads)
+        .text({"--precision"}, precision)
+        .integer({"--group"}, group)
+        .number({"--bandwidth-seconds"}, bandwidth_seconds);
+    if (auto status = flags.parse(argc, argv)) return *status;
     if (!model_path.empty() && !shape.empty()) throw InputError("--model and --shape: give one, not both");
     if (options.threads < 0) throw InputError("--threads: expected 0 (all cores) or more, found " + std::to_string(options.threads));
     if (!(bandwidth_seconds > 0 && bandwidth_seconds <= 60))
@@ -351,25 +354,7 @@ int run_ops(int argc, char** argv) {
     char line[256];
     for (size_t r = 0; r < runs.size(); ++r) {
         const PrecisionRun& run = runs[r];
-        std::vector<std::shared_ptr<Backend>> backends;
-        for (const BackendFactory* f : BackendRegistry::all()) {
-            if (backend_name != "all" && f->name != backend_name) continue;
-            Availability a = f->available ? f->available(options) : Availability{};
-            if (!a.available) {
-                if (backend_name != "all") throw InputError("backend '" + f->name + "': not available here: " + a.reason);
-                if (r == 0) std::fprintf(stderr, "skipping %s: %s\n", f->name.c_str(), a.reason.c_str());
-                continue;
-            }
-            std::shared_ptr<Backend> b = f->create(options);
-            try {
-                b->load(*run.model);
-            } catch (const InputError& e) {
-                if (backend_name != "all") throw;
-                std::fprintf(stderr, "skipping %s at %s: %s\n", f->name.c_str(), dtype_name(run.model->dtype()), e.what());
-                continue;
-            }
-            backends.push_back(b);
-        }
+        std::vector<std::shared_ptr<Backend>> backends = load_backends(backend_name, options, *run.model, r == 0);
         any = any || !backends.empty();
         backends_per_run.push_back(backends);
 

@@ -17,32 +17,14 @@ const char* kUsage =
     "             (an explicit N that does not divide both is an error)\n";
 
 int run_quantize(int argc, char** argv) {
-    std::string in, out;
+    std::vector<std::string> files;  // IN.bin OUT.bin
     int group = 0;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            std::fputs(kUsage, stdout);
-            return 0;
-        } else if (a == "--group" && i + 1 < argc) {
-            group = parse_int(a, argv[++i]);
-            if (group <= 0) throw InputError("--group: expected a positive integer, found " + std::to_string(group));
-        } else if (!a.empty() && a[0] == '-') {
-            std::fputs(kUsage, stderr);
-            return 1;
-        } else if (in.empty()) {
-            in = a;
-        } else if (out.empty()) {
-            out = a;
-        } else {
-            std::fputs(kUsage, stderr);
-            return 1;
-        }
-    }
-    if (in.empty() || out.empty()) {
-        std::fputs(kUsage, stderr);
-        return 1;
-    }
+    FlagParser flags(kUsage);
+    flags.integer({"--group"}, group, 1).positionals(files, 2);
+    if (auto status = flags.parse(argc, argv)) return *status;
+    if (files.size() != 2) return flags.usage_error();
+    const std::string& in = files[0];
+    const std::string& out = files[1];
     Model model = Model::open(in);
     if (group == 0) group = default_group_size(model.config());
     write_q8_model(model, out, group);

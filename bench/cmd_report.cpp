@@ -17,12 +17,12 @@ const char* kUsage =
     "results file, with tools/report.py (needs python3-matplotlib).\n";
 
 int run_report(int argc, char** argv) {
-    if (argc != 2 || argv[1][0] == '-') {
-        bool help = argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h");
-        std::fputs(kUsage, help ? stdout : stderr);
-        return help ? 0 : 1;
-    }
-    const std::string path = argv[1];
+    std::vector<std::string> files;
+    FlagParser flags(kUsage);
+    flags.positionals(files, 1);
+    if (auto status = flags.parse(argc, argv)) return *status;
+    if (files.size() != 1) return flags.usage_error();
+    const std::string& path = files[0];
     nlohmann::json results = load_results(path);
     std::fputs(results_markdown(results).c_str(), stdout);
     std::fflush(stdout);

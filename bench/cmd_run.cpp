@@ -38,36 +38,19 @@ void on_interrupt(int) {
 }
 
 int run_run(int argc, char** argv) {
-    std::string config_path, out;
-    bool quiet = false, log_lines = false, report = true;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            std::fputs(kUsage, stdout);
-            return 0;
-        } else if (a == "--out") {
-            if (i + 1 >= argc) throw InputError("--out: expected a folder after it");
-            out = argv[++i];
-        } else if (a == "--quiet" || a == "-q") {
-            quiet = true;
-        } else if (a == "--log") {
-            log_lines = true;
-        } else if (a == "--no-report") {
-            report = false;
-        } else if (!a.empty() && a[0] == '-') {
-            std::fprintf(stderr, "unknown option %s\n%s", a.c_str(), kUsage);
-            return 1;
-        } else if (config_path.empty()) {
-            config_path = a;
-        } else {
-            std::fprintf(stderr, "one config file expected, found a second: %s\n%s", a.c_str(), kUsage);
-            return 1;
-        }
-    }
-    if (config_path.empty()) {
-        std::fputs(kUsage, stderr);
-        return 1;
-    }
+    std::vector<std::string> files;  // CONFIG.json
+    std::string out;
+    bool quiet = false, log_lines = false, no_report = false;
+    FlagParser flags(kUsage);
+    flags.text({"--out"}, out)
+        .flag({"--quiet", "-q"}, quiet)
+        .flag({"--log"}, log_lines)
+        .flag({"--no-report"}, no_report)
+        .positionals(files, 1, "one config file expected, found a second: ");
+    if (auto status = flags.parse(argc, argv)) return *status;
+    if (files.empty()) return flags.usage_error();
+    const std::string& config_path = files[0];
+    const bool report = !no_report;
     RunConfig cfg = load_config(config_path);
     if (!out.empty()) cfg.out = out;
     // Fail now, not after the sweep, when the results cannot be written there. The probe

@@ -21,29 +21,12 @@ const char* kUsage =
 int run_synth(int argc, char** argv) {
     std::string shape, out;
     uint64_t seed = 1;
-    for (int i = 1; i < argc; ++i) {
-        std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            std::fputs(kUsage, stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "%s needs a value\n%s", flag.c_str(), kUsage);
-            return 1;
-        }
-        std::string value = argv[++i];
-        if (flag == "--shape") shape = value;
-        else if (flag == "-o" || flag == "--out") out = value;
-        else if (flag == "--seed") seed = uint64_t(parse_int(flag, value));
-        else {
-            std::fprintf(stderr, "unknown option %s\n%s", flag.c_str(), kUsage);
-            return 1;
-        }
-    }
-    if (shape.empty() || out.empty()) {
-        std::fputs(kUsage, stderr);
-        return 1;
-    }
+    FlagParser flags(kUsage);
+    flags.text({"--shape"}, shape).text({"-o", "--out"}, out).value({"--seed"}, [&](const std::string& f, const std::string& v) {
+        seed = uint64_t(parse_int(f, v));
+    });
+    if (auto status = flags.parse(argc, argv)) return *status;
+    if (shape.empty() || out.empty()) return flags.usage_error();
     ModelConfig c = parse_shape(shape);
     write_synthetic_model(c, out, seed);
     std::fprintf(stderr, "wrote %s: synthetic weights, shape %s (%lld parameters)\n", out.c_str(),

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/flags.hpp"  // every subcommand parses its flags with it
+
 namespace lhb::bench {
 
 struct Command {
@@ -20,9 +22,5 @@ const std::vector<Command>& commands();
     namespace {                                                                            \
     const bool ident##_command_registered = (::lhb::bench::register_command(__VA_ARGS__), true); \
     }
-
-// Strict number parsing for flags: the whole text must be a number.
-int parse_int(const std::string& flag, const std::string& text);
-double parse_double(const std::string& flag, const std::string& text);
 
 }  // namespace lhb::bench

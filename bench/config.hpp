@@ -68,6 +68,10 @@ struct RunConfig {
 const std::vector<std::string>& known_precisions();
 std::optional<std::string> precision_unsupported_reason(const std::string& precision);
 
+// The whole of a file bench reads (a config, a board, a results file); InputError naming
+// it as `what` ("the config file") when it cannot be read.
+std::string read_text_file(const std::string& path, const std::string& what);
+
 // Parses and checks `text` as the contents of the config file `file`.
 RunConfig parse_config(const std::string& text, const std::string& file);
 RunConfig load_config(const std::string& file);  // reads the file, then parse_config

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "bench/config.hpp"
+#include "bench/result_row.hpp"
 #include "core/atomic_file.hpp"
 #include "core/backend.hpp"
 #include "core/error.hpp"
@@ -18,38 +19,8 @@ namespace lhb::bench {
 
 namespace {
 
-std::string fixed(double v, int digits) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-    return buf;
-}
-
-// Three significant figures or so, readable in a table: 1234.5 -> "1234", 8.714 -> "8.71".
-std::string num(double v) {
-    double a = std::fabs(v);
-    if (a >= 1000) return fixed(v, 0);
-    if (a >= 100) return fixed(v, 1);
-    if (a >= 1) return fixed(v, 2);
-    return fixed(v, 3);
-}
-
+std::string str(const json& j) { return text_of(j); }
 std::string opt_num(const json& j) { return j.is_number() ? num(j.get<double>()) : "-"; }
-
-const json& at(const json& j, std::initializer_list<const char*> path) {
-    static const json null_value;
-    const json* p = &j;
-    for (const char* k : path) {
-        if (!p->is_object() || !p->contains(k)) return null_value;
-        p = &(*p)[k];
-    }
-    return *p;
-}
-
-std::string str(const json& j) {
-    if (j.is_string()) return j.get<std::string>();
-    if (j.is_null()) return "";
-    return j.dump();
-}
 
 std::string csv_field(const std::string& s) {
     if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -66,168 +37,114 @@ std::string csv_number(const json& j) {
     return s.str();
 }
 
+// The first of the field's paths whose last key is present (the last path otherwise).
+std::string csv_cell(const CsvField& f, const json& row) {
+    size_t i = 0;
+    for (; i + 1 < f.paths.size(); ++i) {
+        const RowPath& p = f.paths[i];
+        const json& parent = at_path(row, RowPath(p.begin(), p.end() - 1));
+        if (parent.is_object() && parent.contains(p.back())) break;
+    }
+    const json& v = at_path(row, f.paths[i]);
+    return f.type == FieldType::Number ? csv_number(v) : str(v);
+}
+
 std::string md_cell(std::string s) {
     for (size_t p = s.find('|'); p != std::string::npos; p = s.find('|', p + 2)) s.replace(p, 1, "\\|");
     return s;
 }
 
-const char* kOtherOp = "other";
+bool measured_in_table(const json& r) {
+    const json& status = at_path(r, {"status"});
+    return status != "skipped" && status != "error" && status != "not-run";
+}
 
 }  // namespace
 
-std::string results_csv(const json& results) {
-    const json& published = at(results, {"published"});
-    std::vector<std::string> header = {"id", "kind", "model", "weights", "backend", "target", "precision", "threads",
-                                       "prompt_tokens", "generate_tokens", "status", "reason", "rank",
-                                       "prefill_tok_s", "decode_tok_s", "decode_tok_s_min", "decode_tok_s_p90",
-                                       "decode_cv", "prefill_cv", "decode_ms_per_token_median", "timer_overhead",
-                                       "bytes_per_token", "roofline_tok_s", "roofline_fraction", "correctness",
-                                       "max_abs_logit_err", "tokens_agreeing", "tokens_compared"};
-    for (int op = 0; op < kNumOps; ++op) header.push_back(std::string("op_ms_") + op_name(Op(op)));
-    header.push_back(std::string("op_ms_") + kOtherOp);
-    for (const json& p : published) header.push_back("speedup_vs_" + at(p, {"backend"}).get<std::string>());
-    header.push_back("source");
+json table_json(const json& published) {
+    json columns = json::array();
+    for (const TableColumn& c : table_columns(published)) columns.push_back(to_json(c));
+    return {{"columns", columns}};
+}
 
+std::string results_csv(const json& results) {
+    const std::vector<CsvField> fields = csv_fields(at_path(results, {"published"}));
     std::string out;
-    for (size_t i = 0; i < header.size(); ++i) {
-        if (i) out += ',';
-        out += header[i];
-    }
+    for (size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + fields[i].name;
     out += "\n";
-    for (const json& r : at(results, {"rows"})) {
-        std::vector<std::string> f;
-        f.push_back(str(at(r, {"id"})));
-        f.push_back(str(at(r, {"kind"})));
-        f.push_back(str(at(r, {"model"})));
-        f.push_back(str(at(r, {"weights"})));
-        f.push_back(str(at(r, {"backend"})));
-        f.push_back(str(at(r, {"target"})));
-        f.push_back(str(at(r, {"precision"})));
-        f.push_back(str(at(r, {"threads"})));
-        f.push_back(str(at(r, {"prompt_tokens"})));
-        f.push_back(str(at(r, {"generate_tokens"})));
-        f.push_back(str(at(r, {"status"})));
-        f.push_back(str(at(r, {"reason"})));
-        f.push_back(str(at(r, {"rank"})));
-        f.push_back(csv_number(at(r, {"prefill_tok_s"})));
-        f.push_back(csv_number(at(r, {"decode_tok_s"})));
-        f.push_back(csv_number(at(r, {"decode", "tok_s", "min"})));
-        f.push_back(csv_number(at(r, {"decode", "tok_s", "p90"})));
-        f.push_back(csv_number(at(r, {"decode", "tok_s", "cv"})));
-        f.push_back(csv_number(at(r, {"prefill", "tok_s", "cv"})));
-        f.push_back(csv_number(r.contains("decode_ms_per_token") ? at(r, {"decode_ms_per_token"})
-                                                                   : at(r, {"decode", "ms_per_token", "median"})));
-        f.push_back(csv_number(at(r, {"op_profile", "timer_overhead"})));
-        f.push_back(csv_number(at(r, {"roofline", "bytes_per_token"})));
-        f.push_back(csv_number(at(r, {"roofline", "tok_s"})));
-        f.push_back(csv_number(at(r, {"roofline", "fraction"})));
-        f.push_back(str(at(r, {"correctness", "status"})));
-        f.push_back(csv_number(at(r, {"correctness", "max_abs_logit_err"})));
-        f.push_back(str(at(r, {"correctness", "tokens_agreeing"})));
-        f.push_back(str(at(r, {"correctness", "tokens_compared"})));
-        for (int op = 0; op < kNumOps; ++op) f.push_back(csv_number(at(r, {"op_ms_per_token", op_name(Op(op))})));
-        f.push_back(csv_number(at(r, {"op_ms_per_token", kOtherOp})));
-        for (const json& p : published) f.push_back(csv_number(at(r, {"speedup", at(p, {"backend"}).get<std::string>().c_str()})));
-        f.push_back(str(at(r, {"source"})));
-        for (size_t i = 0; i < f.size(); ++i) {
-            if (i) out += ',';
-            out += csv_field(f[i]);
-        }
+    for (const json& r : at_path(results, {"rows"})) {
+        for (size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + csv_field(csv_cell(fields[i], r));
         out += '\n';
     }
     return out;
 }
 
+// The table, then the notes under it: device-greedy figures, the points not measured and
+// why, the published figures, the host, the timers' cost and how busy the machine was.
 std::string results_markdown(const json& results) {
-    const json& published = at(results, {"published"});
+    const json& published = at_path(results, {"published"});
+    const std::vector<TableColumn> columns = table_columns(published);
     std::ostringstream md;
-    md << "| model | backend | precision | threads | kind | test | prefill t/s | decode t/s | cv | roofline |";
-    for (const json& p : published) md << " vs " << md_cell(at(p, {"backend"})) << " (" << num(at(p, {"tok_s"})) << ") |";
-    md << " correctness | rank |\n|";
-    const int columns = 12 + int(published.size());
-    for (int i = 0; i < columns; ++i) md << (i < 6 || i == columns - 2 ? " --- |" : " ---: |");
+    md << "|";
+    for (const TableColumn& c : columns) md << " " << md_cell(c.header) << " |";
+    md << "\n|";
+    for (const TableColumn& c : columns) md << (c.right_aligned ? " ---: |" : " --- |");
     md << "\n";
-
     std::vector<const json*> not_measured;
-    for (const json& r : at(results, {"rows"})) {
-        const std::string status = at(r, {"status"});
-        if (status == "skipped" || status == "error" || status == "not-run") {
+    for (const json& r : at_path(results, {"rows"})) {
+        if (!measured_in_table(r)) {
             not_measured.push_back(&r);
             continue;
         }
-        const std::string kind = at(r, {"kind"});
-        std::string model = str(at(r, {"model"})) + (at(r, {"weights"}) == "synthetic" ? " (synthetic weights)" : "");
-        std::string backend = str(at(r, {"backend"}));
-        if (kind == "estimated") backend += " → " + str(at(r, {"target"}));
-        if (kind == "published") backend = str(at(r, {"name"}));
-        std::string test = "-";
-        if (at(r, {"prompt_tokens"}).is_number())
-            test = "pp" + str(at(r, {"prompt_tokens"})) + "+tg" + str(at(r, {"generate_tokens"}));
-        else if (at(r, {"generate_tokens"}).is_number())
-            test = "tg" + str(at(r, {"generate_tokens"}));
-        std::string cv = "-";
-        if (const json& c = at(r, {"decode", "tok_s", "cv"}); c.is_number()) cv = fixed(100 * c.get<double>(), 1) + "%";
-        std::string roof = "-";
-        if (const json& f = at(r, {"roofline", "fraction"}); f.is_number()) roof = fixed(100 * f.get<double>(), 1) + "%";
-        std::string correct = "-";
-        if (const json& c = at(r, {"correctness", "status"}); c.is_string()) {
-            correct = c == "pass" ? "pass" : c == "reference" ? "reference" : c == "fail" ? "FAIL" : c.get<std::string>();
-        }
-        if (status == "failed") correct = "FAIL (not ranked)";
-        md << "| " << md_cell(model) << " | " << md_cell(backend) << " | " << str(at(r, {"precision"})) << " | "
-           << (at(r, {"threads"}).is_number() ? str(at(r, {"threads"})) : "-") << " | " << kind << " | " << test << " | "
-           << opt_num(at(r, {"prefill_tok_s"})) << " | " << opt_num(at(r, {"decode_tok_s"})) << " | " << cv << " | " << roof << " |";
-        for (const json& p : published) {
-            const json& s = at(r, {"speedup", at(p, {"backend"}).get<std::string>().c_str()});
-            md << " " << (s.is_number() ? fixed(s.get<double>(), s.get<double>() >= 100 ? 0 : 2) + "x" : "-") << " |";
-        }
-        md << " " << correct << " | " << (at(r, {"rank"}).is_number() ? str(at(r, {"rank"})) : "-") << " |\n";
+        md << "|";
+        for (const TableColumn& c : columns) md << " " << md_cell(table_cell(c, r)) << " |";
+        md << "\n";
     }
     bool greedy_heading = false;
-    for (const json& r : at(results, {"rows"})) {
-        if (at(r, {"kind"}) != "estimated" || !at(r, {"device_greedy"}).is_object()) continue;
+    for (const json& r : at_path(results, {"rows"})) {
+        if (at_path(r, {"kind"}) != "estimated" || !at_path(r, {"device_greedy"}).is_object()) continue;
         if (!greedy_heading) {
             md << "\nEstimated rows assume the host samples each token from the logits. With greedy decoding on "
                   "the device instead (logits kept on chip, one kernel run per chunk of tokens), estimated:\n";
             greedy_heading = true;
         }
-        md << "- " << str(at(r, {"model"})) << " " << str(at(r, {"backend"})) << " → " << str(at(r, {"target"})) << " "
-           << str(at(r, {"precision"})) << ": " << opt_num(at(r, {"device_greedy", "decode_tok_s"}))
-           << " tok/s decode (host-sampled: " << opt_num(at(r, {"decode_tok_s"})) << "), "
-           << str(at(r, {"device_greedy", "tokens_per_run"})) << " tokens per run\n";
+        md << "- " << str(at_path(r, {"model"})) << " " << str(at_path(r, {"backend"})) << " → " << str(at_path(r, {"target"})) << " "
+           << str(at_path(r, {"precision"})) << ": " << opt_num(at_path(r, {"device_greedy", "decode_tok_s"}))
+           << " tok/s decode (host-sampled: " << opt_num(at_path(r, {"decode_tok_s"})) << "), "
+           << str(at_path(r, {"device_greedy", "tokens_per_run"})) << " tokens per run\n";
     }
     if (!not_measured.empty()) {
         md << "\nNot measured:\n";
         for (const json* r : not_measured)
-            md << "- " << str(at(*r, {"model"})) << " " << str(at(*r, {"backend"})) << " " << str(at(*r, {"precision"}))
-               << (at(*r, {"threads"}).is_number() ? " t" + str(at(*r, {"threads"})) : "")
-               << (at(*r, {"prompt_tokens"}).is_number() ? " pp" + str(at(*r, {"prompt_tokens"})) : "") << ": "
-               << str(at(*r, {"status"})) << ": " << str(at(*r, {"reason"})) << "\n";
+            md << "- " << str(at_path(*r, {"model"})) << " " << str(at_path(*r, {"backend"})) << " " << str(at_path(*r, {"precision"}))
+               << (at_path(*r, {"threads"}).is_number() ? " t" + str(at_path(*r, {"threads"})) : "")
+               << (at_path(*r, {"prompt_tokens"}).is_number() ? " pp" + str(at_path(*r, {"prompt_tokens"})) : "") << ": "
+               << str(at_path(*r, {"status"})) << ": " << str(at_path(*r, {"reason"})) << "\n";
     }
     if (!published.empty()) {
         md << "\nPublished (not measured here):\n";
         for (const json& p : published)
-            md << "- " << str(at(p, {"name"})) << ": " << num(at(p, {"tok_s"})) << " tok/s, " << str(at(p, {"model"})) << " "
-               << str(at(p, {"precision"})) << ". Source: " << str(at(p, {"source"})) << "\n";
+            md << "- " << str(at_path(p, {"name"})) << ": " << num(at_path(p, {"tok_s"})) << " tok/s, " << str(at_path(p, {"model"})) << " "
+               << str(at_path(p, {"precision"})) << ". Source: " << str(at_path(p, {"source"})) << "\n";
     }
-    const json& env = at(results, {"environment"});
+    const json& env = at_path(results, {"environment"});
     md << "\nkind: measured = timed here; estimated = modelled board figure (not measured); published = quoted.\n";
-    md << "Host: " << str(at(env, {"cpu_model"})) << ", " << str(at(env, {"cores"})) << " cores; " << str(at(env, {"compiler"}))
-       << "; commit " << str(at(env, {"git_commit"})).substr(0, 12)
-       << (env.contains("git_dirty") && at(env, {"git_dirty"}) == true ? " (dirty)" : "") << "\n";
+    md << "Host: " << str(at_path(env, {"cpu_model"})) << ", " << str(at_path(env, {"cores"})) << " cores; " << str(at_path(env, {"compiler"}))
+       << "; commit " << str(at_path(env, {"git_commit"})).substr(0, 12)
+       << (env.contains("git_dirty") && at_path(env, {"git_dirty"}) == true ? " (dirty)" : "") << "\n";
     // The cost of the per-op timers, measured per point (target: at most 2%).
     double worst = -1e300;
     std::string worst_id;
-    for (const json& r : at(results, {"rows"})) {
-        const json& o = at(r, {"op_profile", "timer_overhead"});
-        if (o.is_number() && o.get<double>() > worst) worst = o.get<double>(), worst_id = str(at(r, {"id"}));
+    for (const json& r : at_path(results, {"rows"})) {
+        const json& o = at_path(r, {"op_profile", "timer_overhead"});
+        if (o.is_number() && o.get<double>() > worst) worst = o.get<double>(), worst_id = str(at_path(r, {"id"}));
     }
     if (!worst_id.empty())
         md << "Per-op timer overhead (timed vs untimed op-by-op passes): at most " << fixed(100 * worst, 1) << "% ("
            << worst_id << "; target <= 2%; negative = below the noise)\n";
     // CPU time other processes used during the run (measured), else the load before it.
-    const json& others = at(env, {"other_processes_cpu", "fraction"});
-    const json& load = at(env, {"load_average_start"});
+    const json& others = at_path(env, {"other_processes_cpu", "fraction"});
+    const json& load = at_path(env, {"load_average_start"});
     if (others.is_number()) {
         if (others.get<double>() > 0.05)
             md << "Warning: other processes used " << fixed(100 * others.get<double>(), 0)
@@ -236,7 +153,7 @@ std::string results_markdown(const json& results) {
         md << "Warning: the host was busy (1-minute load average " << fixed(load[0].get<double>(), 2)
            << " before the run): other processes disturb the timings, multi-threaded ones most.\n";
     }
-    if (at(results, {"complete"}) != true) md << "\nINCOMPLETE: the run was interrupted; only the finished points are shown.\n";
+    if (at_path(results, {"complete"}) != true) md << "\nINCOMPLETE: the run was interrupted; only the finished points are shown.\n";
     return md.str();
 }
 
@@ -260,11 +177,7 @@ std::string write_results(const json& results, const std::string& dir) {
 }
 
 json load_results(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw InputError(path + ": cannot read the results file");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    const std::string text = ss.str();
+    const std::string text = read_text_file(path, "the results file");
     json j;
     try {
         j = json::parse(text);
@@ -309,6 +222,21 @@ json load_results(const std::string& path) {
                 bad(ptr + "/backend", "a string", field(pub[i], "backend"));
             if (!pub[i].contains("tok_s") || !pub[i]["tok_s"].is_number())
                 bad(ptr + "/tok_s", "a number", field(pub[i], "tok_s"));
+        }
+    }
+    // Version 2: the table's columns, which tools/report.py renders (this build makes its own).
+    if (j["schema_version"].get<int64_t>() >= 2) {
+        const json* table = field(j, "table");
+        if (!table || !table->is_object()) bad("/table", "an object with the table's columns", table);
+        const json* columns = field(*table, "columns");
+        if (!columns || !columns->is_array()) bad("/table/columns", "an array of columns", columns);
+        for (size_t i = 0; i < columns->size(); ++i) {
+            const json& c = (*columns)[i];
+            const std::string ptr = "/table/columns/" + std::to_string(i);
+            if (!c.is_object()) bad(ptr, "a column object", &c);
+            for (const char* k : {"name", "header", "format"})
+                if (!c.contains(k) || !c[k].is_string()) bad(ptr + "/" + k, "a string", field(c, k));
+            if (!c.contains("path") || !c["path"].is_array()) bad(ptr + "/path", "an array of keys", field(c, "path"));
         }
     }
     if (j.contains("environment") && !j["environment"].is_object())

@@ -8,7 +8,12 @@
 
 namespace lhb::bench {
 
-constexpr int kResultsSchemaVersion = 1;
+// 2: adds /table/columns (the markdown table's columns, which tools/report.py renders).
+// Readers accept 1 and 2; rows are the same in both.
+constexpr int kResultsSchemaVersion = 2;
+
+// /table of a results document: {"columns": [...]} (result_row.hpp's table_columns).
+nlohmann::json table_json(const nlohmann::json& published);
 
 std::string results_csv(const nlohmann::json& results);
 std::string results_markdown(const nlohmann::json& results);

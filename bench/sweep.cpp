@@ -5,15 +5,15 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include "bench/environment.hpp"
 #include "bench/measure.hpp"
 #include "bench/progress.hpp"
+#include "bench/result_row.hpp"
+#include "bench/results.hpp"
 #include "bench/sha256.hpp"
 #include "core/accuracy.hpp"
 #include "core/correctness.hpp"
@@ -169,32 +169,19 @@ std::string point_id(const std::string& model, const std::string& backend, const
            "/tg" + std::to_string(generate) + "/" + kind;
 }
 
-json base_row(const PreparedModel& m, const std::string& backend, const std::string& precision, int threads,
-              int prompt, int generate, const std::string& kind) {
-    json r;
-    r["id"] = point_id(m.entry->name, backend, precision, threads, prompt, generate, kind);
-    r["kind"] = kind;
-    r["model"] = m.entry->name;
-    r["weights"] = m.synthetic ? "synthetic" : "real";
-    r["backend"] = backend;
-    r["precision"] = precision;
-    r["threads"] = threads;
-    r["prompt_tokens"] = prompt;
-    r["generate_tokens"] = generate;
-    r["status"] = "ok";
-    r["reason"] = nullptr;
-    r["ranked"] = false;
-    r["rank"] = nullptr;
-    r["decode_tok_s"] = nullptr;
-    r["prefill_tok_s"] = nullptr;
-    r["op_ms_per_token"] = nullptr;
-    r["correctness"] = nullptr;
-    r["speedup"] = json::object();
+// A row of one point of the sweep, before it is measured.
+ResultRow point_row(const PreparedModel& m, const std::string& backend, const std::string& precision, int threads,
+                    int prompt, int generate, const std::string& kind) {
+    ResultRow r(point_id(m.entry->name, backend, precision, threads, prompt, generate, kind), kind, m.entry->name,
+                m.synthetic ? "synthetic" : "real", backend, precision);
+    r.threads = threads;
+    r.prompt_tokens = prompt;
+    r.generate_tokens = generate;
     return r;
 }
 
-json accuracy_json(const AccuracyReport& a) {
-    return {{"reference", "the fp32 weights through cpu-ref"},
+json accuracy_json(const AccuracyReport& a, const std::string& reference) {
+    return {{"reference", "the fp32 weights through " + reference},
             {"greedy_steps", a.greedy_steps},
             {"greedy_agreeing", a.greedy_agreeing},
             {"greedy_common_prefix", a.greedy_common_prefix},
@@ -236,9 +223,9 @@ json correctness_json(const CorrectnessReport& rep) {
             {"ops", ops}};
 }
 
-json reference_correctness(int steps) {
+json reference_correctness(int steps, const std::string& reference) {
     return {{"status", "reference"},
-            {"summary", "cpu-ref is the reference the other backends are checked against"},
+            {"summary", reference + " is the reference the other backends are checked against"},
             {"ops_passed", nullptr},
             {"ops_total", nullptr},
             {"positions", steps},
@@ -268,14 +255,14 @@ std::vector<double> round_ms(std::vector<double> v) {
 }
 
 // The estimated row of a backend that models a device, from the estimates gathered during
-// the last measured pass (positions 0..P+G-1). Same conventions as the measured row.
-std::optional<json> estimated_row(const PreparedModel& m, const Model& model, const json& measured,
-                                  const std::vector<std::optional<hls::DeviceEstimate>>& est, int P, int G,
-                                  std::optional<double> board_bw) {
+// the last measured pass (positions 0..P-1+G). Same conventions as the measured row.
+std::optional<ResultRow> estimated_row(const PreparedModel& m, const Model& model, const ResultRow& measured,
+                                       const std::vector<std::optional<hls::DeviceEstimate>>& est, int P, int G,
+                                       std::optional<double> board_bw) {
     if (est.size() != size_t(P + G)) return std::nullopt;
     for (const auto& e : est)
         if (!e) return std::nullopt;
-    json r = base_row(m, measured["backend"], measured["precision"], measured["threads"], P, G, "estimated");
+    ResultRow r = point_row(m, measured.backend, measured.precision, *measured.threads, P, G, "estimated");
     double prefill = 0, decode = 0, greedy = 0;
     std::array<double, kNumOps> op_ms{};
     std::vector<double> by_pos;
@@ -291,52 +278,48 @@ std::optional<json> estimated_row(const PreparedModel& m, const Model& model, co
     double op_sum = 0;
     for (double x : op_ms) op_sum += x;
     const double decode_ms = 1e3 * decode / (G - 1);
-    r["target"] = est[size_t(P)]->target;
-    r["status"] = measured["status"];
-    r["reason"] = measured["reason"];
-    r["correctness"] = measured["correctness"];
-    r["prefill_tok_s"] = prefill > 0 ? P / prefill : 0.0;
-    r["decode_tok_s"] = decode > 0 ? (G - 1) / decode : 0.0;
-    r["decode_ms_per_token"] = decode_ms;
-    r["op_ms_per_token"] = ops_json(op_ms, std::max(0.0, decode_ms - op_sum));
-    r["decode_ms_by_position"] = {{"first_position", P}, {"ms", round_ms(by_pos)}};
+    json& d = r.details;
+    d["target"] = est[size_t(P)]->target;
+    r.status = measured.status;
+    r.reason = measured.reason;
+    r.correctness = measured.correctness;
+    r.prefill_tok_s = prefill > 0 ? P / prefill : 0.0;
+    r.decode_tok_s = decode > 0 ? (G - 1) / decode : 0.0;
+    d["decode_ms_per_token"] = decode_ms;
+    r.op_ms_per_token = ops_json(op_ms, std::max(0.0, decode_ms - op_sum));
+    d["decode_ms_by_position"] = {{"first_position", P}, {"ms", round_ms(by_pos)}};
     // The same decode with greedy decoding on the device (logits kept on chip), when modelled.
     const int greedy_run = est[size_t(P)]->greedy_tokens_per_run;
     if (greedy > 0 && greedy_run > 0)
-        r["device_greedy"] = {{"decode_tok_s", (G - 1) / greedy},
+        d["device_greedy"] = {{"decode_tok_s", (G - 1) / greedy},
                               {"decode_ms_per_token", 1e3 * greedy / (G - 1)},
                               {"tokens_per_run", greedy_run}};
     else
-        r["device_greedy"] = nullptr;
-    r["simulation"] = {{"row", measured["id"]},
-                       {"decode_tok_s", measured["decode_tok_s"]},
-                       {"prefill_tok_s", measured["prefill_tok_s"]}};
-    r["detail"] = est[size_t(P + G / 2)]->detail;
+        d["device_greedy"] = nullptr;
+    d["simulation"] = {{"row", measured.id},
+                       {"decode_tok_s", measured.decode_tok_s ? json(*measured.decode_tok_s) : json(nullptr)},
+                       {"prefill_tok_s", measured.prefill_tok_s ? json(*measured.prefill_tok_s) : json(nullptr)}};
+    d["detail"] = est[size_t(P + G / 2)]->detail;
     const double bytes = mean_bytes_per_token(model, P + 1, P + G - 1);
     json roof = {{"bytes_per_token", bytes}, {"bandwidth_source", "board DDR (from the board file)"}};
     if (board_bw) {
         const double roof_tok_s = roofline_tok_per_s(bytes, *board_bw);
         roof["bandwidth_bytes_per_s"] = *board_bw;
         roof["tok_s"] = roof_tok_s;
-        roof["fraction"] = roof_tok_s > 0 ? r["decode_tok_s"].get<double>() / roof_tok_s : 0.0;
+        roof["fraction"] = roof_tok_s > 0 ? *r.decode_tok_s / roof_tok_s : 0.0;
     } else {
         roof["bandwidth_bytes_per_s"] = nullptr;
         roof["tok_s"] = nullptr;
         roof["fraction"] = nullptr;
     }
-    r["roofline"] = roof;
+    d["roofline"] = roof;
     return r;
 }
-
-// ---------------------------------------------------------------- signals
 
 std::string backend_options_text(const BackendOptions& o) {
     return "threads=" + std::to_string(o.threads) + (o.fused ? "" : ", op by op");
 }
 
-}  // namespace
-
-namespace {
 // A board file's number: {"value": x, "source": "..."} (lhb-board/1) or a bare number.
 std::optional<double> board_value(const json& board, const char* section, const char* key) {
     if (!board.is_object() || !board.contains(section) || !board[section].is_object()) return std::nullopt;
@@ -345,6 +328,378 @@ std::optional<double> board_value(const json& board, const char* section, const 
     if (v.is_object() && v.contains("value") && v["value"].is_number()) return v["value"].get<double>();
     return std::nullopt;
 }
+
+// ---------------------------------------------------------------- the run's parts
+
+// The top of the results document: what ran, where, and how each figure is measured.
+json results_header(const RunConfig& cfg) {
+    json results;
+    results["schema"] = "llama-hls-bench/results";
+    results["schema_version"] = kResultsSchemaVersion;
+    results["name"] = cfg.name;
+    results["description"] = cfg.description;
+    results["complete"] = false;
+    results["interrupted"] = false;
+    results["started_at"] = utc_now_iso8601();
+    results["environment"] = collect_environment(cfg.dir);
+    results["config"] = {{"file", cfg.file}, {"source", cfg.source}, {"text", cfg.text}};
+    results["methodology"] = {
+        {"prefill", "prompt_tokens forward passes (one position each) timed together; tok/s = prompt_tokens / time"},
+        {"decode", "greedy tokens after the prompt, each timed from forward() to argmax; the first decoded token "
+                   "is left out; tok/s = (generate_tokens - 1) / time"},
+        {"warmup", cfg.warmup},
+        {"repetitions", cfg.repetitions},
+        {"statistics", "min, median, p90 (linear interpolation) and cv (sample stddev / mean) over repetitions"},
+        {"op_profile", "interleaved untimed and timed passes on the backend's op-by-op path; per-op medians over "
+                       "the timed passes; timer_overhead = median timed / median untimed - 1"},
+        {"roofline", "bytes per token (weights + KV cache read at each position, mean over decode) / host read "
+                     "bandwidth measured over a buffer the size of the weights, all cores"}};
+    return results;
+}
+
+// The board file, copied into the results; its DDR bandwidth is the estimated rows' ceiling.
+struct BoardInfo {
+    json board = nullptr;
+    std::optional<double> ddr_bytes_per_s;
+};
+
+BoardInfo load_board(const RunConfig& cfg) {
+    BoardInfo b;
+    if (cfg.board.empty()) return b;
+    const std::string text = read_text_file(cfg.board, "the board file");
+    json contents;
+    try {
+        contents = json::parse(text);
+    } catch (const json::parse_error& e) {
+        TextPosition p = position_of_byte(text, e.byte);
+        throw InputError(cfg.board + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) +
+                         ": invalid JSON in the board file (named by " + cfg.file + ": /board)");
+    }
+    b.ddr_bytes_per_s = board_ddr_bytes_per_s(contents);
+    const auto efficiency = board_ddr_efficiency(contents);
+    b.board = {{"file", cfg.board},
+               {"name", contents.is_object() && contents.contains("name") ? contents["name"] : json(nullptr)},
+               {"sha256", sha256_hex(text)},
+               {"contents", contents},
+               {"ddr_bytes_per_s", b.ddr_bytes_per_s ? json(*b.ddr_bytes_per_s) : json(nullptr)},
+               {"ddr_efficiency", efficiency ? json(*efficiency) : json(nullptr)}};
+    return b;
+}
+
+// Every length against each model's seq_len (from the file's header, or the shape it will
+// be synthesized with), before anything is written, so a mistake costs nothing.
+void check_lengths(const RunConfig& cfg) {
+    const int max_prompt = *std::max_element(cfg.prompt_tokens.begin(), cfg.prompt_tokens.end());
+    for (const ModelEntry& e : cfg.models) {
+        const ModelConfig mc = fs::is_regular_file(e.path) ? Model::open(e.path).config() : parse_shape(e.shape);
+        if (max_prompt + cfg.generate_tokens > mc.seq_len)
+            throw InputError(cfg.file + ": /prompt_tokens: expected prompt_tokens + generate_tokens <= " + e.name +
+                             "'s seq_len " + std::to_string(mc.seq_len) + ", found " + std::to_string(max_prompt) +
+                             " + " + std::to_string(cfg.generate_tokens));
+        if (cfg.correctness_steps > mc.seq_len)
+            throw InputError(cfg.file + ": /correctness_steps: expected at most " + e.name + "'s seq_len " +
+                             std::to_string(mc.seq_len) + ", found " + std::to_string(cfg.correctness_steps));
+    }
+}
+
+// A model of the config: opened (or synthesized), hashed, its tokenizer, prompts and the
+// host's read bandwidth over a buffer the size of its weights.
+std::unique_ptr<PreparedModel> prepare_model(const ModelEntry& e, const RunConfig& cfg, const SweepOptions& options,
+                                             Progress& progress) {
+    auto m = std::make_unique<PreparedModel>();
+    m->entry = &e;
+    progress.start("preparing " + e.name);
+    m->path = model_file(e, cfg.out, m->synthetic, progress);
+    m->model.emplace(Model::open(m->path));
+    const ModelConfig& mc = m->model->config();
+    if (!e.tokenizer.empty() && fs::is_regular_file(e.tokenizer))
+        m->tokenizer.emplace(Tokenizer::load(e.tokenizer, mc.vocab_size));
+    m->prompt_source = m->tokenizer ? "text" : "token ids";
+    for (int p : cfg.prompt_tokens) m->prompts[p] = make_prompt(*m, cfg.prompt, p);
+    progress.start("measuring host read bandwidth over a " + e.name + "-sized buffer");
+    m->bandwidth = measure_read_bandwidth(0, m->model->weight_bytes_per_token(), options.bandwidth_seconds);
+    m->info = {{"name", e.name},
+               {"path", m->path},
+               {"weights", m->synthetic ? "synthetic" : "real"},
+               {"synthetic_shape", m->synthetic ? json(e.shape) : json(nullptr)},
+               {"sha256", sha256_file(m->path)},
+               {"bytes", int64_t(fs::file_size(m->path))},
+               {"format", int(m->model->format())},
+               {"dtype", dtype_name(m->model->dtype())},
+               {"shape", shape_json(mc)},
+               {"params", mc.n_params()},
+               {"weight_bytes_per_token", m->model->weight_bytes_per_token()},
+               {"tokenizer", m->tokenizer ? json(e.tokenizer) : json(nullptr)},
+               {"prompt_source", m->prompt_source},
+               {"host_bandwidth", bandwidth_json(m->bandwidth)}};
+    return m;
+}
+
+// The config's published figures: results["published"], and one row of kind "published" each.
+std::vector<ResultRow> published_rows(const RunConfig& cfg, const std::vector<std::unique_ptr<PreparedModel>>& models,
+                                      json& results) {
+    results["published"] = json::array();
+    std::vector<ResultRow> rows;
+    for (const PublishedEntry& p : cfg.published) {
+        json applies = json::array();
+        ModelConfig shape{};
+        bool known_shape = true;
+        try {
+            shape = parse_shape(p.model);
+        } catch (const InputError&) {
+            known_shape = false;
+        }
+        for (const auto& m : models)
+            if (m->entry->name == p.model || (known_shape && same_shape(m->model->config(), shape)))
+                applies.push_back(m->entry->name);
+        results["published"].push_back({{"name", p.name},
+                                        {"backend", p.backend},
+                                        {"model", p.model},
+                                        {"precision", p.precision},
+                                        {"tok_s", p.tok_s},
+                                        {"tokens", p.tokens ? json(p.tokens) : json(nullptr)},
+                                        {"seconds", p.seconds > 0 ? json(p.seconds) : json(nullptr)},
+                                        {"source", p.source},
+                                        {"applies_to_models", applies}});
+        ResultRow r(p.model + "/" + p.backend + "/" + p.precision + "/published", "published", p.model, "real",
+                    p.backend, p.precision);
+        if (p.tokens) r.generate_tokens = p.tokens;
+        r.decode_tok_s = p.tok_s;
+        r.details = {{"name", p.name}, {"source", p.source}};
+        rows.push_back(std::move(r));
+    }
+    return rows;
+}
+
+// A unit of the sweep: one (model, backend, precision, threads), measured at each prompt length.
+struct Unit {
+    size_t model = 0;  // index into the config's models (and the prepared ones)
+    const BackendEntry* backend = nullptr;
+    std::string precision;
+    int threads = 0;
+    BackendOptions options;
+};
+
+// Every unit of the config, in the order they run (models, then backends, precisions, threads).
+// Planned first: the progress line counts its points before any model is prepared.
+std::vector<Unit> plan_units(const RunConfig& cfg) {
+    std::vector<Unit> units;
+    for (size_t m = 0; m < cfg.models.size(); ++m)
+        for (const BackendEntry& b : cfg.backends)
+            for (const std::string& precision : cfg.precisions)
+                for (int threads : b.threads.empty() ? cfg.threads : b.threads) {
+                    Unit u{m, &b, precision, threads, {}};
+                    u.options.threads = threads;
+                    u.options.fused = b.fused;
+                    u.options.board = cfg.board;
+                    u.options.xclbin = b.xclbin.empty() ? cfg.xclbin : b.xclbin;
+                    units.push_back(std::move(u));
+                }
+    return units;
+}
+
+// The state of the sweep while its units run.
+class Sweep {
+public:
+    Sweep(const RunConfig& cfg, const SweepOptions& options, const BoardInfo& board,
+          const std::vector<std::unique_ptr<PreparedModel>>& models, Progress& progress)
+        : cfg_(cfg), options_(options), board_(board), models_(models), progress_(progress),
+          reference_(BackendRegistry::reference().name) {}
+
+    void run(Unit& u);
+    std::vector<ResultRow>& rows() { return rows_; }
+    bool interrupted() const { return interrupted_; }
+
+private:
+    // A unit set up to measure: its backends loaded and checked against the reference.
+    struct Prepared {
+        const Model* model = nullptr;
+        std::unique_ptr<Backend> backend, op_backend;
+        json correctness, accuracy;
+    };
+    std::optional<std::string> why_not_run(const Unit& u);
+    Prepared prepare(Unit& u);
+    Backend& reference_for(const Model& model);
+    void measure_point(const Unit& u, Prepared& p, int P);
+    void skip(const Unit& u, int prompt, const std::string& status, const std::string& reason);
+    PreparedModel& model(const Unit& u) const { return *models_[u.model]; }
+    std::string label(const Unit& u, int prompt) const {
+        return point_label(model(u).entry->name, u.backend->name, u.precision, u.threads, prompt, cfg_.generate_tokens);
+    }
+
+    const RunConfig& cfg_;
+    const SweepOptions& options_;
+    const BoardInfo& board_;
+    const std::vector<std::unique_ptr<PreparedModel>>& models_;
+    Progress& progress_;
+    const std::string reference_;                                   // the reference backend's name
+    std::map<const Model*, std::unique_ptr<Backend>> references_;  // the reference per checkpoint
+    std::vector<ResultRow> rows_;
+    bool interrupted_ = false;
+};
+
+void Sweep::skip(const Unit& u, int prompt, const std::string& status, const std::string& reason) {
+    ResultRow r = point_row(model(u), u.backend->name, u.precision, u.threads, prompt, cfg_.generate_tokens, "measured");
+    r.status = status;
+    r.reason = reason;
+    rows_.push_back(std::move(r));
+    progress_.finish(label(u, prompt), status + ": " + reason);
+}
+
+// Why this unit cannot run here, if it cannot.
+std::optional<std::string> Sweep::why_not_run(const Unit& u) {
+    if (stop_requested()) interrupted_ = true;
+    if (interrupted_) return "run interrupted before this point";
+    if (auto why = precision_unsupported_reason(u.precision)) return *why;
+    const BackendFactory* f = BackendRegistry::find(u.backend->name);
+    if (!f) {
+        std::vector<std::string> names;
+        for (const BackendFactory* x : BackendRegistry::all()) names.push_back(x->name);
+        const std::string near = nearest_name(u.backend->name, names);
+        return "not built into this bench (built: " + BackendRegistry::names() + ")" +
+               (near.empty() ? "" : "; did you mean \"" + near + "\"?");
+    }
+    if (f->available) {
+        Availability a = f->available(u.options);
+        if (!a.available) return "not available here: " + a.reason;
+    }
+    return std::nullopt;
+}
+
+Backend& Sweep::reference_for(const Model& model) {
+    auto& ref = references_[&model];
+    if (!ref) {
+        ref = BackendRegistry::create(reference_, BackendOptions{});
+        ref->load(model);
+    }
+    return *ref;
+}
+
+// Creates and loads the unit's backend and checks it against the reference, once for all
+// its prompt lengths.
+Sweep::Prepared Sweep::prepare(Unit& u) {
+    PreparedModel& m = model(u);
+    const BackendEntry& b = *u.backend;
+    Prepared p;
+    progress_.start(label(u, cfg_.prompt_tokens.front()) + " (correctness)");
+    p.model = &model_for(m, u.precision, cfg_.out, options_.bandwidth_seconds);
+    p.backend = BackendRegistry::create(b.name, u.options);
+    if (b.name == reference_) {
+        p.backend->load(*p.model);
+        p.correctness = reference_correctness(cfg_.correctness_steps, reference_);
+    } else {
+        // The reference on the same checkpoint: for int8, the reference's int8 is the reference.
+        Backend& ref = reference_for(*p.model);
+        p.backend->load(*p.model);
+        p.correctness = correctness_json(check_backend(*p.backend, ref, *p.model, cfg_.correctness_steps));
+    }
+    // int8: how far its answers drift from the fp32 weights (the reference on fp32).
+    if (u.precision == "int8" && m.tokenizer) {
+        const Model& fp32 = model_for(m, "fp32", cfg_.out, options_.bandwidth_seconds);
+        p.accuracy = accuracy_json(
+            compare_models(reference_for(fp32), *p.backend, *m.tokenizer, cfg_.correctness_steps), reference_);
+    }
+    // Per-op times need the op-by-op path; a fused backend gets a second instance for them.
+    if (b.fused) {
+        BackendOptions ob = u.options;
+        ob.fused = false;
+        p.op_backend = BackendRegistry::create(b.name, ob);
+        p.op_backend->load(*p.model);
+    }
+    return p;
+}
+
+void Sweep::run(Unit& u) {
+    if (auto why = why_not_run(u)) {
+        for (int P : cfg_.prompt_tokens) skip(u, P, interrupted_ ? "not-run" : "skipped", *why);
+        return;
+    }
+    Prepared p;
+    try {
+        p = prepare(u);
+    } catch (const std::exception& ex) {
+        for (int P : cfg_.prompt_tokens)
+            skip(u, P, "error", std::string("could not set up (") + backend_options_text(u.options) + "): " + ex.what());
+        return;
+    }
+    for (int P : cfg_.prompt_tokens) {
+        if (stop_requested()) interrupted_ = true;
+        if (interrupted_) {
+            skip(u, P, "not-run", "run interrupted before this point");
+            continue;
+        }
+        measure_point(u, p, P);
+    }
+}
+
+// One point: throughput, the per-op profile and the roofline, its row and, for a backend
+// that models a device, the estimated row beside it.
+void Sweep::measure_point(const Unit& u, Prepared& p, int P) {
+    PreparedModel& m = model(u);
+    const BackendEntry& b = *u.backend;
+    const std::string point = label(u, P);
+    progress_.start(point);
+    const std::vector<int>& prompt = m.prompts.at(P);
+    const int G = cfg_.generate_tokens;
+    ResultRow r = point_row(m, b.name, u.precision, u.threads, P, G, "measured");
+    json& d = r.details;
+    d["fused"] = b.fused;
+    r.correctness = p.correctness;
+    if (!p.accuracy.is_null()) d["accuracy"] = p.accuracy;
+    if (p.correctness["status"] == "fail") {
+        r.status = "failed";
+        r.reason = "correctness check failed: " + p.correctness["summary"].get<std::string>();
+    }
+    try {
+        Throughput t = measure_throughput(*p.backend, prompt, G, cfg_.warmup, cfg_.repetitions);
+        Backend& opb = p.op_backend ? *p.op_backend : *p.backend;
+        OpProfile prof;
+        if (!t.interrupted) prof = measure_ops(opb, prompt, G, cfg_.warmup > 0 ? 1 : 0, cfg_.repetitions);
+        if (t.interrupted || prof.interrupted) {
+            interrupted_ = true;
+            skip(u, P, "not-run", "run interrupted during this point");
+            return;
+        }
+        Stats dec = summarize(t.decode_tok_s), pre = summarize(t.prefill_tok_s);
+        r.decode_tok_s = dec.median;
+        r.prefill_tok_s = pre.median;
+        d["decode"] = {{"tok_s", to_json(dec)}, {"ms_per_token", to_json(summarize(t.decode_ms_per_token))}};
+        d["prefill"] = {{"tok_s", to_json(pre)}};
+        d["decode_ms_by_position"] = {{"first_position", P}, {"ms", round_ms(t.decode_ms_by_position)}};
+        if (prof.any_op_time) {
+            std::array<double, kNumOps> ms{};
+            for (int op = 0; op < kNumOps; ++op) ms[size_t(op)] = median(prof.op_ms_per_token[size_t(op)]);
+            r.op_ms_per_token = ops_json(ms, median(prof.other_ms_per_token));
+        }
+        d["op_profile"] = {{"path", b.fused ? "op by op (separate instance, fused = false)" : "op by op"},
+                           {"ops_reported", prof.any_op_time},
+                           {"untimed_ms_per_token", median(prof.untimed_ms_per_token)},
+                           {"timed_ms_per_token", median(prof.timed_ms_per_token)},
+                           {"timer_overhead", prof.timer_overhead()},
+                           {"repetitions", int(prof.timed_ms_per_token.size())}};
+        const double bytes = mean_bytes_per_token(*p.model, P + 1, P + G - 1);
+        const Bandwidth& bw = bandwidth_for(m, *p.model);
+        const double roof = roofline_tok_per_s(bytes, bw.bytes_per_second);
+        d["roofline"] = {{"bytes_per_token", bytes},
+                         {"bandwidth_bytes_per_s", bw.bytes_per_second},
+                         {"bandwidth_source", "host read bandwidth (measured, weight-sized buffer)"},
+                         {"tok_s", roof},
+                         {"fraction", roof > 0 ? dec.median / roof : 0.0}};
+        std::optional<ResultRow> est = estimated_row(m, *p.model, r, t.estimates, P, G, board_.ddr_bytes_per_s);
+        if (est) d["estimated_row"] = est->id;
+        rows_.push_back(r);
+        if (est) rows_.push_back(std::move(*est));
+        char outcome[128];
+        std::snprintf(outcome, sizeof outcome, "%s, decode %.2f tok/s", r.status.c_str(), dec.median);
+        progress_.finish(point, outcome);
+    } catch (const std::exception& ex) {
+        r.status = "error";
+        r.reason = ex.what();
+        rows_.push_back(std::move(r));
+        progress_.finish(point, std::string("error: ") + ex.what());
+    }
+}
+
 }  // namespace
 
 std::optional<double> board_ddr_bytes_per_s(const json& board) {
@@ -387,358 +742,41 @@ void rank_rows(json& results) {
     }
 }
 
+// Plan the points, prepare the models and the bandwidth figures, measure each unit, then
+// assemble and rank.
 json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
     const CpuSample cpu_start = sample_cpu();
-    json results;
-    results["schema"] = "llama-hls-bench/results";
-    results["schema_version"] = 1;
-    results["name"] = cfg.name;
-    results["description"] = cfg.description;
-    results["complete"] = false;
-    results["interrupted"] = false;
-    results["started_at"] = utc_now_iso8601();
-    results["environment"] = collect_environment(cfg.dir);
-    results["config"] = {{"file", cfg.file}, {"source", cfg.source}, {"text", cfg.text}};
-    results["methodology"] = {
-        {"prefill", "prompt_tokens forward passes (one position each) timed together; tok/s = prompt_tokens / time"},
-        {"decode", "greedy tokens after the prompt, each timed from forward() to argmax; the first decoded token "
-                   "is left out; tok/s = (generate_tokens - 1) / time"},
-        {"warmup", cfg.warmup},
-        {"repetitions", cfg.repetitions},
-        {"statistics", "min, median, p90 (linear interpolation) and cv (sample stddev / mean) over repetitions"},
-        {"op_profile", "interleaved untimed and timed passes on the backend's op-by-op path; per-op medians over "
-                       "the timed passes; timer_overhead = median timed / median untimed - 1"},
-        {"roofline", "bytes per token (weights + KV cache read at each position, mean over decode) / host read "
-                     "bandwidth measured over a buffer the size of the weights, all cores"}};
+    json results = results_header(cfg);
+    std::vector<Unit> units = plan_units(cfg);
+    Progress progress(int(units.size() * cfg.prompt_tokens.size()), options.quiet, options.log_lines);
+    const BoardInfo board = load_board(cfg);
+    results["board"] = board.board;
 
-    // Count the points first, for progress.
-    int total_points = 0;
-    for (size_t mi = 0; mi < cfg.models.size(); ++mi)
-        for (const auto& b : cfg.backends)
-            total_points += int(cfg.precisions.size() * (b.threads.empty() ? cfg.threads : b.threads).size() *
-                                cfg.prompt_tokens.size());
-    Progress progress(total_points, options.quiet, options.log_lines);
-
-    // Board file: copied into the results; its DDR bandwidth is the estimated rows' ceiling.
-    json board = nullptr;
-    std::optional<double> board_bw;
-    if (!cfg.board.empty()) {
-        std::string text;
-        {
-            std::ifstream f(cfg.board, std::ios::binary);
-            std::ostringstream ss;
-            ss << f.rdbuf();
-            text = ss.str();
-        }
-        json contents;
-        try {
-            contents = json::parse(text);
-        } catch (const json::parse_error& e) {
-            TextPosition p = position_of_byte(text, e.byte);
-            throw InputError(cfg.board + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) +
-                             ": invalid JSON in the board file (named by " + cfg.file + ": /board)");
-        }
-        board_bw = board_ddr_bytes_per_s(contents);
-        const auto efficiency = board_ddr_efficiency(contents);
-        board = {{"file", cfg.board},
-                 {"name", contents.is_object() && contents.contains("name") ? contents["name"] : json(nullptr)},
-                 {"sha256", sha256_hex(text)},
-                 {"contents", contents},
-                 {"ddr_bytes_per_s", board_bw ? json(*board_bw) : json(nullptr)},
-                 {"ddr_efficiency", efficiency ? json(*efficiency) : json(nullptr)}};
-    }
-    results["board"] = board;
-
-    // Models: check every length against each model's seq_len first (from the file's header,
-    // or the shape it will be synthesized with), so a mistake costs nothing and writes nothing.
-    const int max_prompt = *std::max_element(cfg.prompt_tokens.begin(), cfg.prompt_tokens.end());
-    for (const ModelEntry& e : cfg.models) {
-        const ModelConfig mc = fs::is_regular_file(e.path) ? Model::open(e.path).config() : parse_shape(e.shape);
-        if (max_prompt + cfg.generate_tokens > mc.seq_len)
-            throw InputError(cfg.file + ": /prompt_tokens: expected prompt_tokens + generate_tokens <= " + e.name +
-                             "'s seq_len " + std::to_string(mc.seq_len) + ", found " + std::to_string(max_prompt) +
-                             " + " + std::to_string(cfg.generate_tokens));
-        if (cfg.correctness_steps > mc.seq_len)
-            throw InputError(cfg.file + ": /correctness_steps: expected at most " + e.name + "'s seq_len " +
-                             std::to_string(mc.seq_len) + ", found " + std::to_string(cfg.correctness_steps));
-    }
-    // Then open (or synthesize), hash, tokenizer, prompts, bandwidth.
+    check_lengths(cfg);
     std::vector<std::unique_ptr<PreparedModel>> models;
-    for (const ModelEntry& e : cfg.models) {
-        auto m = std::make_unique<PreparedModel>();
-        m->entry = &e;
-        progress.start("preparing " + e.name);
-        m->path = model_file(e, cfg.out, m->synthetic, progress);
-        m->model.emplace(Model::open(m->path));
-        const ModelConfig& mc = m->model->config();
-        if (!e.tokenizer.empty() && fs::is_regular_file(e.tokenizer))
-            m->tokenizer.emplace(Tokenizer::load(e.tokenizer, mc.vocab_size));
-        m->prompt_source = m->tokenizer ? "text" : "token ids";
-        for (int p : cfg.prompt_tokens) m->prompts[p] = make_prompt(*m, cfg.prompt, p);
-        progress.start("measuring host read bandwidth over a " + e.name + "-sized buffer");
-        m->bandwidth = measure_read_bandwidth(0, m->model->weight_bytes_per_token(), options.bandwidth_seconds);
-        m->info = {{"name", e.name},
-                   {"path", m->path},
-                   {"weights", m->synthetic ? "synthetic" : "real"},
-                   {"synthetic_shape", m->synthetic ? json(e.shape) : json(nullptr)},
-                   {"sha256", sha256_file(m->path)},
-                   {"bytes", int64_t(fs::file_size(m->path))},
-                   {"format", int(m->model->format())},
-                   {"dtype", dtype_name(m->model->dtype())},
-                   {"shape", shape_json(mc)},
-                   {"params", mc.n_params()},
-                   {"weight_bytes_per_token", m->model->weight_bytes_per_token()},
-                   {"tokenizer", m->tokenizer ? json(e.tokenizer) : json(nullptr)},
-                   {"prompt_source", m->prompt_source},
-                   {"host_bandwidth",
-                    {{"bytes_per_s", m->bandwidth.bytes_per_second},
-                     {"median_bytes_per_s", m->bandwidth.median_bytes_per_second},
-                     {"buffer_bytes", m->bandwidth.buffer_bytes},
-                     {"threads", m->bandwidth.threads}}}};
-        models.push_back(std::move(m));
-    }
+    for (const ModelEntry& e : cfg.models) models.push_back(prepare_model(e, cfg, options, progress));
     {
         progress.start("measuring host DRAM read bandwidth");
-        Bandwidth dram = measure_read_bandwidth(0, kDramBufferBytes, options.bandwidth_seconds);
-        results["environment"]["dram_read_bandwidth"] = {{"bytes_per_s", dram.bytes_per_second},
-                                                         {"median_bytes_per_s", dram.median_bytes_per_second},
-                                                         {"buffer_bytes", dram.buffer_bytes},
-                                                         {"threads", dram.threads}};
+        const Bandwidth dram = measure_read_bandwidth(0, kDramBufferBytes, options.bandwidth_seconds);
+        results["environment"]["dram_read_bandwidth"] = bandwidth_json(dram);
     }
-
-    // Published figures, as rows of kind "published".
-    results["published"] = json::array();
-    json rows = json::array();
-    for (const PublishedEntry& p : cfg.published) {
-        json applies = json::array();
-        ModelConfig shape{};
-        bool known_shape = true;
-        try {
-            shape = parse_shape(p.model);
-        } catch (const InputError&) {
-            known_shape = false;
-        }
-        for (const auto& m : models)
-            if (m->entry->name == p.model || (known_shape && same_shape(m->model->config(), shape)))
-                applies.push_back(m->entry->name);
-        results["published"].push_back({{"name", p.name},
-                                        {"backend", p.backend},
-                                        {"model", p.model},
-                                        {"precision", p.precision},
-                                        {"tok_s", p.tok_s},
-                                        {"tokens", p.tokens ? json(p.tokens) : json(nullptr)},
-                                        {"seconds", p.seconds > 0 ? json(p.seconds) : json(nullptr)},
-                                        {"source", p.source},
-                                        {"applies_to_models", applies}});
-        json r;
-        r["id"] = p.model + "/" + p.backend + "/" + p.precision + "/published";
-        r["kind"] = "published";
-        r["model"] = p.model;
-        r["weights"] = "real";
-        r["backend"] = p.backend;
-        r["precision"] = p.precision;
-        r["threads"] = nullptr;
-        r["prompt_tokens"] = nullptr;
-        r["generate_tokens"] = p.tokens ? json(p.tokens) : json(nullptr);
-        r["status"] = "ok";
-        r["reason"] = nullptr;
-        r["ranked"] = false;
-        r["rank"] = nullptr;
-        r["decode_tok_s"] = p.tok_s;
-        r["prefill_tok_s"] = nullptr;
-        r["op_ms_per_token"] = nullptr;
-        r["correctness"] = nullptr;
-        r["speedup"] = json::object();
-        r["name"] = p.name;
-        r["source"] = p.source;
-        rows.push_back(r);
-    }
-
-    // The sweep.
-    std::map<const Model*, std::unique_ptr<Backend>> references;  // cpu-ref per checkpoint
-    bool interrupted = false;
-    auto skip_row = [&](const PreparedModel& m, const BackendEntry& b, const std::string& precision, int threads,
-                        int prompt, const std::string& status, const std::string& reason) {
-        json r = base_row(m, b.name, precision, threads, prompt, cfg.generate_tokens, "measured");
-        r["status"] = status;
-        r["reason"] = reason;
-        rows.push_back(r);
-        progress.finish(point_label(m.entry->name, b.name, precision, threads, prompt, cfg.generate_tokens),
-                        status + ": " + reason);
-    };
-
-    for (const auto& mp : models) {
-        PreparedModel& m = *mp;
-        for (const BackendEntry& b : cfg.backends) {
-            const auto& thread_list = b.threads.empty() ? cfg.threads : b.threads;
-            for (const std::string& precision : cfg.precisions) {
-                for (int threads : thread_list) {
-                    BackendOptions bo;
-                    bo.threads = threads;
-                    bo.fused = b.fused;
-                    bo.board = cfg.board;
-                    bo.xclbin = b.xclbin.empty() ? cfg.xclbin : b.xclbin;
-
-                    // Why this unit cannot run here, if it cannot.
-                    if (stop_requested()) interrupted = true;
-                    std::string skip;
-                    if (interrupted) {
-                        skip = "run interrupted before this point";
-                    } else if (auto why = precision_unsupported_reason(precision)) {
-                        skip = *why;
-                    } else if (const BackendFactory* f = BackendRegistry::find(b.name); !f) {
-                        std::string near = nearest_name(b.name, [] {
-                            std::vector<std::string> v;
-                            for (const BackendFactory* x : BackendRegistry::all()) v.push_back(x->name);
-                            return v;
-                        }());
-                        skip = "not built into this bench (built: " + BackendRegistry::names() + ")" +
-                               (near.empty() ? "" : "; did you mean \"" + near + "\"?");
-                    } else if (f->available) {
-                        Availability a = f->available(bo);
-                        if (!a.available) skip = "not available here: " + a.reason;
-                    }
-                    if (!skip.empty()) {
-                        for (int p : cfg.prompt_tokens)
-                            skip_row(m, b, precision, threads, p, interrupted ? "not-run" : "skipped", skip);
-                        continue;
-                    }
-
-                    // Create, load, check correctness once per unit; measure each prompt length.
-                    std::unique_ptr<Backend> backend, op_backend;
-                    json correctness, accuracy;
-                    const Model* model = nullptr;
-                    try {
-                        progress.start(point_label(m.entry->name, b.name, precision, threads,
-                                                   cfg.prompt_tokens.front(), cfg.generate_tokens) +
-                                       " (correctness)");
-                        model = &model_for(m, precision, cfg.out, options.bandwidth_seconds);
-                        backend = BackendRegistry::create(b.name, bo);
-                        if (b.name == "cpu-ref") {
-                            backend->load(*model);
-                            correctness = reference_correctness(cfg.correctness_steps);
-                        } else {
-                            // cpu-ref on the same checkpoint: for int8, cpu-ref's int8 is the reference.
-                            auto& ref = references[model];
-                            if (!ref) {
-                                ref = BackendRegistry::create("cpu-ref", BackendOptions{});
-                                ref->load(*model);
-                            }
-                            backend->load(*model);
-                            CorrectnessReport rep = check_backend(*backend, *ref, *model, cfg.correctness_steps);
-                            correctness = correctness_json(rep);
-                        }
-                        // int8: how far its answers drift from the fp32 weights (cpu-ref on fp32).
-                        if (precision == "int8" && m.tokenizer) {
-                            const Model& fp32 = model_for(m, "fp32", cfg.out, options.bandwidth_seconds);
-                            auto& fref = references[&fp32];
-                            if (!fref) {
-                                fref = BackendRegistry::create("cpu-ref", BackendOptions{});
-                                fref->load(fp32);
-                            }
-                            accuracy = accuracy_json(
-                                compare_models(*fref, *backend, *m.tokenizer, cfg.correctness_steps));
-                        }
-                        // Per-op times need the op-by-op path; a fused backend gets a second
-                        // instance for them.
-                        if (b.fused) {
-                            BackendOptions ob = bo;
-                            ob.fused = false;
-                            op_backend = BackendRegistry::create(b.name, ob);
-                            op_backend->load(*model);
-                        }
-                    } catch (const std::exception& ex) {
-                        for (int p : cfg.prompt_tokens)
-                            skip_row(m, b, precision, threads, p, "error",
-                                     std::string("could not set up (") + backend_options_text(bo) + "): " + ex.what());
-                        continue;
-                    }
-                    Backend& opb = op_backend ? *op_backend : *backend;
-
-                    for (int P : cfg.prompt_tokens) {
-                        const std::string label =
-                            point_label(m.entry->name, b.name, precision, threads, P, cfg.generate_tokens);
-                        if (stop_requested()) interrupted = true;
-                        if (interrupted) {
-                            skip_row(m, b, precision, threads, P, "not-run", "run interrupted before this point");
-                            continue;
-                        }
-                        progress.start(label);
-                        const std::vector<int>& prompt = m.prompts.at(P);
-                        const int G = cfg.generate_tokens;
-                        json r = base_row(m, b.name, precision, threads, P, G, "measured");
-                        r["fused"] = b.fused;
-                        r["correctness"] = correctness;
-                        if (!accuracy.is_null()) r["accuracy"] = accuracy;
-                        if (correctness["status"] == "fail") {
-                            r["status"] = "failed";
-                            r["reason"] = "correctness check failed: " + correctness["summary"].get<std::string>();
-                        }
-                        try {
-                            Throughput t = measure_throughput(*backend, prompt, G, cfg.warmup, cfg.repetitions);
-                            OpProfile prof;
-                            if (!t.interrupted) prof = measure_ops(opb, prompt, G, cfg.warmup > 0 ? 1 : 0, cfg.repetitions);
-                            if (t.interrupted || prof.interrupted) {
-                                interrupted = true;
-                                skip_row(m, b, precision, threads, P, "not-run", "run interrupted during this point");
-                                continue;
-                            }
-                            Stats dec = summarize(t.decode_tok_s), pre = summarize(t.prefill_tok_s);
-                            r["decode_tok_s"] = dec.median;
-                            r["prefill_tok_s"] = pre.median;
-                            r["decode"] = {{"tok_s", to_json(dec)}, {"ms_per_token", to_json(summarize(t.decode_ms_per_token))}};
-                            r["prefill"] = {{"tok_s", to_json(pre)}};
-                            r["decode_ms_by_position"] = {{"first_position", P}, {"ms", round_ms(t.decode_ms_by_position)}};
-                            if (prof.any_op_time) {
-                                std::array<double, kNumOps> ms{};
-                                for (int op = 0; op < kNumOps; ++op) ms[size_t(op)] = median(prof.op_ms_per_token[size_t(op)]);
-                                r["op_ms_per_token"] = ops_json(ms, median(prof.other_ms_per_token));
-                            }
-                            r["op_profile"] = {{"path", b.fused ? "op by op (separate instance, fused = false)" : "op by op"},
-                                               {"ops_reported", prof.any_op_time},
-                                               {"untimed_ms_per_token", median(prof.untimed_ms_per_token)},
-                                               {"timed_ms_per_token", median(prof.timed_ms_per_token)},
-                                               {"timer_overhead", prof.timer_overhead()},
-                                               {"repetitions", int(prof.timed_ms_per_token.size())}};
-                            const double bytes = mean_bytes_per_token(*model, P + 1, P + G - 1);
-                            const Bandwidth& bw = bandwidth_for(m, *model);
-                            const double roof = roofline_tok_per_s(bytes, bw.bytes_per_second);
-                            r["roofline"] = {{"bytes_per_token", bytes},
-                                             {"bandwidth_bytes_per_s", bw.bytes_per_second},
-                                             {"bandwidth_source", "host read bandwidth (measured, weight-sized buffer)"},
-                                             {"tok_s", roof},
-                                             {"fraction", roof > 0 ? dec.median / roof : 0.0}};
-                            rows.push_back(r);
-                            if (auto est = estimated_row(m, *model, r, t.estimates, P, G, board_bw)) {
-                                rows.back()["estimated_row"] = (*est)["id"];
-                                rows.push_back(*est);
-                            }
-                            char outcome[128];
-                            std::snprintf(outcome, sizeof outcome, "%s, decode %.2f tok/s", r["status"].get<std::string>().c_str(),
-                                          dec.median);
-                            progress.finish(label, outcome);
-                        } catch (const std::exception& ex) {
-                            r["status"] = "error";
-                            r["reason"] = ex.what();
-                            rows.push_back(r);
-                            progress.finish(label, std::string("error: ") + ex.what());
-                        }
-                    }
-                }
-            }
-        }
-    }
+    Sweep sweep(cfg, options, board, models, progress);
+    sweep.rows() = published_rows(cfg, models, results);
+    for (Unit& u : units) sweep.run(u);
     progress.done();
+
     results["models"] = json::array();  // after the sweep: int8 points add their quantized files
     for (const auto& m : models) results["models"].push_back(m->info);
-    results["rows"] = rows;
+    results["rows"] = json::array();
+    for (const ResultRow& r : sweep.rows()) results["rows"].push_back(to_json(r));
     rank_rows(results);
+    results["table"] = table_json(results["published"]);
     results["environment"]["load_average_end"] = load_average();
     results["environment"]["other_processes_cpu"] = other_processes_cpu(cpu_start, sample_cpu());
-    results["interrupted"] = interrupted;
-    results["complete"] = !interrupted;
+    results["interrupted"] = sweep.interrupted();
+    results["complete"] = !sweep.interrupted();
     results["finished_at"] = utc_now_iso8601();
     results["duration_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
     return results;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/error.hpp"
+#include "core/rng.hpp"
 
 namespace lhb {
 
@@ -81,23 +82,6 @@ Tolerance logits_tolerance(DType precision) {
 // ---------------------------------------------------------------------------------------
 
 namespace {
-
-// splitmix64: the same inputs on every platform and compiler.
-struct Rng {
-    uint64_t s;
-    uint64_t next() {
-        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    float uniform() { return float(int64_t(next() >> 40) - (int64_t(1) << 23)) / float(1 << 23); }  // [-1, 1)
-    std::vector<float> vec(size_t n, float scale = 1.f) {
-        std::vector<float> v(n);
-        for (float& x : v) x = scale * uniform();
-        return v;
-    }
-};
 
 // Accumulates the comparison of one op's outputs.
 struct Comparison {

@@ -35,6 +35,17 @@ std::string BackendRegistry::names() {
     return s;
 }
 
+const BackendFactory& BackendRegistry::reference() {
+    const BackendFactory* ref = nullptr;
+    for (const BackendFactory* f : all()) {
+        if (!f->reference) continue;
+        if (ref) throw InputError("backends '" + ref->name + "' and '" + f->name + "' both registered as the reference");
+        ref = f;
+    }
+    if (!ref) throw InputError("no reference backend is built in (built: " + names() + ")");
+    return *ref;
+}
+
 std::unique_ptr<Backend> BackendRegistry::create(const std::string& name,
                                                  const BackendOptions& options) {
     const BackendFactory* f = find(name);

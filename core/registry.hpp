@@ -28,6 +28,7 @@ struct BackendFactory {
     int order = 100;      // listing order
     std::function<Availability(const BackendOptions&)> available;
     std::function<std::unique_ptr<Backend>(const BackendOptions&)> create;
+    bool reference = false;  // the backend the others are checked against (exactly one)
 };
 
 class BackendRegistry {
@@ -40,6 +41,9 @@ public:
     // with the known ones listed, or not available, with the reason).
     static std::unique_ptr<Backend> create(const std::string& name, const BackendOptions& options);
     static std::string names();  // "cpu-ref, openmp, ..."
+    // The backend registered with `reference` set (cpu-ref); throws InputError if none is
+    // built in, or if more than one claims to be.
+    static const BackendFactory& reference();
 };
 
 #define LHB_REGISTER_BACKEND(ident, ...)                                            \

@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/rng.hpp"
 
 namespace lhb {
 
@@ -35,22 +36,9 @@ const std::map<std::string, ModelConfig>& named_shapes() {
     return shapes;
 }
 
-// splitmix64: fast, deterministic on every platform.
-struct SplitMix {
-    uint64_t s;
-    uint64_t next() {
-        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    // Uniform in [-1, 1).
-    float uniform() { return float(int64_t(next() >> 40) - (int64_t(1) << 23)) / float(1 << 23); }
-};
-
 class TensorWriter {
 public:
-    TensorWriter(AtomicFile& f, SplitMix& rng) : f_(f), rng_(rng) {}
+    TensorWriter(AtomicFile& f, Rng& rng) : f_(f), rng_(rng) {}
     // n values uniform with standard deviation `stddev`, around `mean`.
     void random(int64_t n, float stddev, float mean = 0.f) {
         const float a = stddev * std::sqrt(3.0f);  // uniform(-a, a) has std a/sqrt(3)
@@ -68,7 +56,7 @@ public:
 private:
     static constexpr size_t kChunk = 1 << 16;
     AtomicFile& f_;
-    SplitMix& rng_;
+    Rng& rng_;
     std::vector<float> buf_;
 };
 
@@ -124,7 +112,7 @@ void write_synthetic_model(const ModelConfig& c, const std::string& path, uint64
                                c.vocab_size /* positive: shared classifier */, c.seq_len};
     f.write(header, sizeof header);
 
-    SplitMix rng{seed * 0x2545F4914F6CDD1Dull + 1};
+    Rng rng{seed * 0x2545F4914F6CDD1Dull + 1};
     TensorWriter w(f, rng);
     const int64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), L = c.n_layers, V = c.vocab_size;
     const float in_d = 1.0f / std::sqrt(float(d)), in_h = 1.0f / std::sqrt(float(h));

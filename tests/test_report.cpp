@@ -8,8 +8,12 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <cstring>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
+#include "tests/quick_run.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb::test {
@@ -38,6 +42,56 @@ std::string png_problem(const std::string& path) {
     return "";
 }
 
+// The cells of a markdown table's lines (the first "| model |" line on, separator left out).
+std::vector<std::vector<std::string>> markdown_table(const std::string& md) {
+    std::vector<std::vector<std::string>> rows;
+    size_t at = md.find("| model |");
+    while (at != std::string::npos && at < md.size() && md[at] == '|') {
+        const size_t end = md.find('\n', at);
+        const std::string line = md.substr(at, end - at);
+        at = end == std::string::npos ? end : end + 1;
+        if (line.rfind("| ---", 0) == 0) continue;
+        std::vector<std::string> cells;
+        std::string cell;
+        for (size_t i = 1; i < line.size(); ++i) {
+            if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] == '|') {
+                cell += '|', ++i;
+            } else if (line[i] == '|') {
+                cells.push_back(cell.substr(1, cell.size() - 2));  // " text " -> "text"
+                cell.clear();
+            } else {
+                cell += line[i];
+            }
+        }
+        rows.push_back(cells);
+    }
+    return rows;
+}
+
+std::string html_unescape(std::string s) {
+    const std::pair<const char*, const char*> entities[] = {
+        {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#x27;", "'"}, {"&amp;", "&"}};
+    for (const auto& [from, to] : entities)
+        for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + 1)) s.replace(p, strlen(from), to);
+    return s;
+}
+
+// The header and body cells of an HTML table of index.html, as text.
+std::vector<std::vector<std::string>> html_table(const std::string& html, const std::string& id) {
+    const size_t start = html.find("<table id=\"" + id + "\">");
+    const std::string t = html.substr(start, html.find("</table>", start) - start);
+    std::vector<std::vector<std::string>> rows;
+    std::regex tr("<tr>(.*?)</tr>"), cell("<t[hd][^>]*>(.*?)</t[hd]>");
+    for (auto r = std::sregex_iterator(t.begin(), t.end(), tr); r != std::sregex_iterator(); ++r) {
+        const std::string inner = (*r)[1];
+        std::vector<std::string> cells;
+        for (auto c = std::sregex_iterator(inner.begin(), inner.end(), cell); c != std::sregex_iterator(); ++c)
+            cells.push_back(html_unescape((*c)[1]));
+        rows.push_back(cells);
+    }
+    return rows;
+}
+
 bool have_chromium() { return fs::exists("/usr/bin/chromium"); }
 
 std::string artifacts_dir() {
@@ -47,22 +101,10 @@ std::string artifacts_dir() {
 }
 
 // One quick.json run with its report, shared by the suite.
-class Report : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() {
-        dir_ = new TempDir;
-        result_ = new CommandResult(run_bench("run '" + source_dir() + "/configs/quick.json' --out '" + dir_->path + "'"));
-    }
-    static void TearDownTestSuite() {
-        delete result_;
-        delete dir_;
-    }
-    static std::string file(const std::string& name) { return dir_->file(name); }
-    static TempDir* dir_;
-    static CommandResult* result_;
+class Report : public QuickRunSuite<Report> {
+public:
+    static constexpr const char* kRunFlags = "";  // with the report
 };
-TempDir* Report::dir_ = nullptr;
-CommandResult* Report::result_ = nullptr;
 
 TEST_F(Report, BenchRunWritesEveryPngAndTheyAreValid) {
     ASSERT_EQ(result_->exit_code, 0) << result_->err;
@@ -82,7 +124,9 @@ TEST_F(Report, IndexReferencesEveryPngAndTableAndNothingExternal) {
         referenced.insert((*it)[1]);
     for (const auto& r : referenced) EXPECT_TRUE(fs::exists(file(r))) << r;
     for (const auto& e : fs::directory_iterator(dir_->path)) {
-        if (e.path().extension() == ".png") EXPECT_TRUE(referenced.count(e.path().filename().string())) << e.path();
+        if (e.path().extension() == ".png") {
+            EXPECT_TRUE(referenced.count(e.path().filename().string())) << e.path();
+        }
     }
     // No external assets: no remote or absolute references.
     for (const char* bad : {"src=\"http", "href=\"http", "src=\"//", "href=\"//", "src=\"/", "<link ", "@import"})
@@ -134,6 +178,33 @@ TEST_F(Report, BenchReportAloneRewritesTheReport) {
     EXPECT_TRUE(fs::exists(file("index.html")));
 }
 
+// One definition of the results table: bench/result_row.cpp's columns, written into
+// results.json, are the ones index.html shows, cell for cell.
+TEST_F(Report, TheHtmlResultsTableHasTheMarkdownTablesColumnsAndCells) {
+    ASSERT_EQ(result_->exit_code, 0) << result_->err;
+    const auto md = markdown_table(result_->out);
+    const auto html = html_table(read_file(file("index.html")), "results-table");
+    ASSERT_GE(md.size(), 2u) << result_->out;
+    EXPECT_EQ(md[0].front(), "model");
+    EXPECT_EQ(md[0].back(), "rank");
+    EXPECT_EQ(html, md);
+}
+
+// A version 1 file (no column list) is still rendered, with version 1's columns.
+TEST_F(Report, AVersion1FileGetsTheSameTable) {
+    ASSERT_EQ(result_->exit_code, 0) << result_->err;
+    nlohmann::json v1 = nlohmann::json::parse(read_file(file("results.json")));
+    v1["schema_version"] = 1;
+    v1.erase("table");
+    TempDir dir;
+    write_file(dir.file("results.json"), v1.dump());
+    // bench report prints the table (C++) and runs tools/report.py on the same file.
+    auto shown = run_bench("report '" + dir.file("results.json") + "'");
+    ASSERT_EQ(shown.exit_code, 0) << shown.err;
+    EXPECT_EQ(markdown_table(shown.out), markdown_table(result_->out));
+    EXPECT_EQ(html_table(read_file(dir.file("index.html")), "results-table"), markdown_table(result_->out));
+}
+
 TEST(ReportInput, ABadResultsFileIsRefusedWithOneLine) {
     TempDir dir;
     write_file(dir.file("r.json"), "{\"schema\": \"llama-hls-bench/results\", \"schema_version\": 99, \"rows\": []}");
@@ -141,7 +212,7 @@ TEST(ReportInput, ABadResultsFileIsRefusedWithOneLine) {
                             dir.file("err") + "'";
     int status = std::system(cmd.c_str());
     EXPECT_EQ(WEXITSTATUS(status), 2);
-    EXPECT_EQ(read_file(dir.file("err")), "report: " + dir.file("r.json") + ": /schema_version: expected 1 to 1, found 99\n");
+    EXPECT_EQ(read_file(dir.file("err")), "report: " + dir.file("r.json") + ": /schema_version: expected 1 to 2, found 99\n");
     EXPECT_FALSE(fs::exists(dir.file("index.html")));
 }
 

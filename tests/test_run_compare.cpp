@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/results.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb::test {
@@ -63,6 +64,28 @@ TEST(RunCompare, FlagsOnlyChangesBeyondTheMeasuredNoise) {
     EXPECT_EQ(strict.exit_code, 3);
     auto same = run_bench("compare '" + dir.file("a.json") + "' '" + dir.file("a.json") + "' --fail-on-slower");
     EXPECT_EQ(same.exit_code, 0) << same.out;
+}
+
+// Schema version 2 added /table; the rows are the same, so version 1 and 2 files compare.
+TEST(RunCompare, ComparesAVersion1FileWithAVersion2File) {
+    TempDir dir;
+    json a = results({row("p", 100, 0.01)}, "aaa");
+    json b = results({row("p", 100, 0.01)}, "aaa");
+    b["schema_version"] = 2;
+    b["table"] = bench::table_json(b["published"]);
+    write_file(dir.file("a.json"), a.dump());
+    write_file(dir.file("b.json"), b.dump());
+    auto r = run_bench("compare '" + dir.file("a.json") + "' '" + dir.file("b.json") + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("| p | 100.00 | 100.00 | 1.000 |"), std::string::npos) << r.out;
+    auto back = run_bench("compare '" + dir.file("b.json") + "' '" + dir.file("a.json") + "'");
+    EXPECT_EQ(back.exit_code, 0) << back.err;
+    // A version 2 file must carry the table's columns.
+    b.erase("table");
+    write_file(dir.file("c.json"), b.dump());
+    auto bad = run_bench("compare '" + dir.file("a.json") + "' '" + dir.file("c.json") + "'");
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_EQ(bad.err, "error: " + dir.file("c.json") + ": /table: expected an object with the table's columns, found none\n");
 }
 
 TEST(RunCompare, RejectsAFileThatIsNotResults) {

@@ -8,6 +8,7 @@
 
 #include "bench/sha256.hpp"
 #include "tests/json_schema_lite.hpp"
+#include "tests/quick_run.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb::test {
@@ -27,24 +28,14 @@ const json* find_row(const json& results, const std::string& backend, const std:
     return nullptr;
 }
 
-// One run of quick.json for the whole suite (it takes seconds, not minutes).
-class QuickRun : public ::testing::Test {
+// One run of quick.json for the whole suite, without the report.
+class QuickRun : public QuickRunSuite<QuickRun> {
+public:
+    static constexpr const char* kRunFlags = " --no-report";
+
 protected:
-    static void SetUpTestSuite() {
-        dir_ = new TempDir;
-        result_ = new CommandResult(
-            run_bench("run '" + source_dir() + "/configs/quick.json' --out '" + dir_->path + "' --no-report"));
-    }
-    static void TearDownTestSuite() {
-        delete result_;
-        delete dir_;
-    }
     static json results() { return read_json(dir_->file("results.json")); }
-    static TempDir* dir_;
-    static CommandResult* result_;
 };
-TempDir* QuickRun::dir_ = nullptr;
-CommandResult* QuickRun::result_ = nullptr;
 
 TEST_F(QuickRun, ExitsZeroAndPrintsTheTableWithThePublishedBaselines) {
     ASSERT_EQ(result_->exit_code, 0) << result_->err;
@@ -85,6 +76,13 @@ TEST_F(QuickRun, TheSchemaCheckRejectsBrokenResults) {
         for (json& row : r["rows"])
             if (row["status"] == "skipped") row["reason"] = nullptr;
     });
+    expect_invalid("version 2 without its table", [](json& r) { r.erase("table"); });
+    expect_invalid("a column of an unknown format", [](json& r) { r["table"]["columns"][0]["format"] = "roman"; });
+    // A version 1 file (before /table) is still valid.
+    json v1 = results();
+    v1["schema_version"] = 1;
+    v1.erase("table");
+    EXPECT_TRUE(schema.validate(v1).empty());
     expect_invalid("negative tok/s", [](json& r) {
         for (json& row : r["rows"])
             if (row["status"] == "ok") row["decode_tok_s"] = -1.0;
@@ -95,7 +93,7 @@ TEST_F(QuickRun, RowsSayWhatWasMeasuredSkippedAndWhy) {
     ASSERT_EQ(result_->exit_code, 0) << result_->err;
     json r = results();
     EXPECT_EQ(r["complete"], true);
-    EXPECT_EQ(r["schema_version"], 1);
+    EXPECT_EQ(r["schema_version"], 2);  // 2: /table/columns added
 
     const json* ref = find_row(r, "cpu-ref", "fp32");
     ASSERT_NE(ref, nullptr);

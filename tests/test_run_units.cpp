@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "bench/measure.hpp"
+#include "bench/result_row.hpp"
 #include "bench/results.hpp"
 #include "bench/sha256.hpp"
 #include "tests/test_support.hpp"
@@ -101,6 +102,32 @@ TEST(RunResults, MarkdownMarksFailuresUnrankedAndListsSkippedPointsWithReasons) 
         << md;
     EXPECT_NE(md.find("- m zcu106-xrt fp32 t2 pp8: skipped: no device"), std::string::npos) << md;
     EXPECT_NE(md.find("Source: somewhere"), std::string::npos) << md;
+}
+
+// One row type: its field table names every common field of a JSON row, and the columns
+// written into results.json (/table) are the markdown table's, in order.
+TEST(RunResults, TheFieldTablesDriveTheRowAndTheTable) {
+    ResultRow row("m/b/fp32/t1/pp8/tg16/measured", "measured", "m", "real", "b", "fp32");
+    row.threads = 1;
+    row.details = {{"fused", true}};
+    const nlohmann::json j = to_json(row);
+    EXPECT_EQ(j.size(), kRowFields.size() + 1);
+    for (const RowField& f : kRowFields) EXPECT_TRUE(j.contains(f.name)) << f.name;
+    EXPECT_EQ(j["threads"], 1);
+    EXPECT_TRUE(j["prompt_tokens"].is_null());
+    EXPECT_EQ(j["fused"], true);
+
+    const nlohmann::json results = tiny_results();
+    std::string header = "|";
+    const nlohmann::json table = table_json(results["published"]);
+    for (const nlohmann::json& c : table["columns"])
+        header += " " + c["header"].get<std::string>() + " |";
+    const std::string md = results_markdown(results);
+    EXPECT_EQ(md.substr(0, md.find('\n')), header);
+    std::string csv_header;
+    for (const CsvField& f : csv_fields(results["published"])) csv_header += (csv_header.empty() ? "" : ",") + f.name;
+    const std::string csv = results_csv(results);
+    EXPECT_EQ(csv.substr(0, csv.find('\n')), csv_header);
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ import sys
 import textwrap
 
 SCHEMA = "llama-hls-bench/results"
-KNOWN_VERSION = 1
+KNOWN_VERSION = 2  # 2 adds /table/columns; rows are the same in 1 and 2
 EXIT_BAD_INPUT = 2
 EXIT_NO_MATPLOTLIB = 3
 INSTALL_HINT = ("report: matplotlib is not installed, so there are no plots. Install it with\n"
@@ -70,6 +70,14 @@ def load_results(path):
         raise BadInput(f"{path}: /schema_version: expected 1 to {KNOWN_VERSION}, found {json.dumps(version)}")
     if not isinstance(data.get("rows"), list) or not all(isinstance(r, dict) for r in data["rows"]):
         raise BadInput(f"{path}: /rows: expected an array of row objects")
+    if version >= 2:
+        columns = (data.get("table") or {}).get("columns") if isinstance(data.get("table"), dict) else None
+        if not isinstance(columns, list):
+            raise BadInput(f"{path}: /table/columns: expected an array of columns")
+        for i, c in enumerate(columns):
+            if not isinstance(c, dict) or not all(isinstance(c.get(k), str) for k in ("name", "header", "format")) \
+                    or not isinstance(c.get("path"), list):
+                raise BadInput(f"{path}: /table/columns/{i}: expected a column (name, header, format, path)")
     return data
 
 
@@ -221,9 +229,15 @@ def label_log_axis(ax):
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+def is_reference(r):
+    """A measured row of the reference backend (cpu-ref): the sweep marks its correctness "reference"."""
+    c = r.get("correctness")
+    return r.get("kind") == "measured" and isinstance(c, dict) and c.get("status") == "reference"
+
+
 def cpu_ref_twin(results, r):
     for c in results["rows"]:
-        if (c.get("kind") == "measured" and c.get("backend") == "cpu-ref" and c.get("status") == "ok"
+        if (is_reference(c) and c.get("status") == "ok"
                 and c.get("model") == r.get("model") and c.get("precision") == r.get("precision")
                 and c.get("prompt_tokens") == r.get("prompt_tokens")
                 and c.get("generate_tokens") == r.get("generate_tokens")
@@ -266,7 +280,7 @@ def plot_ops(plt, results):
     # Speedup of each op over cpu-ref (same model, precision and lengths).
     pairs = []
     for r in rows:
-        if r.get("backend") == "cpu-ref" and r.get("kind") == "measured":
+        if is_reference(r):
             continue
         ref = cpu_ref_twin(results, r)
         if ref:
@@ -440,40 +454,98 @@ def pct(x):
     return f"{100 * x:.1f}%" if num(x) else "-"
 
 
-def results_table(results):
+def table_columns(results):
+    """The results table's columns: the ones bench wrote into the file (/table/columns, schema
+    version 2, bench/result_row.cpp's table_columns). A version 1 file has no column list; it
+    gets the columns version 1's table had, frozen here."""
+    if results.get("schema_version", 1) >= 2:
+        return results["table"]["columns"]
     published = [p for p in results.get("published") or [] if isinstance(p, dict)]
-    headers = ["model", "backend", "precision", "threads", "kind", "test", "prefill tok/s", "decode tok/s",
-               "decode CV", "roofline", *[f"vs {p.get('backend')} ({fmt(p.get('tok_s'))})" for p in published],
-               "correctness", "rank"]
+    columns = [("model", "model", "model", ["model"]), ("backend", "backend", "backend", ["backend"]),
+               ("precision", "precision", "text", ["precision"]), ("threads", "threads", "integer", ["threads"]),
+               ("kind", "kind", "text", ["kind"]), ("test", "test", "test", ["prompt_tokens"]),
+               ("prefill_tok_s", "prefill t/s", "number", ["prefill_tok_s"]),
+               ("decode_tok_s", "decode t/s", "number", ["decode_tok_s"]),
+               ("decode_cv", "cv", "percent", ["decode", "tok_s", "cv"]),
+               ("roofline_fraction", "roofline", "percent", ["roofline", "fraction"])]
+    columns += [(f"speedup_vs_{p.get('backend')}", f"vs {p.get('backend')} ({cpp_num(p.get('tok_s'))})", "speedup",
+                 ["speedup", p.get("backend")]) for p in published]
+    columns += [("correctness", "correctness", "correctness", ["correctness", "status"]),
+                ("rank", "rank", "integer", ["rank"])]
+    return [{"name": n, "header": h, "format": f, "path": p} for n, h, f, p in columns]
+
+
+def at_path(row, path):
+    v = row
+    for k in path:
+        if not isinstance(v, dict) or k not in v:
+            return None
+        v = v[k]
+    return v
+
+
+def text_of(v):
+    """As bench prints a JSON value in a cell: a string as is, null as "", else its JSON."""
+    if isinstance(v, str):
+        return v
+    return "" if v is None else json.dumps(v)
+
+
+def cpp_num(x):
+    """bench's number format: about three significant figures (1234.5 -> "1234", 8.714 -> "8.71")."""
+    if not num(x):
+        return "-"
+    a = abs(x)
+    return f"{x:.{0 if a >= 1000 else 1 if a >= 100 else 2 if a >= 1 else 3}f}"
+
+
+def table_cell(column, r):
+    """One cell, made as bench/result_row.cpp's table_cell makes it (docs/results-schema.md, /table)."""
+    v, f = at_path(r, column.get("path") or []), column.get("format")
+    if f == "integer":
+        return text_of(v) if num(v) else "-"
+    if f == "number":
+        return cpp_num(v)
+    if f == "percent":
+        return f"{100 * v:.1f}%" if num(v) else "-"
+    if f == "speedup":
+        return f"{v:.{0 if v >= 100 else 2}f}x" if num(v) else "-"
+    if f == "model":
+        return text_of(v) + (" (synthetic weights)" if r.get("weights") == "synthetic" else "")
+    if f == "backend":
+        if r.get("kind") == "estimated":
+            return f"{text_of(v)} → {text_of(r.get('target'))}"
+        return text_of(r.get("name")) if r.get("kind") == "published" else text_of(v)
+    if f == "test":
+        if num(v):
+            return f"pp{text_of(v)}+tg{text_of(r.get('generate_tokens'))}"
+        return f"tg{text_of(r.get('generate_tokens'))}" if num(r.get("generate_tokens")) else "-"
+    if f == "correctness":
+        if r.get("status") == "failed":
+            return "FAIL (not ranked)"
+        if not isinstance(v, str):
+            return "-"
+        return "FAIL" if v == "fail" else v
+    return text_of(v)
+
+
+def results_table(results):
+    columns = table_columns(results)
     rows = []
     for r in results["rows"]:
-        if r.get("status") not in ("ok", "failed"):
+        if r.get("status") in ("skipped", "error", "not-run"):
             continue
-        kind = r.get("kind")
-        backend = r.get("backend")
-        if kind == "estimated":
-            backend = f"{backend} → {r.get('target')}"
-        if kind == "published":
-            backend = r.get("name", backend)
-        test = "-"
-        if num(r.get("prompt_tokens")):
-            test = f"pp{r['prompt_tokens']}+tg{r.get('generate_tokens')}"
-        elif num(r.get("generate_tokens")):
-            test = f"tg{r['generate_tokens']}"
-        cv = ((r.get("decode") or {}).get("tok_s") or {}).get("cv")
-        speedups = [fmt((r.get("speedup") or {}).get(p.get("backend"))) + "x"
-                    if num((r.get("speedup") or {}).get(p.get("backend"))) else "-" for p in published]
-        corr = (r.get("correctness") or {}).get("status", "-") if isinstance(r.get("correctness"), dict) else "-"
-        if r.get("status") == "failed":
-            corr = "FAIL (not ranked)"
-        model = str(r.get("model")) + (" (synthetic weights)" if r.get("weights") == "synthetic" else "")
-        kind_cell = Raw(f'<td class="kind-{esc(kind)}">{esc(kind)}</td>')
-        rows.append([model, backend, r.get("precision"), r.get("threads") if num(r.get("threads")) else "-",
-                     kind_cell, test, fmt(r.get("prefill_tok_s")), fmt(r.get("decode_tok_s")), pct(cv),
-                     pct((r.get("roofline") or {}).get("fraction") if isinstance(r.get("roofline"), dict) else None),
-                     *speedups, Raw(f'<td class="{"fail" if "FAIL" in corr or corr == "fail" else ""}">{esc(corr)}</td>'),
-                     r.get("rank") if num(r.get("rank")) else "-"])
-    return table("results-table", headers, rows)
+        cells = []
+        for c in columns:
+            text = table_cell(c, r)
+            if c.get("name") == "kind":
+                cells.append(Raw(f'<td class="kind-{esc(text)}">{esc(text)}</td>'))
+            elif c.get("format") == "correctness":
+                cells.append(Raw(f'<td class="{"fail" if "FAIL" in text else ""}">{esc(text)}</td>'))
+            else:
+                cells.append(text)
+        rows.append(cells)
+    return table("results-table", [c.get("header") for c in columns], rows)
 
 
 def device_greedy_note(results):
@@ -500,17 +572,22 @@ def not_measured_table(results):
     return table("not-measured-table", ["model", "backend", "precision", "threads", "prompt", "status", "reason"], rows)
 
 
+def per_unit(results, field):
+    """(row, row[field]) for the first measured row of each (model, backend, precision, threads)
+    with that object: accuracy and correctness are checked once per unit, not per prompt length."""
+    seen = set()
+    for r in results["rows"]:
+        v = r.get(field)
+        key = (r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"))
+        if r.get("kind") == "measured" and isinstance(v, dict) and key not in seen:
+            seen.add(key)
+            yield r, v
+
+
 def accuracy_table(results):
     """int8 rows: how far the int8 weights move the answers from the fp32 weights."""
-    seen, rows = set(), []
-    for r in results["rows"]:
-        a = r.get("accuracy")
-        if r.get("kind") != "measured" or not isinstance(a, dict):
-            continue
-        key = (r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"))
-        if key in seen:
-            continue
-        seen.add(key)
+    rows = []
+    for r, a in per_unit(results, "accuracy"):
         rows.append([r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"),
                      f"{a.get('greedy_agreeing')}/{a.get('greedy_steps')}", a.get("greedy_common_prefix"),
                      fmt(a.get("mean_kl")), fmt(a.get("ppl_fp32")), fmt(a.get("ppl_int8")), fmt(a.get("ppl_delta")),
@@ -524,15 +601,8 @@ def accuracy_table(results):
 
 
 def correctness_table(results):
-    seen, rows, details = set(), [], []
-    for r in results["rows"]:
-        c = r.get("correctness")
-        if r.get("kind") != "measured" or not isinstance(c, dict):
-            continue
-        key = (r.get("model"), r.get("backend"), r.get("precision"), r.get("threads"))
-        if key in seen:
-            continue
-        seen.add(key)
+    rows, details = [], []
+    for r, c in per_unit(results, "correctness"):
         agree = "-"
         if num(c.get("tokens_compared")):
             agree = f"{c.get('tokens_agreeing')}/{c.get('tokens_compared')}"
