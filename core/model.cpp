@@ -52,7 +52,14 @@ void validate_config(const ModelConfig& c, const std::string& where) {
     at_most("seq_len", c.seq_len, 1 << 20);
 }
 
-const char* dtype_name(DType t) { return t == DType::F32 ? "fp32" : "int8"; }
+const char* dtype_name(DType t) {
+    switch (t) {
+        case DType::F32: return "fp32";
+        case DType::Q8_0: return "int8";
+        case DType::Ggml: return "ggml";
+    }
+    return "?";
+}
 
 const WeightMatrix* LayerWeights::matrix(WeightRole role) const {
     switch (role) {
@@ -75,6 +82,7 @@ const WeightMatrix* ModelWeights::matrix(WeightId id) const {
 
 int64_t WeightMatrix::bytes() const {
     if (dtype == DType::F32) return numel() * 4;
+    if (dtype == DType::Ggml) return int64_t(rows) * int64_t(row_bytes(ggml_type, size_t(cols)));
     return numel() + numel() / group_size * 4;
 }
 

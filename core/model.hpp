@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/quant_types.hpp"
+
 namespace lhb {
 
 struct ModelConfig {
@@ -18,6 +20,9 @@ struct ModelConfig {
     int vocab_size = 0;  // always positive here; the v0 sign flag is in shared_classifier
     int seq_len = 0;
     bool shared_classifier = true;
+    // llama2.c's constants; GGUF files carry their own (Llama 3: RoPE base 500000).
+    float rope_theta = 10000.0f;  // RoPE base frequency
+    float norm_eps = 1e-5f;       // RMSNorm epsilon
 
     int head_size() const { return dim / n_heads; }
     int kv_dim() const { return dim / n_heads * n_kv_heads; }
@@ -30,7 +35,10 @@ struct ModelConfig {
 // Throws InputError naming `where` and the first field that breaks llama2.c's assumptions.
 void validate_config(const ModelConfig& c, const std::string& where);
 
-enum class DType { F32, Q8_0 };
+// F32: fp32 values. Q8_0: llama2.c's version-2 int8 (int8 values, fp32 scales per
+// group_size). Ggml: a GGUF tensor's blocks as the file stores them, in the layout that
+// WeightMatrix::ggml_type names (core/quant_types.hpp).
+enum class DType { F32, Q8_0, Ggml };
 const char* dtype_name(DType t);
 
 // What a model matrix is: its role in the layer (in the kernels' order, wq..w3, so a role is
@@ -67,6 +75,8 @@ struct WeightMatrix {
     const int8_t* q = nullptr;
     const float* scales = nullptr;
     int group_size = 0;
+    GgmlType ggml_type = GgmlType::F32;     // DType::Ggml: the block layout
+    const unsigned char* blocks = nullptr;  // DType::Ggml: rows * row_bytes(ggml_type, cols) bytes
 
     int64_t numel() const { return int64_t(rows) * cols; }
     int64_t bytes() const;  // bytes read from memory by one matmul with this matrix
