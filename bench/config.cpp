@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/input_file.hpp"
+#include "core/json_scan.hpp"
 #include "core/synth.hpp"
 
 namespace fs = std::filesystem;
@@ -216,6 +218,7 @@ constexpr int kMaxTokens = 1 << 20;
 RunConfig parse_config(const std::string& text, const std::string& file) {
     Checker c(file);
     json root;
+    scan_json(text, file, {64, kMaxConfigBytes});
     try {
         root = json::parse(text);
     } catch (const json::parse_error& e) {
@@ -369,11 +372,7 @@ RunConfig parse_config(const std::string& text, const std::string& file) {
 }
 
 RunConfig load_config(const std::string& file) {
-    std::ifstream f(file, std::ios::binary);
-    if (!f) throw InputError(file + ": cannot read the config file");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return parse_config(ss.str(), file);
+    return parse_config(read_input_file(file, kMaxConfigBytes, "config file"), file);
 }
 
 }  // namespace lhb::bench

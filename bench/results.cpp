@@ -10,6 +10,8 @@
 #include "core/atomic_file.hpp"
 #include "core/backend.hpp"
 #include "core/error.hpp"
+#include "core/input_file.hpp"
+#include "core/json_scan.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -253,18 +255,15 @@ std::string write_results(const json& results, const std::string& dir) {
     try {
         write_file_atomically(csv_path, results_csv(results));
     } catch (const InputError&) {
-        std::remove(csv_path.c_str());
+        remove_stale_output(csv_path);
         throw;
     }
     return json_path;
 }
 
 json load_results(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw InputError(path + ": cannot read the results file");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    const std::string text = ss.str();
+    const std::string text = read_input_file(path, kMaxResultsBytes, "results file");
+    scan_json(text, path, {64, kMaxResultsBytes});
     json j;
     try {
         j = json::parse(text);

@@ -18,6 +18,8 @@
 #include "core/accuracy.hpp"
 #include "core/correctness.hpp"
 #include "core/error.hpp"
+#include "core/input_file.hpp"
+#include "core/json_scan.hpp"
 #include "core/registry.hpp"
 #include "core/quantize.hpp"
 #include "core/roofline.hpp"
@@ -425,13 +427,8 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     json board = nullptr;
     std::optional<double> board_bw;
     if (!cfg.board.empty()) {
-        std::string text;
-        {
-            std::ifstream f(cfg.board, std::ios::binary);
-            std::ostringstream ss;
-            ss << f.rdbuf();
-            text = ss.str();
-        }
+        const std::string text = read_input_file(cfg.board, kMaxSpecBytes, "board file");
+        scan_json(text, cfg.board, {64, kMaxSpecBytes});
         json contents;
         try {
             contents = json::parse(text);

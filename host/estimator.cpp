@@ -7,6 +7,8 @@
 #include <stdexcept>
 
 #include "core/error.hpp"
+#include "core/input_file.hpp"
+#include "core/json_scan.hpp"
 #include "kernels/llama_layout.hpp"
 #include "kernels/loop_bounds.hpp"
 
@@ -20,10 +22,10 @@ using nlohmann::json;
 namespace {
 
 json read_json(const std::string& path, const char* what) {
-    std::ifstream f(path);
-    if (!f) throw InputError(path + ": cannot open the " + std::string(what) + " file");
+    const std::string text = read_input_file(path, kMaxSpecBytes, std::string(what) + " file");
+    scan_json(text, path, {64, kMaxSpecBytes});
     try {
-        return json::parse(f);
+        return json::parse(text);
     } catch (const json::exception& e) {
         throw InputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
     }

@@ -1,0 +1,20 @@
+#pragma once
+// A structural pre-scan of a JSON text, run before any parser sees it. It walks the text
+// once with an explicit stack (no recursion) and refuses, with "WHERE:LINE:COL: reason":
+// nesting deeper than a limit (so that nothing which later walks, dumps or destroys the
+// parsed document recursively can overflow the stack), a text longer than a limit, and an
+// object with the same key twice (the parsers keep one silently; which one is an accident).
+// Syntax errors are left to the parser, which reports them better.
+#include <cstdint>
+#include <string>
+
+namespace lhb {
+
+struct JsonLimits {
+    int max_depth = 64;                   // arrays and objects open at once
+    uint64_t max_bytes = 256ull << 20;
+};
+
+void scan_json(const std::string& text, const std::string& where, const JsonLimits& limits = {});
+
+}  // namespace lhb
