@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/nearest_name.hpp"
+
 namespace lhb::bench {
 
 struct ModelEntry {
@@ -72,10 +74,7 @@ std::optional<std::string> precision_unsupported_reason(const std::string& preci
 RunConfig parse_config(const std::string& text, const std::string& file);
 RunConfig load_config(const std::string& file);  // reads the file, then parse_config
 
-// Levenshtein distance, for "did you mean" suggestions.
-int edit_distance(const std::string& a, const std::string& b);
-// The candidate closest to `word` if it is plausibly a typo of it, else "".
-std::string nearest_name(const std::string& word, const std::vector<std::string>& candidates);
+// edit_distance and nearest_name ("did you mean") are in core/nearest_name.hpp.
 
 // "line L, column C" of the 1-based byte offset nlohmann reports in a parse_error.
 struct TextPosition {
