@@ -55,7 +55,6 @@ void install_handlers() {
 }
 
 int register_temporary(const std::string& path) {
-    std::call_once(g_handlers_once, install_handlers);
     if (path.size() >= kSlotPath) return -1;
     for (int i = 0; i < kSlots; ++i) {
         int expected = 0;
@@ -120,15 +119,22 @@ void remove_stale_output(const std::string& path) {
 
 AtomicFile::AtomicFile(std::string path, uint64_t expected_bytes) : path_(std::move(path)) {
     check_output_target(path_);
+    std::call_once(g_handlers_once, install_handlers);
     // O_EXCL: the temporary is a new file of this run, never something already there
     // (a link planted under the temporary's name is not followed).
     for (int attempt = 0; fd_ < 0; ++attempt) {
         tmp_ = path_ + ".tmp." + std::to_string(::getpid()) + (attempt ? "." + std::to_string(attempt) : "");
+        // Registered before it exists, so that no signal can leave it behind; a name that
+        // turns out to be taken (EEXIST) is not ours and is dropped at once.
+        slot_ = register_temporary(tmp_);
         fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-        if (fd_ < 0 && (errno != EEXIST || attempt >= 100))
-            throw InputError(path_ + ": cannot write: " + os_reason(errno));
+        if (fd_ < 0) {
+            const int err = errno;
+            unregister_temporary(slot_);
+            slot_ = -1;
+            if (err != EEXIST || attempt >= 100) throw InputError(path_ + ": cannot write: " + os_reason(err));
+        }
     }
-    slot_ = register_temporary(tmp_);
     if (expected_bytes) {
         try {
             check_room(path_, fd_, expected_bytes);

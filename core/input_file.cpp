@@ -57,8 +57,13 @@ bool is_input_file(const FileIdentity& id, int64_t ctime_ns) {
 
 InputFile::InputFile(const std::string& path, const std::string& what) : path_(path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd_ < 0)
-        throw InputError(path + ": cannot open the " + what + ": expected a readable file, found " + os_reason(errno));
+    if (fd_ < 0) {
+        const int err = errno;
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))  // a socket cannot be opened at all
+            throw InputError(path + ": " + what + ": expected a regular file, found " + file_type_name(st.st_mode));
+        throw InputError(path + ": cannot open the " + what + ": expected a readable file, found " + os_reason(err));
+    }
     struct stat st {};
     if (::fstat(fd_, &st) != 0) {
         const int err = errno;
