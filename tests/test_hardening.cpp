@@ -18,7 +18,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <tuple>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -369,6 +371,63 @@ TEST(HardeningOutputs, SignalDuringSynthLeavesNoTemporary) {
         if (WIFSIGNALED(status)) EXPECT_EQ(read_file(out), "previous");
     }
     if (caught == 0) GTEST_SKIP() << "synth always finished before the signal: nothing interrupted";
+}
+
+// tools/report.py writes index.html and PNGs the same way: a link, FIFO or directory at an
+// output is refused and left as it was; the results file it reads is never an output; a
+// special or deep results file is refused with one line.
+TEST(HardeningOutputs, ReportScriptNeverClobbers) {
+    TempDir dir;
+    const std::string results = dir.file("results.json");
+    write_file(results, R"({"schema": "llama-hls-bench/results", "schema_version": 1, "rows": []})");
+    auto report = [&](const std::string& input, const std::string& out) {
+        TempDir tmp;
+        const std::string cmd = "timeout -s KILL 60 /usr/bin/python3 '" + test::source_dir() + "/tools/report.py' '" +
+                                input + "' --out '" + out + "' >/dev/null 2>'" + tmp.file("err") + "'";
+        const int status = std::system(cmd.c_str());
+        return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_file(tmp.file("err"))};
+    };
+    write_file(dir.file("precious"), "precious");
+    const std::vector<std::function<void(const std::string&)>> plant = {
+        [&](const std::string& p) { fs::create_symlink(dir.file("precious"), p); },
+        [&](const std::string& p) { ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0); },
+        [&](const std::string& p) { fs::create_directory(p); },
+        [&](const std::string& p) { fs::create_symlink(dir.file("nowhere"), p); },
+    };
+    int n = 0;
+    for (const auto& make : plant) {
+        const std::string out = dir.file("out" + std::to_string(n++));
+        fs::create_directory(out);
+        make(out + "/index.html");
+        const Snapshot before = snapshot(out + "/index.html");
+        const auto [code, err] = report(results, out);
+        EXPECT_NE(code, 0) << err;
+        EXPECT_NE(err.find("cannot write"), std::string::npos) << err;
+        expect_untouched(out + "/index.html", before);
+        EXPECT_EQ(read_file(dir.file("precious")), "precious");
+        EXPECT_TRUE(no_temporaries(out));
+    }
+    // The results file as its own output (index.html a hard link to it).
+    const std::string out = dir.file("same");
+    fs::create_directory(out);
+    ASSERT_EQ(::link(results.c_str(), (out + "/index.html").c_str()), 0);
+    const std::string before = read_file(results);
+    auto [code, err] = report(results, out);
+    EXPECT_NE(err.find("one of this run's inputs"), std::string::npos) << err;
+    EXPECT_EQ(read_file(results), before);
+    // Special and deep inputs.
+    const std::string fifo = dir.file("fifo");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    write_file(dir.file("deep.json"), R"({"schema": "llama-hls-bench/results", "rows": )" + std::string(100000, '[') + "}");
+    write_file(dir.file("dup.json"), R"({"schema": "llama-hls-bench/results", "schema": "x", "rows": []})");
+    for (const auto& [input, needle] : {std::pair{fifo, std::string("found a FIFO")}, {std::string("/dev/zero"), "found a character device"},
+                                        {dir.path, "found a directory"}, {dir.file("deep.json"), "nested deeper than 64"},
+                                        {dir.file("dup.json"), "duplicate key"}}) {
+        std::tie(code, err) = report(input, dir.file("out-x"));
+        EXPECT_EQ(code, 2) << input << ": " << err;
+        EXPECT_NE(err.find(needle), std::string::npos) << err;
+        EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    }
 }
 
 // ---- JSON: depth, size, duplicate keys -------------------------------------------------------------
