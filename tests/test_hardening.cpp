@@ -5,6 +5,8 @@
 //   HardeningInputs    special files and oversized files as inputs (core/input_file.hpp)
 //   HardeningOutputs   outputs that would clobber something (core/atomic_file.hpp)
 //   HardeningJson      nesting, size and duplicate keys (core/json_scan.hpp)
+//   HardeningResources thread counts (core/thread_limit.hpp); sizes and disk space are in
+//                      HardeningOutputs (AtomicFile)
 //   HardeningNonFinite NaN/Inf weights (Model::open)
 //   HardeningSpecs     board and design files: unknown keys, impossible values, messages
 #include <fcntl.h>
@@ -40,7 +42,9 @@
 #include "core/json_scan.hpp"
 #include "core/model.hpp"
 #include "core/quantize.hpp"
+#include "core/registry.hpp"
 #include "core/synth.hpp"
+#include "core/thread_limit.hpp"
 #include "core/tokenizer.hpp"
 #include "host/estimator.hpp"
 #include "tests/test_support.hpp"
@@ -368,7 +372,9 @@ TEST(HardeningOutputs, SignalDuringSynthLeavesNoTemporary) {
             EXPECT_EQ(WTERMSIG(status), sig);
         }
         EXPECT_TRUE(no_temporaries(dir.path)) << "signal " << sig;
-        if (WIFSIGNALED(status)) EXPECT_EQ(read_file(out), "previous");
+        if (WIFSIGNALED(status)) {
+            EXPECT_EQ(read_file(out), "previous");
+        }
     }
     if (caught == 0) GTEST_SKIP() << "synth always finished before the signal: nothing interrupted";
 }
@@ -427,6 +433,35 @@ TEST(HardeningOutputs, ReportScriptNeverClobbers) {
         EXPECT_EQ(code, 2) << input << ": " << err;
         EXPECT_NE(err.find(needle), std::string::npos) << err;
         EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    }
+}
+
+// Thread counts a backend cannot have: refused by our own message before any thread is
+// made, through the registry every command creates backends with, whatever the limit is
+// (the project's cap, or a process limit set with ulimit -u).
+TEST(HardeningResources, ThreadCountsBeyondWhatTheMachineAllows) {
+    TempDir dir;
+    write_synthetic_model(parse_shape(kTinyShape), dir.file("m.bin"), 1);
+    EXPECT_LE(max_thread_count(), kMaxThreads);
+    for (int t : {-1, kMaxThreads + 1, 100000, std::numeric_limits<int>::max()})
+        expect_has(error_of([&] {
+                       BackendOptions o;
+                       o.threads = t;
+                       BackendRegistry::create("openmp", o);
+                   }),
+                   {"backend 'openmp': threads: expected 0 (the default) to", "found " + std::to_string(t)});
+    BackendOptions two;
+    two.threads = 2;
+    EXPECT_NO_THROW(BackendRegistry::create("openmp", two));
+    for (const std::string& prefix : {std::string(), std::string("prlimit --nproc=64 ")}) {
+        TempDir tmp;
+        const std::string cmd = "timeout -s KILL 60 " + prefix + "'" + LHB_BENCH_EXE + "' generate '" + dir.file("m.bin") +
+                                "' --backend openmp --threads 5000 -n 2 -t 0 </dev/null >/dev/null 2>'" + tmp.file("err") + "'";
+        const int status = std::system(cmd.c_str());
+        const std::string err = read_file(tmp.file("err"));
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << err;
+        EXPECT_NE(err.find(prefix.empty() ? "to 1024" : "to 64"), std::string::npos) << err;
+        EXPECT_NE(err.find("found 5000"), std::string::npos) << err;
     }
 }
 
