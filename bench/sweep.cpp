@@ -616,6 +616,15 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
                         if (b.name == "cpu-ref") {
                             backend->load(*model);
                             correctness = reference_correctness(cfg.correctness_steps);
+                            // Not compared with anything, but never ranked with NaN/Inf logits.
+                            const EndToEndCheck self = check_reference_finite(*backend, cfg.correctness_steps);
+                            if (!self.pass) {
+                                correctness["status"] = "fail";
+                                correctness["summary"] = "cpu-ref: FAIL (" + self.note + ")";
+                                correctness["non_finite"] = self.non_finite;
+                                correctness["first_bad_position"] = self.first_bad_position;
+                                correctness["note"] = self.note;
+                            }
                         } else {
                             // cpu-ref on the same checkpoint: for int8, cpu-ref's int8 is the reference.
                             auto& ref = references[model];

@@ -620,6 +620,36 @@ TEST(HardeningNonFinite, CommandsRefuseANonFiniteModel) {
     EXPECT_FALSE(fs::exists(dir.file("q.bin")));
 }
 
+// Finite weights whose arithmetic overflows: the file loads, but no row of a sweep is
+// ranked, the reference's included (it is checked for finite logits through the tracer),
+// and the reason names where the first Inf/NaN appears.
+TEST(HardeningNonFinite, AnOverflowingModelIsNeverRanked) {
+    TempDir dir;
+    const ModelConfig c = parse_shape(kTinyShape);
+    write_synthetic_model(c, dir.file("clean.bin"), 3);
+    std::string bytes = read_file(dir.file("clean.bin"));
+    const float huge = 3e38f;
+    for (int i = 0; i < c.dim; ++i) std::memcpy(bytes.data() + 28 + 4 * (v0_offset(c, "rms_final", 0) + i), &huge, 4);
+    write_file(dir.file("overflow.bin"), bytes);
+    Model m = Model::open(dir.file("overflow.bin"));  // finite: it loads
+    write_file(dir.file("run.json"), R"({"name": "overflow", "models": [{"name": "o", "path": "overflow.bin"}],
+        "backends": ["cpu-ref", "openmp"], "threads": [1], "prompt_tokens": [2], "generate_tokens": 2,
+        "warmup": 0, "repetitions": 1, "correctness_steps": 2})");
+    CommandResult r = run_bench_within(120, "run '" + dir.file("run.json") + "' --out '" + dir.file("out") + "' --quiet --no-report");
+    ASSERT_TRUE(fs::exists(dir.file("out/results.json"))) << r.err;
+    const nlohmann::json results = nlohmann::json::parse(read_file(dir.file("out/results.json")));
+    int rows = 0;
+    for (const auto& row : results["rows"]) {
+        if (row["kind"] != "measured") continue;
+        ++rows;
+        EXPECT_EQ(row["status"], "failed") << row.dump();
+        EXPECT_EQ(row["ranked"], false) << row.dump();
+        EXPECT_EQ(row["correctness"]["status"], "fail") << row.dump();
+        EXPECT_NE(row["correctness"]["summary"].get<std::string>().find("non-finite"), std::string::npos) << row.dump();
+    }
+    EXPECT_EQ(rows, 2);
+}
+
 // ---- board and design files ---------------------------------------------------------------------
 
 nlohmann::json repo_json(const std::string& rel) {
