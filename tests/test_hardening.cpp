@@ -81,15 +81,7 @@ void expect_has(const std::string& msg, const std::vector<std::string>& needles)
 
 // `bench ARGS` with a time limit: a hang is a failure, not a stuck suite.
 CommandResult run_bench_within(int seconds, const std::string& args) {
-    TempDir tmp;
-    const std::string cmd = "timeout -s KILL " + std::to_string(seconds) + " '" + LHB_BENCH_EXE + "' " + args +
-                            " </dev/null >'" + tmp.file("out") + "' 2>'" + tmp.file("err") + "'";
-    const int status = std::system(cmd.c_str());
-    CommandResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_file(tmp.file("out"));
-    r.err = read_file(tmp.file("err"));
-    return r;
+    return test::run_bench_after("timeout -s KILL " + std::to_string(seconds) + " ", args);
 }
 
 // Special files made in `dir`, each with the word an error should name.
@@ -454,14 +446,11 @@ TEST(HardeningResources, ThreadCountsBeyondWhatTheMachineAllows) {
     two.threads = 2;
     EXPECT_NO_THROW(BackendRegistry::create("openmp", two));
     for (const std::string& prefix : {std::string(), std::string("prlimit --nproc=64 ")}) {
-        TempDir tmp;
-        const std::string cmd = "timeout -s KILL 60 " + prefix + "'" + LHB_BENCH_EXE + "' generate '" + dir.file("m.bin") +
-                                "' --backend openmp --threads 5000 -n 2 -t 0 </dev/null >/dev/null 2>'" + tmp.file("err") + "'";
-        const int status = std::system(cmd.c_str());
-        const std::string err = read_file(tmp.file("err"));
-        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << err;
-        EXPECT_NE(err.find(prefix.empty() ? "to 1024" : "to 64"), std::string::npos) << err;
-        EXPECT_NE(err.find("found 5000"), std::string::npos) << err;
+        const CommandResult r = test::run_bench_after("timeout -s KILL 60 " + prefix, "generate '" + dir.file("m.bin") +
+                                                                                       "' --backend openmp --threads 5000 -n 2 -t 0");
+        EXPECT_EQ(r.exit_code, 1) << r.err;
+        EXPECT_NE(r.err.find(prefix.empty() ? "to 1024" : "to 64"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("found 5000"), std::string::npos) << r.err;
     }
 }
 
