@@ -192,7 +192,7 @@ constexpr int kMaxTokens = 1 << 20;
 RunConfig parse_config(const std::string& text, const std::string& file) {
     Checker c(file);
     json root;
-    scan_json(text, file, {64, kMaxConfigBytes});
+    scan_json(text, file, {kMaxNestingDepth, kMaxConfigBytes});
     try {
         root = json::parse(text);
     } catch (const json::parse_error& e) {

@@ -263,7 +263,7 @@ std::string write_results(const json& results, const std::string& dir) {
 
 json load_results(const std::string& path) {
     const std::string text = read_input_file(path, kMaxResultsBytes, "results file");
-    scan_json(text, path, {64, kMaxResultsBytes});
+    scan_json(text, path, {kMaxNestingDepth, kMaxResultsBytes});
     json j;
     try {
         j = json::parse(text);

@@ -428,7 +428,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     std::optional<double> board_bw;
     if (!cfg.board.empty()) {
         const std::string text = read_input_file(cfg.board, kMaxSpecBytes, "board file");
-        scan_json(text, cfg.board, {64, kMaxSpecBytes});
+        scan_json(text, cfg.board, {kMaxNestingDepth, kMaxSpecBytes});
         json contents;
         try {
             contents = json::parse(text);

@@ -10,8 +10,12 @@
 
 namespace lhb {
 
+// The nesting depth any structured input may have (JSON here; the GGUF reader's nested
+// metadata arrays use the same bound).
+constexpr int kMaxNestingDepth = 64;
+
 struct JsonLimits {
-    int max_depth = 64;                   // arrays and objects open at once
+    int max_depth = kMaxNestingDepth;     // arrays and objects open at once
     uint64_t max_bytes = 256ull << 20;
 };
 

@@ -25,7 +25,7 @@ namespace {
 
 json read_json(const std::string& path, const char* what) {
     const std::string text = read_input_file(path, kMaxSpecBytes, std::string(what) + " file");
-    scan_json(text, path, {64, kMaxSpecBytes});
+    scan_json(text, path, {kMaxNestingDepth, kMaxSpecBytes});
     try {
         return json::parse(text);
     } catch (const json::exception& e) {
