@@ -53,32 +53,8 @@ int run_run(int argc, char** argv) {
     const bool report = !no_report;
     RunConfig cfg = load_config(config_path);
     if (!out.empty()) cfg.out = out;
-    // Fail now, not after the sweep, when the results cannot be written there. The probe
-    // leaves nothing behind: its temporary file and the folders it created are removed.
-    {
-        namespace fs = std::filesystem;
-        std::error_code ec;
-        fs::path created;  // the outermost folder that does not exist yet
-        for (fs::path p = cfg.out; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
-            created = p;
-            if (p == p.parent_path()) break;
-        }
-        auto undo = [&] {
-            if (!created.empty()) fs::remove_all(created, ec);
-        };
-        fs::create_directories(cfg.out, ec);
-        if (ec) {
-            undo();
-            throw InputError(cfg.out + ": cannot create the output folder: " + ec.message());
-        }
-        try {
-            AtomicFile probe((fs::path(cfg.out) / "results.json").string());
-        } catch (const InputError&) {
-            undo();
-            throw;
-        }
-        undo();
-    }
+    // Fail now, not after the sweep, when the results cannot be written there.
+    probe_output_folder(cfg.out, "results.json");
 
     g_stop_requested = 0;
     struct sigaction sa {};

@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/input_file.hpp"
+#include "core/json_scan.hpp"
 #include "core/synth.hpp"
 
 namespace fs = std::filesystem;
@@ -26,32 +28,6 @@ std::optional<std::string> precision_unsupported_reason(const std::string& preci
     // the sweep); a precision a backend cannot run fails at load with its own reason.
     (void)precision;
     return std::nullopt;
-}
-
-int edit_distance(const std::string& a, const std::string& b) {
-    std::vector<int> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = int(j);
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = int(i);
-        for (size_t j = 1; j <= b.size(); ++j) {
-            int sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
-std::string nearest_name(const std::string& word, const std::vector<std::string>& candidates) {
-    std::string best;
-    int best_d = 1 << 30;
-    for (const auto& c : candidates) {
-        int d = edit_distance(word, c);
-        if (d < best_d) best_d = d, best = c;
-    }
-    // A typo changes a few characters; beyond a third of the word it is another word.
-    int limit = std::max(2, int(std::max(word.size(), best.size())) / 3);
-    return best_d <= limit ? best : std::string();
 }
 
 TextPosition position_of_byte(const std::string& text, size_t byte) {
@@ -218,6 +194,7 @@ constexpr int kMaxTokens = 1 << 20;
 RunConfig parse_config(const std::string& text, const std::string& file) {
     Checker c(file);
     json root;
+    scan_json(text, file, {kMaxNestingDepth, kMaxConfigBytes});
     try {
         root = json::parse(text);
     } catch (const json::parse_error& e) {
@@ -370,14 +347,8 @@ RunConfig parse_config(const std::string& text, const std::string& file) {
     return cfg;
 }
 
-std::string read_text_file(const std::string& path, const std::string& what) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw InputError(path + ": cannot read " + what);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
+RunConfig load_config(const std::string& file) {
+    return parse_config(read_input_file(file, kMaxConfigBytes, "config file"), file);
 }
-
-RunConfig load_config(const std::string& file) { return parse_config(read_text_file(file, "the config file"), file); }
 
 }  // namespace lhb::bench

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/nearest_name.hpp"
+
 namespace lhb::bench {
 
 struct ModelEntry {
@@ -68,18 +70,11 @@ struct RunConfig {
 const std::vector<std::string>& known_precisions();
 std::optional<std::string> precision_unsupported_reason(const std::string& precision);
 
-// The whole of a file bench reads (a config, a board, a results file); InputError naming
-// it as `what` ("the config file") when it cannot be read.
-std::string read_text_file(const std::string& path, const std::string& what);
-
 // Parses and checks `text` as the contents of the config file `file`.
 RunConfig parse_config(const std::string& text, const std::string& file);
 RunConfig load_config(const std::string& file);  // reads the file, then parse_config
 
-// Levenshtein distance, for "did you mean" suggestions.
-int edit_distance(const std::string& a, const std::string& b);
-// The candidate closest to `word` if it is plausibly a typo of it, else "".
-std::string nearest_name(const std::string& word, const std::vector<std::string>& candidates);
+// edit_distance and nearest_name ("did you mean") are in core/nearest_name.hpp.
 
 // "line L, column C" of the 1-based byte offset nlohmann reports in a parse_error.
 struct TextPosition {

@@ -11,6 +11,8 @@
 #include "core/atomic_file.hpp"
 #include "core/backend.hpp"
 #include "core/error.hpp"
+#include "core/input_file.hpp"
+#include "core/json_scan.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -170,14 +172,14 @@ std::string write_results(const json& results, const std::string& dir) {
     try {
         write_file_atomically(csv_path, results_csv(results));
     } catch (const InputError&) {
-        std::remove(csv_path.c_str());
+        remove_stale_output(csv_path);
         throw;
     }
     return json_path;
 }
 
 json load_results(const std::string& path) {
-    const std::string text = read_text_file(path, "the results file");
+    const std::string text = read_json_file(path, kMaxResultsBytes, "results file");
     json j;
     try {
         j = json::parse(text);

@@ -1,5 +1,7 @@
 #include "bench/sha256.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -7,6 +9,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/input_file.hpp"
 
 namespace lhb::bench {
 
@@ -92,15 +95,16 @@ std::string sha256_hex(const std::string& data) {
 }
 
 std::string sha256_file(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) throw InputError(path + ": cannot read: " + std::strerror(errno));
+    const InputFile in(path, "file to hash");  // a regular file: a FIFO or /dev/zero never ends
     Sha256 h;
     std::vector<char> buf(1 << 20);
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) h.update(buf.data(), n);
-    bool bad = std::ferror(f);
-    std::fclose(f);
-    if (bad) throw InputError(path + ": read error");
+    for (;;) {
+        const ssize_t n = ::read(in.fd(), buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw InputError(path + ": cannot read: " + std::strerror(errno));
+        if (n == 0) break;
+        h.update(buf.data(), size_t(n));
+    }
     return h.hex_digest();
 }
 

@@ -18,6 +18,8 @@
 #include "core/accuracy.hpp"
 #include "core/correctness.hpp"
 #include "core/error.hpp"
+#include "core/input_file.hpp"
+#include "core/json_scan.hpp"
 #include "core/registry.hpp"
 #include "core/quantize.hpp"
 #include "core/roofline.hpp"
@@ -366,7 +368,7 @@ struct BoardInfo {
 BoardInfo load_board(const RunConfig& cfg) {
     BoardInfo b;
     if (cfg.board.empty()) return b;
-    const std::string text = read_text_file(cfg.board, "the board file");
+    const std::string text = read_json_file(cfg.board, kMaxSpecBytes, "board file");
     json contents;
     try {
         contents = json::parse(text);
@@ -587,6 +589,15 @@ Sweep::Prepared Sweep::prepare(Unit& u) {
     if (b.name == reference_) {
         p.backend->load(*p.model);
         p.correctness = reference_correctness(cfg_.correctness_steps, reference_);
+        // Not compared with anything, but never ranked with NaN/Inf logits.
+        const EndToEndCheck self = check_reference_finite(*p.backend, cfg_.correctness_steps);
+        if (!self.pass) {
+            p.correctness["status"] = "fail";
+            p.correctness["summary"] = reference_ + ": FAIL (" + self.note + ")";
+            p.correctness["non_finite"] = self.non_finite;
+            p.correctness["first_bad_position"] = self.first_bad_position;
+            p.correctness["note"] = self.note;
+        }
     } else {
         // The reference on the same checkpoint: for int8, the reference's int8 is the reference.
         Backend& ref = reference_for(*p.model);

@@ -1,48 +1,247 @@
 #include "core/atomic_file.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <vector>
 
 #include "core/error.hpp"
+#include "core/input_file.hpp"
 
 namespace lhb {
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
-    tmp_ = path_ + ".tmp." + std::to_string(::getpid());
-    f_ = std::fopen(tmp_.c_str(), "wb");
-    if (!f_) throw InputError(path_ + ": cannot write: " + std::strerror(errno));
+namespace {
+
+std::string os_reason(int err) { return err ? std::strerror(err) : "unknown error"; }
+
+// Temporaries the signal handler removes: fixed storage, so that the handler only reads
+// plain memory and calls unlink (async-signal-safe). A slot is published by setting
+// `used` after its path is written.
+constexpr int kSlots = 32;
+constexpr size_t kSlotPath = 4096;
+struct TempSlot {
+    std::atomic<int> used{0};
+    char path[kSlotPath];
+};
+TempSlot g_slots[kSlots];
+std::once_flag g_handlers_once;
+
+extern "C" void remove_temporaries_and_reraise(int sig) {
+    for (TempSlot& s : g_slots)
+        if (s.used.load()) ::unlink(s.path);
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
 }
 
-AtomicFile::~AtomicFile() {
-    if (f_) {
-        std::fclose(f_);
-        std::remove(tmp_.c_str());
+// Installs the handler for the signals that end a program by default and are still at
+// their default: a program with its own handling (bench run's graceful stop) keeps it.
+void install_handlers() {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        struct sigaction old {};
+        if (::sigaction(sig, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+        struct sigaction sa {};
+        sa.sa_handler = remove_temporaries_and_reraise;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(sig, &sa, nullptr);
     }
+}
+
+int register_temporary(const std::string& path) {
+    if (path.size() >= kSlotPath) return -1;
+    for (int i = 0; i < kSlots; ++i) {
+        int expected = 0;
+        // Claimed as 2 while the path is written; only 1 is visible to the handler.
+        if (g_slots[i].used.compare_exchange_strong(expected, 2)) {
+            std::memcpy(g_slots[i].path, path.c_str(), path.size() + 1);
+            g_slots[i].used.store(1);
+            return i;
+        }
+    }
+    return -1;  // more than kSlots at once: still removed on every other path
+}
+
+void unregister_temporary(int slot) {
+    if (slot >= 0) g_slots[slot].used.store(0);
+}
+
+std::string parent_folder(const std::string& path) {
+    const std::string p = std::filesystem::path(path).parent_path().string();
+    return p.empty() ? "." : p;
+}
+
+// Before the first byte: the size against the stated maximum and the free space of the
+// file system the (already created, empty) temporary `fd` lives on.
+void check_room(const std::string& path, int fd, uint64_t bytes) {
+    if (bytes > kMaxOutputBytes)
+        throw InputError(path + ": write refused: " + std::to_string(bytes) + " bytes, expected at most " +
+                         std::to_string(kMaxOutputBytes) + " bytes: " + os_reason(EFBIG));
+    struct statvfs vfs {};
+    if (::fstatvfs(fd, &vfs) != 0) throw InputError(path + ": cannot check the free space: " + os_reason(errno));
+    const uint64_t free_bytes = uint64_t(vfs.f_bavail) * uint64_t(vfs.f_frsize);
+    if (bytes > free_bytes)
+        throw InputError(path + ": write failed before the first byte: needs " + std::to_string(bytes) +
+                         " bytes, found " + std::to_string(free_bytes) + " bytes free on the file system of " +
+                         parent_folder(path) + ": " + os_reason(ENOSPC));
+}
+
+}  // namespace
+
+void check_output_target(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT) return;
+        throw InputError(path + ": cannot write: " + os_reason(errno));
+    }
+    if (!S_ISREG(st.st_mode))
+        throw InputError(path + ": cannot write: expected a regular file or nothing there, found " +
+                         file_type_name(st.st_mode) + " (left untouched): " + os_reason(EEXIST));
+    if (is_input_file({uint64_t(st.st_dev), uint64_t(st.st_ino)}, ctime_ns_of(st)))
+        throw InputError(path + ": cannot write: it is one of this run's inputs (the same file): " +
+                         os_reason(EEXIST));
+}
+
+void remove_stale_output(const std::string& path) {
+    try {
+        check_output_target(path);
+    } catch (const InputError&) {
+        return;
+    }
+    ::unlink(path.c_str());
+}
+
+AtomicFile::AtomicFile(std::string path, uint64_t expected_bytes) : path_(std::move(path)) {
+    check_output_target(path_);
+    std::call_once(g_handlers_once, install_handlers);
+    // O_EXCL: the temporary is a new file of this run, never something already there
+    // (a link planted under the temporary's name is not followed).
+    for (int attempt = 0; fd_ < 0; ++attempt) {
+        tmp_ = path_ + ".tmp." + std::to_string(::getpid()) + (attempt ? "." + std::to_string(attempt) : "");
+        // Registered before it exists, so that no signal can leave it behind; a name that
+        // turns out to be taken (EEXIST) is not ours and is dropped at once.
+        slot_ = register_temporary(tmp_);
+        fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (fd_ < 0) {
+            const int err = errno;
+            unregister_temporary(slot_);
+            slot_ = -1;
+            if (err != EEXIST || attempt >= 100) throw InputError(path_ + ": cannot write: " + os_reason(err));
+        }
+    }
+    if (expected_bytes) {
+        try {
+            check_room(path_, fd_, expected_bytes);
+        } catch (const InputError&) {
+            discard();
+            throw;
+        }
+    }
+}
+
+AtomicFile::~AtomicFile() { discard(); }
+
+void AtomicFile::discard() {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(tmp_.c_str());
+    unregister_temporary(slot_);
+    slot_ = -1;
 }
 
 void AtomicFile::write(const void* data, size_t bytes) {
-    if (bytes && std::fwrite(data, 1, bytes, f_) != bytes)
-        throw InputError(path_ + ": write failed: " + std::strerror(errno));
+    const char* p = static_cast<const char*>(data);
+    while (bytes > 0) {
+        const ssize_t n = ::write(fd_, p, bytes);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = n < 0 ? errno : ENOSPC;
+            discard();  // a partial temporary is of no use and may fill the disk
+            throw InputError(path_ + ": write failed: " + os_reason(err));
+        }
+        p += n;
+        bytes -= size_t(n);
+    }
 }
 
 void AtomicFile::commit() {
+    if (fd_ < 0) throw InputError(path_ + ": write failed: " + os_reason(EBADF));
     int err = 0;
-    if (std::fflush(f_) != 0 || ::fsync(::fileno(f_)) != 0) err = errno;
-    if (std::fclose(f_) != 0 && !err) err = errno;
-    f_ = nullptr;
-    if (!err && std::rename(tmp_.c_str(), path_.c_str()) != 0) err = errno;
-    if (err) {
-        std::remove(tmp_.c_str());
-        throw InputError(path_ + ": write failed: " + std::strerror(err));
+    if (::fsync(fd_) != 0) err = errno;
+    if (::close(fd_) != 0 && !err) err = errno;
+    fd_ = -1;
+    // Checked again just before the rename: the target may have changed during the write.
+    std::string refused;
+    if (!err) {
+        try {
+            check_output_target(path_);
+        } catch (const InputError& e) {
+            refused = e.what();
+        }
     }
+    if (!err && refused.empty() && std::rename(tmp_.c_str(), path_.c_str()) != 0) err = errno;
+    if (err || !refused.empty()) {
+        ::unlink(tmp_.c_str());
+        unregister_temporary(slot_);
+        slot_ = -1;
+        throw InputError(refused.empty() ? path_ + ": write failed: " + os_reason(err) : refused);
+    }
+    unregister_temporary(slot_);
+    slot_ = -1;
 }
 
 void write_file_atomically(const std::string& path, const std::string& contents) {
     AtomicFile f(path);
     f.write(contents);
     f.commit();
+}
+
+void probe_output_folder(const std::string& dir, const std::string& file_name) {
+    namespace fs = std::filesystem;
+    // The missing components, outermost first; an existing one (even a dangling link)
+    // stops the walk and must be a directory.
+    std::vector<std::string> missing;
+    fs::path p = fs::path(dir).lexically_normal();
+    if (!p.has_filename() && p.has_parent_path() && p != p.root_path()) p = p.parent_path();  // "a/b/" is "a/b"
+    struct stat st {};
+    for (; !p.empty(); p = p.parent_path()) {
+        if (::lstat(p.c_str(), &st) == 0) break;
+        if (errno != ENOENT) throw InputError(p.string() + ": cannot create the output folder: " + os_reason(errno));
+        missing.insert(missing.begin(), p.string());
+        if (p == p.parent_path()) break;
+    }
+    if (!p.empty() && ::stat(p.c_str(), &st) != 0)
+        throw InputError(p.string() + ": cannot use as the output folder (" + file_type_name(S_IFLNK) +
+                         " to nothing?): " + os_reason(errno));
+    if (!p.empty() && !S_ISDIR(st.st_mode))
+        throw InputError(p.string() + ": cannot use as the output folder: expected a directory, found " +
+                         file_type_name(st.st_mode) + ": " + os_reason(ENOTDIR));
+    std::vector<std::string> created;
+    auto undo = [&] {
+        for (auto it = created.rbegin(); it != created.rend(); ++it) ::rmdir(it->c_str());  // only if still empty
+    };
+    for (const std::string& m : missing) {
+        if (::mkdir(m.c_str(), 0777) != 0) {
+            const int err = errno;
+            undo();
+            throw InputError(m + ": cannot create the output folder: " + os_reason(err));
+        }
+        created.push_back(m);
+    }
+    try {
+        AtomicFile probe((fs::path(dir) / file_name).string());
+    } catch (const InputError&) {
+        undo();
+        throw;
+    }
+    undo();
 }
 
 }  // namespace lhb

@@ -395,6 +395,22 @@ EndToEndCheck check_end_to_end(Backend& cand, Backend& ref, int steps) {
     return r;
 }
 
+EndToEndCheck check_reference_finite(Backend& ref, int steps) {
+    if (!ref.model()) throw std::logic_error("check_reference_finite: the backend must be loaded with a model");
+    const Model& model = *ref.model();
+    EndToEndCheck r;
+    r.tolerance = logits_tolerance(model.dtype());
+    const NonFiniteSite site = find_first_nonfinite_greedy(ref, model, std::clamp(steps, 1, model.config().seq_len));
+    r.positions = site.positions_checked;
+    r.pass = !site.found;
+    if (site.found) {
+        r.non_finite = 1;
+        r.first_bad_position = site.position;
+        r.note = site.describe();
+    }
+    return r;
+}
+
 CorrectnessReport check_backend(Backend& cand, Backend& ref, const Model& model, int steps, uint64_t seed) {
     if (cand.model() != &model) cand.load(model);
     if (ref.model() != &model) ref.load(model);

@@ -78,6 +78,12 @@ std::vector<OpCheck> check_ops(Backend& candidate, Backend& reference, const Mod
 // candidate's greedy token agrees with the reference's (a disagreement is a failure unless
 // the two tokens' reference logits are within the logits tolerance: a tie).
 EndToEndCheck check_end_to_end(Backend& candidate, Backend& reference, int steps);
+// The reference is checked against nothing, but a row is only ranked if its logits are
+// finite: a greedy run of `steps` positions (clamped to 1..seq_len) through the non-finite
+// tracer (core/nonfinite.hpp). pass is false, and the note names the op, layer and tensor,
+// when a NaN/Inf appears (weights that overflow the arithmetic, or a file loaded with
+// NonFiniteWeights::Allow). `reference` must be loaded.
+EndToEndCheck check_reference_finite(Backend& reference, int steps);
 // Loads both backends with `model` (unless already loaded with it), then both of the above.
 CorrectnessReport check_backend(Backend& candidate, Backend& reference, const Model& model, int steps,
                                 uint64_t seed = 1);

@@ -2,15 +2,19 @@
 // A read-only memory mapping of a whole regular file: model files are read in place, never
 // copied (llama2.c's mmap of the checkpoint).
 #include <cstddef>
+#include <memory>
 #include <string>
 
 namespace lhb {
 
+class InputFile;
+
 class MappedFile {
 public:
-    // Throws InputError naming the path when it cannot be opened, is not a regular file, or
-    // cannot be mapped.
-    explicit MappedFile(const std::string& path);
+    // Throws InputError naming the path when it cannot be opened, is not a regular file
+    // (checked as every input is: core/input_file.hpp), or cannot be mapped. `what` names
+    // the file in messages.
+    explicit MappedFile(const std::string& path, const std::string& what = "model file");
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
     MappedFile& operator=(const MappedFile&) = delete;
@@ -19,7 +23,7 @@ public:
     size_t size() const { return size_; }
 
 private:
-    int fd_ = -1;
+    std::unique_ptr<InputFile> file_;  // open while mapped: an input of this run meanwhile
     const unsigned char* data_ = nullptr;
     size_t size_ = 0;
 };

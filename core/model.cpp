@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <tuple>
 
@@ -192,7 +193,56 @@ Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
-Model Model::open(const std::string& path) {
+Model Model::open(const std::string& path, NonFiniteWeights non_finite) {
+    Model m = load(path);
+    if (non_finite == NonFiniteWeights::Allow) return m;
+    const NonFiniteWeight bad = first_non_finite_weight(m.weights_, m.config_);
+    if (!bad.tensor.empty())
+        fail_input(path, bad.tensor, "finite weights (a corrupt or overflowed file?)",
+                   std::string(std::isnan(bad.value) ? "NaN" : bad.value > 0 ? "+Inf" : "-Inf") + " at element " +
+                       std::to_string(bad.index));
+    return m;
+}
+
+namespace {
+
+int64_t first_non_finite_in(const float* x, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        if (!std::isfinite(x[i])) return i;
+    return -1;
+}
+
+}  // namespace
+
+NonFiniteWeight first_non_finite_weight(const ModelWeights& w, const ModelConfig& c) {
+    NonFiniteWeight found;
+    auto scan = [&](const float* x, int64_t n, const std::string& name) {
+        if (!found.tensor.empty() || !x) return;
+        const int64_t i = first_non_finite_in(x, n);
+        if (i >= 0) found = {name, i, x[i]};
+    };
+    auto scan_matrix = [&](const WeightMatrix& m, const std::string& name) {
+        if (m.dtype == DType::F32) scan(m.f32, m.numel(), name);
+        else if (m.group_size > 0) scan(m.scales, m.numel() / m.group_size, name + " scales");  // int8 values are finite
+    };
+    scan(w.token_embedding, int64_t(c.vocab_size) * c.dim, "token_embedding");
+    for (size_t l = 0; l < w.layers.size(); ++l) {
+        const LayerWeights& L = w.layers[l];
+        const std::string layer = "layer " + std::to_string(l) + " ";
+        scan(L.rms_att, c.dim, layer + "rms_att");
+        for (auto [m, name] : {std::pair{&L.wq, "wq"}, {&L.wk, "wk"}, {&L.wv, "wv"}, {&L.wo, "wo"}})
+            scan_matrix(*m, layer + name);
+        scan(L.rms_ffn, c.dim, layer + "rms_ffn");
+        for (auto [m, name] : {std::pair{&L.w1, "w1"}, {&L.w2, "w2"}, {&L.w3, "w3"}}) scan_matrix(*m, layer + name);
+    }
+    scan(w.rms_final, c.dim, "rms_final");
+    // A shared classifier is the embedding, already scanned (for Q8_0 through its
+    // dequantized copy, which any non-finite scale poisons).
+    if (!c.shared_classifier) scan_matrix(w.wcls, "wcls");
+    return found;
+}
+
+Model Model::load(const std::string& path) {
     Model m;
     m.path_ = path;
     m.file_ = std::make_unique<MappedFile>(path);

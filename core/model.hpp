@@ -111,14 +111,28 @@ struct ModelWeights {
 
 enum class FileFormat { V0Legacy = 0, V1Fp32 = 1, V2Q8 = 2 };
 
+// Whether Model::open refuses a file whose weights hold NaN or Inf. Refuse is the only
+// choice for anything that samples or measures; Allow is for tools and tests that study
+// how non-finite values travel (core/nonfinite.hpp).
+enum class NonFiniteWeights { Refuse, Allow };
+
+// Where the first NaN/Inf of a tensor sits.
+struct NonFiniteWeight {
+    std::string tensor;  // "token_embedding", "layer 3 wq", "layer 0 w2 scales", "rms_final"; "" if none
+    int64_t index = -1;  // element (or scale) index within the tensor
+    float value = 0;
+};
+
 class MappedFile;
 
 // A checkpoint opened read-only. The weights point into the mapping, which lives as long
 // as the Model.
 class Model {
 public:
-    // Throws InputError with one line naming the file and what is wrong.
-    static Model open(const std::string& path);
+    // Throws InputError with one line naming the file and what is wrong, including (unless
+    // allowed) the first tensor that holds NaN or Inf: a scan of every weight and Q8_0
+    // scale at load, about as cheap as reading the file once.
+    static Model open(const std::string& path, NonFiniteWeights non_finite = NonFiniteWeights::Refuse);
 
     Model(Model&&) noexcept;
     Model& operator=(Model&&) noexcept;
@@ -134,6 +148,7 @@ public:
 
 private:
     Model();
+    static Model load(const std::string& path);
     void load_v2(const unsigned char* base, size_t size);
     std::string path_;
     ModelConfig config_;
@@ -148,5 +163,9 @@ private:
 int64_t v0_file_size(const ModelConfig& c);
 int64_t v1_file_size(const ModelConfig& c);
 int64_t v2_file_size(const ModelConfig& c, int group_size);
+
+// The first tensor of `w` (in the order embedding, layers, final norm, classifier) that
+// holds a NaN or Inf; for Q8_0 matrices the scales are what can be non-finite.
+NonFiniteWeight first_non_finite_weight(const ModelWeights& w, const ModelConfig& c);
 
 }  // namespace lhb

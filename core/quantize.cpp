@@ -59,7 +59,7 @@ void write_q8_model(const Model& model, const std::string& out_path, int gs) {
         fail_input(out_path, "--group", "a divisor of dim " + std::to_string(c.dim) + " and hidden_dim " +
                                             std::to_string(c.hidden_dim), std::to_string(gs));
     std::fesetround(FE_TONEAREST);
-    AtomicFile f(out_path);
+    AtomicFile f(out_path, uint64_t(v2_file_size(c, gs)));
     unsigned char header[256] = {};
     const uint32_t magic = 0x616b3432;
     const int32_t version = 2;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/thread_limit.hpp"
 
 namespace lhb {
 
@@ -50,6 +51,7 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& name,
                                                  const BackendOptions& options) {
     const BackendFactory* f = find(name);
     if (!f) throw InputError("backend '" + name + "': unknown; expected one of " + names());
+    check_thread_count(options.threads, "backend '" + name + "'");
     Availability a = f->available ? f->available(options) : Availability{};
     if (!a.available) throw InputError("backend '" + name + "': not available here: " + a.reason);
     return f->create(options);

@@ -107,7 +107,7 @@ ModelConfig parse_shape(const std::string& spec) {
 
 void write_synthetic_model(const ModelConfig& c, const std::string& path, uint64_t seed) {
     validate_config(c, path);
-    AtomicFile f(path);
+    AtomicFile f(path, uint64_t(v0_file_size(c)));
     const int32_t header[7] = {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
                                c.vocab_size /* positive: shared classifier */, c.seq_len};
     f.write(header, sizeof header);

@@ -14,9 +14,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <queue>
 #include <stdexcept>
 
 #include "core/error.hpp"
+#include "core/input_file.hpp"
 
 namespace lhb {
 
@@ -25,31 +27,6 @@ namespace {
 constexpr int kBosId = 1;
 constexpr int kEosId = 2;
 constexpr int kByteFallbackOffset = 3;  // piece id of raw byte b is b + 3
-
-// Reads the whole file; any failure becomes an InputError naming the path.
-std::string slurp(const std::string& path) {
-    errno = 0;
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) {
-        const int err = errno;
-        fail_input(path, "file", "a readable tokenizer file",
-                   err ? std::string(std::strerror(err)) : std::string("an unopenable file"));
-    }
-    std::string bytes;
-    char buf[1 << 16];
-    for (;;) {
-        const size_t got = std::fread(buf, 1, sizeof buf, f);
-        bytes.append(buf, got);
-        if (got < sizeof buf) break;
-    }
-    const bool bad = std::ferror(f) != 0;
-    const int err = errno;
-    std::fclose(f);
-    if (bad)
-        fail_input(path, "file", "a readable tokenizer file",
-                   std::string("a read error (") + (err ? std::strerror(err) : "unknown") + ")");
-    return bytes;
-}
 
 uint32_t read_u32_le(const std::string& b, size_t off) {
     uint32_t v = 0;
@@ -91,7 +68,7 @@ Tokenizer Tokenizer::load(const std::string& path, int vocab_size) {
         fail_input(path, "vocab_size (from the model header)", "a positive piece count",
                    std::to_string(vocab_size));
 
-    const std::string bytes = slurp(path);
+    const std::string bytes = read_input_file(path, kMaxTokenizerBytes, "tokenizer file");
     const size_t size = bytes.size();
     size_t off = 0;
 
@@ -225,30 +202,66 @@ std::vector<int> Tokenizer::encode(const std::string& text_in, bool bos, bool eo
         buf.clear();
     }
 
-    // Greedy merges: the adjacent pair whose concatenation is a piece with the strictly
-    // highest score; leftmost wins ties. The BOS token takes part, exactly as in run.c.
-    std::string merged;
-    for (;;) {
-        float best_score = -1e10f;
-        int best_id = -1;
-        long best_idx = -1;
-        for (size_t i = 0; i + 1 < tokens.size(); ++i) {
-            merged.assign(pieces_[size_t(tokens[i])].c_str());
-            merged.append(pieces_[size_t(tokens[i + 1])].c_str());
-            const int id = lookup(merged.c_str());
-            if (id != -1 && scores_[size_t(id)] > best_score) {
-                best_score = scores_[size_t(id)];
-                best_id = id;
-                best_idx = long(i);
-            }
-        }
-        if (best_idx == -1) break;
-        tokens[size_t(best_idx)] = best_id;
-        tokens.erase(tokens.begin() + best_idx + 1);
-    }
-
+    merge_pairs(tokens);
     if (eos) tokens.push_back(kEosId);
     return tokens;
+}
+
+// run.c's merge loop, without its quadratic cost: run.c rescans every adjacent pair after
+// each merge and takes the pair whose merged piece has the strictly highest score (the
+// leftmost on ties; only scores above -1e10, so never NaN). Here every adjacent pair is a
+// candidate in a max-heap ordered by (score, then leftmost), over a doubly linked list of
+// symbols. A merge writes the merged id into the left symbol and unlinks the right one;
+// the candidates it invalidates stay in the heap and are skipped when they surface (each
+// symbol carries a version that a merge bumps). A symbol keeps its initial index, so
+// "leftmost" is the smaller left index. Each merge pushes at most two candidates: O(n log n).
+void Tokenizer::merge_pairs(std::vector<int>& tokens) const {
+    const int n = int(tokens.size());
+    if (n < 2) return;
+    std::vector<int> prev(static_cast<size_t>(n)), next(static_cast<size_t>(n));
+    std::vector<uint32_t> version(size_t(n), 0);
+    for (int i = 0; i < n; ++i) prev[size_t(i)] = i - 1, next[size_t(i)] = i + 1 < n ? i + 1 : -1;
+
+    struct Candidate {
+        float score;
+        int left, right, id;
+        uint32_t left_version, right_version;
+    };
+    auto lower = [](const Candidate& a, const Candidate& b) {
+        return a.score < b.score || (a.score == b.score && a.left > b.left);
+    };
+    std::priority_queue<Candidate, std::vector<Candidate>, decltype(lower)> heap(lower);
+    std::string merged;
+    auto consider = [&](int left, int right) {
+        if (left < 0 || right < 0) return;
+        merged.assign(pieces_[size_t(tokens[size_t(left)])].c_str());
+        merged.append(pieces_[size_t(tokens[size_t(right)])].c_str());
+        const int id = lookup(merged.c_str());
+        if (id == -1) return;
+        const float score = scores_[size_t(id)];
+        if (!(score > -1e10f)) return;  // run.c's initial best: such a pair never wins
+        heap.push({score, left, right, id, version[size_t(left)], version[size_t(right)]});
+    };
+    for (int i = 0; i + 1 < n; ++i) consider(i, i + 1);
+
+    while (!heap.empty()) {
+        const Candidate c = heap.top();
+        heap.pop();
+        const size_t l = size_t(c.left), r = size_t(c.right);
+        if (next[l] != c.right || version[l] != c.left_version || version[r] != c.right_version) continue;
+        tokens[l] = c.id;
+        ++version[l];
+        ++version[r];
+        next[l] = next[r];
+        if (next[r] >= 0) prev[size_t(next[r])] = c.left;
+        next[r] = -1;
+        consider(prev[l], c.left);
+        consider(c.left, next[l]);
+    }
+    std::vector<int> out;
+    out.reserve(size_t(n));
+    for (int i = 0; i >= 0; i = next[size_t(i)]) out.push_back(tokens[size_t(i)]);
+    tokens.swap(out);
 }
 
 std::string Tokenizer::decode(int prev_token, int token) const {

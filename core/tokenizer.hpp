@@ -18,6 +18,7 @@ public:
 
     // run.c `encode`: optional BOS (1), dummy-prefix " " for non-empty text, UTF-8 code
     // points with byte fallback, greedy highest-score pair merges, optional EOS (2).
+    // O(n log n) in the text's length (run.c's loop is quadratic), same output.
     std::vector<int> encode(const std::string& text, bool bos, bool eos) const;
 
     // run.c `decode(prev, token)`: strips one leading space after BOS, maps "<0xHH>" to the
@@ -36,6 +37,7 @@ public:
 private:
     int lookup(const char* s) const;  // exact match, -1 if absent
     void sort_vocabulary();           // builds sorted_ids_ from pieces_
+    void merge_pairs(std::vector<int>& tokens) const;  // run.c's BPE merges, in place
     std::vector<std::string> pieces_;
     std::vector<float> scores_;
     unsigned max_token_length_ = 0;

@@ -83,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static lhb::fuzz::MemFile file(kName);
     file.assign(data, size);
     try {
-        lhb::Model m = lhb::Model::open(file.path());
+        lhb::Model m = lhb::Model::open(file.path(), lhb::NonFiniteWeights::Allow);
         const lhb::ModelConfig& c = m.config();
         const lhb::ModelWeights& w = m.weights();
         ViewChecker v{find_mapping(), size};

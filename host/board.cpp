@@ -1,9 +1,13 @@
 #include "host/board.hpp"
 
+#include <algorithm>
 #include <cmath>
-#include <fstream>
+#include <cstdio>
 
 #include "core/error.hpp"
+#include "core/input_file.hpp"
+#include "core/json_scan.hpp"
+#include "core/nearest_name.hpp"
 
 namespace lhb::hls {
 
@@ -12,14 +16,36 @@ using nlohmann::json;
 namespace {
 
 json read_json(const std::string& path, const char* what) {
-    std::ifstream f(path);
-    if (!f) throw InputError(path + ": cannot open the " + std::string(what) + " file");
+    const std::string text = read_json_file(path, kMaxSpecBytes, std::string(what) + " file");
     try {
-        return json::parse(f);
+        return json::parse(text);
     } catch (const json::exception& e) {
         throw InputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
     }
 }
+
+// %g: 1e-300 must not read as 0.000000.
+std::string number_text(double x) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.6g", x);
+    return buf;
+}
+
+// A key the reader does not know is a typo or a file for something else: refused, naming
+// the nearest valid key.
+void refuse_unknown_keys(const json& obj, const std::vector<std::string>& known, const std::string& where,
+                         const std::string& field) {
+    if (!obj.is_object()) return;
+    for (const auto& item : obj.items()) {
+        if (std::find(known.begin(), known.end(), item.key()) != known.end()) continue;
+        const std::string near = nearest_name(item.key(), known);
+        fail_input(where, field.empty() ? item.key() : field + "." + item.key(),
+                   near.empty() ? "one of the known keys" : "a known key (did you mean \"" + near + "\"?)",
+                   "an unknown key");
+    }
+}
+
+bool power_of_two(int v) { return v > 0 && (v & (v - 1)) == 0; }
 
 // A description file is a JSON object that names its schema.
 void check_schema(const json& j, const std::string& where, const std::string& schema) {
@@ -39,10 +65,10 @@ double sourced(const json& parent, const std::string& key, const std::string& wh
         fail_input(where, name, "{\"value\": number, \"source\": text}", v.dump());
     if (!v.contains("source") || !v.at("source").is_string() || v.at("source").get<std::string>().empty())
         fail_input(where, name + ".source", "a non-empty text saying where the number comes from", "nothing");
+    refuse_unknown_keys(v, {"value", "source"}, where, name);
     const double x = v.at("value").get<double>();
     if (!(x >= min && x <= max))
-        fail_input(where, name, "a number in [" + std::to_string(min) + ", " + std::to_string(max) + "]",
-                   std::to_string(x));
+        fail_input(where, name, "a number in [" + number_text(min) + ", " + number_text(max) + "]", number_text(x));
     (*sources)[name] = v.at("source");
     return x;
 }
@@ -60,6 +86,7 @@ std::string text(const json& j, const std::string& key, const std::string& where
 // A design number: plain, or {"value": N, ...}.
 double design_number(const json& j, const std::string& key, const std::string& where, double min, double max) {
     if (!j.contains(key)) fail_input(where, key, "a number", "nothing");
+    refuse_unknown_keys(j.at(key), {"value", "source"}, where, key);
     const json& v = j.at(key).is_object() && j.at(key).contains("value") ? j.at(key).at("value") : j.at(key);
     if (!v.is_number() && !v.is_boolean()) fail_input(where, key, "a number", v.dump());
     const double x = v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>();
@@ -75,6 +102,15 @@ constexpr const char* kOperators[] = {"fadd", "fmul", "fdiv", "fsqrt", "fexp", "
 
 BoardSpec parse_board(const json& j, const std::string& where) {
     check_schema(j, where, "lhb-board/1");
+    refuse_unknown_keys(j, {"schema", "name", "device", "notes", "kernel_clock_mhz", "axi", "ddr", "resources",
+                            "host_per_token_us", "operators"}, where, "");
+    for (const auto& [key, keys] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+             {"axi", {"hp_ports", "port_max_bits", "max_burst_beats", "burst_overhead_cycles"}},
+             {"ddr", {"peak_gb_per_s", "efficiency", "read_latency_ns"}},
+             {"resources", {"dsp", "bram36", "uram"}},
+             {"host_per_token_us", {"launch", "logits_sync", "sampling", "tokens_sync", "piece_output"}},
+             {"operators", {"reference_clock_mhz", "fadd", "fmul", "fdiv", "fsqrt", "fexp", "fpow", "fsincos", "fcmp"}}})
+        if (j.contains(key)) refuse_unknown_keys(j.at(key), keys, where, key);
     BoardSpec b;
     b.path = where;
     b.name = text(j, "name", where);
@@ -85,6 +121,9 @@ BoardSpec parse_board(const json& j, const std::string& where) {
     const json& axi = section(j, "axi", where);
     b.hp_ports = int(sourced(axi, "hp_ports", where, "axi", 1, 64, &src));
     b.port_max_bits = int(sourced(axi, "port_max_bits", where, "axi", 32, 1024, &src));
+    if (!power_of_two(b.port_max_bits))
+        fail_input(where, "axi.port_max_bits", "a power of two (AXI data widths are 32, 64, ..., 1024 bits)",
+                   std::to_string(b.port_max_bits));
     b.max_burst_beats = int(sourced(axi, "max_burst_beats", where, "axi", 1, 256, &src));
     b.burst_overhead_cycles = sourced(axi, "burst_overhead_cycles", where, "axi", 0, 64, &src);
     const json& ddr = section(j, "ddr", where);
@@ -107,6 +146,7 @@ BoardSpec parse_board(const json& j, const std::string& where) {
         const std::string field = std::string("operators.") + name;
         if (!ops.contains(name) || !ops.at(name).is_object())
             fail_input(where, field, "{\"latency\": {...}, \"dsp\": {...}}", "nothing");
+        refuse_unknown_keys(ops.at(name), {"latency", "dsp"}, where, field);
         OperatorSpec o;
         o.latency = sourced(ops.at(name), "latency", where, field, 0, 1000, &src);
         o.dsp = sourced(ops.at(name), "dsp", where, field, 0, 1000, &src);
@@ -136,6 +176,8 @@ bool same_design(const lhk::Design& a, const lhk::Design& b) {
 
 DesignSpec parse_design(const json& j, const std::string& where) {
     check_schema(j, where, "lhb-design/1");
+    refuse_unknown_keys(j, {"schema", "name", "source", "clock_mhz", "weight_ports", "port_bits", "lanes", "partial_sums",
+                            "burst_beats", "outstanding", "kv_ports", "flatten_rows", "weight_fifo_beats"}, where, "");
     DesignSpec s;
     s.path = where;
     s.name = text(j, "name", where);
@@ -145,6 +187,12 @@ DesignSpec parse_design(const json& j, const std::string& where) {
     d.weight_ports = int(design_number(j, "weight_ports", where, 1, 64));
     d.port_bits = int(design_number(j, "port_bits", where, 32, 1024));
     if (d.port_bits % 32 != 0) fail_input(where, "port_bits", "a multiple of 32", std::to_string(d.port_bits));
+    if (!power_of_two(d.port_bits))
+        fail_input(where, "port_bits", "a power of two (AXI data widths are 32, 64, ..., 1024 bits)",
+                   std::to_string(d.port_bits));
+    if (!power_of_two(d.port_bits))
+        fail_input(where, "port_bits", "a power of two (AXI data widths are 32, 64, ..., 1024 bits)",
+                   std::to_string(d.port_bits));
     d.lanes = int(design_number(j, "lanes", where, 1, 256));
     d.partial_sums = int(design_number(j, "partial_sums", where, 1, 64));
     d.burst_beats = int(design_number(j, "burst_beats", where, 1, 256));

@@ -46,16 +46,7 @@ void expect_one_line_error(const CommandResult& r, const std::vector<std::string
 // run_bench with a file-size limit of `kib` KiB; SIGXFSZ is ignored so that the write fails
 // with EFBIG instead of killing the process.
 CommandResult run_bench_limited(int kib, const std::string& args) {
-    TempDir tmp;
-    const std::string cmd = "ulimit -f " + std::to_string(kib * 2) + " && trap '' XFSZ && exec '" +
-                            std::string(LHB_BENCH_EXE) + "' " + args + " </dev/null >'" + tmp.file("out") +
-                            "' 2>'" + tmp.file("err") + "'";
-    const int status = std::system(cmd.c_str());
-    CommandResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_file(tmp.file("out"));
-    r.err = read_file(tmp.file("err"));
-    return r;
+    return test::run_bench_after("ulimit -f " + std::to_string(kib * 2) + " && trap '' XFSZ && exec ", args);
 }
 
 // A tmpfs mounted on `dir` for the lifetime of the object, when this process may mount.

@@ -63,9 +63,9 @@ TEST(FuzzRegressions, NaNInAnInt8ModelReachesTheLogits) {
     // rms_att of layer 0 follows the header and the embedding table.
     std::memcpy(bytes.data() + 28 + size_t(c.vocab_size) * size_t(c.dim) * 4, &kNaN, 4);
     test::write_file(dir.file("nan.bin"), bytes);
-    write_q8_model(Model::open(dir.file("nan.bin")), dir.file("nan-q8.bin"), 4);
+    write_q8_model(Model::open(dir.file("nan.bin"), NonFiniteWeights::Allow), dir.file("nan-q8.bin"), 4);
 
-    Model m = Model::open(dir.file("nan-q8.bin"));
+    Model m = Model::open(dir.file("nan-q8.bin"), NonFiniteWeights::Allow);
     ASSERT_EQ(m.format(), FileFormat::V2Q8);
     CpuRefBackend ref;
     ref.load(m);

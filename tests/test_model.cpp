@@ -79,10 +79,12 @@ void set_i32(std::string& bytes, size_t off, int32_t v) { std::memcpy(bytes.data
 
 TEST(Model, SyntheticFileLoads) {
     TempDir dir;
-    std::string bytes = small_v0(dir);
-    Model m = Model::open(dir.file("small.bin"));
-    EXPECT_EQ(m.config().kv_dim(), 8);
-    EXPECT_EQ(int64_t(bytes.size()), v0_file_size(m.config()));
+    {
+        std::string bytes = small_v0(dir);
+        Model m = Model::open(dir.file("small.bin"));
+        EXPECT_EQ(m.config().kv_dim(), 8);
+        EXPECT_EQ(int64_t(bytes.size()), v0_file_size(m.config()));
+    }  // closed: small_v0 below rewrites small.bin, which an open model's file refuses
 
     test::write_file(dir.file("unshared.bin"), small_v0(dir, false));
     Model u = Model::open(dir.file("unshared.bin"));

@@ -66,7 +66,7 @@ void expect_found_at(const NonFiniteSite& s, const std::string& op, int layer, c
 }
 
 NonFiniteSite trace_greedy(const std::string& path, int steps = 4) {
-    Model m = Model::open(path);
+    Model m = Model::open(path, NonFiniteWeights::Allow);
     CpuRefBackend ref;
     ref.load(m);
     return find_first_nonfinite_greedy(ref, m, steps);
@@ -119,7 +119,7 @@ TEST(NonFinite, NaNEmbeddingRowIsTheLookup) {
     // Row of token 2: position 0 (BOS, token 1) is clean, position 1 feeds token 2.
     test::TempDir dir;
     const ModelConfig c = parse_shape(kShape);
-    Model m = Model::open(corrupted_model(dir, "token_embedding", 0, 2 * c.dim + 3, 1, kNaN));
+    Model m = Model::open(corrupted_model(dir, "token_embedding", 0, 2 * c.dim + 3, 1, kNaN), NonFiniteWeights::Allow);
     CpuRefBackend ref;
     ref.load(m);
     NonFiniteSite s = find_first_nonfinite(ref, m, {2, 5});
@@ -168,7 +168,7 @@ TEST(NonFinite, FaultyBackendOpIsNamed) {
 
 TEST(NonFinite, NaNInAnInt8ModelIsFoundInItsScales) {
     test::TempDir dir;
-    Model fp32 = Model::open(corrupted_model(dir, "w2", 0, 30, 1, kNaN));
+    Model fp32 = Model::open(corrupted_model(dir, "w2", 0, 30, 1, kNaN), NonFiniteWeights::Allow);
     write_q8_model(fp32, dir.file("q8.bin"), 4);
     NonFiniteSite s = trace_greedy(dir.file("q8.bin"));
     ASSERT_NO_FATAL_FAILURE(expect_found_at(s, "matmul", 0, "w2"));
@@ -187,7 +187,7 @@ TEST(NonFinite, WorksOnEveryAvailableBackend) {
         opts.threads = 2;
         if (!f->available(opts).available) continue;
         for (const std::string& path : {healthy, corrupt}) {
-            Model m = Model::open(path);
+            Model m = Model::open(path, NonFiniteWeights::Allow);
             std::unique_ptr<Backend> b = f->create(opts);
             try {
                 b->load(m);

@@ -61,4 +61,16 @@ CommandResult run_bench(const std::string& args, const std::string& stdin_text) 
     return r;
 }
 
+CommandResult run_bench_after(const std::string& before, const std::string& args) {
+    TempDir tmp;
+    const std::string cmd = before + "'" + LHB_BENCH_EXE + "' " + args + " </dev/null >'" + tmp.file("out") + "' 2>'" +
+                            tmp.file("err") + "'";
+    const int status = std::system(cmd.c_str());
+    CommandResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = read_file(tmp.file("out"));
+    r.err = read_file(tmp.file("err"));
+    return r;
+}
+
 }  // namespace lhb::test

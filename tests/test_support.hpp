@@ -38,6 +38,9 @@ struct CommandResult {
 // Runs build/bench (the one built with this test binary) with `args` (shell-quoted by the
 // caller as needed), `stdin_text` on its standard input.
 CommandResult run_bench(const std::string& args, const std::string& stdin_text = "");
+// The same through the shell with `before` in front of the executable (limits, `timeout`,
+// `exec`), standard input /dev/null: before + "'bench' " + args.
+CommandResult run_bench_after(const std::string& before, const std::string& args);
 
 std::string source_dir();
 

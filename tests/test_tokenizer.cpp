@@ -1,9 +1,12 @@
 // Tokenizer: loading/validation of tokenizer.bin, run.c-exact encode/decode, safe_printf.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -12,6 +15,7 @@
 
 #include "core/error.hpp"
 #include "core/tokenizer.hpp"
+#include "tests/expected_cases.hpp"
 #include "tests/test_support.hpp"
 
 using lhb::InputError;
@@ -506,4 +510,169 @@ TEST(TokenizerSynthetic, RejectsCorruptFiles) {
         load_error(dir.path, n);
         load_error(write("empty.bin", ""), n);
     }
+}
+
+// ---- the O(n log n) merge against run.c's quadratic loop --------------------------------
+
+namespace {
+
+// run.c's encode as it is written (a full rescan of every pair after each merge), kept
+// here as the reference the heap-based Tokenizer::encode must reproduce exactly. Lookup is
+// by C string, as run.c's bsearch; the vocabularies used have no duplicate pieces.
+struct QuadraticEncoder {
+    explicit QuadraticEncoder(const Tokenizer& t) : t(t) {
+        for (int i = 0; i < t.vocab_size(); ++i) ids.emplace(std::string(t.piece(i).c_str()), i);
+    }
+    int lookup(const std::string& s) const {
+        auto it = ids.find(s);
+        return it == ids.end() ? -1 : it->second;
+    }
+    std::vector<int> encode(const std::string& text_in, bool bos, bool eos) const {
+        const char* text = text_in.c_str();
+        std::vector<int> tokens;
+        if (bos) tokens.push_back(1);
+        if (text[0] != '\0') tokens.push_back(lookup(" "));
+        std::string buf;
+        for (const char* c = text; *c != '\0'; ++c) {
+            if ((static_cast<unsigned char>(*c) & 0xC0) != 0x80) buf.clear();
+            buf.push_back(*c);
+            if ((static_cast<unsigned char>(c[1]) & 0xC0) == 0x80 && buf.size() < 4) continue;
+            const int id = lookup(buf);
+            if (id != -1) tokens.push_back(id);
+            else
+                for (char b : buf) tokens.push_back(int(static_cast<unsigned char>(b)) + 3);
+            buf.clear();
+        }
+        for (;;) {
+            float best_score = -1e10f;
+            int best_id = -1;
+            long best_idx = -1;
+            for (size_t i = 0; i + 1 < tokens.size(); ++i) {
+                const std::string merged =
+                    std::string(t.piece(tokens[i]).c_str()) + t.piece(tokens[i + 1]).c_str();
+                const int id = lookup(merged);
+                if (id != -1 && t.score(id) > best_score) {
+                    best_score = t.score(id);
+                    best_id = id;
+                    best_idx = long(i);
+                }
+            }
+            if (best_idx == -1) break;
+            tokens[size_t(best_idx)] = best_id;
+            tokens.erase(tokens.begin() + best_idx + 1);
+        }
+        if (eos) tokens.push_back(2);
+        return tokens;
+    }
+    const Tokenizer& t;
+    std::map<std::string, int> ids;
+};
+
+// Random text from pieces of the vocabulary itself (so that long merges happen), single
+// characters, UTF-8 that no vocabulary holds, and stray bytes.
+std::string random_text(std::mt19937& rng, const Tokenizer& t, size_t max_len) {
+    static const char* extras[] = {" ", "  ", "\n", "é", "日本", "🙂", "\xC3", "\x80", "\xFF", ",", ".", "'"};
+    std::uniform_int_distribution<int> piece(0, t.vocab_size() - 1), kind(0, 9), extra(0, 11);
+    std::string s;
+    const size_t len = std::uniform_int_distribution<size_t>(0, max_len)(rng);
+    while (s.size() < len) {
+        const int k = kind(rng);
+        if (k < 7) {
+            const std::string p = t.piece(piece(rng)).c_str();
+            if (p.rfind("<0x", 0) != 0 && p.find('\n') == std::string::npos) s += p;
+        } else {
+            s += extras[extra(rng)];
+        }
+    }
+    return s;
+}
+
+void expect_same_as_quadratic(const Tokenizer& t, uint32_t seed, int cases, size_t max_len) {
+    const QuadraticEncoder ref(t);
+    ASSERT_EQ(int(ref.ids.size()), t.vocab_size()) << "duplicate pieces: the reference lookup would differ";
+    std::mt19937 rng(seed);
+    for (int i = 0; i < cases; ++i) {
+        const std::string text = random_text(rng, t, max_len);
+        const bool bos = i % 3 != 0, eos = i % 4 == 0;
+        ASSERT_EQ(t.encode(text, bos, eos), ref.encode(text, bos, eos)) << "case " << i << ": \"" << text << "\"";
+    }
+}
+
+}  // namespace
+
+TEST(TokenizerEncodeFast, SameAsQuadraticOnBothRealVocabularies) {
+    LHB_REQUIRE_MODELS();
+    const Tokenizer llama = Tokenizer::load(lhb::test::model_path("tokenizer.bin"), 32000);
+    const Tokenizer tok512 = Tokenizer::load(lhb::test::model_path("tok512.bin"), 512);
+    expect_same_as_quadratic(tok512, 1, 400, 200);
+    expect_same_as_quadratic(llama, 2, 150, 200);
+}
+
+// Scores chosen to tie often (three values) and to hit run.c's edges: a merged piece
+// scoring at or below the initial best -1e10, or NaN, never merges.
+TEST(TokenizerEncodeFast, SameAsQuadraticWithTiesAndUnmergeableScores) {
+    TempDir dir;
+    std::vector<Entry> v = base_vocab();
+    v.push_back({" ", -5.0f});
+    const std::string letters = "abc";
+    std::mt19937 rng(7);
+    const float scores[] = {-1.0f, -2.0f, -2.0f, -3.0f, -1e10f, -1e11f, std::nanf("")};
+    std::uniform_int_distribution<int> pick(0, 6);
+    std::vector<std::string> pieces = {"a", "b", "c"};
+    for (char x : letters)
+        for (char y : letters) pieces.push_back(std::string{x, y});
+    for (char x : letters)
+        for (char y : letters)
+            for (char z : letters) pieces.push_back(std::string{x, y, z});
+    pieces.insert(pieces.end(), {" a", " b", " ab", "aaaa", "abab", "baba"});
+    for (const std::string& p : pieces) v.push_back({p, scores[pick(rng)]});
+    const Tokenizer t = load_vocab(dir, v);
+    const QuadraticEncoder ref(t);
+    std::uniform_int_distribution<int> ch(0, 3), len(0, 60);
+    for (int i = 0; i < 2000; ++i) {
+        std::string text;
+        for (int n = len(rng); n > 0; --n) text += " abc"[ch(rng)];
+        ASSERT_EQ(t.encode(text, i % 2 == 0, false), ref.encode(text, i % 2 == 0, false)) << "\"" << text << "\"";
+    }
+}
+
+// Every case of expected-stories260K.txt (its prompt, and its whole output text as a long
+// prompt) and the encodings listed in llama2c-formats.md.
+TEST(TokenizerEncodeFast, ExpectedCasesAndDocumentedEncodings) {
+    LHB_REQUIRE_MODELS();
+    const Tokenizer tok512 = Tokenizer::load(lhb::test::model_path("tok512.bin"), 512);
+    const Tokenizer llama = Tokenizer::load(lhb::test::model_path("tokenizer.bin"), 32000);
+    const QuadraticEncoder ref512(tok512);
+    const auto runs = lhb::test::load_expected_runs(lhb::test::model_path("expected-stories260K.txt"));
+    ASSERT_FALSE(runs.cases.empty());
+    for (const auto& c : runs.cases) {
+        std::string prompt;
+        if (size_t at = c.args.find("-i \""); at != std::string::npos)
+            prompt = c.args.substr(at + 4, c.args.find('"', at + 4) - (at + 4));
+        EXPECT_EQ(tok512.encode(prompt, true, false), ref512.encode(prompt, true, false)) << c.name;
+        EXPECT_EQ(tok512.encode(c.stdout_text, true, false), ref512.encode(c.stdout_text, true, false)) << c.name;
+    }
+    EXPECT_EQ(tok512.encode("Once upon a time", true, false), std::vector<int>({1, 403, 407, 261, 378}));
+    EXPECT_EQ(tok512.encode("Tom had a big dog", true, false), std::vector<int>({1, 274, 287, 381, 261, 370, 400, 428}));
+    EXPECT_EQ(tok512.encode("The café was", true, false), std::vector<int>({1, 291, 280, 412, 431, 485, 286}));
+    EXPECT_EQ(llama.encode("", true, false), std::vector<int>({1}));
+    EXPECT_EQ(llama.encode("I believe the meaning of life is", true, false),
+              std::vector<int>({1, 306, 4658, 278, 6593, 310, 2834, 338}));
+}
+
+// A 100 kB prompt (the quadratic loop took seconds for 20 kB). The bound is loose because
+// the machine is shared and the sanitize build is slow; the measured time is printed.
+TEST(TokenizerEncodeFast, HundredKilobytePromptIsFast) {
+    LHB_REQUIRE_MODELS();
+    const Tokenizer llama = Tokenizer::load(lhb::test::model_path("tokenizer.bin"), 32000);
+    const auto runs = lhb::test::load_expected_runs(lhb::test::model_path("expected-stories260K.txt"));
+    std::string text;
+    while (text.size() < 100000) text += runs.cases.at(0).stdout_text;
+    text.resize(100000);
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<int> ids = llama.encode(text, true, false);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("encoded %zu bytes into %zu tokens in %.3f s (measured, tokenizer.bin)\n", text.size(), ids.size(), seconds);
+    EXPECT_GT(ids.size(), 10000u);
+    EXPECT_LT(seconds, 5.0);
 }

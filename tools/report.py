@@ -21,6 +21,7 @@ import html
 import json
 import math
 import os
+import stat
 import sys
 import textwrap
 
@@ -54,12 +55,76 @@ class BadInput(Exception):
 
 # ----------------------------------------------------------------------------- input
 
-def load_results(path):
+MAX_RESULTS_BYTES = 256 << 20  # as bench's kMaxResultsBytes (core/input_file.hpp)
+MAX_JSON_DEPTH = 64             # as bench's JsonLimits (core/json_scan.hpp)
+FILE_KINDS = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")]
+INPUTS = set()  # (st_dev, st_ino) of the files read: outputs never replace them
+
+
+def kind_of(mode):
+    return next((name for test, name in FILE_KINDS if test(mode)), "a special file")
+
+
+def read_input(path, max_bytes, what):
+    """A regular file's bytes, as bench reads inputs: opened without blocking (a FIFO cannot
+    hang it), refused unless regular or when larger than max_bytes."""
     try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise BadInput(f"{path}: {what}: expected a regular file, found {kind_of(st.st_mode)}")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
-        raise BadInput(f"{path}: cannot read: {e.strerror}")
+        raise BadInput(f"{path}: cannot open the {what}: {e.strerror}")
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise BadInput(f"{path}: {what}: expected a regular file, found {kind_of(st.st_mode)}")
+        if st.st_size > max_bytes:
+            raise BadInput(f"{path}: {what}: expected at most {max_bytes} bytes, found {st.st_size} bytes")
+        INPUTS.add((st.st_dev, st.st_ino))
+        return f.read(max_bytes + 1)
+
+
+def json_depth_error(text):
+    """The first place nesting passes MAX_JSON_DEPTH, without recursion (Python's parser
+    recurses and would fail with RecursionError), or None."""
+    depth, in_string, escaped = 0, False, False
+    for i, c in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return f"character {i + 1}: JSON nested deeper than {MAX_JSON_DEPTH} levels"
+        elif c in "]}":
+            depth -= 1
+    return None
+
+
+def unique_keys(pairs):
+    keys = [k for k, _ in pairs]
+    for k in keys:
+        if keys.count(k) > 1:
+            raise ValueError(f"duplicate key {json.dumps(k)} in one object (each key may appear once)")
+    return dict(pairs)
+
+
+def load_results(path):
+    raw = read_input(path, MAX_RESULTS_BYTES, "results file")
+    try:
+        text = raw.decode("utf-8")
+        problem = json_depth_error(text)
+        if problem:
+            raise BadInput(f"{path}: {problem}")
+        data = json.loads(text, object_pairs_hook=unique_keys)
     except (ValueError, UnicodeDecodeError) as e:
         raise BadInput(f"{path}: invalid JSON: {e}")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
@@ -139,27 +204,53 @@ def models_of(results):
 
 # ----------------------------------------------------------------------------- output
 
-def write_atomically(path, data, mode="w"):
+def check_output_target(path):
+    """As bench's AtomicFile: replace nothing but a regular file that is not an input; a
+    link, device, FIFO, socket or directory there is left untouched."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise BadInput(f"{path}: cannot write: {e.strerror}")
+    if not stat.S_ISREG(st.st_mode):
+        raise BadInput(f"{path}: cannot write: expected a regular file or nothing there, "
+                       f"found {kind_of(st.st_mode)} (left untouched)")
+    if (st.st_dev, st.st_ino) in INPUTS:
+        raise BadInput(f"{path}: cannot write: it is one of this run's inputs (the same file)")
+
+
+def write_output(path, fill):
+    """fill(f) writes into a temporary of this run beside `path` (created exclusively, so
+    never a file or link already there), which then replaces `path`; on any failure only
+    that temporary is removed."""
+    check_output_target(path)
     tmp = f"{path}.tmp.{os.getpid()}"
     try:
-        with open(tmp, mode) as f:
-            f.write(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as e:
+        raise BadInput(f"{path}: cannot write: {e.strerror}")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fill(f)
             f.flush()
             os.fsync(f.fileno())
+        check_output_target(path)
         os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise BadInput(f"{path}: write failed: {e.strerror}")
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None:
             os.remove(tmp)
+
+
+def write_atomically(path, data):
+    write_output(path, lambda f: f.write(data.encode("utf-8")))
 
 
 def save_figure(fig, path):
-    tmp = f"{path}.tmp.{os.getpid()}"
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_output(path, lambda f: fig.savefig(f, format="png", dpi=100))
 
 
 # ----------------------------------------------------------------------------- plots
@@ -794,8 +885,20 @@ def main(argv):
         print(f"report: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        return write_report(results, out_dir)
+    except BadInput as e:
+        print(f"report: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:
+        print(f"report: {out_dir}: cannot create the output folder: {e.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
+
+def write_report(results, out_dir):
+    for file in ["index.html"] + [f for f, _ in IMAGES]:  # refused before any plotting
+        check_output_target(os.path.join(out_dir, file))
     try:
         import matplotlib
         matplotlib.use("Agg")

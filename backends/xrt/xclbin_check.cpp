@@ -12,6 +12,7 @@
 
 #include "backends/xrt/xrt_names.hpp"
 #include "core/error.hpp"
+#include "core/input_file.hpp"
 
 namespace lhb::xrt_backend {
 
@@ -62,8 +63,7 @@ XclbinInfo inspect_xclbin(const std::string& path, bool per_op) {
     if (::stat(path.c_str(), &st) != 0) throw InputError("xclbin " + path + ": no such file");
     if (!S_ISREG(st.st_mode) || !std::ifstream(path).good())
         throw InputError("xclbin " + path + ": not a readable file");
-    std::ifstream in(path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string bytes = read_input_file(path, 2ull << 30, "xclbin");  // bounded; a real one is ~100 MB
     if (std::string why = container_problem(bytes); !why.empty())
         throw InputError("xclbin " + path + ": not a valid xclbin (" + why + ")");
     XclbinInfo info;
