@@ -142,12 +142,12 @@ PublishedCheck check_published(const std::string& path) {
     const DesignSpec design = load_design(beside(path, text_of(j, "design", path)));
     const BoardSpec board = load_board(beside(path, text_of(j, "board", path)));
     out.design = design.path;
-    out.board = board.path;
+    out.board = board.name;
     const json& model = field(j, "model", path);
     const std::string shape = text_of(model, "shape", path + ": model");
     text_of(model, "source", path + ": model");
     const ModelConfig c = shape_of(shape, path, "model.shape");
-    out.model = shape;
+    out.model = model.contains("name") ? text_of(model, "name", path + ": model") : shape;
     const json& run = field(j, "run", path);
     text_of(run, "source", path + ": run");
     const int first = int(number_of(run, "first_pos", path + ": run", 0, c.seq_len - 1));

@@ -61,10 +61,12 @@ TEST(HlsEstimator, OnePipelinedLoop) {
     EXPECT_EQ(c.bound, Bound::Compute);
     l.ii = 2;
     EXPECT_DOUBLE_EQ(hls::loop_cycles(l, mem300()).cycles, 1998 + 10 + 2);
-    // Not flattened: the pipeline fills and drains once per row.
+    // Not flattened: the pipeline fills and drains once per row, and the loop is entered and
+    // left once per row (the seed's csynth report: calculate_n 296 cycles as a loop, 298 as
+    // the pipeline that calculate_d calls once per row).
     l.ii = 1;
     l.repeats = 3;
-    EXPECT_DOUBLE_EQ(hls::loop_cycles(l, mem300()).cycles, 3 * (999 + 10) + 2);
+    EXPECT_DOUBLE_EQ(hls::loop_cycles(l, mem300()).cycles, 3 * (999 + 10 + 2));
     EXPECT_DOUBLE_EQ(hls::pipeline_cycles(0, 1, 10), 0);
 }
 
