@@ -318,10 +318,19 @@ json TokenEstimate::to_json() const {
     for (const LoopSummary& l : loops)
         loops_j.push_back({{"loop", l.name}, {"op", l.op}, {"runs", l.runs}, {"trips", l.trips}, {"fills", l.fills},
                            {"ii", l.ii}, {"depth", l.depth}, {"bytes", l.bytes}, {"cycles_alone_estimated", l.cycles}});
+    auto totals = [](const ResourceTotals& t) {
+        return json{{"unit", t.unit}, {"dsp", t.dsp}, {"bram36", t.bram36}, {"uram", t.uram}, {"lut", t.lut},
+                    {"ff", t.ff}};
+    };
+    json units_j = json::array();
+    for (const ResourceTotals& u : resources.units) units_j.push_back(totals(u));
     const json resources_j = {{"dsp", resources.dsp}, {"bram36", resources.bram36}, {"uram", resources.uram},
+                              {"lut", resources.lut}, {"ff", resources.ff},
                               {"dsp_available", resources.dsp_avail}, {"bram36_available", resources.bram36_avail},
-                              {"uram_available", resources.uram_avail}, {"fits", resources.fits},
-                              {"parts", resources.detail}};
+                              {"uram_available", resources.uram_avail}, {"lut_available", resources.lut_avail},
+                              {"ff_available", resources.ff_avail}, {"fits", resources.fits},
+                              {"compute_units", units_j}, {"xclbin", totals(resources.xclbin)},
+                              {"xclbin_fits", resources.xclbin_fits}, {"parts", resources.detail}};
     return {
         {"label", "estimated"},
         // what was estimated, on what

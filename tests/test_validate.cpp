@@ -177,6 +177,40 @@ TEST(Validate, FusedOpsTakeTheLongerOfComputeAndMemory) {
     EXPECT_NEAR(ops, ef.kernel_cycles, 1e-6 * ef.kernel_cycles);
 }
 
+TEST(Validate, ResourcesOfEveryComputeUnit) {
+    const hls::BoardSpec zcu = hls::load_board(repo("configs/boards/zcu106.json"));
+    const hls::ResourceEstimate r = hls::estimate_resources(lhk::kDesign, zcu);
+    ASSERT_EQ(r.units.size(), hls::compute_units().size());
+    EXPECT_EQ(r.units.front().unit, "llama_forward");
+    double dsp = 0, lut = 0, ff = 0, bram = 0;
+    for (const auto& u : r.units) {
+        EXPECT_GT(u.lut, 0) << u.unit;
+        EXPECT_GT(u.ff, 0) << u.unit;
+        dsp += u.dsp;
+        lut += u.lut;
+        ff += u.ff;
+        bram += u.bram36;
+    }
+    EXPECT_DOUBLE_EQ(r.xclbin.dsp, dsp);
+    EXPECT_DOUBLE_EQ(r.xclbin.lut, lut);
+    EXPECT_DOUBLE_EQ(r.xclbin.ff, ff);
+    EXPECT_DOUBLE_EQ(r.xclbin.bram36, bram);
+    EXPECT_DOUBLE_EQ(r.lut, r.units.front().lut);
+    EXPECT_EQ(r.lut_avail, 230400);
+    // The per-op kernels repeat llama_forward's engines: together they exceed one kernel.
+    EXPECT_GT(r.xclbin.dsp, r.dsp);
+    EXPECT_EQ(r.xclbin_fits, r.xclbin.dsp <= zcu.dsp && r.xclbin.lut <= zcu.lut && r.xclbin.ff <= zcu.ff &&
+                                 r.xclbin.bram36 <= zcu.bram36 && r.xclbin.uram <= zcu.uram);
+    // Fabric grows with the lanes.
+    lhk::Design wide = lhk::kDesign;
+    wide.lanes *= 2;
+    EXPECT_GT(hls::estimate_resources(wide, zcu).lut, r.lut);
+    // A board without LUT/FF counts checks DSP, BRAM and URAM only.
+    const hls::ResourceEstimate nolut = hls::estimate_resources(lhk::kDesign, hls::parse_board(simple_board(), "b"));
+    EXPECT_EQ(nolut.lut_avail, 0);
+    EXPECT_EQ(nolut.fits, nolut.dsp <= 1000 && nolut.bram36 <= 100 && nolut.uram <= 10);
+}
+
 TEST(Validate, DesignTraitsRejectBadFields) {
     auto bad = [](const char* key, json value) {
         json j = simple_design();
