@@ -10,6 +10,7 @@
 #include "host/estimator.hpp"
 #include "host/shape_trace.hpp"
 #include "host/validation.hpp"
+#include "tests/board_fixture.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb {
@@ -22,22 +23,7 @@ std::string repo(const std::string& rel) { return test::source_dir() + "/" + rel
 json v(double x) { return json{{"value", x}, {"source", "test"}}; }
 
 // A board with round numbers: 4 ports of 128 bits, 19.2 GB/s, operators as at 300 MHz.
-json simple_board() {
-    json ops = {{"reference_clock_mhz", v(300)}};
-    for (const char* name : {"fadd", "fmul", "fdiv", "fsqrt", "fexp", "fpow", "fsincos", "fcmp"})
-        ops[name] = {{"latency", v(std::string(name) == "fadd" ? 5 : 4)}, {"dsp", v(2)}};
-    return {{"schema", "lhb-board/1"},
-            {"name", "test board"},
-            {"device", "test"},
-            {"kernel_clock_mhz", v(300)},
-            {"axi", {{"hp_ports", v(4)}, {"port_max_bits", v(128)}, {"max_burst_beats", v(16)},
-                     {"burst_overhead_cycles", v(1)}}},
-            {"ddr", {{"peak_gb_per_s", v(19.2)}, {"efficiency", v(0.8)}, {"read_latency_ns", v(100)}}},
-            {"resources", {{"dsp", v(1000)}, {"bram36", v(100)}, {"uram", v(10)}}},
-            {"host_per_token_us", {{"launch", v(10)}, {"logits_sync", v(20)}, {"sampling", v(30)},
-                                   {"tokens_sync", v(6)}, {"piece_output", v(2)}}},
-            {"operators", ops}};
-}
+json simple_board() { return test::simple_board_json(); }
 
 // A design from a file: one fp32 MAC per clock unless changed.
 json simple_design() {
@@ -92,7 +78,9 @@ TEST(Validate, FourBitEngineReadsAnEighthAndItsScales) {
     const auto steps = hls::model_op(matmul_op(256, 512), d4.d, d4.traits);
     for (const auto& s : steps)
         for (const auto& l : s.loops)
-            if (l.id == lhk::LoopId::MatEngine) EXPECT_EQ(l.trips, 64 * 16);
+            if (l.id == lhk::LoopId::MatEngine) {
+                EXPECT_EQ(l.trips, 64 * 16);
+            }
     // The same shape in fp32 with the same lanes reads 8x the weights (no scales).
     json j32 = simple_design();
     j32["lanes"] = 32;
