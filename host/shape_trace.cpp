@@ -9,6 +9,10 @@ Trace shape_trace(const ModelConfig& c, int pos, int group_size, DecodeMode mode
     if (pos < 0 || pos >= c.seq_len)
         throw InputError("estimate: position " + std::to_string(pos) + " is outside 0.." +
                          std::to_string(c.seq_len - 1));
+    if (c.dim <= 0 || c.n_heads <= 0 || c.dim % c.n_heads != 0 || c.n_kv_heads <= 0 || c.n_heads % c.n_kv_heads != 0 ||
+        c.hidden_dim <= 0 || c.n_layers <= 0 || c.vocab_size <= 0)
+        throw InputError("estimate: the shape needs dim, hidden_dim, n_layers, vocab_size > 0 and heads dividing dim, "
+                         "kv_heads dividing heads");
     using lhk::TraceOp;
     Trace t;
     auto op = [&](TraceOp o, int a0, int a1, int a2, int a3) {
