@@ -63,12 +63,13 @@ int run_validate(int argc, char** argv) {
     for (const std::string& f : files) checks.push_back(hls::check_published(f));
 
     std::printf("Estimator validation: estimated (this model) beside published figures\n\n");
-    std::printf("| design | board | model | published tok/s | estimated tok/s | error | band | result |\n");
-    std::printf("| ------ | ----- | ----- | --------------: | --------------: | ----: | ---- | ------ |\n");
+    std::printf("| design | board | model | published tok/s | estimated tok/s | error | band | result | MB/token (est.) | of memory peak (est.) |\n");
+    std::printf("| ------ | ----- | ----- | --------------: | --------------: | ----: | ---- | ------ | --------------: | --------------------: |\n");
     for (const hls::PublishedCheck& c : checks)
-        std::printf("| %s | %s | %s | %.2f | %.2f | %+.1f%% | +-%.0f%% | %s |\n", c.name.c_str(), c.board.c_str(),
-                    c.model.c_str(), c.tok_per_s.published, c.tok_per_s.estimated, c.tok_per_s.error_percent(),
-                    c.tok_per_s.band_percent, c.tok_per_s.pass() ? "pass" : "FAIL");
+        std::printf("| %s | %s | %s | %.2f | %.2f | %+.1f%% | +-%.0f%% | %s | %.1f | %.1f%% |\n", c.name.c_str(),
+                    c.board.c_str(), c.model.c_str(), c.tok_per_s.published, c.tok_per_s.estimated,
+                    c.tok_per_s.error_percent(), c.tok_per_s.band_percent, c.tok_per_s.pass() ? "pass" : "FAIL",
+                    c.bytes_per_token / 1e6, 100 * c.peak_share);
     std::printf("\nsources:\n");
     for (const hls::PublishedCheck& c : checks)
         std::printf("  %s: %s (run: %s)\n", c.name.c_str(), c.source.c_str(), c.run.c_str());

@@ -121,6 +121,7 @@ json PublishedCheck::to_json() const {
     return {{"label", "estimated beside published"},
             {"file", file}, {"name", name}, {"design", design}, {"board", board}, {"model", model},
             {"run", run}, {"source", source}, {"tok_per_s", fig(tok_per_s)},
+            {"bytes_per_token_estimated", bytes_per_token}, {"memory_peak_share_estimated", peak_share},
             {"csynth_source", csynth.empty() ? json(nullptr) : json(csynth_source)}, {"csynth_modules", mods},
             {"pass", pass()}};
 }
@@ -159,6 +160,9 @@ PublishedCheck check_published(const std::string& path) {
     out.tok_per_s.band_percent = number_of(j, "band_percent", path, 0.1, 1000);
     out.tok_per_s.estimated = 1.0 / mean_token_seconds(c, first, tokens, design, board, 0, mode,
                                                        std::min(kGreedyChunk, c.seq_len));
+    const TokenEstimate mid = estimate_token(c, first + tokens / 2, design, board, 0, mode, std::min(kGreedyChunk, c.seq_len));
+    out.bytes_per_token = double(mid.total_bytes);
+    out.peak_share = out.bytes_per_token * out.tok_per_s.estimated / (board.ddr_peak_gb_per_s * 1e9);
     if (j.contains("csynth")) check_csynth(j.at("csynth"), path, design, board, &out);
     return out;
 }

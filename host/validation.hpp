@@ -26,6 +26,9 @@ struct PublishedCheck {
     std::string file, name, design, board, model, source;
     std::string run;       // what the published figure measured (tokens, positions)
     FigureCheck tok_per_s;
+    // At the run's middle position (estimated): bytes a token moves, and the share of the
+    // memory's peak the estimated rate uses (the field reports 85-94% for 4-bit edge designs).
+    double bytes_per_token = 0, peak_share = 0;
     std::vector<FigureCheck> csynth;  // per module, at the report's trip counts (may be empty)
     std::string csynth_source;
     bool pass() const;
