@@ -1,12 +1,12 @@
 #include "host/estimator.hpp"
 
-#include "host/shape_trace.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <stdexcept>
+
+#include "host/shape_trace.hpp"
 
 namespace lhb::hls {
 
@@ -144,10 +144,6 @@ void summarize_loop(TokenEstimate& e, std::map<std::string, size_t>& index, cons
     s.bytes += bytes;
     s.cycles += loop_cycles(lc, mem).cycles;
 }
-
-}  // namespace
-
-namespace {
 
 // A design whose ops all run in one dataflow pipeline (dataflow_between_ops): the token takes
 // the longer of its compute (the steps without memory bounds, one after another) and its
@@ -339,10 +335,12 @@ json TokenEstimate::to_json() const {
         {"greedy_tokens_per_run", mode == DecodeMode::DeviceGreedy ? json(greedy_chunk) : json(nullptr)},
         {"board", board}, {"board_file", board_path}, {"design", design}, {"design_file", design_path},
         {"clock_mhz", clock_mhz}, {"clock_clamped_to_board", clock_clamped},
+        {"schedule_only", schedule_only}, {"dataflow_between_ops", dataflow_ops},
         {"trace_checked_against_model", trace_checked},
         // cycles and time
         {"cycles_by_op_estimated", ops}, {"cycles_by_kernel_op_estimated", kernel_op_cycles},
         {"cycles_by_bound_estimated", bound_cycles}, {"kernel_cycles_estimated", kernel_cycles},
+        {"compute_cycles_estimated", compute_cycles},
         {"kernel_seconds_estimated", kernel_seconds}, {"host_seconds_estimated", host_seconds},
         {"token_seconds_estimated", token_seconds}, {"tok_per_s_estimated", tok_per_s},
         // bytes, loops, resources
