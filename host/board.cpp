@@ -151,6 +151,15 @@ DesignTraits parse_traits(const json& j, const std::string& where) {
         }
         t.rope_unrolled = rope == "unrolled";
         if (t.rope_unrolled) t.rope_unroll = int(design_number(*l, "rope_unroll", where + ": loop_structure", 1, 4096));
+        if (l->contains("unroll")) {
+            const json& u = l->at("unroll");
+            if (!u.is_object()) fail_input(where, "loop_structure.unroll", "an object of loop name: elements", u.dump());
+            for (const auto& [name, v] : u.items()) {
+                if (name != "rms_sumsq" && name != "rms_scale" && name != "swiglu" && name != "residual")
+                    fail_input(where, "loop_structure.unroll." + name, "rms_sumsq, rms_scale, swiglu or residual", name);
+                t.unroll[name] = int(design_number(u, name, where + ": loop_structure.unroll", 1, 4096));
+            }
+        }
     }
     return t;
 }
@@ -234,7 +243,7 @@ bool default_traits(const DesignTraits& t) {
     return t.weight_bits == z.weight_bits && t.kv_bits == z.kv_bits && t.memory_channels == z.memory_channels &&
            t.dataflow_ops == z.dataflow_ops && !t.bare_metal && t.host_per_token_us < 0 &&
            t.synthesis_clock_mhz == 0 && t.maxi_latency_cycles == 0 && !t.attention_per_head && !t.rope_unrolled &&
-           !t.serial_reduction && t.operator_latencies.empty();
+           !t.serial_reduction && t.operator_latencies.empty() && t.unroll.empty();
 }
 
 DesignSpec parse_design(const json& j, const std::string& where) {

@@ -82,7 +82,9 @@ struct DesignTraits {
     std::map<std::string, double> operator_latencies;  // cycles at the synthesis clock, from the
                                                         // design's own synthesis report
     bool rope_unrolled = false;       // RoPE: the host's angles; the rotation unrolled,
-    int rope_unroll = 1;              // this many pairs an iteration, iterations not pipelined
+    int rope_unroll = 1;              // this many pairs an iteration (pipelined)
+    std::map<std::string, int> unroll;  // element-wise loops (by loop name: rms_scale, swiglu,
+                                        // residual, ...): elements an iteration; else `lanes`
     bool quantized() const { return weight_bits < 32 && weight_bits != 16; }
     // Bytes of weights for `n` weights (scales included).
     double weight_bytes(int64_t n) const {

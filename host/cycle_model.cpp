@@ -231,7 +231,7 @@ bool seed_timing(lhk::LoopId id, const Ops& o, const DesignTraits& t, Timing* ou
         return true;
     }
     if (t.rope_unrolled && id == LoopId::RopeRotate) {
-        *out = {1, o.L.bram + o.L.fmul + o.L.fadd + o.io};  // one unrolled iteration, not pipelined
+        *out = {1, o.L.bram + o.L.fmul + o.L.fadd + o.io};  // rope_unroll pairs an iteration
         return true;
     }
     return false;

@@ -32,6 +32,13 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
     const int64_t port_bytes = d.port_bits / 8;
     const int64_t iter_bytes = int64_t(d.lanes) * 4;  // bytes an iteration that reads `lanes` floats moves
     auto beats = [&](int n) { return int64_t(lhk::ceil_div(n, pf)); };
+    // Elements an iteration of an element-wise loop takes: its unroll factor in the design's
+    // loop_structure, else the lanes.
+    auto elements = [&](LoopId id) {
+        const auto it = t.unroll.find(loop_name(id));
+        return it != t.unroll.end() ? int64_t(it->second) : int64_t(d.lanes);
+    };
+    auto vec_iters = [&](LoopId id, int n) { return lhk::ceil_div64(n, elements(id)); };
     auto port_of = [&](int traced, int ports) { return traced == lhk::kIoPort ? io_port(d) : traced % ports; };
     // Where a matmul's row results go: 0 an on-chip vector, 1 DDR (the logits), 2 nowhere
     // (greedy decoding: the engines keep only their largest, no loop of its own).
@@ -45,9 +52,10 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
             steps.push_back(single(LoopId::EmbedRead, beats(a[0]), a[1] % d.weight_ports, beats(a[0]) * port_bytes));
             break;
         case lhk::TraceOp::RmsNorm: {
-            const int64_t it = lhk::vec_iters(a[0], d);
-            steps.push_back(single(LoopId::RmsSumSq, it));
-            steps.push_back(single(LoopId::RmsScale, it, port_of(a[1], d.weight_ports), it * iter_bytes));
+            const int64_t it = vec_iters(LoopId::RmsScale, a[0]);
+            steps.push_back(single(LoopId::RmsSumSq, vec_iters(LoopId::RmsSumSq, a[0])));
+            steps.push_back(single(LoopId::RmsScale, it, port_of(a[1], d.weight_ports),
+                                   it * elements(LoopId::RmsScale) * 4));
             break;
         }
         case lhk::TraceOp::MatMul: {
@@ -92,10 +100,8 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
         case lhk::TraceOp::Rope:
             if (t.rope_unrolled) {
                 // The seed's: the angles come from the host (no table loop); the rotation of
-                // q and k is unrolled over the pairs: rope_unroll pairs an iteration.
-                if (a[3] != 2)
-                    steps.push_back(single(LoopId::RopeRotate, 1, lhk::kNoPort, 0,
-                                           lhk::ceil_div(lhk::rope_pairs(a[0]), t.rope_unroll)));
+                // q and k is unrolled over the pairs: rope_unroll pairs an iteration, pipelined.
+                if (a[3] != 2) steps.push_back(single(LoopId::RopeRotate, lhk::ceil_div(lhk::rope_pairs(a[0]), t.rope_unroll)));
                 break;
             }
             if (a[3] != 0) steps.push_back(single(LoopId::RopeTable, lhk::rope_table_iters(a[2])));
@@ -154,10 +160,10 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
             steps.push_back(single(LoopId::VecStore, beats(a[0]), io_port(d), beats(a[0]) * port_bytes));
             break;
         case lhk::TraceOp::SwiGLU:
-            steps.push_back(single(LoopId::SwiGLU, lhk::vec_iters(a[0], d)));
+            steps.push_back(single(LoopId::SwiGLU, vec_iters(LoopId::SwiGLU, a[0])));
             break;
         case lhk::TraceOp::Residual:
-            steps.push_back(single(LoopId::Residual, lhk::vec_iters(a[0], d)));
+            steps.push_back(single(LoopId::Residual, vec_iters(LoopId::Residual, a[0])));
             break;
         case lhk::TraceOp::Quantize:
             steps.push_back(single(LoopId::QuantMax, lhk::vec_iters(a[0], d)));

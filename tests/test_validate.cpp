@@ -213,6 +213,7 @@ TEST(Validate, DesignTraitsRejectBadFields) {
     bad("dataflow_between_ops", 1);  // a design's knob carries its source
     bad("loop_structure", {{"attention", "sideways"}, {"source", "x"}});
     bad("operator_latencies", {{"fmac", 3}, {"source", "x"}});
+    bad("loop_structure", {{"unroll", {{"mat_engine", 4}}}, {"source", "x"}});  // element-wise loops only
     // The project's own design file is still the compiled kernels.
     EXPECT_TRUE(hls::load_design(repo("configs/designs/llama-hls.json")).compiled);
 }
