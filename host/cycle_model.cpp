@@ -215,12 +215,14 @@ static_assert(first_loop_without_its_datapath() == -1,
               "a loop of LHK_TRACE_LOOPS (kernels/hls_trace.hpp) has no datapath in kDatapaths, or two, "
               "or one it does not need (the number is its LoopId)");
 
+// An m_axi read inside a pipeline: the request, the latency the schedule assumes, the data.
+double maxi_read_cycles(const DesignTraits& t) { return t.maxi_latency_cycles + 2; }
+
 // The seed's loops where its structure differs (published-zcu106.json, loop_structure), or
 // false: element-by-element K and V reads carry the m_axi latency the schedule assumes in
 // their depth; the score's tail (partial sums, the scaling multiply) is paid per position.
 bool seed_timing(lhk::LoopId id, const Ops& o, const DesignTraits& t, Timing* out) {
-    // An m_axi read inside the pipeline: the request, the latency the schedule assumes, the data.
-    const double maxi_read = t.maxi_latency_cycles + 2;
+    const double maxi_read = maxi_read_cycles(t);
     if (t.attention_per_head && id == LoopId::AttnScores) {
         *out = {recurrence_ii(o.L.fadd, o.d.partial_sums),
                 maxi_read + o.io + o.L.fmul + o.L.fadd + o.tail + o.L.fmul + o.io};
@@ -240,7 +242,7 @@ bool seed_timing(lhk::LoopId id, const Ops& o, const DesignTraits& t, Timing* ou
 }  // namespace
 
 double latency_in_depth(lhk::LoopId id, const DesignTraits& t) {
-    return t.attention_per_head && (id == LoopId::AttnScores || id == LoopId::AttnValues) ? t.maxi_latency_cycles + 2 : 0;
+    return t.attention_per_head && (id == LoopId::AttnScores || id == LoopId::AttnValues) ? maxi_read_cycles(t) : 0;
 }
 
 void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& L, double* ii, double* depth,
