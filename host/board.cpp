@@ -98,6 +98,99 @@ double design_number(const json& j, const std::string& key, const std::string& w
 
 constexpr const char* kOperators[] = {"fadd", "fmul", "fdiv", "fsqrt", "fexp", "fpow", "fsincos", "fcmp"};
 
+// An optional design property: {"value": N, "source": "..."} (the source is required: the
+// number belongs to that design and says where it comes from), or `def` when absent.
+double design_property(const json& j, const std::string& key, const std::string& where, double min, double max,
+                       double def) {
+    if (!j.contains(key)) return def;
+    const json& v = j.at(key);
+    if (!v.is_object() || !v.contains("source") || !v.at("source").is_string() ||
+        v.at("source").get<std::string>().empty())
+        fail_input(where, key, "{\"value\": number, \"source\": text saying where it comes from}", v.dump().substr(0, 60));
+    return design_number(j, key, where, min, max);
+}
+
+// An optional section of a design file: an object with a non-empty "source".
+const json* design_section(const json& j, const std::string& key, const std::string& where) {
+    if (!j.contains(key)) return nullptr;
+    const json& v = j.at(key);
+    if (!v.is_object()) fail_input(where, key, "an object", v.dump().substr(0, 60));
+    if (!v.contains("source") || !v.at("source").is_string() || v.at("source").get<std::string>().empty())
+        fail_input(where, key + ".source", "a non-empty text saying where the figures come from", "nothing");
+    return &v;
+}
+
+DesignTraits parse_traits(const json& j, const std::string& where) {
+    DesignTraits t;
+    if (const json* w = design_section(j, "weights", where)) {
+        t.weight_bits = int(design_number(*w, "bits", where + ": weights", 4, 32));
+        if (t.weight_bits != 32 && t.weight_bits != 16 && t.weight_bits != 8 && t.weight_bits != 4)
+            fail_input(where, "weights.bits", "32, 16, 8 or 4", std::to_string(t.weight_bits));
+        if (t.quantized()) {
+            t.group_size = int(design_number(*w, "group_size", where + ": weights", 1, 1 << 20));
+            t.scale_bits = int(design_number(*w, "scale_bits", where + ": weights", 8, 32));
+        }
+    }
+    if (const json* kv = design_section(j, "kv_cache", where)) {
+        t.kv_bits = int(design_number(*kv, "bits", where + ": kv_cache", 4, 32));
+        if (t.kv_bits != 32 && t.kv_bits != 16 && t.kv_bits != 8 && t.kv_bits != 4)
+            fail_input(where, "kv_cache.bits", "32, 16, 8 or 4", std::to_string(t.kv_bits));
+    }
+    if (const json* m = design_section(j, "memory", where))
+        t.memory_channels = int(design_number(*m, "channels", where + ": memory", 1, 256));
+    if (const json* h = design_section(j, "host", where)) {
+        const std::string os = text(*h, "os", where + ": host");
+        if (os != "linux" && os != "bare-metal") fail_input(where, "host.os", "linux or bare-metal", os);
+        t.bare_metal = os == "bare-metal";
+        if (h->contains("per_token_us")) {
+            const json& v = h->at("per_token_us");
+            if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1e6)
+                fail_input(where, "host.per_token_us", "a number in [0, 1e6]", v.dump());
+            t.host_per_token_us = v.get<double>();
+        } else if (t.bare_metal) {
+            fail_input(where, "host.per_token_us", "a number (a bare-metal host has no XRT costs to take)", "nothing");
+        }
+    }
+    if (const json* ol = design_section(j, "operator_latencies", where)) {
+        for (const auto& [name, v] : ol->items()) {
+            if (name == "source") continue;
+            if (std::find(std::begin(kOperators), std::end(kOperators), name) == std::end(kOperators))
+                fail_input(where, "operator_latencies." + name, "one of fadd, fmul, fdiv, fsqrt, fexp, fpow, fsincos, fcmp", name);
+            t.operator_latencies[name] = design_number(*ol, name, where + ": operator_latencies", 1, 1000);
+        }
+    }
+    t.dataflow_ops = design_property(j, "dataflow_between_ops", where, 0, 1, 0) != 0;
+    t.synthesis_clock_mhz = int(design_property(j, "synthesis_clock_mhz", where, 1, 2000, 0));
+    t.maxi_latency_cycles = int(design_property(j, "maxi_latency_cycles", where, 1, 10000, 0));
+    if (const json* l = design_section(j, "loop_structure", where)) {
+        const std::string attn = l->contains("attention") ? text(*l, "attention", where + ": loop_structure") : "all-heads";
+        const std::string rope = l->contains("rope") ? text(*l, "rope", where + ": loop_structure") : "pipelined";
+        if (attn != "all-heads" && attn != "per-head")
+            fail_input(where, "loop_structure.attention", "all-heads or per-head", attn);
+        if (rope != "pipelined" && rope != "unrolled")
+            fail_input(where, "loop_structure.rope", "pipelined or unrolled", rope);
+        t.attention_per_head = attn == "per-head";
+        if (l->contains("reduction")) {
+            const std::string r = text(*l, "reduction", where + ": loop_structure");
+            if (r != "tree" && r != "serial") fail_input(where, "loop_structure.reduction", "tree or serial", r);
+            t.serial_reduction = r == "serial";
+        }
+        t.rope_unrolled = rope == "unrolled";
+        if (t.rope_unrolled) t.rope_unroll = int(design_number(*l, "rope_unroll", where + ": loop_structure", 1, 4096));
+        if (l->contains("unroll")) {
+            const json& u = l->at("unroll");
+            if (!u.is_object()) fail_input(where, "loop_structure.unroll", "an object of loop name: elements", u.dump());
+            for (const auto& [name, v] : u.items()) {
+                if (name != "rms_sumsq" && name != "rms_scale" && name != "swiglu" && name != "residual")
+                    fail_input(where, "loop_structure.unroll." + name, "rms_sumsq, rms_scale, swiglu or residual", name);
+                t.unroll[name] = int(design_number(u, name, where + ": loop_structure.unroll", 1, 4096));
+            }
+        }
+    }
+    return t;
+}
+
+
 }  // namespace
 
 BoardSpec parse_board(const json& j, const std::string& where) {
@@ -134,6 +227,14 @@ BoardSpec parse_board(const json& j, const std::string& where) {
     b.dsp = sourced(res, "dsp", where, "resources", 0, 1e6, &src);
     b.bram36 = sourced(res, "bram36", where, "resources", 0, 1e6, &src);
     b.uram = sourced(res, "uram", where, "resources", 0, 1e6, &src);
+    if (res.contains("lut")) b.lut = sourced(res, "lut", where, "resources", 0, 1e8, &src);
+    if (res.contains("ff")) b.ff = sourced(res, "ff", where, "resources", 0, 1e8, &src);
+    if (ddr.contains("channels")) b.memory_channels = int(sourced(ddr, "channels", where, "ddr", 1, 256, &src));
+    if (ddr.contains("kind")) {
+        b.memory_kind = text(ddr, "kind", where + ": ddr");
+        if (b.memory_kind != "ps-ddr" && b.memory_kind != "pl-ddr" && b.memory_kind != "ddr" && b.memory_kind != "hbm")
+            fail_input(where, "ddr.kind", "ps-ddr, pl-ddr, ddr or hbm", b.memory_kind);
+    }
     const json& host = section(j, "host_per_token_us", where);
     b.host_launch_us = sourced(host, "launch", where, "host_per_token_us", 0, 1e6, &src);
     b.host_sync_us = sourced(host, "logits_sync", where, "host_per_token_us", 0, 1e6, &src);
@@ -150,6 +251,8 @@ BoardSpec parse_board(const json& j, const std::string& where) {
         OperatorSpec o;
         o.latency = sourced(ops.at(name), "latency", where, field, 0, 1000, &src);
         o.dsp = sourced(ops.at(name), "dsp", where, field, 0, 1000, &src);
+        if (ops.at(name).contains("lut")) o.lut = sourced(ops.at(name), "lut", where, field, 0, 1e5, &src);
+        if (ops.at(name).contains("ff")) o.ff = sourced(ops.at(name), "ff", where, field, 0, 1e5, &src);
         b.operators[name] = o;
     }
     return b;
@@ -172,6 +275,14 @@ bool same_design(const lhk::Design& a, const lhk::Design& b) {
            a.partial_sums == b.partial_sums && a.burst_beats == b.burst_beats && a.outstanding == b.outstanding &&
            a.kv_ports == b.kv_ports && a.flatten_rows == b.flatten_rows && a.clock_mhz == b.clock_mhz &&
            a.weight_fifo_beats == b.weight_fifo_beats;
+}
+
+bool default_traits(const DesignTraits& t) {
+    const DesignTraits z;
+    return t.weight_bits == z.weight_bits && t.kv_bits == z.kv_bits && t.memory_channels == z.memory_channels &&
+           t.dataflow_ops == z.dataflow_ops && !t.bare_metal && t.host_per_token_us < 0 &&
+           t.synthesis_clock_mhz == 0 && t.maxi_latency_cycles == 0 && !t.attention_per_head && !t.rope_unrolled &&
+           !t.serial_reduction && t.operator_latencies.empty() && t.unroll.empty();
 }
 
 DesignSpec parse_design(const json& j, const std::string& where) {
@@ -203,7 +314,8 @@ DesignSpec parse_design(const json& j, const std::string& where) {
     d.weight_fifo_beats = j.contains("weight_fifo_beats")
                               ? int(design_number(j, "weight_fifo_beats", where, 0, 1 << 20))
                               : 0;
-    s.compiled = same_design(d, lhk::kDesign);
+    s.traits = parse_traits(j, where);
+    s.compiled = same_design(d, lhk::kDesign) && default_traits(s.traits);
     return s;
 }
 

@@ -19,6 +19,7 @@ namespace lhb::hls {
 struct OperatorSpec {
     double latency = 1;  // cycles at the board's operator reference clock
     double dsp = 0;      // DSP48 slices per instance
+    double lut = 0, ff = 0;  // fabric per instance (0: not given)
 };
 
 struct BoardSpec {
@@ -34,6 +35,11 @@ struct BoardSpec {
     double host_launch_us = 0, host_sync_us = 0, host_sampling_us = 0;
     double host_tokens_sync_us = 0, host_piece_us = 0;  // greedy decoding on the device
     double dsp = 0, bram36 = 0, uram = 0;
+    double lut = 0, ff = 0;          // 0: not given (older board files)
+    // Independent memory channels behind the ports (DDR banks, HBM pseudo-channels), each
+    // peak / channels; a design that spreads over fewer of them gets that share of the peak.
+    int memory_channels = 1;
+    std::string memory_kind = "ddr";  // "ps-ddr", "pl-ddr", "ddr", "hbm"
     double op_ref_clock_mhz = 0;
     std::map<std::string, OperatorSpec> operators;  // fadd, fmul, fdiv, fsqrt, fexp, fpow, fsincos, fcmp
     nlohmann::json sources;                         // field -> where the number comes from
@@ -51,14 +57,54 @@ struct BoardSpec {
 BoardSpec load_board(const std::string& path);
 BoardSpec parse_board(const nlohmann::json& j, const std::string& where);
 
+// What a design file can say beyond the kernels' parameters (lhk::Design), so that it can
+// describe the field's designs, not only ours (docs/hls-design.md, "Describing other
+// designs"). The defaults are this project's kernels; every field a file sets is that
+// design's property and carries its source in the file.
+struct DesignTraits {
+    int weight_bits = 32;      // 32 fp32, 16 fp16, 8 or 4: integers in groups with a scale each
+    int group_size = 0;        // weights per scale (8 and 4 bits); 0: per the run (our int8)
+    int scale_bits = 32;       // bits of one group's scale
+    int kv_bits = 32;          // one KV-cache element
+    int memory_channels = 0;   // memory channels the weights are spread over; 0: one per weight port
+    bool dataflow_ops = false; // every op of the token in one fused dataflow pipeline: compute
+                               // and the weight stream overlap across ops, not only inside one
+    bool bare_metal = false;   // the host runs without an OS: its per-token cost is host_per_token_us
+    double host_per_token_us = -1;  // < 0: the board's XRT costs
+    int synthesis_clock_mhz = 0;    // clock HLS scheduled the operators for; 0: clock_mhz
+    int maxi_latency_cycles = 0;    // m_axi read latency the schedule puts inside the KV loops
+                                    // (reads not hoisted into bursts); 0: none
+    // The seed's loop structure (published-zcu106.json), where it differs from ours:
+    bool attention_per_head = false;  // heads one after another; scores a loop of head_size
+                                      // per position (a fill per position), values flattened
+    bool serial_reduction = false;    // partial sums added one after another (p0 + p1 + p2 + p3
+                                      // as written), not as a tree
+    std::map<std::string, double> operator_latencies;  // cycles at the synthesis clock, from the
+                                                        // design's own synthesis report
+    bool rope_unrolled = false;       // RoPE: the host's angles; the rotation unrolled,
+    int rope_unroll = 1;              // this many pairs an iteration (pipelined)
+    std::map<std::string, int> unroll;  // element-wise loops (by loop name: rms_scale, swiglu,
+                                        // residual, ...): elements an iteration; else `lanes`
+    bool quantized() const { return weight_bits < 32 && weight_bits != 16; }
+    // Bytes of weights for `n` weights (scales included).
+    double weight_bytes(int64_t n) const {
+        double b = double(n) * weight_bits / 8.0;
+        if (quantized() && group_size > 0) b += double(n) / group_size * scale_bits / 8.0;
+        return b;
+    }
+};
+
 struct DesignSpec {
     std::string name, path, source;
     lhk::Design d{};
+    DesignTraits traits{};
     bool compiled = false;  // the kernels as built here: trip counts come from the trace
 };
 DesignSpec compiled_design();
 DesignSpec load_design(const std::string& path);
 DesignSpec parse_design(const nlohmann::json& j, const std::string& where);
+// Whether the design's traits are all the defaults (the kernels' own data types and loops).
+bool default_traits(const DesignTraits& t);
 // Every parameter equal (a design file can describe the compiled kernels).
 bool same_design(const lhk::Design& a, const lhk::Design& b);
 

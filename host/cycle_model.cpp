@@ -7,7 +7,7 @@
 
 namespace lhb::hls {
 
-MemoryModel MemoryModel::of(const lhk::Design& d, const BoardSpec& b, double clock_mhz) {
+MemoryModel MemoryModel::of(const lhk::Design& d, const BoardSpec& b, double clock_mhz, const DesignTraits& t) {
     MemoryModel m;
     // A port wider than the board's ports is narrowed by the interconnect; bundles beyond the
     // board's ports share them.
@@ -20,7 +20,19 @@ MemoryModel MemoryModel::of(const lhk::Design& d, const BoardSpec& b, double clo
     m.latency_cycles = b.read_latency_ns * clock_mhz / 1000.0;
     // Little's law: `outstanding` bursts in flight must cover the latency.
     m.port_rate = std::min(1.0, d.outstanding * burst / (m.latency_cycles + burst));
-    m.ddr_bytes_per_cycle = b.ddr_peak_gb_per_s * 1e9 * b.ddr_efficiency / (clock_mhz * 1e6);
+    // Channels (DDR banks, HBM pseudo-channels) each have peak / channels; the design reaches
+    // those its weights are spread over.
+    const int used = t.memory_channels > 0 ? t.memory_channels : bundles;
+    const double reach = std::min(1.0, double(used) / std::max(1, b.memory_channels));
+    m.ddr_bytes_per_cycle = b.ddr_peak_gb_per_s * reach * 1e9 * b.ddr_efficiency / (clock_mhz * 1e6);
+    return m;
+}
+
+MemoryModel MemoryModel::schedule() {
+    MemoryModel m;
+    m.port_bytes_per_cycle = 1e30;
+    m.ddr_bytes_per_cycle = 1e30;
+    m.latency_cycles = 0;
     return m;
 }
 
@@ -33,15 +45,18 @@ double pipeline_cycles(int64_t trips, double ii, double depth) {
     return trips > 0 ? double(trips - 1) * ii + depth : 0.0;
 }
 
-// Entry and exit of a pipelined loop in the enclosing state machine.
+// Entry and exit of a pipelined loop in the enclosing state machine: paid by every fill (a
+// loop nest that is not flattened pays it once per outer iteration, as csynth reports show).
 constexpr double kLoopOverheadCycles = 2;
 
 Cycles loop_cycles(const LoopCost& loop, const MemoryModel& mem) {
     Cycles c;
     const bool memory = loop.port != lhk::kNoPort && loop.bytes > 0;
-    const double fill_latency = memory ? mem.latency_cycles : 0.0;
-    c.cycles = double(loop.repeats) * (pipeline_cycles(loop.trips, loop.ii, loop.depth) + fill_latency) +
-               (loop.trips > 0 ? kLoopOverheadCycles : 0.0);
+    // A read latency the schedule already carries in the depth is not paid again.
+    const double fill_latency = memory ? std::max(0.0, mem.latency_cycles - loop.latency_in_depth) : 0.0;
+    c.cycles = loop.trips > 0 ? double(loop.repeats) *
+                                    (pipeline_cycles(loop.trips, loop.ii, loop.depth) + fill_latency + kLoopOverheadCycles)
+                              : 0.0;
     if (memory) {
         const double port = double(loop.bytes) /
                                 (mem.port_bytes_per_cycle * mem.burst_efficiency * mem.port_rate) +
@@ -69,10 +84,11 @@ Cycles dataflow_cycles(const std::vector<LoopCost>& stages, const MemoryModel& m
     return c;
 }
 
-OperatorLatencies OperatorLatencies::of(const BoardSpec& b, double clock_mhz) {
+OperatorLatencies OperatorLatencies::of(const BoardSpec& b, double clock_mhz, const DesignTraits& t) {
     // A core pipelined for the reference clock needs proportionally fewer stages at a slower
     // clock (and more at a faster one).
     auto at = [&](const char* name) {
+        if (auto it = t.operator_latencies.find(name); it != t.operator_latencies.end()) return it->second;
         const double ref = b.operators.at(name).latency;
         return std::max(1.0, std::ceil(ref * clock_mhz / b.op_ref_clock_mhz - 1e-9));
     };
@@ -113,6 +129,7 @@ struct Ops {
     double lanes_tree;  // over the lanes
     double beat_tree;   // over a beat's floats
     double io = 1;      // register stage at either end
+    double tail;        // the partial sums added up: a tree, or one after another
 };
 struct Timing {
     double ii, depth;
@@ -136,7 +153,7 @@ constexpr Datapath kDatapaths[] = {
     {LoopId::MatEngine,
      [](const Ops& o) -> Timing {
          return {recurrence_ii(o.L.fadd, o.d.partial_sums), o.io + o.L.bram + o.L.fmul + o.lanes_tree + o.L.fadd +
-                                                                log2_ceil(o.d.partial_sums) * o.L.fadd + o.L.fcmp + o.io};
+                                                                o.tail + o.L.fcmp + o.io};
      }},
     // int -> float and divide, powf, reciprocal, pos * freq, cosf/sinf
     {LoopId::RopeTable,
@@ -198,13 +215,48 @@ static_assert(first_loop_without_its_datapath() == -1,
               "a loop of LHK_TRACE_LOOPS (kernels/hls_trace.hpp) has no datapath in kDatapaths, or two, "
               "or one it does not need (the number is its LoopId)");
 
+// An m_axi read inside a pipeline: the request, the latency the schedule assumes, the data.
+double maxi_read_cycles(const DesignTraits& t) { return t.maxi_latency_cycles + 2; }
+
+// The seed's loops where its structure differs (published-zcu106.json, loop_structure), or
+// false: element-by-element K and V reads carry the m_axi latency the schedule assumes in
+// their depth; the score's tail (partial sums, the scaling multiply) is paid per position.
+bool seed_timing(lhk::LoopId id, const Ops& o, const DesignTraits& t, Timing* out) {
+    const double maxi_read = maxi_read_cycles(t);
+    if (t.attention_per_head && id == LoopId::AttnScores) {
+        *out = {recurrence_ii(o.L.fadd, o.d.partial_sums),
+                maxi_read + o.io + o.L.fmul + o.L.fadd + o.tail + o.L.fmul + o.io};
+        return true;
+    }
+    if (t.attention_per_head && id == LoopId::AttnValues) {
+        *out = {1, maxi_read + o.io + o.L.fmul + o.L.fadd + o.io};  // acc[i]: revisited every head_size
+        return true;
+    }
+    if (t.rope_unrolled && id == LoopId::RopeRotate) {
+        *out = {1, o.L.bram + o.L.fmul + o.L.fadd + o.io};  // rope_unroll pairs an iteration
+        return true;
+    }
+    return false;
+}
+
 }  // namespace
 
-void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& L, double* ii, double* depth) {
-    const Ops ops{d, L, log2_ceil(d.lanes) * L.fadd, log2_ceil(std::max(1, d.port_bits / 32)) * L.fadd};
+double latency_in_depth(lhk::LoopId id, const DesignTraits& t) {
+    return t.attention_per_head && (id == LoopId::AttnScores || id == LoopId::AttnValues) ? maxi_read_cycles(t) : 0;
+}
+
+void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& L, double* ii, double* depth,
+                 const DesignTraits& t) {
+    const double tail = (t.serial_reduction ? d.partial_sums - 1 : log2_ceil(d.partial_sums)) * L.fadd;
+    const Ops ops{d, L, log2_ceil(d.lanes) * L.fadd, log2_ceil(std::max(1, d.port_bits / 32)) * L.fadd, 1, tail};
     *ii = 1;
     *depth = 1;
     if (id < LoopId(0) || id >= LoopId::Count) return;
+    if (Timing st; seed_timing(id, ops, t, &st)) {
+        *ii = st.ii;
+        *depth = st.depth;
+        return;
+    }
     switch (lhk::loop_info(id).rule) {
         case lhk::LoopRule::PortCopy: *depth = L.bram + 2 * ops.io; return;
         case lhk::LoopRule::LocalCopy: *depth = L.bram + ops.io; return;

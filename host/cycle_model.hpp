@@ -23,7 +23,10 @@ struct MemoryModel {
     double port_rate = 1;             // fraction of beats the outstanding requests sustain
     double ddr_bytes_per_cycle = 0;   // usable DDR bandwidth per kernel cycle, all ports together
     double latency_cycles = 0;        // first beat of a read
-    static MemoryModel of(const lhk::Design& d, const BoardSpec& b, double clock_mhz);
+    static MemoryModel of(const lhk::Design& d, const BoardSpec& b, double clock_mhz, const DesignTraits& t = {});
+    // What HLS's scheduler sees (a csynth report): no bandwidth limit, no read latency
+    // beyond what the schedule itself carries.
+    static MemoryModel schedule();
 };
 
 // One loop as the model sees it.
@@ -35,6 +38,7 @@ struct LoopCost {
     double depth = 1;
     int port = lhk::kNoPort;
     int64_t bytes = 0;
+    double latency_in_depth = 0;  // m_axi read latency the schedule put inside `depth`
 };
 
 // What bounds a loop or region: its pipeline, its AXI port, or the DDR.
@@ -57,12 +61,16 @@ Cycles dataflow_cycles(const std::vector<LoopCost>& stages, const MemoryModel& m
 struct OperatorLatencies {
     double fadd = 1, fmul = 1, fdiv = 1, fsqrt = 1, fexp = 1, fpow = 1, fsincos = 1, fcmp = 1;
     double bram = 2;  // on-chip memory read
-    static OperatorLatencies of(const BoardSpec& b, double clock_mhz);
+    // `t.operator_latencies`, when the design's synthesis report gives them, win.
+    static OperatorLatencies of(const BoardSpec& b, double clock_mhz, const DesignTraits& t = {});
 };
 // II and depth of one of the kernels' loops under a design, by the loop's rule in the
 // kernels' table (kernels/hls_trace.hpp): the copies' by their kind, the others' from their
 // datapaths (host/cycle_model.cpp, one for every such loop or the build fails).
+// `t`: the seed's loop structure has datapaths of its own (attention per head, RoPE unrolled).
 void loop_timing(lhk::LoopId id, const lhk::Design& d, const OperatorLatencies& lat, double* ii,
-                 double* depth);
+                 double* depth, const DesignTraits& t = {});
+// The m_axi read latency loop_timing put in the loop's depth under `t` (0 for our loops).
+double latency_in_depth(lhk::LoopId id, const DesignTraits& t);
 
 }  // namespace lhb::hls

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "host/shape_trace.hpp"
+
 namespace lhb::hls {
 
 using nlohmann::json;
@@ -47,6 +49,16 @@ std::string precision_label(int group_size) {
     return group_size > 0 ? "int8 (Q8_0, group size " + std::to_string(group_size) + ")" : "fp32";
 }
 
+std::string precision_label(int group_size, const DesignTraits& t) {
+    std::string s = t.weight_bits == 32 ? precision_label(group_size)
+                    : t.weight_bits == 16 ? std::string("fp16")
+                                          : "int" + std::to_string(t.weight_bits) + " (groups of " +
+                                                std::to_string(t.group_size) + ", " + std::to_string(t.scale_bits) +
+                                                "-bit scales)";
+    if (t.kv_bits != 32) s += ", KV cache " + std::to_string(t.kv_bits) + "-bit";
+    return s;
+}
+
 namespace {
 
 // The token's description: what was estimated, on what, at which clock.
@@ -56,7 +68,7 @@ TokenEstimate describe_token(const ModelConfig& c, int pos, const DesignSpec& de
     e.mode = mode;
     e.greedy_chunk = mode == DecodeMode::DeviceGreedy ? std::max(1, greedy_chunk) : 0;
     e.group_size = group_size;
-    e.precision = precision_label(group_size);
+    e.precision = precision_label(group_size, design.traits);
     e.board = board.name;
     e.board_path = board.path;
     e.design = design.name;
@@ -104,7 +116,7 @@ private:
 // The loops of one op invocation as estimated: the trace's, checked against the loop model,
 // for the compiled design; the model's for another.
 std::vector<TraceStep> op_steps(const TraceOpRun& op, const DesignSpec& design) {
-    if (!design.compiled) return model_op(op, design.d);
+    if (!design.compiled) return model_op(op, design.d, design.traits);
     const std::vector<TraceStep> modelled = model_op(op, lhk::kDesign);
     if (modelled != op.steps)
         throw std::logic_error(std::string("estimator: the loop model of ") + trace_op_name(op.op) +
@@ -133,20 +145,50 @@ void summarize_loop(TokenEstimate& e, std::map<std::string, size_t>& index, cons
     s.cycles += loop_cycles(lc, mem).cycles;
 }
 
-}  // namespace
+// A design whose ops all run in one dataflow pipeline (dataflow_between_ops): the token takes
+// the longer of its compute (the steps without memory bounds, one after another) and its
+// bytes through the DDR and the busiest port. The ops' split is their compute, scaled to it.
+void fuse_ops(TokenEstimate& e, const MemoryModel& mem) {
+    double memory = double(e.total_bytes) / mem.ddr_bytes_per_cycle + mem.latency_cycles;
+    Bound bound = Bound::Ddr;
+    for (int64_t b : e.port_bytes) {
+        const double port = double(b) / (mem.port_bytes_per_cycle * mem.burst_efficiency * mem.port_rate);
+        if (port > memory) {
+            memory = port;
+            bound = Bound::Port;
+        }
+    }
+    const double fused = std::max(e.compute_cycles, memory);
+    const double scale = e.compute_cycles > 0 ? fused / e.compute_cycles : 0;
+    for (auto& [name, cycles] : e.kernel_op_cycles) cycles *= scale;
+    for (double& cycles : e.op_cycles) cycles *= scale;
+    e.kernel_cycles = fused;
+    e.bound_cycles.clear();
+    e.bound_cycles[bound_name(memory > e.compute_cycles ? bound : Bound::Compute)] = int64_t(std::llround(fused));
+}
 
-TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, const DesignSpec& design,
-                             const BoardSpec& board, int group_size, DecodeMode mode, int greedy_chunk) {
+// The token estimate, or with `schedule` the cycles as HLS schedules them (estimate_schedule).
+// Long because it is the one walk over the token's steps that every figure comes from.
+TokenEstimate estimate(const Trace& trace, const ModelConfig& c, int pos, const DesignSpec& design,
+                       const BoardSpec& board, int group_size, DecodeMode mode, int greedy_chunk, bool schedule) {
     TokenEstimate e = describe_token(c, pos, design, board, group_size, mode, greedy_chunk);
     const lhk::Design& d = design.d;
-    const MemoryModel mem = MemoryModel::of(d, board, e.clock_mhz);
-    const OperatorLatencies lat = OperatorLatencies::of(board, e.clock_mhz);
+    const DesignTraits& traits = design.traits;
+    // Operators are pipelined for the clock the design was synthesized at.
+    const double op_clock = traits.synthesis_clock_mhz > 0 ? traits.synthesis_clock_mhz : e.clock_mhz;
+    if (schedule) e.clock_mhz = op_clock;
+    e.schedule_only = schedule;
+    e.dataflow_ops = traits.dataflow_ops;
+    const MemoryModel mem = schedule ? MemoryModel::schedule() : MemoryModel::of(d, board, e.clock_mhz, traits);
+    const MemoryModel unbounded = MemoryModel::schedule();
+    const OperatorLatencies lat = OperatorLatencies::of(board, op_clock, traits);
     e.port_bytes.assign(size_t(io_port(d)) + 1, 0);
     const bool readers = d.weight_fifo_beats > 0;
     WeightSupply supply(d, mem);
     std::map<std::string, size_t> loop_index;
     for (const TraceOpRun& op : trace.ops) {
         const std::string op_name_k = trace_op_name(op.op);
+        double run_cycles = 0;
         for (const TraceStep& st : op_steps(op, design)) {
             std::vector<LoopCost> costs;
             double weights = 0, own = 0;  // bytes the step takes from the FIFOs, and reads or writes itself
@@ -157,11 +199,12 @@ TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, 
                 lc.repeats = l.repeats;
                 lc.port = l.port;
                 lc.bytes = l.bytes;
-                loop_timing(l.id, d, lat, &lc.ii, &lc.depth);
+                loop_timing(l.id, d, lat, &lc.ii, &lc.depth, traits);
+                lc.latency_in_depth = latency_in_depth(l.id, traits);
                 costs.push_back(lc);
                 int64_t port_traffic = l.bytes;
                 if (readers && lhk::loop_info(l.id).rule == lhk::LoopRule::Engine) {
-                    const int64_t taken = l.trips * l.repeats * engine_weight_bytes(l.id, d);
+                    const int64_t taken = l.trips * l.repeats * engine_weight_bytes(l.id, d, traits);
                     weights += double(taken);
                     // A design from a file has no traced reader: its readers move what its engines take.
                     if (!design.compiled) port_traffic += taken;
@@ -174,17 +217,28 @@ TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, 
             }
             // A reader's own time shows as the engines' waits below.
             if (op.op == lhk::TraceOp::WeightStream) continue;
-            Cycles cy = st.dataflow ? dataflow_cycles(costs, mem) : loop_cycles(costs.front(), mem);
-            if (readers) cy = supply.step(cy, weights, own);
+            auto step_cycles = [&](const MemoryModel& m) {
+                return st.dataflow ? dataflow_cycles(costs, m) : loop_cycles(costs.front(), m);
+            };
+            Cycles cy = step_cycles(mem);
+            if (readers && !schedule) cy = supply.step(cy, weights, own);
+            const double compute = step_cycles(unbounded).cycles;
+            e.compute_cycles += compute;
+            if (traits.dataflow_ops && !schedule) cy = {compute, Bound::Compute};  // fused below
             e.op_cycles[size_t(backend_op(op.op))] += cy.cycles;
             e.kernel_op_cycles[op_name_k] += cy.cycles;
             e.bound_cycles[bound_name(cy.bound)] += int64_t(std::llround(cy.cycles));
             e.kernel_cycles += cy.cycles;
+            run_cycles += cy.cycles;
         }
+        if (op.op != lhk::TraceOp::WeightStream) e.op_runs.push_back(OpRunCycles{op.op, op.args, run_cycles});
     }
+    if (traits.dataflow_ops && !schedule) fuse_ops(e, mem);
     e.trace_checked = design.compiled;
     e.kernel_seconds = e.kernel_cycles / (e.clock_mhz * 1e6);
-    e.host_seconds = board.host_overhead_us(mode, e.greedy_chunk) * 1e-6;
+    e.host_seconds = schedule ? 0.0
+                     : traits.host_per_token_us >= 0 ? traits.host_per_token_us * 1e-6
+                                                      : board.host_overhead_us(mode, e.greedy_chunk) * 1e-6;
     e.token_seconds = e.kernel_seconds + e.host_seconds;
     e.tok_per_s = e.token_seconds > 0 ? 1.0 / e.token_seconds : 0;
     const double usable = board.ddr_peak_gb_per_s * 1e9 * board.ddr_efficiency;
@@ -193,10 +247,60 @@ TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, 
     return e;
 }
 
+}  // namespace
+
+TokenEstimate estimate_token(const Trace& trace, const ModelConfig& c, int pos, const DesignSpec& design,
+                             const BoardSpec& board, int group_size, DecodeMode mode, int greedy_chunk) {
+    return estimate(trace, c, pos, design, board, group_size, mode, greedy_chunk, false);
+}
+
+namespace {
+
+// A design file that gives its weights' bits runs in them, whatever the run's precision.
+int run_group_size(const DesignSpec& design, int group_size) {
+    return design.traits.weight_bits != 32 ? 0 : group_size;
+}
+
+// The compiled kernels are traced; any other design is modelled from the shape's ops (the
+// same ops the trace lists), so it can be estimated at sizes the kernels do not take.
+Trace token_ops(const ModelConfig& c, int pos, const DesignSpec& design, int group_size, DecodeMode mode) {
+    return design.compiled ? trace_forward(c, pos, group_size, mode) : shape_trace(c, pos, group_size, mode);
+}
+
+}  // namespace
+
 TokenEstimate estimate_token(const ModelConfig& c, int pos, const DesignSpec& design, const BoardSpec& board,
                              int group_size, DecodeMode mode, int greedy_chunk) {
-    return estimate_token(trace_forward(c, pos, group_size, mode), c, pos, design, board, group_size, mode,
-                          greedy_chunk);
+    const int gs = run_group_size(design, group_size);
+    return estimate(token_ops(c, pos, design, gs, mode), c, pos, design, board, gs, mode, greedy_chunk, false);
+}
+
+TokenEstimate estimate_schedule(const ModelConfig& c, int pos, const DesignSpec& design, const BoardSpec& board,
+                                int group_size) {
+    const int gs = run_group_size(design, group_size);
+    const DecodeMode mode = DecodeMode::HostSampled;
+    return estimate(token_ops(c, pos, design, gs, mode), c, pos, design, board, gs, mode, 1, true);
+}
+
+double mean_token_seconds(const ModelConfig& c, int first, int tokens, const DesignSpec& design,
+                          const BoardSpec& board, int group_size, DecodeMode mode, int greedy_chunk,
+                          std::vector<int>* positions) {
+    const int samples = std::min(tokens, 17);
+    std::vector<int> at;
+    std::vector<double> t;
+    for (int k = 0; k < samples; ++k) {
+        const int p = first + (samples == 1 ? 0 : int(int64_t(k) * (tokens - 1) / (samples - 1)));
+        if (!at.empty() && at.back() == p) continue;
+        at.push_back(p);
+        t.push_back(estimate_token(c, p, design, board, group_size, mode, greedy_chunk).token_seconds);
+    }
+    double total = t.back();
+    for (size_t k = 0; k + 1 < at.size(); ++k) {
+        const int span = at[k + 1] - at[k];
+        for (int j = 0; j < span; ++j) total += t[k] + (t[k + 1] - t[k]) * j / span;
+    }
+    if (positions) *positions = at;
+    return total / tokens;
 }
 
 json TokenEstimate::to_json() const {
@@ -210,10 +314,19 @@ json TokenEstimate::to_json() const {
     for (const LoopSummary& l : loops)
         loops_j.push_back({{"loop", l.name}, {"op", l.op}, {"runs", l.runs}, {"trips", l.trips}, {"fills", l.fills},
                            {"ii", l.ii}, {"depth", l.depth}, {"bytes", l.bytes}, {"cycles_alone_estimated", l.cycles}});
+    auto totals = [](const ResourceTotals& t) {
+        return json{{"unit", t.unit}, {"dsp", t.dsp}, {"bram36", t.bram36}, {"uram", t.uram}, {"lut", t.lut},
+                    {"ff", t.ff}};
+    };
+    json units_j = json::array();
+    for (const ResourceTotals& u : resources.units) units_j.push_back(totals(u));
     const json resources_j = {{"dsp", resources.dsp}, {"bram36", resources.bram36}, {"uram", resources.uram},
+                              {"lut", resources.lut}, {"ff", resources.ff},
                               {"dsp_available", resources.dsp_avail}, {"bram36_available", resources.bram36_avail},
-                              {"uram_available", resources.uram_avail}, {"fits", resources.fits},
-                              {"parts", resources.detail}};
+                              {"uram_available", resources.uram_avail}, {"lut_available", resources.lut_avail},
+                              {"ff_available", resources.ff_avail}, {"fits", resources.fits},
+                              {"compute_units", units_j}, {"xclbin", totals(resources.xclbin)},
+                              {"xclbin_fits", resources.xclbin_fits}, {"parts", resources.detail}};
     return {
         {"label", "estimated"},
         // what was estimated, on what
@@ -222,10 +335,12 @@ json TokenEstimate::to_json() const {
         {"greedy_tokens_per_run", mode == DecodeMode::DeviceGreedy ? json(greedy_chunk) : json(nullptr)},
         {"board", board}, {"board_file", board_path}, {"design", design}, {"design_file", design_path},
         {"clock_mhz", clock_mhz}, {"clock_clamped_to_board", clock_clamped},
+        {"schedule_only", schedule_only}, {"dataflow_between_ops", dataflow_ops},
         {"trace_checked_against_model", trace_checked},
         // cycles and time
         {"cycles_by_op_estimated", ops}, {"cycles_by_kernel_op_estimated", kernel_op_cycles},
         {"cycles_by_bound_estimated", bound_cycles}, {"kernel_cycles_estimated", kernel_cycles},
+        {"compute_cycles_estimated", compute_cycles},
         {"kernel_seconds_estimated", kernel_seconds}, {"host_seconds_estimated", host_seconds},
         {"token_seconds_estimated", token_seconds}, {"tok_per_s_estimated", tok_per_s},
         // bytes, loops, resources

@@ -35,6 +35,13 @@ struct LoopSummary {
     double cycles = 0;  // as alone; concurrency is applied per region in op_cycles
 };
 
+// One op invocation's cycles (for per-module comparisons with a synthesis report).
+struct OpRunCycles {
+    lhk::TraceOp op = lhk::TraceOp::Count;
+    std::array<int32_t, 4> args{};
+    double cycles = 0;
+};
+
 struct TokenEstimate {
     std::string shape, board, board_path, design, design_path;
     std::string precision = "fp32";  // "fp32" or "int8 (Q8_0, group size N)"
@@ -55,6 +62,10 @@ struct TokenEstimate {
     std::vector<LoopSummary> loops;
     ResourceEstimate resources;
     bool trace_checked = false;  // compiled design: modelled loops == traced loops
+    bool schedule_only = false;  // cycles as HLS schedules them (no memory stalls): estimate_schedule
+    bool dataflow_ops = false;   // the design overlaps all its ops with the weight stream
+    double compute_cycles = 0;   // the steps' cycles without memory bounds
+    std::vector<OpRunCycles> op_runs;
     nlohmann::json to_json() const;
 };
 
@@ -72,6 +83,22 @@ TokenEstimate estimate_token(const ModelConfig& c, int pos, const DesignSpec& de
                              const BoardSpec& board, int group_size = 0, DecodeMode mode = DecodeMode::HostSampled,
                              int greedy_chunk = kGreedyChunk);
 std::string precision_label(int group_size);
+// The label of a design's weights (and KV cache) when its file gives their bits.
+std::string precision_label(int group_size, const DesignTraits& t);
+
+// The cycles HLS's scheduler would report for the token (a csynth report's view: operators at
+// the design's synthesis clock, loops as scheduled, no memory stalls, no host), from the
+// shape alone (host/shape_trace.hpp). Trip counts as at `pos`; a csynth report takes the
+// LOOP_TRIPCOUNT maxima (pos = seq_len - 1 of a shape whose seq_len is that maximum).
+TokenEstimate estimate_schedule(const ModelConfig& c, int pos, const DesignSpec& design, const BoardSpec& board,
+                                int group_size = 0);
+
+// The mean token time over a run of `tokens` tokens from position `first`: token time is
+// piecewise linear in the position (attention reads pos + 1 rows), so up to 17 evenly spaced
+// positions are estimated and interpolated. `positions` (optional) gets the ones estimated.
+double mean_token_seconds(const ModelConfig& c, int first, int tokens, const DesignSpec& design,
+                          const BoardSpec& board, int group_size = 0, DecodeMode mode = DecodeMode::HostSampled,
+                          int greedy_chunk = kGreedyChunk, std::vector<int>* positions = nullptr);
 
 // For DeviceModel::estimate: `e` host-sampled; `greedy`, if given, the same token decoded
 // greedily on the device.

@@ -1,6 +1,7 @@
 #include "host/loop_model.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "host/board.hpp"
 #include "kernels/loop_bounds.hpp"
@@ -19,17 +20,25 @@ TraceStep single(lhk::LoopId id, int64_t trips, int port = lhk::kNoPort, int64_t
 
 int io_port(const lhk::Design& d) { return std::max(lhk::kIoPort, std::max(d.weight_ports, d.kv_ports)); }
 
-int64_t engine_weight_bytes(lhk::LoopId engine, const lhk::Design& d) {
-    return engine == lhk::LoopId::MatQ8Engine ? d.port_bits / 8 : int64_t(d.lanes) * 4;
+int64_t engine_weight_bytes(lhk::LoopId engine, const lhk::Design& d, const DesignTraits& t) {
+    if (engine == lhk::LoopId::MatQ8Engine) return d.port_bits / 8;
+    return std::max<int64_t>(1, std::llround(t.weight_bytes(d.lanes)));
 }
 
-std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
+std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, const DesignTraits& t) {
     using lhk::LoopId;
     const auto& a = op.args;
     const int pf = lhk::port_floats(d);
     const int64_t port_bytes = d.port_bits / 8;
     const int64_t iter_bytes = int64_t(d.lanes) * 4;  // bytes an iteration that reads `lanes` floats moves
     auto beats = [&](int n) { return int64_t(lhk::ceil_div(n, pf)); };
+    // Elements an iteration of an element-wise loop takes: its unroll factor in the design's
+    // loop_structure, else the lanes.
+    auto elements = [&](LoopId id) {
+        const auto it = t.unroll.find(loop_name(id));
+        return it != t.unroll.end() ? int64_t(it->second) : int64_t(d.lanes);
+    };
+    auto vec_iters = [&](LoopId id, int n) { return lhk::ceil_div64(n, elements(id)); };
     auto port_of = [&](int traced, int ports) { return traced == lhk::kIoPort ? io_port(d) : traced % ports; };
     // Where a matmul's row results go: 0 an on-chip vector, 1 DDR (the logits), 2 nowhere
     // (greedy decoding: the engines keep only their largest, no loop of its own).
@@ -43,9 +52,10 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
             steps.push_back(single(LoopId::EmbedRead, beats(a[0]), a[1] % d.weight_ports, beats(a[0]) * port_bytes));
             break;
         case lhk::TraceOp::RmsNorm: {
-            const int64_t it = lhk::vec_iters(a[0], d);
-            steps.push_back(single(LoopId::RmsSumSq, it));
-            steps.push_back(single(LoopId::RmsScale, it, port_of(a[1], d.weight_ports), it * iter_bytes));
+            const int64_t it = vec_iters(LoopId::RmsScale, a[0]);
+            steps.push_back(single(LoopId::RmsSumSq, vec_iters(LoopId::RmsSumSq, a[0])));
+            steps.push_back(single(LoopId::RmsScale, it, port_of(a[1], d.weight_ports),
+                                   it * elements(LoopId::RmsScale) * 4));
             break;
         }
         case lhk::TraceOp::MatMul: {
@@ -58,13 +68,19 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
             const int per = q8 ? lhk::q8_pair_iters(cols, gs, d) : lhk::row_iters(cols, d);
             // With weight readers the engines read their FIFOs: the bytes are the readers'.
             const LoopId engine = q8 ? LoopId::MatQ8Engine : LoopId::MatEngine;
-            const int64_t per_bytes = d.weight_fifo_beats > 0 ? 0 : engine_weight_bytes(engine, d);
+            const bool readers = d.weight_fifo_beats > 0;
             steps.push_back(single(q8 ? LoopId::MatQ8Steps : LoopId::MatLoadX, per));
             TraceStep df;
             df.dataflow = true;
             for (int e = 0; e < d.weight_ports; ++e) {
                 const int64_t units = q8 ? lhk::q8_pairs_on_engine(rows, e, d) : lhk::rows_on_engine(rows, e, d);
-                const int64_t bytes = units * per * per_bytes;
+                // A row's weights in the design's data type (fp32: `per` iterations of `lanes`
+                // floats; 16/8/4 bits: the row's weights and its groups' scales).
+                const int64_t bytes =
+                    readers ? 0
+                    : q8    ? units * per * engine_weight_bytes(engine, d)
+                    : t.weight_bits == 32 ? units * per * int64_t(d.lanes) * 4
+                                          : std::llround(t.weight_bytes(units * int64_t(per) * d.lanes));
                 if (d.flatten_rows)
                     df.loops.push_back(TraceLoop{engine, units * per, 1, e, bytes});
                 else
@@ -82,11 +98,19 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
                                        int64_t(a[1]) * a[2] * port_bytes));
             break;
         case lhk::TraceOp::Rope:
+            if (t.rope_unrolled) {
+                // The seed's: the angles come from the host (no table loop); the rotation of
+                // q and k is unrolled over the pairs: rope_unroll pairs an iteration, pipelined.
+                if (a[3] != 2) steps.push_back(single(LoopId::RopeRotate, lhk::ceil_div(lhk::rope_pairs(a[0]), t.rope_unroll)));
+                break;
+            }
             if (a[3] != 0) steps.push_back(single(LoopId::RopeTable, lhk::rope_table_iters(a[2])));
             if (a[3] != 2) steps.push_back(single(LoopId::RopeRotate, lhk::rope_pairs(a[0])));
             break;
         case lhk::TraceOp::KvStore: {
-            const int64_t row = lhk::ceil_div64(int64_t(lhk::kv_row_iters(a[0], d)) * d.lanes, pf);
+            // kv_bits < 32: the row's elements packed into fewer beats.
+            const int64_t row =
+                lhk::ceil_div64(lhk::ceil_div64(int64_t(lhk::kv_row_iters(a[0], d)) * d.lanes * t.kv_bits, 32), pf);
             const int port = a[1] % d.kv_ports;
             steps.push_back(single(LoopId::KvWrite, row, port, row * port_bytes));
             steps.push_back(single(LoopId::KvWrite, row, port, row * port_bytes));
@@ -94,13 +118,28 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
         }
         case lhk::TraceOp::Attention: {
             const int pos = a[0], dim = a[1];
+            if (t.attention_per_head) {
+                // The seed's: head after head; per position a pipelined dot over head_size
+                // (a fill each), the softmax, then the weighted sum flattened over positions
+                // and the head's elements, K and V read element by element from their bundle.
+                const int heads = std::max(1, a[2]), hs = dim / heads;
+                const int64_t n = pos + 1, kv_bytes = lhk::ceil_div64(int64_t(hs) * t.kv_bits, 8);
+                for (int h = 0; h < heads; ++h) {
+                    steps.push_back(single(LoopId::AttnScores, hs, 0, n * kv_bytes, n));
+                    steps.push_back(single(LoopId::SoftmaxMax, n));
+                    steps.push_back(single(LoopId::SoftmaxExp, n));
+                    steps.push_back(single(LoopId::SoftmaxNorm, n));
+                    steps.push_back(single(LoopId::AttnValues, n * hs, 0, n * kv_bytes));
+                }
+                break;
+            }
             const int ri = lhk::kv_row_iters(dim, d);
             auto engines = [&](LoopId id) {
                 TraceStep df;
                 df.dataflow = true;
                 for (int e = 0; e < d.kv_ports; ++e) {
                     const int64_t trips = int64_t(lhk::slots_on_port(pos, e, d)) * ri;
-                    df.loops.push_back(TraceLoop{id, trips, 1, e, trips * iter_bytes});
+                    df.loops.push_back(TraceLoop{id, trips, 1, e, lhk::ceil_div64(trips * iter_bytes * t.kv_bits, 32)});
                 }
                 return df;
             };
@@ -121,10 +160,10 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d) {
             steps.push_back(single(LoopId::VecStore, beats(a[0]), io_port(d), beats(a[0]) * port_bytes));
             break;
         case lhk::TraceOp::SwiGLU:
-            steps.push_back(single(LoopId::SwiGLU, lhk::vec_iters(a[0], d)));
+            steps.push_back(single(LoopId::SwiGLU, vec_iters(LoopId::SwiGLU, a[0])));
             break;
         case lhk::TraceOp::Residual:
-            steps.push_back(single(LoopId::Residual, lhk::vec_iters(a[0], d)));
+            steps.push_back(single(LoopId::Residual, vec_iters(LoopId::Residual, a[0])));
             break;
         case lhk::TraceOp::Quantize:
             steps.push_back(single(LoopId::QuantMax, lhk::vec_iters(a[0], d)));

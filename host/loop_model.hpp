@@ -6,18 +6,21 @@
 #include <cstdint>
 #include <vector>
 
+#include "host/board.hpp"
 #include "host/trace.hpp"
 #include "kernels/hls_config.hpp"
 
 namespace lhb::hls {
 
-std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d);
+// `t`: the design's data types and loop structure (weight and KV bits scale the bytes; the
+// seed's structure replaces attention's and RoPE's loops).
+std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, const DesignTraits& t = {});
 
 // The bundle of the io port (logits, per-op vectors): the one after the weight and KV ports.
 int io_port(const lhk::Design& d);
 
 // Weight bytes a matmul engine (a loop of rule Engine) takes per trip: `lanes` floats (fp32)
 // or one beat of int8 values (Q8_0).
-int64_t engine_weight_bytes(lhk::LoopId engine, const lhk::Design& d);
+int64_t engine_weight_bytes(lhk::LoopId engine, const lhk::Design& d, const DesignTraits& t = {});
 
 }  // namespace lhb::hls

@@ -1,6 +1,7 @@
 #include "host/resources.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "kernels/loop_bounds.hpp"
@@ -11,10 +12,42 @@ using nlohmann::json;
 
 namespace {
 
+// The compute units of the link config (kernels/vitis/zcu106.cfg, u250.cfg, u280.cfg).
+enum Unit : unsigned {
+    kForward = 1u << 0, kOpRmsnorm = 1u << 1, kOpMatmul = 1u << 2, kOpRope = 1u << 3,
+    kOpSoftmax = 1u << 4, kOpAttention = 1u << 5, kOpSwiglu = 1u << 6,
+};
+constexpr int kUnits = 7;
+
+// Fabric that is not an operator core, per pipelined loop (its state machine, trip counter
+// and enables) and per m_axi adapter (its address generator, burst FIFOs' control and
+// width converters). Assumptions, not measured: they scale the control with the structure,
+// so a design with more loops or bundles pays more; check them against a csynth report.
+constexpr double kLoopLut = 150, kLoopFf = 200;
+double adapter_lut(int bits) { return 1200 + 8.0 * bits; }
+double adapter_ff(int bits) { return 1800 + 12.0 * bits; }
+
 struct Tally {
     json parts = json::array();
-    double dsp = 0, bram18 = 0, uram = 0;
+    std::array<ResourceTotals, kUnits> unit{};
+    void add(unsigned units, double dsp, double bram18, double uram, double lut, double ff) {
+        for (int u = 0; u < kUnits; ++u)
+            if (units & (1u << u)) {
+                unit[size_t(u)].dsp += dsp;
+                unit[size_t(u)].bram36 += bram18 / 2;
+                unit[size_t(u)].uram += uram;
+                unit[size_t(u)].lut += lut;
+                unit[size_t(u)].ff += ff;
+            }
+    }
 };
+
+json units_json(unsigned units) {
+    json j = json::array();
+    for (int u = 0; u < kUnits; ++u)
+        if (units & (1u << u)) j.push_back(compute_units()[size_t(u)]);
+    return j;
+}
 
 // A bank of `words` 32-bit words: registers below 64 words, else 512-deep BRAM18s (or
 // 4096-deep URAMs).
@@ -23,97 +56,156 @@ double uram_of(int64_t words) { return words <= 64 ? 0.0 : std::ceil(double(word
 
 }  // namespace
 
+const std::vector<std::string>& compute_units() {
+    static const std::vector<std::string> names = {"llama_forward", "op_rmsnorm",   "op_matmul", "op_rope",
+                                                   "op_softmax",    "op_attention", "op_swiglu"};
+    return names;
+}
+
+// Long because it is the one list of every part of every compute unit; each part is a line.
 ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     Tally t;
     auto dsp = [&](const char* op) { return b.operators.at(op).dsp; };
+    auto lut = [&](const char* op) { return b.operators.at(op).lut; };
+    auto ff = [&](const char* op) { return b.operators.at(op).ff; };
     const double F = std::max(1, d.port_bits / 32), L = d.lanes, P = d.partial_sums, E = d.weight_ports,
                  K = d.kv_ports, H = lhk::kMaxHeads, HB = std::max(1, lhk::kMaxHeadSize / int(F));
-    auto unit = [&](const char* name, double instances, double fadd, double fmul, double fdiv, double fsqrt,
-                    double fexp, double fpow, double fsincos, double fcmp) {
-        const double per = fadd * dsp("fadd") + fmul * dsp("fmul") + fdiv * dsp("fdiv") + fsqrt * dsp("fsqrt") +
-                           fexp * dsp("fexp") + fpow * dsp("fpow") + fsincos * dsp("fsincos") + fcmp * dsp("fcmp");
-        t.dsp += instances * per;
-        t.parts.push_back({{"part", name}, {"instances", instances}, {"dsp", instances * per},
+    // One part: `instances` copies of a datapath with these operator counts and `loops`
+    // pipelined loops, in the compute units `units`.
+    auto unit = [&](const char* name, unsigned units, double instances, double loops, double fadd, double fmul,
+                    double fdiv, double fsqrt, double fexp, double fpow, double fsincos, double fcmp) {
+        const double n[] = {fadd, fmul, fdiv, fsqrt, fexp, fpow, fsincos, fcmp};
+        static constexpr const char* kOps[] = {"fadd", "fmul", "fdiv", "fsqrt", "fexp", "fpow", "fsincos", "fcmp"};
+        double per_dsp = 0, per_lut = loops * kLoopLut, per_ff = loops * kLoopFf;
+        for (int i = 0; i < 8; ++i) {
+            per_dsp += n[i] * dsp(kOps[i]);
+            per_lut += n[i] * lut(kOps[i]);
+            per_ff += n[i] * ff(kOps[i]);
+        }
+        t.add(units, instances * per_dsp, 0, 0, instances * per_lut, instances * per_ff);
+        t.parts.push_back({{"part", name}, {"units", units_json(units)}, {"instances", instances},
+                           {"dsp", instances * per_dsp}, {"lut", instances * per_lut}, {"ff", instances * per_ff},
                            {"operators", {{"fadd", fadd}, {"fmul", fmul}, {"fdiv", fdiv}, {"fsqrt", fsqrt},
                                           {"fexp", fexp}, {"fpow", fpow}, {"fsincos", fsincos}, {"fcmp", fcmp}}}});
     };
+    const unsigned kMat = kForward | kOpMatmul, kAttn = kForward | kOpAttention;
     // Arithmetic: one instance per function (Vitis shares a sub-function's hardware between
     // its calls), operators counted without sharing between loops (an upper bound).
-    unit("matmul engine", E, (L - 1) + 1 + (P - 1), L, 0, 0, 0, 0, 0, 0);
-    unit("rmsnorm", 1, (L - 1) + 1 + (P - 1) + 1, 3 * L, 2, 1, 0, 0, 0, 0);
-    unit("rope table", 1, 0, 1, 2, 0, 0, 1, 2, 0);
-    unit("rope rotate", 1, 4, 8, 0, 0, 0, 0, 0, 0);
-    unit("attention score engine", K, (F - 1) + (HB - 1), F, 1, 0, 0, 0, 0, 0);
-    unit("softmax (per head)", H, 2 + (P - 1), 0, 1, 0, 1, 0, 0, 1 + (P - 1));
-    unit("attention value engine", K, F, F, 0, 0, 0, 0, 0, 0);
-    unit("attention combine", 1, F * K, 0, 0, 0, 0, 0, 0, 0);
-    unit("swiglu", 1, L, 2 * L, L, 0, L, 0, 0, 0);
-    unit("residual", 1, L, 0, 0, 0, 0, 0, 0, 0);
+    unit("matmul engine", kMat, E, 1, (L - 1) + 1 + (P - 1), L, 0, 0, 0, 0, 0, 0);
+    unit("rmsnorm", kForward | kOpRmsnorm, 1, 2, (L - 1) + 1 + (P - 1) + 1, 3 * L, 2, 1, 0, 0, 0, 0);
+    unit("rope table", kForward | kOpRope, 1, 1, 0, 1, 2, 0, 0, 1, 2, 0);
+    unit("rope rotate", kForward | kOpRope, 1, 1, 4, 8, 0, 0, 0, 0, 0, 0);
+    unit("attention score engine", kAttn, K, 1, (F - 1) + (HB - 1), F, 1, 0, 0, 0, 0, 0);
+    unit("softmax (per head)", kAttn, H, 3, 2 + (P - 1), 0, 1, 0, 1, 0, 0, 1 + (P - 1));
+    unit("softmax (op_softmax's one vector)", kOpSoftmax, 1, 3, 2 + (P - 1), 0, 1, 0, 1, 0, 0, 1 + (P - 1));
+    unit("attention value engine", kAttn, K, 1, F, F, 0, 0, 0, 0, 0, 0);
+    unit("attention combine", kAttn, 1, 1, F * K, 0, 0, 0, 0, 0, 0, 0);
+    unit("swiglu", kForward | kOpSwiglu, 1, 1, L, 2 * L, L, 0, L, 0, 0, 0);
+    unit("residual", kForward, 1, 1, L, 0, 0, 0, 0, 0, 0, 0);
     // int8 (the same bitstream): per engine, both rows' scaling (2 fmul each), accumulator and
     // tail tree; int -> float conversions are fabric (no DSP). The quantizer: a divider per
     // lane and one for the scale, comparators (fabric: no DSP by the board file).
-    unit("int8 matmul engine (scaling, accumulation)", E, 2 * (1 + (P - 1)), 4, 0, 0, 0, 0, 0, 0);
-    unit("int8 activation quantizer", 1, L, 0, L + 1, 0, 0, 0, 0, L);
+    unit("int8 matmul engine (scaling, accumulation)", kMat, E, 1, 2 * (1 + (P - 1)), 4, 0, 0, 0, 0, 0, 0);
+    unit("int8 activation quantizer", kMat, 1, 2, L, 0, L + 1, 0, 0, 0, 0, L);
     // The int8 multiplies: a beat's port_bytes/2 columns of two rows share their activation,
     // so each column's two products are one DSP48E2 (packed operand, WP487): port_bytes/2
     // DSPs per engine for port_bytes int8 MACs per clock.
     {
         const double macs = d.port_bits / 8.0, per_engine = std::ceil(macs / 2);
-        t.dsp += E * per_engine;
+        // the integer adder tree over a beat's columns: about one LUT a bit of a 32-bit sum
+        const double tree_lut = E * macs * 32, tree_ff = E * macs * 32;
+        t.add(kMat, E * per_engine, 0, 0, tree_lut, tree_ff);
         t.parts.push_back({{"part", "int8 matmul engine multipliers (two int8 MACs per DSP48E2)"},
-                           {"instances", E},
+                           {"units", units_json(kMat)},
+                           {"instances", E}, {"lut", tree_lut}, {"ff", tree_ff},
                            {"int8_macs_per_clock", macs},
                            {"dsp", E * per_engine}});
     }
 
     // On-chip memories of llama_forward (sizes from the compiled maxima).
-    auto mem = [&](const char* name, double banks, int64_t words_per_bank, bool uram) {
+    // A bank below 64 words is registers: a LUT and an FF a bit.
+    auto mem = [&](const char* name, unsigned units, double banks, int64_t words_per_bank, bool uram) {
         const double b18 = uram ? 0 : banks * bram18_of(words_per_bank);
         const double u = uram ? banks * uram_of(words_per_bank) : 0;
-        t.bram18 += b18;
-        t.uram += u;
-        t.parts.push_back({{"part", name}, {"banks", banks}, {"words_per_bank", words_per_bank},
-                           {"bram36", b18 / 2}, {"uram", u}});
+        const double regs = words_per_bank <= 64 ? banks * double(words_per_bank) * 32 : 0;
+        t.add(units, 0, b18, u, regs, regs);
+        t.parts.push_back({{"part", name}, {"units", units_json(units)}, {"banks", banks},
+                           {"words_per_bank", words_per_bank}, {"bram36", b18 / 2}, {"uram", u},
+                           {"lut", regs}, {"ff", regs}});
     };
     const int64_t lanes = d.lanes;
-    mem("activations x, xb, xb2, q, k, v", 6 * lanes, lhk::ceil_div64(lhk::kMaxDim, lanes), false);
-    mem("activations hb, hb2", 2 * lanes, lhk::ceil_div64(lhk::kMaxHidden, lanes), false);
-    mem("matmul inputs (one copy per engine)", E * lanes, lhk::ceil_div64(lhk::kMaxCols, lanes), false);
-    mem("matmul row results", E, lhk::ceil_div64(lhk::kMaxRows, int64_t(E)), true);
-    mem("attention q copies", K * F, lhk::ceil_div64(lhk::kMaxDim, int64_t(F)), false);
-    mem("attention scores", K * H, lhk::ceil_div64(lhk::kMaxSeqLen, int64_t(K)), false);
-    mem("attention value accumulators", K * F, lhk::ceil_div64(lhk::kMaxDim, int64_t(F)), false);
+    mem("activations x, xb, xb2, q, k, v", kForward, 6 * lanes, lhk::ceil_div64(lhk::kMaxDim, lanes), false);
+    mem("activations hb, hb2", kForward, 2 * lanes, lhk::ceil_div64(lhk::kMaxHidden, lanes), false);
+    mem("per-op vectors (in and out)", kOpRmsnorm | kOpRope | kOpSwiglu, 2 * lanes,
+        lhk::ceil_div64(lhk::kMaxHidden, lanes), false);
+    mem("op_softmax's vector", kOpSoftmax, lanes, lhk::ceil_div64(lhk::kMaxSeqLen, lanes), false);
+    mem("matmul inputs (one copy per engine)", kMat, E * lanes, lhk::ceil_div64(lhk::kMaxCols, lanes), false);
+    mem("matmul row results", kMat, E, lhk::ceil_div64(lhk::kMaxRows, int64_t(E)), true);
+    mem("attention q copies", kAttn, K * F, lhk::ceil_div64(lhk::kMaxDim, int64_t(F)), false);
+    mem("attention scores", kAttn, K * H, lhk::ceil_div64(lhk::kMaxSeqLen, int64_t(K)), false);
+    mem("attention value accumulators", kAttn, K * F, lhk::ceil_div64(lhk::kMaxDim, int64_t(F)), false);
     // int8: the quantized input (int8, kQ8Cols banks), its scales, and every engine's copy of
     // a row pair's steps (kQ8Cols int8 + scale + flags: 4 words a beat).
-    mem("int8 activations", lhk::kQ8Cols, lhk::ceil_div64(lhk::kMaxCols, 4 * lhk::kQ8Cols), false);
-    mem("int8 activation scales", 1, lhk::kMaxQ8Groups, false);
-    mem("int8 matmul steps (one copy per engine)", E, 4 * int64_t(lhk::kMaxQ8PairBeats), false);
+    mem("int8 activations", kMat, lhk::kQ8Cols, lhk::ceil_div64(lhk::kMaxCols, 4 * lhk::kQ8Cols), false);
+    mem("int8 activation scales", kMat, 1, lhk::kMaxQ8Groups, false);
+    mem("int8 matmul steps (one copy per engine)", kMat, E, 4 * int64_t(lhk::kMaxQ8PairBeats), false);
     // The weight readers' FIFOs: kWeightFifoBeats x port_bits each (BRAM36 is at most 72 bits
     // wide and 512 deep at that width).
     if (d.weight_fifo_beats > 0) {
         const double per = std::ceil(d.port_bits / 72.0) * std::ceil(d.weight_fifo_beats / 512.0);
-        t.bram18 += 2 * per * d.weight_ports;
-        t.parts.push_back({{"part", "weight reader FIFOs"}, {"instances", d.weight_ports},
+        t.add(kMat, 0, 2 * per * d.weight_ports, 0, d.weight_ports * kLoopLut, d.weight_ports * kLoopFf);
+        t.parts.push_back({{"part", "weight reader FIFOs"}, {"units", units_json(kMat)}, {"instances", d.weight_ports},
                            {"beats", d.weight_fifo_beats}, {"bram36", per * d.weight_ports}});
     }
     // m_axi adapters: a read FIFO of outstanding x burst beats per bundle, and a write FIFO
     // on the bundles that write (KV stripes, io).
     // (With weight readers, the forward pass's tables and KV stripes have bundles of their own.)
-    const int bundles = (d.weight_fifo_beats > 0 ? d.weight_ports + d.kv_ports : std::max(d.weight_ports, d.kv_ports)) + 1;
+    // The per-op kernels: op_matmul its weight bundles and io, op_attention its KV stripes
+    // and io, the others their io bundle.
     const double burst = std::min(d.burst_beats, b.max_burst_beats);
     const double fifo_bram36 = std::ceil(d.outstanding * burst / 512.0) * std::ceil(d.port_bits / 72.0);
-    const double adapters = bundles * 2 * fifo_bram36;
-    t.bram18 += 2 * adapters;
-    t.parts.push_back({{"part", "m_axi adapters (read + write FIFOs)"}, {"bundles", bundles}, {"bram36", adapters}});
+    auto adapters = [&](const char* name, unsigned units, int bundles) {
+        const double bram36 = bundles * 2 * fifo_bram36;
+        t.add(units, 0, 2 * bram36, 0, bundles * adapter_lut(d.port_bits), bundles * adapter_ff(d.port_bits));
+        t.parts.push_back({{"part", name}, {"units", units_json(units)}, {"bundles", bundles}, {"bram36", bram36},
+                           {"lut", bundles * adapter_lut(d.port_bits)}, {"ff", bundles * adapter_ff(d.port_bits)}});
+    };
+    const int bundles = (d.weight_fifo_beats > 0 ? d.weight_ports + d.kv_ports : std::max(d.weight_ports, d.kv_ports)) + 1;
+    adapters("m_axi adapters (read + write FIFOs)", kForward, bundles);
+    adapters("op_matmul's m_axi adapters", kOpMatmul, d.weight_ports + 1);
+    adapters("op_attention's m_axi adapters", kOpAttention, d.kv_ports + 1);
+    adapters("per-op kernels' io adapters", kOpRmsnorm | kOpRope | kOpSoftmax | kOpSwiglu, 1);
 
     ResourceEstimate r;
-    r.dsp = t.dsp;
-    r.bram36 = std::ceil(t.bram18 / 2);
-    r.uram = t.uram;
+    for (int u = 0; u < kUnits; ++u) {
+        ResourceTotals tu = t.unit[size_t(u)];
+        tu.unit = compute_units()[size_t(u)];
+        tu.bram36 = std::ceil(tu.bram36);
+        r.units.push_back(tu);
+        r.xclbin.dsp += tu.dsp;
+        r.xclbin.bram36 += tu.bram36;
+        r.xclbin.uram += tu.uram;
+        r.xclbin.lut += tu.lut;
+        r.xclbin.ff += tu.ff;
+    }
+    r.xclbin.unit = "xclbin (every compute unit)";
+    const ResourceTotals& f = r.units.front();
+    r.dsp = f.dsp;
+    r.bram36 = f.bram36;
+    r.uram = f.uram;
+    r.lut = f.lut;
+    r.ff = f.ff;
     r.dsp_avail = b.dsp;
     r.bram36_avail = b.bram36;
     r.uram_avail = b.uram;
-    r.fits = r.dsp <= b.dsp && r.bram36 <= b.bram36 && r.uram <= b.uram;
+    r.lut_avail = b.lut;
+    r.ff_avail = b.ff;
+    auto fits = [&](const ResourceTotals& x) {
+        return x.dsp <= b.dsp && x.bram36 <= b.bram36 && x.uram <= b.uram && (b.lut <= 0 || x.lut <= b.lut) &&
+               (b.ff <= 0 || x.ff <= b.ff);
+    };
+    r.fits = fits(f);
+    r.xclbin_fits = fits(r.xclbin);
     r.detail = t.parts;
     return r;
 }

@@ -1,6 +1,11 @@
 #pragma once
-// The resources of a design on a board: DSP slices of its arithmetic, BRAM and URAM of its
-// on-chip memories, FIFOs and m_axi adapters, against the board's capacity (estimated).
+// The resources of a design on a board: DSP slices, LUT and FF of its arithmetic and control,
+// BRAM and URAM of its on-chip memories, FIFOs and m_axi adapters, for llama_forward and for
+// every compute unit the link config instantiates (kernels/vitis/*.cfg: llama_forward and
+// the six per-op kernels), against the board's capacity (estimated).
+#include <string>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "host/board.hpp"
@@ -8,12 +13,25 @@
 
 namespace lhb::hls {
 
+struct ResourceTotals {
+    std::string unit;  // compute unit (kernel) name
+    double dsp = 0, bram36 = 0, uram = 0, lut = 0, ff = 0;
+};
+
 struct ResourceEstimate {
-    double dsp = 0, bram36 = 0, uram = 0;
-    double dsp_avail = 0, bram36_avail = 0, uram_avail = 0;
-    bool fits = false;
-    nlohmann::json detail;  // per component
+    // llama_forward alone.
+    double dsp = 0, bram36 = 0, uram = 0, lut = 0, ff = 0;
+    double dsp_avail = 0, bram36_avail = 0, uram_avail = 0, lut_avail = 0, ff_avail = 0;
+    bool fits = false;         // llama_forward alone fits
+    // Every compute unit of the link config, and all of them in one xclbin.
+    std::vector<ResourceTotals> units;
+    ResourceTotals xclbin;
+    bool xclbin_fits = false;  // all units together fit (LUT and FF only where the board gives them)
+    nlohmann::json detail;     // per component, with the units it is in
 };
 ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b);
+
+// The compute units of kernels/vitis/*.cfg, llama_forward first.
+const std::vector<std::string>& compute_units();
 
 }  // namespace lhb::hls

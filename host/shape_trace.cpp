@@ -1,0 +1,60 @@
+#include "host/shape_trace.hpp"
+
+#include "core/error.hpp"
+#include "kernels/hls_config.hpp"
+
+namespace lhb::hls {
+
+Trace shape_trace(const ModelConfig& c, int pos, int group_size, DecodeMode mode) {
+    if (pos < 0 || pos >= c.seq_len)
+        throw InputError("estimate: position " + std::to_string(pos) + " is outside 0.." +
+                         std::to_string(c.seq_len - 1));
+    if (c.dim <= 0 || c.n_heads <= 0 || c.dim % c.n_heads != 0 || c.n_kv_heads <= 0 || c.n_heads % c.n_kv_heads != 0 ||
+        c.hidden_dim <= 0 || c.n_layers <= 0 || c.vocab_size <= 0)
+        throw InputError("estimate: the shape needs dim, hidden_dim, n_layers, vocab_size > 0 and heads dividing dim, "
+                         "kv_heads dividing heads");
+    using lhk::TraceOp;
+    Trace t;
+    auto op = [&](TraceOp o, int a0, int a1, int a2, int a3) {
+        TraceOpRun r;
+        r.op = o;
+        r.args = {a0, a1, a2, a3};
+        t.ops.push_back(std::move(r));
+    };
+    const int dim = c.dim, hidden = c.hidden_dim, hs = c.dim / c.n_heads, kv_dim = hs * c.n_kv_heads;
+    const int gs = group_size;
+    auto quantize = [&](int n) {
+        if (gs > 0) op(TraceOp::Quantize, n, gs, 0, 0);
+    };
+    auto matmul = [&](int rows, int cols) { op(TraceOp::MatMul, rows, cols, 0, gs); };
+    const int token = 1;
+    op(TraceOp::Embedding, dim, token % lhk::kWeightPorts, 0, 0);
+    op(TraceOp::Rope, dim, kv_dim, hs, 2);
+    for (int l = 0; l < c.n_layers; ++l) {
+        op(TraceOp::RmsNorm, dim, 0, 0, 0);
+        quantize(dim);
+        matmul(dim, dim);
+        matmul(kv_dim, dim);
+        matmul(kv_dim, dim);
+        op(TraceOp::Rope, dim, kv_dim, hs, 0);
+        op(TraceOp::KvStore, dim, pos, l, 0);
+        op(TraceOp::Attention, pos, dim, c.n_heads, 0);
+        quantize(dim);
+        matmul(dim, dim);
+        op(TraceOp::Residual, dim, 0, 0, 0);
+        op(TraceOp::RmsNorm, dim, 0, 0, 0);
+        quantize(dim);
+        matmul(hidden, dim);
+        matmul(hidden, dim);
+        op(TraceOp::SwiGLU, hidden, 0, 0, 0);
+        quantize(hidden);
+        matmul(dim, hidden);
+        op(TraceOp::Residual, dim, 0, 0, 0);
+    }
+    op(TraceOp::RmsNorm, dim, 0, 0, 0);
+    quantize(dim);
+    op(TraceOp::MatMul, c.vocab_size, dim, mode == DecodeMode::DeviceGreedy ? 2 : 1, gs);
+    return t;
+}
+
+}  // namespace lhb::hls

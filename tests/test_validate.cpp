@@ -1,0 +1,257 @@
+// The estimator's description of other designs (host/board.hpp DesignTraits), checked by
+// hand: a 4-bit engine, an HBM-channel design, a bare-metal host, ops fused in one dataflow
+// pipeline, the shape-only op list against the kernels' trace, and `bench validate`
+// against the published designs (configs/published/).
+#include <cmath>
+
+#include "core/error.hpp"
+#include "core/quantize.hpp"
+#include "core/synth.hpp"
+#include "host/estimator.hpp"
+#include "host/shape_trace.hpp"
+#include "host/validation.hpp"
+#include "tests/board_fixture.hpp"
+#include "tests/test_support.hpp"
+
+namespace lhb {
+namespace {
+
+using nlohmann::json;
+
+std::string repo(const std::string& rel) { return test::source_dir() + "/" + rel; }
+
+json v(double x) { return json{{"value", x}, {"source", "test"}}; }
+
+// A board with round numbers: 4 ports of 128 bits, 19.2 GB/s, operators as at 300 MHz.
+json simple_board() { return test::simple_board_json(); }
+
+// A design from a file: one fp32 MAC per clock unless changed.
+json simple_design() {
+    return {{"schema", "lhb-design/1"}, {"name", "test design"}, {"clock_mhz", 300}, {"weight_ports", 4},
+            {"port_bits", 128}, {"lanes", 4}, {"partial_sums", 8}, {"burst_beats", 16}, {"outstanding", 16},
+            {"kv_ports", 4}, {"flatten_rows", 1}};
+}
+
+// The matmul op of one engine's share: rows x cols, no trace needed.
+hls::TraceOpRun matmul_op(int rows, int cols) {
+    hls::TraceOpRun op;
+    op.op = lhk::TraceOp::MatMul;
+    op.args = {rows, cols, 0, 0};
+    return op;
+}
+
+int64_t matmul_bytes(const std::vector<hls::TraceStep>& steps) {
+    int64_t b = 0;
+    for (const hls::TraceStep& s : steps)
+        for (const hls::TraceLoop& l : s.loops)
+            if (l.id == lhk::LoopId::MatEngine) b += l.bytes;
+    return b;
+}
+
+TEST(Validate, ShapeOpsAreTheTracedOps) {
+    for (const char* shape : {"stories260K", "stories15M"})
+        for (bool q8 : {false, true})
+            for (auto mode : {hls::DecodeMode::HostSampled, hls::DecodeMode::DeviceGreedy})
+                for (int pos : {0, 7}) {
+                    const ModelConfig c = parse_shape(shape);
+                    const int gs = q8 ? default_group_size(c) : 0;
+                    const hls::Trace traced = hls::trace_forward(c, pos, gs, mode);
+                    const hls::Trace shaped = hls::shape_trace(c, pos, gs, mode);
+                    std::vector<std::pair<lhk::TraceOp, std::array<int32_t, 4>>> a, b;
+                    for (const auto& o : traced.ops)
+                        if (o.op != lhk::TraceOp::WeightStream) a.push_back({o.op, o.args});
+                    for (const auto& o : shaped.ops) b.push_back({o.op, o.args});
+                    ASSERT_EQ(a, b) << shape << " gs " << gs << " pos " << pos;
+                }
+}
+
+TEST(Validate, FourBitEngineReadsAnEighthAndItsScales) {
+    json j = simple_design();
+    j["lanes"] = 32;
+    j["weights"] = {{"bits", 4}, {"group_size", 128}, {"scale_bits", 16}, {"source", "test"}};
+    const hls::DesignSpec d4 = hls::parse_design(j, "d4.json");
+    EXPECT_FALSE(d4.compiled);
+    EXPECT_EQ(d4.traits.weight_bits, 4);
+    // 256 rows x 512 columns: 131072 weights at half a byte, 1024 groups of 2-byte scales.
+    EXPECT_EQ(matmul_bytes(hls::model_op(matmul_op(256, 512), d4.d, d4.traits)), 65536 + 2048);
+    // One engine: 64 rows x 16 iterations of 32 weights, II 1.
+    const auto steps = hls::model_op(matmul_op(256, 512), d4.d, d4.traits);
+    for (const auto& s : steps)
+        for (const auto& l : s.loops)
+            if (l.id == lhk::LoopId::MatEngine) {
+                EXPECT_EQ(l.trips, 64 * 16);
+            }
+    // The same shape in fp32 with the same lanes reads 8x the weights (no scales).
+    json j32 = simple_design();
+    j32["lanes"] = 32;
+    const hls::DesignSpec d32 = hls::parse_design(j32, "d32.json");
+    EXPECT_EQ(matmul_bytes(hls::model_op(matmul_op(256, 512), d32.d, d32.traits)), 256 * 512 * 4);
+    // A whole token: the matmuls' bytes are params / 2 + scales, and it is faster.
+    const ModelConfig c = parse_shape("stories15M");
+    const hls::BoardSpec b = hls::parse_board(simple_board(), "b");
+    const auto e4 = hls::estimate_token(c, 0, d4, b);
+    const auto e32 = hls::estimate_token(c, 0, d32, b);
+    EXPECT_EQ(e4.precision, "int4 (groups of 128, 16-bit scales)");
+    const int64_t layer = int64_t(c.dim) * c.dim * 4 + 3 * int64_t(c.dim) * c.hidden_dim;
+    const int64_t weights = layer * c.n_layers + int64_t(c.vocab_size) * c.dim;
+    int64_t mat = 0;
+    for (const auto& l : e4.loops)
+        if (l.name == "mat_engine") mat += l.bytes;
+    EXPECT_EQ(mat, weights / 2 + weights / 128 * 2);
+    EXPECT_GT(e4.tok_per_s, 3 * e32.tok_per_s);
+}
+
+TEST(Validate, HbmChannelsGiveTheirShareOfThePeak) {
+    json bj = simple_board();
+    bj["axi"]["hp_ports"] = v(32);
+    bj["ddr"]["peak_gb_per_s"] = v(460);
+    bj["ddr"]["channels"] = v(32);
+    bj["ddr"]["kind"] = "hbm";
+    const hls::BoardSpec hbm = hls::parse_board(bj, "hbm.json");
+    EXPECT_EQ(hbm.memory_channels, 32);
+    EXPECT_EQ(hbm.memory_kind, "hbm");
+    json j = simple_design();
+    j["weight_ports"] = 8;
+    j["kv_ports"] = 8;
+    const hls::DesignSpec d8 = hls::parse_design(j, "d8.json");
+    // 8 of 32 channels: 460 / 4 GB/s x 0.8 usable, at 300 MHz = 306.67 bytes a cycle.
+    EXPECT_NEAR(hls::MemoryModel::of(d8.d, hbm, 300, d8.traits).ddr_bytes_per_cycle, 115e9 * 0.8 / 300e6, 1e-9);
+    j["weight_ports"] = 32;
+    j["kv_ports"] = 32;
+    const hls::DesignSpec d32 = hls::parse_design(j, "d32.json");
+    EXPECT_NEAR(hls::MemoryModel::of(d32.d, hbm, 300, d32.traits).ddr_bytes_per_cycle, 460e9 * 0.8 / 300e6, 1e-9);
+    // The file may say how many channels the weights are spread over.
+    j["memory"] = {{"channels", 16}, {"source", "test"}};
+    const hls::DesignSpec d16 = hls::parse_design(j, "d16.json");
+    EXPECT_NEAR(hls::MemoryModel::of(d16.d, hbm, 300, d16.traits).ddr_bytes_per_cycle, 230e9 * 0.8 / 300e6, 1e-9);
+    // A one-controller board (no channels field) is not split.
+    EXPECT_NEAR(hls::MemoryModel::of(d8.d, hls::parse_board(simple_board(), "b"), 300, d8.traits).ddr_bytes_per_cycle,
+                19.2e9 * 0.8 / 300e6, 1e-9);
+}
+
+TEST(Validate, BareMetalHostPaysOnlyItsStatedCost) {
+    json j = simple_design();
+    j["host"] = {{"os", "bare-metal"}, {"per_token_us", 7}, {"source", "test"}};
+    const hls::DesignSpec bm = hls::parse_design(j, "bm.json");
+    EXPECT_TRUE(bm.traits.bare_metal);
+    const hls::BoardSpec b = hls::parse_board(simple_board(), "b");
+    const ModelConfig c = parse_shape("stories260K");
+    const auto e = hls::estimate_token(c, 3, bm, b);
+    EXPECT_DOUBLE_EQ(e.host_seconds, 7e-6);
+    const auto linux_host = hls::estimate_token(c, 3, hls::parse_design(simple_design(), "l.json"), b);
+    EXPECT_DOUBLE_EQ(linux_host.host_seconds, 60e-6);  // launch 10 + logits 20 + sampling 30
+    EXPECT_DOUBLE_EQ(e.kernel_cycles, linux_host.kernel_cycles);
+    // A bare-metal host must say what it costs.
+    j["host"].erase("per_token_us");
+    EXPECT_THROW(hls::parse_design(j, "bm.json"), InputError);
+}
+
+TEST(Validate, FusedOpsTakeTheLongerOfComputeAndMemory) {
+    json j = simple_design();
+    j["dataflow_between_ops"] = v(1);
+    const hls::DesignSpec fused = hls::parse_design(j, "f.json");
+    const hls::DesignSpec apart = hls::parse_design(simple_design(), "a.json");
+    const hls::BoardSpec b = hls::parse_board(simple_board(), "b");
+    const ModelConfig c = parse_shape("stories15M");
+    const auto ef = hls::estimate_token(c, 10, fused, b);
+    const auto ea = hls::estimate_token(c, 10, apart, b);
+    const hls::MemoryModel mem = hls::MemoryModel::of(fused.d, b, 300, fused.traits);
+    const double memory = double(ef.total_bytes) / mem.ddr_bytes_per_cycle + mem.latency_cycles;
+    EXPECT_DOUBLE_EQ(ef.kernel_cycles, std::max(ef.compute_cycles, memory));
+    EXPECT_LE(ef.kernel_cycles, ea.kernel_cycles);
+    EXPECT_EQ(ef.total_bytes, ea.total_bytes);
+    double ops = 0;
+    for (const auto& [name, cy] : ef.kernel_op_cycles) ops += cy;
+    EXPECT_NEAR(ops, ef.kernel_cycles, 1e-6 * ef.kernel_cycles);
+}
+
+TEST(Validate, ResourcesOfEveryComputeUnit) {
+    const hls::BoardSpec zcu = hls::load_board(repo("configs/boards/zcu106.json"));
+    const hls::ResourceEstimate r = hls::estimate_resources(lhk::kDesign, zcu);
+    ASSERT_EQ(r.units.size(), hls::compute_units().size());
+    EXPECT_EQ(r.units.front().unit, "llama_forward");
+    double dsp = 0, lut = 0, ff = 0, bram = 0;
+    for (const auto& u : r.units) {
+        EXPECT_GT(u.lut, 0) << u.unit;
+        EXPECT_GT(u.ff, 0) << u.unit;
+        dsp += u.dsp;
+        lut += u.lut;
+        ff += u.ff;
+        bram += u.bram36;
+    }
+    EXPECT_DOUBLE_EQ(r.xclbin.dsp, dsp);
+    EXPECT_DOUBLE_EQ(r.xclbin.lut, lut);
+    EXPECT_DOUBLE_EQ(r.xclbin.ff, ff);
+    EXPECT_DOUBLE_EQ(r.xclbin.bram36, bram);
+    EXPECT_DOUBLE_EQ(r.lut, r.units.front().lut);
+    EXPECT_EQ(r.lut_avail, 230400);
+    // The per-op kernels repeat llama_forward's engines: together they exceed one kernel.
+    EXPECT_GT(r.xclbin.dsp, r.dsp);
+    EXPECT_EQ(r.xclbin_fits, r.xclbin.dsp <= zcu.dsp && r.xclbin.lut <= zcu.lut && r.xclbin.ff <= zcu.ff &&
+                                 r.xclbin.bram36 <= zcu.bram36 && r.xclbin.uram <= zcu.uram);
+    // Fabric grows with the lanes.
+    lhk::Design wide = lhk::kDesign;
+    wide.lanes *= 2;
+    EXPECT_GT(hls::estimate_resources(wide, zcu).lut, r.lut);
+    // A board without LUT/FF counts checks DSP, BRAM and URAM only.
+    const hls::ResourceEstimate nolut = hls::estimate_resources(lhk::kDesign, hls::parse_board(simple_board(), "b"));
+    EXPECT_EQ(nolut.lut_avail, 0);
+    EXPECT_EQ(nolut.fits, nolut.dsp <= 1000 && nolut.bram36 <= 100 && nolut.uram <= 10);
+}
+
+TEST(Validate, DesignTraitsRejectBadFields) {
+    auto bad = [](const char* key, json value) {
+        json j = simple_design();
+        j[key] = value;
+        EXPECT_THROW(hls::parse_design(j, "d.json"), InputError) << key << " " << value.dump();
+    };
+    bad("weights", {{"bits", 5}, {"group_size", 64}, {"scale_bits", 16}, {"source", "x"}});
+    bad("weights", {{"bits", 4}, {"scale_bits", 16}, {"source", "x"}});  // no group size
+    bad("weights", {{"bits", 4}, {"group_size", 64}, {"scale_bits", 16}});  // no source
+    bad("kv_cache", {{"bits", 3}, {"source", "x"}});
+    bad("host", {{"os", "windows"}, {"per_token_us", 1}, {"source", "x"}});
+    bad("dataflow_between_ops", 1);  // a design's knob carries its source
+    bad("loop_structure", {{"attention", "sideways"}, {"source", "x"}});
+    bad("operator_latencies", {{"fmac", 3}, {"source", "x"}});
+    bad("loop_structure", {{"unroll", {{"mat_engine", 4}}}, {"source", "x"}});  // element-wise loops only
+    // The project's own design file is still the compiled kernels.
+    EXPECT_TRUE(hls::load_design(repo("configs/designs/llama-hls.json")).compiled);
+}
+
+TEST(Validate, PublishedDesignsStayInTheirBands) {
+    for (const std::string& f : hls::published_files(hls::default_published_dir())) {
+        const hls::PublishedCheck c = hls::check_published(f);
+        EXPECT_TRUE(c.tok_per_s.checked()) << f;
+        EXPECT_TRUE(c.pass()) << f << ": " << c.to_json().dump(1);
+    }
+}
+
+TEST(Validate, BenchValidatePassesAndFailsOutsideItsBand) {
+    const test::TempDir dir;
+    const test::CommandResult ok = test::run_bench("validate --json '" + dir.file("v.json") + "'");
+    EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+    EXPECT_NE(ok.out.find("8.71"), std::string::npos);
+    EXPECT_NE(ok.out.find("kernel_forward (one token) cycles"), std::string::npos);
+    const json out = json::parse(test::read_file(dir.file("v.json")));
+    EXPECT_EQ(out.at("schema"), "lhb-validation/1");
+    EXPECT_TRUE(out.at("pass").get<bool>());
+    EXPECT_GE(out.at("designs").size(), 2u);
+    // The seed's file with a band no estimate meets: exit 1, the row marked.
+    json seed = json::parse(test::read_file(repo("configs/published/seed-zcu106.json")));
+    seed["band_percent"] = 0.1;
+    seed["design"] = repo("configs/designs/published-zcu106.json");
+    seed["board"] = repo("configs/boards/zcu106.json");
+    test::write_file(dir.file("tight.json"), seed.dump());
+    const test::CommandResult tight = test::run_bench("validate --file '" + dir.file("tight.json") + "'");
+    EXPECT_EQ(tight.exit_code, 1) << tight.out << tight.err;
+    EXPECT_NE(tight.out.find("FAIL"), std::string::npos);
+    // A malformed file: one line naming it, exit 1.
+    seed.erase("published_tok_per_s");
+    test::write_file(dir.file("bad.json"), seed.dump());
+    const test::CommandResult bad = test::run_bench("validate --file '" + dir.file("bad.json") + "'");
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("published_tok_per_s"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace lhb
