@@ -199,8 +199,8 @@ BoardSpec parse_board(const json& j, const std::string& where) {
                             "host_per_token_us", "operators"}, where, "");
     for (const auto& [key, keys] : std::vector<std::pair<std::string, std::vector<std::string>>>{
              {"axi", {"hp_ports", "port_max_bits", "max_burst_beats", "burst_overhead_cycles"}},
-             {"ddr", {"peak_gb_per_s", "efficiency", "read_latency_ns"}},
-             {"resources", {"dsp", "bram36", "uram"}},
+             {"ddr", {"peak_gb_per_s", "efficiency", "read_latency_ns", "channels", "kind"}},
+             {"resources", {"dsp", "bram36", "uram", "lut", "ff"}},
              {"host_per_token_us", {"launch", "logits_sync", "sampling", "tokens_sync", "piece_output"}},
              {"operators", {"reference_clock_mhz", "fadd", "fmul", "fdiv", "fsqrt", "fexp", "fpow", "fsincos", "fcmp"}}})
         if (j.contains(key)) refuse_unknown_keys(j.at(key), keys, where, key);
@@ -247,7 +247,7 @@ BoardSpec parse_board(const json& j, const std::string& where) {
         const std::string field = std::string("operators.") + name;
         if (!ops.contains(name) || !ops.at(name).is_object())
             fail_input(where, field, "{\"latency\": {...}, \"dsp\": {...}}", "nothing");
-        refuse_unknown_keys(ops.at(name), {"latency", "dsp"}, where, field);
+        refuse_unknown_keys(ops.at(name), {"latency", "dsp", "lut", "ff"}, where, field);
         OperatorSpec o;
         o.latency = sourced(ops.at(name), "latency", where, field, 0, 1000, &src);
         o.dsp = sourced(ops.at(name), "dsp", where, field, 0, 1000, &src);
@@ -288,7 +288,18 @@ bool default_traits(const DesignTraits& t) {
 DesignSpec parse_design(const json& j, const std::string& where) {
     check_schema(j, where, "lhb-design/1");
     refuse_unknown_keys(j, {"schema", "name", "source", "clock_mhz", "weight_ports", "port_bits", "lanes", "partial_sums",
-                            "burst_beats", "outstanding", "kv_ports", "flatten_rows", "weight_fifo_beats"}, where, "");
+                            "burst_beats", "outstanding", "kv_ports", "flatten_rows", "weight_fifo_beats", "weights",
+                            "kv_cache", "memory", "host", "operator_latencies", "dataflow_between_ops",
+                            "synthesis_clock_mhz", "maxi_latency_cycles", "loop_structure"},
+                        where, "");
+    for (const auto& [key, keys] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+             {"weights", {"bits", "group_size", "scale_bits", "source"}},
+             {"kv_cache", {"bits", "source"}},
+             {"memory", {"channels", "source"}},
+             {"host", {"os", "per_token_us", "source"}},
+             {"loop_structure", {"attention", "rope", "reduction", "rope_unroll", "unroll", "source"}},
+             {"operator_latencies", {"fadd", "fmul", "fdiv", "fsqrt", "fexp", "fpow", "fsincos", "fcmp", "source"}}})
+        if (j.contains(key)) refuse_unknown_keys(j.at(key), keys, where, key);
     DesignSpec s;
     s.path = where;
     s.name = text(j, "name", where);
