@@ -189,6 +189,9 @@ std::string fmt_g(double v) {
 
 }  // namespace
 
+// Long (about 140 lines) on purpose: one block per op, in the Backend interface's order,
+// each drawing its inputs from the one seeded generator in turn; splitting the blocks into
+// functions would hide that the draws' order is what makes a check reproducible.
 std::vector<OpCheck> check_ops(Backend& cand, Backend& ref, const ModelConfig& c, uint64_t seed,
                                DType precision, int group_size) {
     validate_config(c, "correctness check");

@@ -25,6 +25,9 @@ int64_t engine_weight_bytes(lhk::LoopId engine, const lhk::Design& d, const Desi
     return std::max<int64_t>(1, std::llround(t.weight_bytes(d.lanes)));
 }
 
+// Long (about 150 lines) on purpose: one case per traced op, each listing the loops that
+// op's kernel code runs in the order it runs them, so the function reads beside
+// kernels/primitives/ op by op; the loops themselves are defined once in the loop table.
 std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, const DesignTraits& t) {
     using lhk::LoopId;
     const auto& a = op.args;
