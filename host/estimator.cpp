@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/data_files.hpp"
 #include "core/error.hpp"
 #include "kernels/llama_layout.hpp"
 #include "kernels/loop_bounds.hpp"
@@ -168,7 +169,7 @@ DesignSpec parse_design(const json& j, const std::string& where) {
 
 DesignSpec load_design(const std::string& path) { return parse_design(read_json(path, "design"), path); }
 
-std::string default_board_path() { return std::string(LHB_SOURCE_DIR) + "/configs/boards/zcu106.json"; }
+std::string default_board_path() { return require_data_file(kDefaultBoardFile, "default board file (no --board given):"); }
 
 // ---------------------------------------------------------------------------------------
 // The cycle model

@@ -194,7 +194,8 @@ std::string precision_label(int group_size);
 // greedily on the device.
 DeviceEstimate to_device_estimate(const TokenEstimate& e, const TokenEstimate* greedy = nullptr);
 
-// Where the default board file is (configs/boards/zcu106.json in the source tree).
+// The default board file, configs/boards/zcu106.json, found at run time (core/data_files.hpp);
+// an InputError naming every place looked when it is nowhere.
 std::string default_board_path();
 
 }  // namespace lhb::hls

@@ -38,6 +38,8 @@ struct CommandResult {
 // Runs build/bench (the one built with this test binary) with `args` (shell-quoted by the
 // caller as needed), `stdin_text` on its standard input.
 CommandResult run_bench(const std::string& args, const std::string& stdin_text = "");
+// Runs `shell_command` with sh, no standard input.
+CommandResult run_shell(const std::string& shell_command);
 
 std::string source_dir();
 

@@ -27,7 +27,6 @@
 //    config names a memory that is not an SP tag of the platform.
 // Not checked, because nothing here can run them: synthesis, timing, the real platform.
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -144,16 +143,6 @@ StandInPlatform default_platform(const StandIns& tools, const std::string& board
     if (is_embedded(board)) return tools.platform(board, {"HP0", "HP1", "HP2", "HP3", "HPC0", "HPC1"});
     if (board == "u280") return tools.platform(board, {"HBM", "DDR", "PLRAM"});
     return tools.platform(board, {"DDR", "PLRAM"});
-}
-
-test::CommandResult run_shell(const std::string& cmd) {
-    test::TempDir tmp;
-    const int status = std::system((cmd + " >" + tmp.file("out") + " 2>" + tmp.file("err") + " </dev/null").c_str());
-    test::CommandResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = test::read_file(tmp.file("out"));
-    r.err = test::read_file(tmp.file("err"));
-    return r;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -479,7 +468,7 @@ struct MakeRun {
 MakeRun run_make(const StandIns& tools, const std::string& root, const std::string& build_dir, const std::string& args) {
     tools.forget_calls();
     MakeRun r;
-    r.result = run_shell("make -C '" + makefile_dir(root) + "' VPP='" + tools.vpp() + "' PLATFORMINFO='" + tools.platforminfo() +
+    r.result = test::run_shell("make -C '" + makefile_dir(root) + "' VPP='" + tools.vpp() + "' PLATFORMINFO='" + tools.platforminfo() +
                          "' BUILD_DIR='" + build_dir + "' " + args);
     r.calls = tools.calls();
     return r;
