@@ -7,8 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
 #include <filesystem>
+
+#include "core/data_files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -16,14 +17,7 @@ namespace lhb::bench {
 
 std::string find_report_script(const std::string& fallback_dir) {
     if (const char* env = std::getenv("LHB_REPORT_SCRIPT"); env && *env) return fs::is_regular_file(env) ? env : "";
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    std::vector<fs::path> candidates;
-    if (!ec) candidates.push_back(exe.parent_path().parent_path() / "tools" / "report.py");
-    if (!fallback_dir.empty()) candidates.push_back(fs::path(fallback_dir) / ".." / "tools" / "report.py");
-    for (const auto& c : candidates)
-        if (fs::is_regular_file(c)) return c.lexically_normal().string();
-    return "";
+    return find_data_file(kReportScript, fallback_dir);
 }
 
 int run_report_script(const std::string& script, const std::string& results_json) {

@@ -4,8 +4,8 @@
 
 namespace lhb::bench {
 
-// tools/report.py: $LHB_REPORT_SCRIPT, else beside the bench executable's folder
-// (build/bench -> tools/report.py), else `fallback_dir`/../tools/report.py. "" if none.
+// tools/report.py: $LHB_REPORT_SCRIPT, else the data lookup of core/data_files.hpp with
+// `fallback_dir` as the config's folder (`fallback_dir`/../tools/report.py last). "" if none.
 std::string find_report_script(const std::string& fallback_dir);
 
 // Runs the script with /usr/bin/python3 ($LHB_PYTHON overrides) on `results_json`; its

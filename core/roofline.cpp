@@ -19,7 +19,9 @@ namespace {
 // into several vector accumulators, so the loop is bound by loads rather than by the latency
 // of one add chain. Cloned per ISA (chosen at load time), so the widest loads this CPU has
 // are measured: the roofline is the best this host can do, whatever the rest was built for.
+#if defined(__x86_64__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif  // elsewhere (the board's aarch64 build) one ISA: NEON is the baseline
 float read_slice(const float* p, size_t n) {
     float acc[64] = {};
     for (size_t i = 0; i < n; i += 64)

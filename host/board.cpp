@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/data_files.hpp"
 #include "core/error.hpp"
 #include "core/input_file.hpp"
 #include "core/json_scan.hpp"
@@ -332,6 +333,6 @@ DesignSpec parse_design(const json& j, const std::string& where) {
 
 DesignSpec load_design(const std::string& path) { return parse_design(read_json(path, "design"), path); }
 
-std::string default_board_path() { return std::string(LHB_SOURCE_DIR) + "/configs/boards/zcu106.json"; }
+std::string default_board_path() { return require_data_file(kDefaultBoardFile, "default board file (no --board given):"); }
 
 }  // namespace lhb::hls

@@ -108,7 +108,8 @@ bool default_traits(const DesignTraits& t);
 // Every parameter equal (a design file can describe the compiled kernels).
 bool same_design(const lhk::Design& a, const lhk::Design& b);
 
-// Where the default board file is (configs/boards/zcu106.json in the source tree).
+// The default board file, configs/boards/zcu106.json, found at run time (core/data_files.hpp);
+// an InputError naming every place looked when it is nowhere.
 std::string default_board_path();
 
 }  // namespace lhb::hls

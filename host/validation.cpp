@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/data_files.hpp"
 #include "core/error.hpp"
 #include "core/synth.hpp"
 #include "host/estimator.hpp"
@@ -177,6 +178,6 @@ std::vector<std::string> published_files(const std::string& dir) {
     return files;
 }
 
-std::string default_published_dir() { return std::string(LHB_SOURCE_DIR) + "/configs/published"; }
+std::string default_published_dir() { return require_data_folder("configs/published", "published designs (no --dir given):"); }
 
 }  // namespace lhb::hls

@@ -48,18 +48,24 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
-CommandResult run_bench(const std::string& args, const std::string& stdin_text) {
+namespace {
+CommandResult run_with_input(const std::string& cmd, const std::string& stdin_text) {
     TempDir tmp;
     write_file(tmp.file("in"), stdin_text);
-    std::string cmd = std::string("'") + LHB_BENCH_EXE + "' " + args + " <" + tmp.file("in") +
-                      " >" + tmp.file("out") + " 2>" + tmp.file("err");
-    int status = std::system(cmd.c_str());
+    int status = std::system((cmd + " <" + tmp.file("in") + " >" + tmp.file("out") + " 2>" + tmp.file("err")).c_str());
     CommandResult r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.out = read_file(tmp.file("out"));
     r.err = read_file(tmp.file("err"));
     return r;
 }
+}  // namespace
+
+CommandResult run_bench(const std::string& args, const std::string& stdin_text) {
+    return run_with_input(std::string("'") + LHB_BENCH_EXE + "' " + args, stdin_text);
+}
+
+CommandResult run_shell(const std::string& shell_command) { return run_with_input("( " + shell_command + " )", ""); }
 
 CommandResult run_bench_after(const std::string& before, const std::string& args) {
     TempDir tmp;

@@ -41,6 +41,8 @@ CommandResult run_bench(const std::string& args, const std::string& stdin_text =
 // The same through the shell with `before` in front of the executable (limits, `timeout`,
 // `exec`), standard input /dev/null: before + "'bench' " + args.
 CommandResult run_bench_after(const std::string& before, const std::string& args);
+// Runs `shell_command` with sh, no standard input.
+CommandResult run_shell(const std::string& shell_command);
 
 std::string source_dir();
 

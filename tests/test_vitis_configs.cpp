@@ -10,32 +10,15 @@
 
 #include "backends/xrt/xrt_names.hpp"
 #include "tests/test_support.hpp"
+#include "tests/vitis_sources.hpp"
 
 namespace lhb {
 namespace {
 
 namespace fs = std::filesystem;
 
-// kernel -> (m_axi port -> bundle), from the INTERFACE pragmas of each extern "C" top.
-using Interfaces = std::map<std::string, std::map<std::string, std::string>>;
-
-Interfaces parse_tops(const std::string& source) {
-    Interfaces tops;
-    std::istringstream in(source);
-    std::string line, current;
-    const std::regex top(R"(^extern\s+"C"\s+void\s+(\w+)\s*\()");
-    const std::regex maxi(R"(#pragma\s+HLS\s+INTERFACE\s+.*mode=m_axi\s+.*port=(\w+)\s+.*bundle=(\w+))");
-    std::smatch m;
-    while (std::getline(in, line)) {
-        if (std::regex_search(line, m, top)) {
-            current = m[1];
-            tops[current];
-        } else if (!current.empty() && std::regex_search(line, m, maxi)) {
-            tops[current][m[1]] = m[2];
-        }
-    }
-    return tops;
-}
+using test::Interfaces;
+using test::parse_tops;
 
 struct LinkConfig {
     std::map<std::string, std::string> cu_kernel;                     // llama_forward_1 -> llama_forward
@@ -125,7 +108,7 @@ TEST(VitisConfigs, EveryLinkConfigMatchesTheKernels) {
         EXPECT_TRUE(problems.empty()) << entry.path().filename() << ":" << joined(problems);
         ++configs;
     }
-    EXPECT_GE(configs, 3) << "zcu106, u250 and u280 link configs expected";
+    EXPECT_GE(configs, 4) << "zcu106, kv260, u250 and u280 link configs expected";
 }
 
 TEST(VitisConfigs, TheCheckCatchesDrift) {

@@ -1,9 +1,12 @@
 # CMake toolchain file: cross-compile the host program (bench and the zcu106-xrt backend)
-# for the ZCU106's Cortex-A53 cores against a PetaLinux/Yocto sysroot that has XRT.
+# for the ZCU106's (or KV260's) Cortex-A53 cores.
 #
+# Against Debian's arm64 packages (multiarch, what tools/setup.sh installs and
+# tools/cross_test.sh builds and runs under qemu-user): no sysroot.
 #   cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=kernels/vitis/aarch64-linux.cmake \
-#         -DLHB_SYSROOT=/path/to/sysroots/cortexa72-cortexa53-xilinx-linux -DLHB_BUILD_TESTS=OFF
-#
+#         -DLHB_BUILD_TESTS=OFF -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON
+# Against a PetaLinux/Yocto sysroot that has XRT (not checked here): add
+#         -DLHB_SYSROOT=/path/to/sysroots/cortexa72-cortexa53-xilinx-linux
 # The sysroot comes from `petalinux-build --sdk` (then sdk.sh) or the platform's common
 # image. XRT's headers are then <sysroot>/usr/include/xrt and its libraries <sysroot>/usr/lib.
 set(CMAKE_SYSTEM_NAME Linux)
