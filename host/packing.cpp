@@ -45,6 +45,12 @@ int group_size_of(const Model& model) {
 }
 
 void check_fits(const ModelConfig& c, const std::string& where, int group_size) {
+    // The kernels compute with llama2.c's constants (kernels/primitives/rmsnorm.hpp, rope.hpp).
+    const ModelConfig llama2c;
+    if (c.norm_eps != llama2c.norm_eps || c.rope_theta != llama2c.rope_theta)
+        throw InputError(where + ": does not fit the HLS kernels: they compute with llama2.c's RMSNorm epsilon 1e-5 "
+                         "and RoPE base 10000, this model has epsilon " + std::to_string(c.norm_eps) +
+                         " and RoPE base " + std::to_string(c.rope_theta));
     const char* why = nullptr;
     if (!lhk::dims_fit(dims_of(c, group_size), &why))
         throw InputError(where + ": does not fit the HLS kernels: " + why +
