@@ -197,6 +197,15 @@ TEST(GgufModel, BackendsWithoutGgmlKernelsRefuseAtLoad) {
     EXPECT_THROW(hls::check_fits(c, "x.gguf"), InputError);
 }
 
+TEST(GgufModel, QuantizeRefusesAGgufFile) {
+    LHB_REQUIRE_MODELS();
+    test::TempDir dir;
+    const test::CommandResult r =
+        test::run_bench("quantize '" + gguf_path("synth256-f32.gguf") + "' '" + dir.file("out.bin") + "'");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("a GGUF file; expected an fp32 llama2.c"), std::string::npos) << r.err;
+}
+
 // One line naming the file and the field, exit status 1.
 TEST(GgufModel, MalformedFileThroughGenerateIsOneLine) {
     LHB_REQUIRE_MODELS();
