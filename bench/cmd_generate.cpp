@@ -1,4 +1,5 @@
 // bench generate: llama2.c's `run`, on any backend.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -8,6 +9,7 @@
 #include "bench/command.hpp"
 #include "core/error.hpp"
 #include "core/generate.hpp"
+#include "core/gguf_vocab.hpp"
 #include "core/registry.hpp"
 
 namespace lhb::bench {
@@ -22,7 +24,7 @@ const char* kUsage =
     "  -s <int>    random seed; default (or 0): the current time\n"
     "  -n <int>    steps to run, prompt included; default 256; 0 = the model's seq_len\n"
     "  -i <string> input prompt\n"
-    "  -z <string> tokenizer file; default tokenizer.bin\n"
+    "  -z <string> tokenizer file; default: a GGUF model's own, else tokenizer.bin\n"
     "  -m <string> mode: generate|chat; default generate\n"
     "  -y <string> system prompt (chat mode)\n"
     "  --backend <name>  backend to run on; default cpu-ref (bench list shows them)\n"
@@ -44,7 +46,7 @@ int run_generate(int argc, char** argv) {
     uint64_t seed = 0;
     int steps = 256;
     std::optional<std::string> prompt, system_prompt;
-    std::string tokenizer_path = "tokenizer.bin";
+    std::optional<std::string> tokenizer_path;
     std::string mode = "generate";
     std::string backend_name = "cpu-ref";  // the documented default, which is also the reference
     BackendOptions options;
@@ -58,7 +60,7 @@ int run_generate(int argc, char** argv) {
         })
         .integer({"-n"}, steps)
         .value({"-i"}, [&](const std::string&, const std::string& v) { prompt = v; })
-        .text({"-z"}, tokenizer_path)
+        .value({"-z"}, [&](const std::string&, const std::string& v) { tokenizer_path = v; })
         .text({"-m"}, mode)
         .value({"-y"}, [&](const std::string&, const std::string& v) { system_prompt = v; });
     if (auto status = flags.parse(argc, argv, 2)) return *status;
@@ -72,8 +74,17 @@ int run_generate(int argc, char** argv) {
 
     auto backend = BackendRegistry::create(backend_name, options);  // a bad name fails before any file is read
     Model model = Model::open(checkpoint);
-    if (steps == 0 || steps > model.config().seq_len) steps = model.config().seq_len;
-    Tokenizer tokenizer = Tokenizer::load(tokenizer_path, model.config().vocab_size);
+    if (steps == 0) steps = model.config().seq_len;
+    // A GGUF model runs past its llama.context_length with llama.cpp's warning; a llama2.c
+    // one stops at its seq_len, as run.c.
+    if (steps > model.config().seq_len) {
+        const std::string warning = model.extend_context(steps);
+        if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
+        steps = std::min(steps, model.config().seq_len);
+    }
+    Tokenizer tokenizer = tokenizer_path || !model.gguf()
+                              ? Tokenizer::load(tokenizer_path.value_or("tokenizer.bin"), model.config().vocab_size)
+                              : gguf_tokenizer(*model.gguf());
     Sampler sampler(model.config().vocab_size, temperature, topp, seed);
     backend->load(model);
 

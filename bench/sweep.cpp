@@ -24,6 +24,7 @@
 #include "core/quantize.hpp"
 #include "core/roofline.hpp"
 #include "core/synth.hpp"
+#include "core/gguf_vocab.hpp"
 #include "core/tokenizer.hpp"
 
 namespace fs = std::filesystem;
@@ -416,6 +417,8 @@ std::unique_ptr<PreparedModel> prepare_model(const ModelEntry& e, const RunConfi
     const ModelConfig& mc = m->model->config();
     if (!e.tokenizer.empty() && fs::is_regular_file(e.tokenizer))
         m->tokenizer.emplace(Tokenizer::load(e.tokenizer, mc.vocab_size));
+    else if (m->model->gguf())
+        m->tokenizer.emplace(gguf_tokenizer(*m->model->gguf()));  // the file's own vocabulary
     m->prompt_source = m->tokenizer ? "text" : "token ids";
     for (int p : cfg.prompt_tokens) m->prompts[p] = make_prompt(*m, cfg.prompt, p);
     progress.start("measuring host read bandwidth over a " + e.name + "-sized buffer");
@@ -431,7 +434,7 @@ std::unique_ptr<PreparedModel> prepare_model(const ModelEntry& e, const RunConfi
                {"shape", shape_json(mc)},
                {"params", mc.n_params()},
                {"weight_bytes_per_token", m->model->weight_bytes_per_token()},
-               {"tokenizer", m->tokenizer ? json(e.tokenizer) : json(nullptr)},
+               {"tokenizer", m->tokenizer ? json(!e.tokenizer.empty() && fs::is_regular_file(e.tokenizer) ? e.tokenizer : m->path) : json(nullptr)},
                {"prompt_source", m->prompt_source},
                {"host_bandwidth", bandwidth_json(m->bandwidth)}};
     return m;

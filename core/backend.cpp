@@ -48,7 +48,7 @@ float* Backend::forward(int token, int pos) {
     const int dim = p.dim, kv_dim = p.kv_dim(), hidden_dim = p.hidden_dim;
     const AttentionShape shape = AttentionShape::of(p);
 
-    std::memcpy(s.x.data(), w.token_embedding + int64_t(token) * dim, size_t(dim) * sizeof(float));
+    w.embedding_row(token, dim, s.x.data());
 
     for (int l = 0; l < p.n_layers; ++l) {
         const LayerWeights& L = w.layers[size_t(l)];

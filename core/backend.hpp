@@ -56,15 +56,16 @@ public:
     // state and lets a backend copy or pack weights. Throws InputError if it cannot.
     virtual void load(const Model& model);
 
-    // out[n] = weight * x / rms(x)  (out may alias x)
+    // out[n] = weight * x / rms(x)  (out may alias x), with the loaded model's norm_eps
     virtual void rmsnorm(float* out, const float* x, const float* weight, int n) {
-        exact::rmsnorm(out, x, weight, n);
+        exact::rmsnorm(out, x, weight, n, norm_eps());
     }
     // out[w.rows] = W x[w.cols]
     virtual void matmul(float* out, const float* x, const WeightMatrix& w) { exact::matmul(out, x, w, xq_); }
-    // Rotates adjacent pairs of q[dim] and (for i < kv_dim) k[kv_dim] in place.
+    // Rotates adjacent pairs of q[dim] and (for i < kv_dim) k[kv_dim] in place, with the
+    // loaded model's rope_theta.
     virtual void rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) {
-        exact::rope(q, k, pos, dim, kv_dim, head_size);
+        exact::rope(q, k, pos, dim, kv_dim, head_size, rope_theta());
     }
     // In place over x[n].
     virtual void softmax(float* x, int n) { exact::softmax(x, n); }
@@ -97,6 +98,11 @@ public:
     RunState& state() { return *state_; }
 
 protected:
+    // The loaded model's RMSNorm epsilon and RoPE base; llama2.c's (ModelConfig's defaults)
+    // before any model is loaded (ops run on random data).
+    float norm_eps() const { return model_ ? model_->config().norm_eps : ModelConfig{}.norm_eps; }
+    float rope_theta() const { return model_ ? model_->config().rope_theta : ModelConfig{}.rope_theta; }
+
     template <class F>
     void timed(Op op, F&& f) {
         if (!op_times_) {

@@ -8,11 +8,11 @@
 
 namespace lhb::exact {
 
-void rmsnorm(float* out, const float* x, const float* weight, int n) {
+void rmsnorm(float* out, const float* x, const float* weight, int n, float eps) {
     float ss = 0.0f;
     for (int j = 0; j < n; j++) ss += x[j] * x[j];
     ss /= n;
-    ss += 1e-5f;
+    ss += eps;
     ss = 1.0f / sqrtf(ss);
     for (int j = 0; j < n; j++) out[j] = weight[j] * (ss * x[j]);
 }
@@ -26,6 +26,10 @@ void matmul(float* out, const float* x, const WeightMatrix& w, Q8Activations& xq
             for (int j = 0; j < n; j++) val += row[j] * x[j];
             out[i] = val;
         }
+        return;
+    }
+    if (w.dtype == DType::Ggml) {
+        matvec(w.ggml_type, w.blocks, size_t(w.rows), size_t(n), x, out);
         return;
     }
     const int gs = w.group_size;
@@ -44,9 +48,9 @@ void matmul(float* out, const float* x, const WeightMatrix& w, Q8Activations& xq
     }
 }
 
-void rope_angles(float* cos_out, float* sin_out, int pos, int head_size) {
+void rope_angles(float* cos_out, float* sin_out, int pos, int head_size, float theta) {
     for (int i = 0; i < head_size; i += 2) {
-        float freq = 1.0f / powf(10000.0f, i / (float)head_size);
+        float freq = 1.0f / powf(theta, i / (float)head_size);
         float val = pos * freq;
         cos_out[i / 2] = cosf(val);
         sin_out[i / 2] = sinf(val);
@@ -64,9 +68,9 @@ void rotate_pairs(float* vec, int lo, int hi, int head_size, const float* c, con
 
 // llama2.c computes the angle of pair i from i % head_size inside the loop; the same
 // angles, computed once per frequency, give the same floats.
-void rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size) {
+void rope(float* q, float* k, int pos, int dim, int kv_dim, int head_size, float theta) {
     std::vector<float> c(size_t(head_size / 2)), s(size_t(head_size / 2));
-    rope_angles(c.data(), s.data(), pos, head_size);
+    rope_angles(c.data(), s.data(), pos, head_size, theta);
     rotate_pairs(q, 0, dim, head_size, c.data(), s.data());
     rotate_pairs(k, 0, kv_dim, head_size, c.data(), s.data());
 }

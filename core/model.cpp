@@ -7,10 +7,12 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <tuple>
 
 #include "core/error.hpp"
+#include "core/gguf.hpp"
 #include "core/mapped_file.hpp"
 
 namespace lhb {
@@ -73,6 +75,16 @@ const WeightMatrix* LayerWeights::matrix(WeightRole role) const {
         case WeightRole::W3: return &w3;
         default: return nullptr;
     }
+}
+
+void ModelWeights::embedding_row(int token, int dim, float* out) const {
+    if (token_embedding) {
+        std::memcpy(out, token_embedding + int64_t(token) * dim, size_t(dim) * sizeof(float));
+        return;
+    }
+    const WeightMatrix& e = embedding_blocks;
+    const size_t stride = row_bytes(e.ggml_type, size_t(e.cols));
+    dequantize_row(e.ggml_type, e.blocks + size_t(token) * stride, out, size_t(dim));
 }
 
 const WeightMatrix* ModelWeights::matrix(WeightId id) const {
@@ -195,6 +207,7 @@ Model::~Model() = default;
 
 Model Model::open(const std::string& path, NonFiniteWeights non_finite) {
     Model m = load(path);
+    m.context_length_ = m.config_.seq_len;
     if (non_finite == NonFiniteWeights::Allow) return m;
     const NonFiniteWeight bad = first_non_finite_weight(m.weights_, m.config_);
     if (!bad.tensor.empty())
@@ -212,6 +225,40 @@ int64_t first_non_finite_in(const float* x, int64_t n) {
     return -1;
 }
 
+bool fp16_non_finite(const unsigned char* p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return (h & 0x7c00) == 0x7c00;  // all-ones exponent: Inf or NaN
+}
+
+// GGUF blocks: the first non-finite fp16 of a matrix, as (index, value). For F16 the index
+// is the element's; for the block types it is the block's, the fp16 fields being the block
+// scales (the integer quants are finite by construction). Q4_K has two (d, dmin): a
+// non-finite dmin reports the same block index.
+std::pair<int64_t, float> first_non_finite_ggml(const WeightMatrix& m) {
+    std::vector<size_t> half_fields;  // byte offsets of the fp16 fields within a block
+    switch (m.ggml_type) {
+        case GgmlType::F16: half_fields = {0}; break;
+        case GgmlType::Q8_0: half_fields = {offsetof(BlockQ8_0, d)}; break;
+        case GgmlType::Q4_0: half_fields = {offsetof(BlockQ4_0, d)}; break;
+        case GgmlType::Q4_K: half_fields = {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)}; break;
+        case GgmlType::Q6_K: half_fields = {offsetof(BlockQ6_K, d)}; break;
+        default: return {-1, 0.f};
+    }
+    const BlockLayout b = *block_layout(uint32_t(m.ggml_type));
+    const int64_t blocks = m.numel() / b.block_elems;
+    for (int64_t i = 0; i < blocks; ++i)
+        for (size_t off : half_fields) {
+            const unsigned char* p = m.blocks + size_t(i) * b.block_bytes + off;
+            if (fp16_non_finite(p)) {
+                uint16_t h;
+                std::memcpy(&h, p, 2);
+                return {i, fp16_to_fp32(h)};
+            }
+        }
+    return {-1, 0.f};
+}
+
 }  // namespace
 
 NonFiniteWeight first_non_finite_weight(const ModelWeights& w, const ModelConfig& c) {
@@ -222,10 +269,18 @@ NonFiniteWeight first_non_finite_weight(const ModelWeights& w, const ModelConfig
         if (i >= 0) found = {name, i, x[i]};
     };
     auto scan_matrix = [&](const WeightMatrix& m, const std::string& name) {
-        if (m.dtype == DType::F32) scan(m.f32, m.numel(), name);
-        else if (m.group_size > 0) scan(m.scales, m.numel() / m.group_size, name + " scales");  // int8 values are finite
+        if (m.dtype == DType::F32) {
+            scan(m.f32, m.numel(), name);
+        } else if (m.dtype == DType::Ggml) {
+            if (!found.tensor.empty() || !m.blocks) return;
+            auto [i, v] = first_non_finite_ggml(m);
+            if (i >= 0) found = {m.ggml_type == GgmlType::F16 ? name : name + " scales", i, v};
+        } else if (m.group_size > 0) {
+            scan(m.scales, m.numel() / m.group_size, name + " scales");  // int8 values are finite
+        }
     };
-    scan(w.token_embedding, int64_t(c.vocab_size) * c.dim, "token_embedding");
+    if (w.token_embedding) scan(w.token_embedding, int64_t(c.vocab_size) * c.dim, "token_embedding");
+    else scan_matrix(w.embedding_blocks, "token_embedding");
     for (size_t l = 0; l < w.layers.size(); ++l) {
         const LayerWeights& L = w.layers[l];
         const std::string layer = "layer " + std::to_string(l) + " ";
@@ -237,7 +292,8 @@ NonFiniteWeight first_non_finite_weight(const ModelWeights& w, const ModelConfig
     }
     scan(w.rms_final, c.dim, "rms_final");
     // A shared classifier is the embedding, already scanned (for Q8_0 through its
-    // dequantized copy, which any non-finite scale poisons).
+    // dequantized copy, which any non-finite scale poisons; a tied GGUF output is the
+    // embedding's own blocks).
     if (!c.shared_classifier) scan_matrix(w.wcls, "wcls");
     return found;
 }
@@ -248,6 +304,11 @@ Model Model::load(const std::string& path) {
     m.file_ = std::make_unique<MappedFile>(path);
     const unsigned char* base = m.file_->data();
     const size_t size = m.file_->size();
+    if (size >= 4 && std::memcmp(base, "GGUF", 4) == 0) {
+        m.load_gguf(base, size);
+        name_matrices(m.weights_);
+        return m;
+    }
     if (size < 28)
         fail_input(path, "header", "at least 28 bytes (llama2.c checkpoint)",
                    std::to_string(size) + " bytes");
@@ -420,6 +481,97 @@ void Model::load_v2(const unsigned char* base, size_t size) {
         if (cls_is_embedding) w.wcls = embedding;
         else fix(w.wcls);
     }
+}
+
+// GGUF, llama architecture (core/gguf.hpp validates the container and the llama view; the
+// rules are in docs/gguf.md): every tensor stays where the file has it.
+void Model::load_gguf(const unsigned char* base, size_t size) {
+    const std::string& path = path_;
+    format_ = FileFormat::Gguf;
+    gguf_ = std::make_unique<GgufFile>(path, base, size);
+    const GgufLlama g = read_llama(*gguf_);
+    ModelConfig& c = config_;
+    c.dim = g.config.dim;
+    c.hidden_dim = g.config.hidden_dim;
+    c.n_layers = g.config.n_layers;
+    c.n_heads = g.config.n_heads;
+    c.n_kv_heads = g.config.n_kv_heads;
+    c.vocab_size = g.config.vocab_size;
+    c.seq_len = g.config.context_length;
+    c.shared_classifier = g.tied_output;
+    c.rope_theta = g.config.rope_freq_base;
+    c.norm_eps = g.config.rms_eps;
+    validate_config(c, path);
+
+    // F32 data is read as floats in place: a tensor at an offset that is no multiple of 4
+    // (possible only with general.alignment 1 or 2) would be a misaligned float pointer.
+    auto floats = [&](const GgufTensorInfo* t) {
+        if (reinterpret_cast<uintptr_t>(t->data) % alignof(float) != 0)
+            fail_input(path, "tensor '" + std::string(t->name) + "' data",
+                       "F32 data at a multiple of 4 bytes (general.alignment >= 4)",
+                       "offset " + std::to_string(t->data - base));
+        return reinterpret_cast<const float*>(t->data);
+    };
+    auto matrix = [&](const GgufTensorInfo* t) {
+        WeightMatrix m;
+        m.rows = int(t->ne[1]);
+        m.cols = int(t->ne[0]);
+        if (t->ggml_type() == GgmlType::F32) {
+            m.dtype = DType::F32;
+            m.f32 = floats(t);
+        } else {
+            m.dtype = DType::Ggml;
+            m.ggml_type = t->ggml_type();
+            m.blocks = t->data;
+        }
+        return m;
+    };
+    ModelWeights& w = weights_;
+    const WeightMatrix embedding = matrix(g.token_embd);
+    if (embedding.dtype == DType::F32) w.token_embedding = embedding.f32;
+    else w.embedding_blocks = embedding;
+    w.layers.resize(g.layers.size());
+    for (size_t l = 0; l < g.layers.size(); ++l) {
+        const GgufLlamaLayer& G = g.layers[l];
+        LayerWeights& L = w.layers[l];
+        L.rms_att = floats(G.attn_norm);
+        L.rms_ffn = floats(G.ffn_norm);
+        L.wq = matrix(G.wq);
+        L.wk = matrix(G.wk);
+        L.wv = matrix(G.wv);
+        L.wo = matrix(G.wo);
+        L.w1 = matrix(G.w1);
+        L.w2 = matrix(G.w2);
+        L.w3 = matrix(G.w3);
+    }
+    w.rms_final = floats(g.output_norm);
+    w.wcls = matrix(g.output);  // read_llama's output is token_embd when tied
+}
+
+std::string Model::extend_context(int positions) {
+    if (format_ != FileFormat::Gguf || positions <= config_.seq_len) return "";
+    ModelConfig wider = config_;
+    wider.seq_len = positions;
+    validate_config(wider, path_);  // the same cap on seq_len as a file's
+    config_ = wider;
+    GgufLlamaConfig trained;
+    trained.context_length = context_length_;
+    return context_length_warning(trained, positions, path_);
+}
+
+std::string first_ggml_weight(const ModelWeights& w) {
+    auto named = [](const WeightMatrix& m, const std::string& name) {
+        return name + " (" + ggml_type_name(uint32_t(m.ggml_type)) + ")";
+    };
+    if (!w.token_embedding && w.embedding_blocks.dtype == DType::Ggml) return named(w.embedding_blocks, "token_embedding");
+    static const char* role_names[kLayerWeightRoles] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3"};
+    for (size_t l = 0; l < w.layers.size(); ++l)
+        for (int r = 0; r < kLayerWeightRoles; ++r) {
+            const WeightMatrix& m = *w.layers[l].matrix(WeightRole(r));
+            if (m.dtype == DType::Ggml) return named(m, "layer " + std::to_string(l) + " " + role_names[r]);
+        }
+    if (w.wcls.dtype == DType::Ggml) return named(w.wcls, "wcls");
+    return "";
 }
 
 int64_t Model::weight_bytes_per_token() const {

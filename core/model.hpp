@@ -1,6 +1,6 @@
 #pragma once
-// llama2.c checkpoints: the header (ModelConfig), views of the weights (WeightMatrix,
-// LayerWeights) and a memory-mapped, validated file (Model).
+// llama2.c checkpoints and GGUF files (llama architecture): the header (ModelConfig), views
+// of the weights (WeightMatrix, LayerWeights) and a memory-mapped, validated file (Model).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -94,11 +94,17 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
-    const float* token_embedding = nullptr;  // [vocab][dim], fp32 (dequantized for Q8_0)
+    // [vocab][dim] fp32 (dequantized for llama2.c's Q8_0); nullptr for a GGUF embedding of
+    // another type, which stays in its blocks (embedding_blocks) and is dequantized a row
+    // at a time by embedding_row.
+    const float* token_embedding = nullptr;
+    WeightMatrix embedding_blocks;  // DType::Ggml when token_embedding is nullptr
     std::vector<LayerWeights> layers;
     const float* rms_final = nullptr;  // [dim]
     WeightMatrix wcls;                 // [vocab][dim]
 
+    // out[dim] = the embedding of `token` (a copy of the fp32 row, or that row dequantized).
+    void embedding_row(int token, int dim, float* out) const;
     // The matrix with this id; nullptr for none or one this model does not have.
     const WeightMatrix* matrix(WeightId id) const;
     // Whether w is this model's matrix of its id, the same view (a backend's copy of that
@@ -109,7 +115,7 @@ struct ModelWeights {
     }
 };
 
-enum class FileFormat { V0Legacy = 0, V1Fp32 = 1, V2Q8 = 2 };
+enum class FileFormat { V0Legacy = 0, V1Fp32 = 1, V2Q8 = 2, Gguf = 3 };
 
 // Whether Model::open refuses a file whose weights hold NaN or Inf. Refuse is the only
 // choice for anything that samples or measures; Allow is for tools and tests that study
@@ -124,14 +130,17 @@ struct NonFiniteWeight {
 };
 
 class MappedFile;
+class GgufFile;
 
 // A checkpoint opened read-only. The weights point into the mapping, which lives as long
 // as the Model.
 class Model {
 public:
+    // A llama2.c checkpoint (v0, v1, v2) or a GGUF file (magic "GGUF", docs/gguf.md: the
+    // weights stay in the mapping, F32 tensors as DType::F32, the others as DType::Ggml).
     // Throws InputError with one line naming the file and what is wrong, including (unless
-    // allowed) the first tensor that holds NaN or Inf: a scan of every weight and Q8_0
-    // scale at load, about as cheap as reading the file once.
+    // allowed) the first tensor that holds NaN or Inf: a scan of every fp32 weight, Q8_0
+    // scale, GGUF F16 value and block scale at load, about as cheap as reading the file once.
     static Model open(const std::string& path, NonFiniteWeights non_finite = NonFiniteWeights::Refuse);
 
     Model(Model&&) noexcept;
@@ -143,6 +152,16 @@ public:
     FileFormat format() const { return format_; }
     DType dtype() const { return weights_.wcls.dtype; }
     const std::string& path() const { return path_; }
+    // The parsed GGUF container (its tokenizer, metadata) for a GGUF model; nullptr otherwise.
+    const GgufFile* gguf() const { return gguf_.get(); }
+    // Positions the model was trained for: llama.context_length of a GGUF file (which starts
+    // as config().seq_len), seq_len for llama2.c files.
+    int context_length() const { return context_length_; }
+    // GGUF only: as llama.cpp, a run may ask for more positions than the file's context
+    // length. Raises seq_len to `positions` (call before a backend loads the model) and
+    // returns llama.cpp's warning line; "" when nothing changed. llama2.c files keep their
+    // seq_len (run.c clamps the steps to it), so this returns "" for them.
+    std::string extend_context(int positions);
     // Bytes read per decoded token for weights (embedding row + every matrix + norms).
     int64_t weight_bytes_per_token() const;
 
@@ -150,13 +169,21 @@ private:
     Model();
     static Model load(const std::string& path);
     void load_v2(const unsigned char* base, size_t size);
+    void load_gguf(const unsigned char* base, size_t size);
     std::string path_;
     ModelConfig config_;
     ModelWeights weights_;
     FileFormat format_ = FileFormat::V0Legacy;
     std::unique_ptr<MappedFile> file_;
     std::vector<float> owned_;  // Q8_0 files: dequantized embedding, realigned scales
+    std::unique_ptr<GgufFile> gguf_;  // over file_'s bytes (declared after it: destroyed first)
+    int context_length_ = 0;
 };
+
+// The first of these weights that only the reference computes with: a matrix or embedding
+// held as GGUF blocks (DType::Ggml), e.g. "layer 0 wq (Q4_K)"; "" if there is none. For
+// backends that compute llama2.c's types only, to refuse such a model at load.
+std::string first_ggml_weight(const ModelWeights& w);
 
 // Size in bytes a v0 file with this config must have (including the stored RoPE tables
 // and, when not shared, the classifier).
@@ -165,7 +192,8 @@ int64_t v1_file_size(const ModelConfig& c);
 int64_t v2_file_size(const ModelConfig& c, int group_size);
 
 // The first tensor of `w` (in the order embedding, layers, final norm, classifier) that
-// holds a NaN or Inf; for Q8_0 matrices the scales are what can be non-finite.
+// holds a NaN or Inf; for Q8_0 matrices the scales are what can be non-finite, for GGUF
+// blocks the fp16 scales (d, and dmin for Q4_K) and, for F16, every value.
 NonFiniteWeight first_non_finite_weight(const ModelWeights& w, const ModelConfig& c);
 
 }  // namespace lhb

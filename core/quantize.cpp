@@ -53,6 +53,10 @@ void quantize_activations_q8(const float* x, int n, int gs, int8_t* q, float* sc
 
 void write_q8_model(const Model& model, const std::string& out_path, int gs) {
     const ModelConfig& c = model.config();
+    // A GGUF file may mix fp32 and block types, and carries a RoPE base and epsilon that a
+    // version-2 file cannot store.
+    if (model.format() == FileFormat::Gguf)
+        throw InputError(model.path() + ": a GGUF file; expected an fp32 llama2.c (v0 or v1) checkpoint");
     if (model.dtype() != DType::F32)
         throw InputError(model.path() + ": already quantized; expected an fp32 (v0 or v1) checkpoint");
     if (gs <= 0 || c.dim % gs != 0 || c.hidden_dim % gs != 0)

@@ -65,6 +65,8 @@ struct ViewChecker {
     void matrix(const lhb::WeightMatrix& w, const char* what) {
         if (w.dtype == lhb::DType::F32) {
             check(w.f32, w.numel() * 4, what);
+        } else if (w.dtype == lhb::DType::Ggml) {  // a GGUF file's blocks
+            check(w.blocks, int64_t(w.rows) * int64_t(lhb::row_bytes(w.ggml_type, size_t(w.cols))), what);
         } else {
             if (w.group_size <= 0 || w.numel() % w.group_size != 0) {
                 std::fprintf(stderr, "%s: group size %d does not divide %lld values\n", what,
@@ -88,7 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const lhb::ModelWeights& w = m.weights();
         ViewChecker v{find_mapping(), size};
         const int64_t d = c.dim;
-        v.check(w.token_embedding, int64_t(c.vocab_size) * d * 4, "token_embedding");
+        if (w.token_embedding) v.check(w.token_embedding, int64_t(c.vocab_size) * d * 4, "token_embedding");
+        else v.matrix(w.embedding_blocks, "token_embedding");
         v.check(w.rms_final, d * 4, "rms_final");
         if (w.layers.size() != size_t(c.n_layers)) std::abort();
         for (const lhb::LayerWeights& L : w.layers) {

@@ -1,6 +1,7 @@
 #include "host/packing.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -45,6 +46,14 @@ int group_size_of(const Model& model) {
 }
 
 void check_fits(const ModelConfig& c, const std::string& where, int group_size) {
+    // The kernels compute with llama2.c's constants (kernels/primitives/rmsnorm.hpp, rope.hpp).
+    const ModelConfig llama2c;
+    if (c.norm_eps != llama2c.norm_eps || c.rope_theta != llama2c.rope_theta) {
+        char found[96];
+        std::snprintf(found, sizeof found, "epsilon %g and RoPE base %g", double(c.norm_eps), double(c.rope_theta));
+        throw InputError(where + ": does not fit the HLS kernels: they compute with llama2.c's RMSNorm epsilon 1e-5 "
+                         "and RoPE base 10000, this model has " + found);
+    }
     const char* why = nullptr;
     if (!lhk::dims_fit(dims_of(c, group_size), &why))
         throw InputError(where + ": does not fit the HLS kernels: " + why +

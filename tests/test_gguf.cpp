@@ -15,6 +15,7 @@
 #include "core/model.hpp"
 #include "core/quant_types.hpp"
 #include "core/tokenizer.hpp"
+#include "tests/llama_cpp_logits.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb {
@@ -257,33 +258,8 @@ TEST(GgufReal, DequantizedTensorsApproximateTheF32Weights) {
 
 // ---- a scalar forward against llama.cpp's logits ------------------------------------------
 
-// The .logits files (models README): int32 n_vocab, int32 n_positions, then per position an
-// int32 input token and n_vocab floats.
-struct LlamaCppLogits {
-    int n_vocab = 0;
-    std::vector<int> tokens;
-    std::vector<std::vector<float>> logits;
-};
-
-LlamaCppLogits read_logits(const std::string& path) {
-    const std::string b = test::read_file(path);
-    LlamaCppLogits r;
-    int32_t n_pos = 0;
-    std::memcpy(&r.n_vocab, b.data(), 4);
-    std::memcpy(&n_pos, b.data() + 4, 4);
-    if (r.n_vocab <= 0 || n_pos <= 0 || b.size() != 8 + size_t(n_pos) * (4 + 4 * size_t(r.n_vocab)))
-        throw std::runtime_error(path + ": not a logits file");
-    size_t off = 8;
-    for (int p = 0; p < n_pos; ++p) {
-        int32_t tok;
-        std::memcpy(&tok, b.data() + off, 4);
-        r.tokens.push_back(tok);
-        r.logits.emplace_back(size_t(r.n_vocab));
-        std::memcpy(r.logits.back().data(), b.data() + off + 4, 4 * size_t(r.n_vocab));
-        off += 4 + 4 * size_t(r.n_vocab);
-    }
-    return r;
-}
+using test::LlamaCppLogits;
+using test::read_logits;
 
 // A plain scalar LLaMA forward over a GGUF file, with llama.cpp's choices where they change
 // numbers: rms norm summed in double, RoPE angles by repeated multiplication with

@@ -25,6 +25,9 @@ HlsDeviceBackend::HlsDeviceBackend(std::unique_ptr<hls::KernelRunner> runner, Hl
 HlsDeviceBackend::~HlsDeviceBackend() = default;
 
 void HlsDeviceBackend::load(const Model& model) {
+    if (const std::string g = first_ggml_weight(model.weights()); !g.empty())
+        throw InputError(model.path() + ": " + name() + ": GGUF weight type of " + g +
+                         " is not supported (the HLS kernels read fp32 and llama2.c int8; cpu-ref runs it)");
     hls::check_fits(model.config(), model.path(), hls::group_size_of(model));
     Backend::load(model);
     weights_ = {};  // a failed load leaves no weights of another model behind

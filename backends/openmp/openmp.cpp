@@ -47,10 +47,10 @@ Range share(int n, int parts, int part, int align) {
     return {edge(part), edge(part + 1)};
 }
 
-void rmsnorm_into(float* out, const float* x, const float* weight, int n) {
+void rmsnorm_into(float* out, const float* x, const float* weight, int n, float eps) {
     float ss = sum_of_squares(x, n);
     ss /= n;
-    ss += 1e-5f;
+    ss += eps;
     ss = 1.0f / sqrtf(ss);
     for (int j = 0; j < n; j++) out[j] = weight[j] * (ss * x[j]);
 }
@@ -90,6 +90,11 @@ void OpenMpBackend::set_q8_kernel(openmp::Q8Kernel k) {
 }
 
 void OpenMpBackend::load(const Model& model) {
+    // GGUF blocks: cpu-ref computes them (core/quant_types.hpp); openmp's SIMD kernels for
+    // them are not here yet.
+    if (const std::string g = first_ggml_weight(model.weights()); !g.empty())
+        throw InputError(model.path() + ": openmp: GGUF weight type of " + g +
+                         " is not supported (only fp32 and llama2.c int8; cpu-ref runs it)");
     Backend::load(model);
     const ModelConfig& c = model.config();
     const bool q8 = model.dtype() == DType::Q8_0;
@@ -185,8 +190,8 @@ void OpenMpBackend::pack_weights() {
 }
 
 void OpenMpBackend::rmsnorm(float* out, const float* x, const float* weight, int n) {
-    if (exact_) return exact::rmsnorm(out, x, weight, n);
-    rmsnorm_into(out, x, weight, n);
+    if (exact_) return exact::rmsnorm(out, x, weight, n, norm_eps());
+    rmsnorm_into(out, x, weight, n, norm_eps());
 }
 
 void OpenMpBackend::matmul(float* out, const float* x, const WeightMatrix& w) {
@@ -290,8 +295,9 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
     auto norm = exact_ ? exact::rmsnorm : rmsnorm_into;
     const int first_t = std::min(key_t_valid_, pos);
 
-    std::memcpy(s.x.data(), w.token_embedding + int64_t(token) * dim, size_t(dim) * sizeof(float));
-    exact::rope_angles(rope_cos_.data(), rope_sin_.data(), pos, head_size);
+    const float eps = p.norm_eps;
+    w.embedding_row(token, dim, s.x.data());
+    exact::rope_angles(rope_cos_.data(), rope_sin_.data(), pos, head_size, p.rope_theta);
     const float* rc = rope_cos_.data();
     const float* rs = rope_sin_.data();
 
@@ -342,7 +348,7 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
             float* k = kc + size_t(pos) * size_t(kv_dim);
             float* v = vc + size_t(pos) * size_t(kv_dim);
 
-            norm(xb, s.x.data(), L.rms_att, dim);
+            norm(xb, s.x.data(), L.rms_att, dim, eps);
             Input in = input(xb, xq);
             next_rows(s.q.data(), in, dim, rd, false);
             exact::rotate_pairs(s.q.data(), rd.lo, rd.hi, head_size, rc, rs);
@@ -373,7 +379,7 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
             next_rows(s.x.data(), input(s.xb.data(), xq), dim, rd, true);  // x += wo xb
 #pragma omp barrier
 
-            norm(xb, s.x.data(), L.rms_ffn, dim);
+            norm(xb, s.x.data(), L.rms_ffn, dim, eps);
             in = input(xb, xq);
             next_rows(s.hb.data(), in, dim, rh, false);
             next_rows(s.hb2.data(), in, dim, rh, false);
@@ -384,7 +390,7 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
 #pragma omp barrier
         }
 
-        norm(xb, s.x.data(), w.rms_final, dim);
+        norm(xb, s.x.data(), w.rms_final, dim, eps);
         next_rows(s.logits.data(), input(xb, xq), dim, share(p.vocab_size, nt, tid, al), false);
         }
     }
