@@ -10,6 +10,7 @@ packages=(
   python3 python3-matplotlib      # tools/report.py
   clang libclang-rt-14-dev        # libFuzzer targets and sanitizer runtimes
   chromium                        # headless check of the HTML report
+  sqlite3                         # tests: bench print -o sql loads into SQLite
 )
 
 missing=()
