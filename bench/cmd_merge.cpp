@@ -31,8 +31,8 @@ const char* kUsage =
 json run_of(const json& doc, const std::string& file) {
     json run = runs_of(doc).at(0);
     run["file"] = file;
-    run["config_file"] = json(doc.value("config", json::object())).value("file", json(nullptr));
-    run["board"] = doc.contains("board") && doc["board"].is_object() ? json(doc["board"].value("name", json(nullptr))) : json(nullptr);
+    run["config_file"] = at_path(doc, {"config", "file"});
+    run["board"] = at_path(doc, {"board", "name"});
     return run;
 }
 
@@ -46,13 +46,15 @@ void add_published(json& merged, const json& figure, const std::string& file) {
         if (a != b)
             throw InputError(file + ": /published: the figure " + figure["backend"].dump() +
                              " differs from the one of an earlier input; merge runs that quote the same figures");
-        for (const json& m : figure.value("applies_to_models", json::array()))
-            if (std::find(p["applies_to_models"].begin(), p["applies_to_models"].end(), m) == p["applies_to_models"].end())
-                p["applies_to_models"].push_back(m);
+        const json& applies = at_path(figure, {"applies_to_models"});
+        for (size_t i = 0; applies.is_array() && i < applies.size(); ++i)
+            if (std::find(p["applies_to_models"].begin(), p["applies_to_models"].end(), applies[i]) ==
+                p["applies_to_models"].end())
+                p["applies_to_models"].push_back(applies[i]);
         return;
     }
     json f = figure;
-    if (!f.contains("applies_to_models")) f["applies_to_models"] = json::array();
+    if (!f.contains("applies_to_models") || !f["applies_to_models"].is_array()) f["applies_to_models"] = json::array();
     merged.push_back(f);
 }
 
@@ -76,17 +78,23 @@ json merge_documents(const std::vector<std::string>& files) {
             if (!run_keys.insert(key).second)
                 throw InputError(file + ": the run " + key + " is already in an earlier input (a file merged twice?)");
             merged["runs"].push_back(run);
-            if (started.empty() || text_of(run.value("started_at", json(""))) < started) started = text_of(run.value("started_at", json("")));
-            finished = std::max(finished, text_of(run.value("finished_at", json(""))));
+            const std::string run_started = text_of(at_path(run, {"started_at"}));
+            if (started.empty() || run_started < started) started = run_started;
+            finished = std::max(finished, text_of(at_path(run, {"finished_at"})));
         }
         if (!merged.contains("methodology") && doc.contains("methodology")) merged["methodology"] = doc["methodology"];
-        if (doc.value("complete", false) != true) merged["complete"] = false;
-        if (doc.value("interrupted", false) == true) merged["interrupted"] = true;
-        for (json m : doc.value("models", json::array())) {
+        if (at_path(doc, {"complete"}) != true) merged["complete"] = false;
+        if (at_path(doc, {"interrupted"}) == true) merged["interrupted"] = true;
+        const json& models = at_path(doc, {"models"});
+        for (size_t i = 0; models.is_array() && i < models.size(); ++i) {
+            if (!models[i].is_object()) throw InputError(file + ": /models/" + std::to_string(i) + ": expected a model object");
+            json m = models[i];
             if (!m.contains("run")) m["run"] = runs[0]["run"];
             merged["models"].push_back(m);
         }
-        for (const json& p : doc.value("published", json::array())) add_published(merged["published"], p, file);
+        const json& published = at_path(doc, {"published"});
+        for (size_t i = 0; published.is_array() && i < published.size(); ++i)
+            add_published(merged["published"], published[i], file);
         for (const json& r : doc["rows"]) merged["rows"].push_back(r);
     }
     merged["description"] = "bench merge of " + std::to_string(merged["runs"].size()) + " run(s)";

@@ -28,9 +28,8 @@ int run_print(int argc, char** argv) {
     flags.text({"-o", "--output-format"}, format_name).positionals(files, 1);
     if (auto status = flags.parse(argc, argv)) return *status;
     if (files.size() != 1) return flags.usage_error();
-    const std::optional<OutputFormat> format = parse_output_format(format_name);
-    if (!format) throw InputError("-o: expected " + std::string(kOutputFormatNames) + ", found \"" + format_name + "\"");
-    std::fputs(print_results(load_results(files[0]), *format).c_str(), stdout);
+    const OutputFormat format = parse_output_format(format_name);
+    std::fputs(print_results(load_results(files[0]), format).c_str(), stdout);
     return 0;
 }
 

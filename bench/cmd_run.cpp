@@ -54,8 +54,7 @@ int run_run(int argc, char** argv) {
     if (auto status = flags.parse(argc, argv)) return *status;
     if (files.empty()) return flags.usage_error();
     const std::string& config_path = files[0];
-    const std::optional<OutputFormat> format = parse_output_format(format_name);
-    if (!format) throw InputError("-o: expected " + std::string(kOutputFormatNames) + ", found \"" + format_name + "\"");
+    const OutputFormat format = parse_output_format(format_name);
     const bool report = !no_report;
     RunConfig cfg = load_config(config_path);
     if (!out.empty()) cfg.out = out;
@@ -74,7 +73,7 @@ int run_run(int argc, char** argv) {
     so.log_lines = log_lines;
     nlohmann::json results = run_sweep(cfg, so);
     const std::string path = write_results(results, cfg.out);
-    std::fputs(print_results(results, *format).c_str(), stdout);
+    std::fputs(print_results(results, format).c_str(), stdout);
     std::fflush(stdout);
     std::fprintf(stderr, "results: %s (and results.csv)\n", path.c_str());
 

@@ -1,6 +1,7 @@
 #include "bench/formats.hpp"
 
 #include "bench/results.hpp"
+#include "core/error.hpp"
 
 namespace lhb::bench {
 
@@ -38,13 +39,13 @@ std::string model_type(const ExportSource& s) {
 
 }  // namespace
 
-std::optional<OutputFormat> parse_output_format(const std::string& name) {
+OutputFormat parse_output_format(const std::string& name) {
     if (name == "md") return OutputFormat::Markdown;
     if (name == "csv") return OutputFormat::Csv;
     if (name == "json") return OutputFormat::Json;
     if (name == "jsonl") return OutputFormat::Jsonl;
     if (name == "sql") return OutputFormat::Sql;
-    return std::nullopt;
+    throw InputError("-o: expected md, csv, json, jsonl or sql, found \"" + name + "\"");
 }
 
 // llama-bench's names first (build_commit ... stddev_ts), then this project's own fields.

@@ -14,9 +14,8 @@
 namespace lhb::bench {
 
 enum class OutputFormat { Markdown, Csv, Json, Jsonl, Sql };
-// "md", "csv", "json", "jsonl", "sql"; nullopt for anything else.
-std::optional<OutputFormat> parse_output_format(const std::string& name);
-constexpr const char* kOutputFormatNames = "md, csv, json, jsonl or sql";
+// "md", "csv", "json", "jsonl", "sql"; anything else is an InputError naming the -o flag.
+OutputFormat parse_output_format(const std::string& name);
 
 // What a field of an exported row is read from: the row, its run's environment, its model.
 struct ExportSource {

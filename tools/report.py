@@ -503,7 +503,8 @@ def plot_roofline(plt, results):
         ax.scatter([x], [y], marker="^" if est else "o", s=60,
                    color="#d62728" if r.get("status") == "failed" else ("#ff7f0e" if est else "#1f77b4"),
                    edgecolor="black", zorder=3)
-        labels.append((x, y, row_label(r).replace("\n", " "), "black"))
+        # Above its ceiling, a point is not a result (the row is flagged unstable): said so.
+        labels.append((x, y, row_label(r).replace("\n", " ") + (" (UNSTABLE)" if r.get("unstable") else ""), "black"))
     for x, y, name in pub_points:
         ax.scatter([x], [y], marker="x", s=70, color="#2ca02c", zorder=3)
         labels.append((x, y, f"published: {name}", "#2ca02c"))
