@@ -8,6 +8,7 @@
 
 #include "bench/command.hpp"
 #include "bench/config.hpp"
+#include "bench/formats.hpp"
 #include "bench/measure.hpp"
 #include "bench/report_runner.hpp"
 #include "bench/results.hpp"
@@ -19,13 +20,15 @@ namespace lhb::bench {
 namespace {
 
 const char* kUsage =
-    "Usage: bench run CONFIG.json [--out DIR] [--quiet] [--log] [--no-report]\n"
+    "Usage: bench run CONFIG.json [--out DIR] [-o md|csv|json|jsonl|sql] [--quiet] [--log] [--no-report]\n"
     "Runs the sweep CONFIG.json describes (docs/config.md): for each model x backend x\n"
     "precision x threads x prompt length, a correctness check against cpu-ref, then prefill\n"
     "and decode tok/s, per-op latency and the memory-roofline fraction.\n"
     "Writes DIR/results.json (docs/results-schema.md), DIR/results.csv and the report\n"
     "(PNGs + index.html, tools/report.py); prints the results table on stdout.\n"
     "  --out DIR    output folder (default: the config's \"out\")\n"
+    "  -o FMT       what stdout gets: md (the table, default), csv, json, jsonl or sql, with\n"
+    "               llama-bench's field names (bench print; the files written stay the same)\n"
     "  --quiet      no progress line on stderr\n"
     "  --log        one stderr line per finished point, even when stderr is not a terminal\n"
     "  --no-report  skip tools/report.py\n"
@@ -39,10 +42,11 @@ void on_interrupt(int) {
 
 int run_run(int argc, char** argv) {
     std::vector<std::string> files;  // CONFIG.json
-    std::string out;
+    std::string out, format_name = "md";
     bool quiet = false, log_lines = false, no_report = false;
     FlagParser flags(kUsage);
     flags.text({"--out"}, out)
+        .text({"-o", "--output-format"}, format_name)
         .flag({"--quiet", "-q"}, quiet)
         .flag({"--log"}, log_lines)
         .flag({"--no-report"}, no_report)
@@ -50,6 +54,7 @@ int run_run(int argc, char** argv) {
     if (auto status = flags.parse(argc, argv)) return *status;
     if (files.empty()) return flags.usage_error();
     const std::string& config_path = files[0];
+    const OutputFormat format = parse_output_format(format_name);
     const bool report = !no_report;
     RunConfig cfg = load_config(config_path);
     if (!out.empty()) cfg.out = out;
@@ -68,7 +73,7 @@ int run_run(int argc, char** argv) {
     so.log_lines = log_lines;
     nlohmann::json results = run_sweep(cfg, so);
     const std::string path = write_results(results, cfg.out);
-    std::fputs(results_markdown(results).c_str(), stdout);
+    std::fputs(print_results(results, format).c_str(), stdout);
     std::fflush(stdout);
     std::fprintf(stderr, "results: %s (and results.csv)\n", path.c_str());
 

@@ -1,9 +1,13 @@
 #include "bench/compare.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <sstream>
+
+#include "bench/result_row.hpp"
+#include "bench/results.hpp"
 
 namespace lhb::bench {
 
@@ -42,24 +46,54 @@ std::string fmt(double v, const char* f) {
 
 }  // namespace
 
+// What the runs of a document say about `key` of their environments, each value once.
+std::vector<json> environment_values(const json& doc, const char* key) {
+    std::vector<json> values;
+    for (const json& run : runs_of(doc)) {
+        const json& v = get(get(run, "environment"), key);
+        if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+    }
+    return values;
+}
+
+std::string values_text(const std::vector<json>& values) {
+    std::string t;
+    for (const json& v : values) t += (t.empty() ? "" : ", ") + v.dump();
+    return t;
+}
+
+// Rows are paired by their full identity (row_key): two points that differ only in `fused`
+// are two points. With a merged document of several hosts, the host is part of it too.
 Comparison compare_results(const json& a, const json& b) {
     Comparison c;
+    const bool with_host = hosts_of(a).size() > 1 || hosts_of(b).size() > 1;
     std::map<std::string, const json*> rows_a, rows_b;
-    std::vector<std::string> order;
-    for (const json& r : get(a, "rows"))
-        if (measured_or_estimated(r)) rows_a[get(r, "id").get<std::string>()] = &r, order.push_back(get(r, "id"));
-    for (const json& r : get(b, "rows"))
-        if (measured_or_estimated(r)) rows_b[get(r, "id").get<std::string>()] = &r;
-    for (const std::string& id : order) {
-        auto it = rows_b.find(id);
+    std::vector<std::string> order_a, order_b;
+    auto collect = [&](const json& doc, std::map<std::string, const json*>& rows, std::vector<std::string>& order,
+                       const char* side) {
+        for (const json& r : get(doc, "rows")) {
+            if (!measured_or_estimated(r)) continue;
+            const std::string key = row_key(r, with_host);
+            if (!rows.emplace(key, &r).second) {
+                c.notes.push_back(std::string("warning: ") + side + " has two rows " + row_label(r, with_host) +
+                                  "; the second is not compared");
+                continue;
+            }
+            order.push_back(key);
+        }
+    };
+    collect(a, rows_a, order_a, "A");
+    collect(b, rows_b, order_b, "B");
+    for (const std::string& key : order_a) {
+        const json& ra = *rows_a[key];
+        auto it = rows_b.find(key);
         if (it == rows_b.end()) {
-            c.only_in_a.push_back(id);
+            c.only_in_a.push_back(row_label(ra, with_host));
             continue;
         }
-        const json& ra = *rows_a[id];
         const json& rb = *it->second;
         PointComparison p;
-        p.id = id;
+        p.id = row_label(ra, with_host);
         p.a_decode = get(ra, "decode_tok_s").get<double>();
         p.b_decode = get(rb, "decode_tok_s").get<double>();
         if (get(ra, "prefill_tok_s").is_number()) p.a_prefill = get(ra, "prefill_tok_s").get<double>();
@@ -75,13 +109,17 @@ Comparison compare_results(const json& a, const json& b) {
         if (p.flag == "slower" || p.flag == "correctness lost") ++c.regressions;
         c.points.push_back(p);
     }
-    for (const auto& [id, r] : rows_b)
-        if (!rows_a.count(id)) c.only_in_b.push_back(id);
+    for (const std::string& key : order_b)
+        if (!rows_a.count(key)) c.only_in_b.push_back(row_label(*rows_b[key], with_host));
 
-    for (const char* key : {"cpu_model", "compiler", "build_flags", "git_commit"}) {
-        const json& ea = get(get(a, "environment"), key);
-        const json& eb = get(get(b, "environment"), key);
-        if (ea != eb) c.notes.push_back(std::string(key) + " differs: " + ea.dump() + " vs " + eb.dump());
+    // Hosts, CPUs and commits that differ make a ratio a comparison of machines or builds,
+    // not of one change: warned. Compiler and flags are noted.
+    for (const char* key : {"hostname", "cpu_model", "git_commit", "compiler", "build_flags"}) {
+        const std::vector<json> va = environment_values(a, key), vb = environment_values(b, key);
+        const bool warn = std::string(key) == "hostname" || std::string(key) == "cpu_model" || std::string(key) == "git_commit";
+        if (va != vb) c.notes.push_back((warn ? "warning: " : "") + std::string(key) + " differs: " + values_text(va) + " vs " + values_text(vb));
+        else if (warn && va.size() > 1)
+            c.notes.push_back("warning: each file mixes " + std::string(key) + " values: " + values_text(va));
     }
     if (get(a, "complete") != true) c.notes.push_back("A is incomplete (interrupted run)");
     if (get(b, "complete") != true) c.notes.push_back("B is incomplete (interrupted run)");
@@ -104,7 +142,7 @@ std::string comparison_markdown(const Comparison& c, const std::string& a_name, 
     for (const auto& id : c.only_in_a) md << "\nonly in A: " << id;
     for (const auto& id : c.only_in_b) md << "\nonly in B: " << id;
     if (!c.only_in_a.empty() || !c.only_in_b.empty()) md << "\n";
-    for (const auto& n : c.notes) md << "\nnote: " << n;
+    for (const auto& n : c.notes) md << "\n" << (n.rfind("warning: ", 0) == 0 ? "" : "note: ") << n;
     md << "\n" << c.regressions << " regression(s) beyond noise.\n";
     return md.str();
 }

@@ -50,6 +50,7 @@ const std::vector<RowField> kRowFields = {
     {"op_ms_per_token", FieldType::Object, [](const ResultRow& r) { return r.op_ms_per_token; }},
     {"correctness", FieldType::Object, [](const ResultRow& r) { return r.correctness; }},
     {"speedup", FieldType::Object, [](const ResultRow& r) { return r.speedup; }},
+    {"unstable", FieldType::Boolean, [](const ResultRow& r) { return json(r.unstable); }},
 };
 
 json to_json(const ResultRow& row) {
@@ -95,7 +96,9 @@ std::vector<CsvField> csv_fields(const json& published) {
         {"timer_overhead", T::Number, "fraction", {{"op_profile", "timer_overhead"}}},
         {"bytes_per_token", T::Number, "bytes", {{"roofline", "bytes_per_token"}}},
         {"roofline_tok_s", T::Number, "tok/s", {{"roofline", "tok_s"}}},
-        {"roofline_fraction", T::Number, "fraction", {{"roofline", "fraction"}}},
+        {"roofline_fraction", T::Number, "fraction", {{"roofline", "fraction"}}, true},
+        {"unstable", T::Boolean, "", {{"unstable"}}},
+        {"host", T::String, "", {{"host"}}},
         {"correctness", T::String, "", {{"correctness", "status"}}},
         {"max_abs_logit_err", T::Number, "", {{"correctness", "max_abs_logit_err"}}},
         {"tokens_agreeing", T::Integer, "tokens", {{"correctness", "tokens_agreeing"}}},
@@ -112,7 +115,7 @@ std::vector<CsvField> csv_fields(const json& published) {
     return f;
 }
 
-std::vector<TableColumn> table_columns(const json& published) {
+std::vector<TableColumn> table_columns(const json& published, bool with_host) {
     std::vector<TableColumn> c = {
         {"model", "model", "model", {"model"}},
         {"backend", "backend", "backend", {"backend"}},
@@ -123,8 +126,9 @@ std::vector<TableColumn> table_columns(const json& published) {
         {"prefill_tok_s", "prefill t/s", "number", {"prefill_tok_s"}, true},
         {"decode_tok_s", "decode t/s", "number", {"decode_tok_s"}, true},
         {"decode_cv", "cv", "percent", {"decode", "tok_s", "cv"}, true},
-        {"roofline_fraction", "roofline", "percent", {"roofline", "fraction"}, true},
+        {"roofline_fraction", "roofline", "roofline", {"roofline", "fraction"}, true},
     };
+    if (with_host) c.insert(c.begin(), {"host", "host", "text", {"host"}});
     for (const json& p : published) {
         const std::string b = text_of(at_path(p, {"backend"}));
         const json& tok_s = at_path(p, {"tok_s"});
@@ -148,6 +152,11 @@ std::string table_cell(const TableColumn& c, const json& row) {
     if (f == "integer") return v.is_number() ? text_of(v) : "-";
     if (f == "number") return v.is_number() ? num(v.get<double>()) : "-";
     if (f == "percent") return v.is_number() ? fixed(100 * v.get<double>(), 1) + "%" : "-";
+    if (f == "roofline") {
+        if (at_path(row, {"unstable"}) == true || (v.is_number() && v.get<double>() > 1)) return "unstable";
+        return v.is_number() ? fixed(100 * v.get<double>(), 1) + "%" : "-";
+    }
+    if (f == "speedup" && !is_board_row(row)) return "-";
     if (f == "speedup") return v.is_number() ? fixed(v.get<double>(), v.get<double>() >= 100 ? 0 : 2) + "x" : "-";
     if (f == "model") return text_of(v) + (at_path(row, {"weights"}) == "synthetic" ? " (synthetic weights)" : "");
     if (f == "backend") {
@@ -168,6 +177,38 @@ std::string table_cell(const TableColumn& c, const json& row) {
         return v == "fail" ? "FAIL" : v.get<std::string>();
     }
     return text_of(v);
+}
+
+bool is_board_row(const json& row) {
+    const json& kind = at_path(row, {"kind"});
+    return kind == "estimated" || kind == "published" || at_path(row, {"backend"}) == "zcu106-xrt";
+}
+
+std::string row_key(const json& row, bool with_host) {
+    std::string key;
+    for (const char* k : {"id", "kind", "model", "weights", "backend", "target", "precision", "threads", "fused",
+                          "prompt_tokens", "generate_tokens"})
+        key += text_of(at_path(row, {k})) + '\x1f';
+    if (with_host) key += text_of(at_path(row, {"host"}));
+    return key;
+}
+
+std::string row_label(const json& row, bool with_host) {
+    std::string label = text_of(at_path(row, {"id"}));
+    if (at_path(row, {"fused"}) == false) label += " (fused=false)";
+    if (with_host) label += " @" + text_of(at_path(row, {"host"}));
+    return label;
+}
+
+void normalize_row(json& row) {
+    if (!row.is_object()) return;
+    const json& fraction = at_path(row, {"roofline", "fraction"});
+    const bool impossible = fraction.is_number() && fraction.get<double>() > 1;
+    if (impossible || !row.contains("unstable") || !row["unstable"].is_boolean()) row["unstable"] = impossible;
+    if (impossible && !row.contains("unstable_reason"))
+        row["unstable_reason"] = "decode tok/s above the memory roofline (fraction " + fixed(fraction.get<double>(), 3) +
+                                 "): the bandwidth measured is not the one this point saw; its fraction is not a result";
+    if (!is_board_row(row)) row["speedup"] = json::object();
 }
 
 std::string fixed(double v, int digits) {

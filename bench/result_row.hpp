@@ -38,6 +38,7 @@ struct ResultRow {
     nlohmann::json correctness;      // object or null
     nlohmann::json speedup = nlohmann::json::object();
     nlohmann::json details = nlohmann::json::object();  // the kind's own fields, merged into the row
+    bool unstable = false;  // schema 3: a figure is physically impossible (roofline fraction > 1)
 };
 
 // The common fields of a row: name, type and how to read it from a ResultRow.
@@ -62,6 +63,7 @@ struct CsvField {
     FieldType type;  // Number: up to 9 significant digits; otherwise the text or JSON value
     std::string unit;
     std::vector<RowPath> paths;
+    bool blank_when_unstable = false;  // a figure an unstable row does not have as a result
 };
 // results.csv's columns for a document with these published figures (one speedup column each).
 std::vector<CsvField> csv_fields(const nlohmann::json& published);
@@ -69,16 +71,33 @@ std::vector<CsvField> csv_fields(const nlohmann::json& published);
 // A column of the markdown table. `format` names how a cell is made from the row (the same
 // names tools/report.py implements; docs/results-schema.md lists them):
 //   text, integer, number, percent, speedup: the value at `path`;
+//   roofline: percent, or "unstable" for an unstable row (its fraction is not a result);
 //   model, backend, test, correctness: composed from several fields of the row.
 struct TableColumn {
     std::string name, header, format;
     RowPath path;
     bool right_aligned = false;
 };
-std::vector<TableColumn> table_columns(const nlohmann::json& published);
+// `with_host`: a first column naming each row's host (a merged document of several hosts).
+std::vector<TableColumn> table_columns(const nlohmann::json& published, bool with_host = false);
 nlohmann::json to_json(const TableColumn& c);
 // One cell of the table (not yet escaped for markdown).
 std::string table_cell(const TableColumn& c, const nlohmann::json& row);
+
+// ---------------------------------------------------------------- identity and honesty
+// A row from a board (kind estimated or published, or measured on a board backend): only
+// these are compared with the published board figures; host rows compare with host peers.
+bool is_board_row(const nlohmann::json& row);
+// Everything that tells two points apart: id (model, backend, precision, threads, prompt
+// and generated tokens, kind), fused, weights, target and, when `with_host`, the host.
+// bench compare pairs rows and bench merge checks rows by it.
+std::string row_key(const nlohmann::json& row, bool with_host);
+// The id, plus what the id does not say (fused = false, the host when `with_host`).
+std::string row_label(const nlohmann::json& row, bool with_host);
+// Brings a row of any schema version to what this build writes: `unstable` set when its
+// roofline fraction exceeds 1 (a physically impossible figure: the bandwidth measured is
+// not the one the run saw), and no speedup over the published board figures on a host row.
+void normalize_row(nlohmann::json& row);
 
 // Number formats shared by the printers.
 std::string fixed(double v, int digits);

@@ -1,5 +1,6 @@
 #include "bench/results.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -48,6 +49,7 @@ std::string csv_cell(const CsvField& f, const json& row) {
         if (parent.is_object() && parent.contains(p.back())) break;
     }
     const json& v = at_path(row, f.paths[i]);
+    if (f.blank_when_unstable && at_path(row, {"unstable"}) == true) return "";
     return f.type == FieldType::Number ? csv_number(v) : str(v);
 }
 
@@ -63,10 +65,48 @@ bool measured_in_table(const json& r) {
 
 }  // namespace
 
-json table_json(const json& published) {
+json table_json(const json& published, bool with_host) {
     json columns = json::array();
-    for (const TableColumn& c : table_columns(published)) columns.push_back(to_json(c));
+    for (const TableColumn& c : table_columns(published, with_host)) columns.push_back(to_json(c));
     return {{"columns", columns}};
+}
+
+std::string run_key(const json& environment, const json& started_at) {
+    return text_of(at_path(environment, {"hostname"})) + "@" + text_of(started_at);
+}
+
+json runs_of(const json& results) {
+    const json& runs = at_path(results, {"runs"});
+    if (runs.is_array()) return runs;
+    const json& env = at_path(results, {"environment"});
+    return json::array({{{"run", run_key(env, at_path(results, {"started_at"}))},
+                         {"hostname", at_path(env, {"hostname"})},
+                         {"name", at_path(results, {"name"})},
+                         {"started_at", at_path(results, {"started_at"})},
+                         {"finished_at", at_path(results, {"finished_at"})},
+                         {"complete", at_path(results, {"complete"})},
+                         {"environment", env}}});
+}
+
+std::vector<std::string> hosts_of(const json& results) {
+    std::vector<std::string> hosts;
+    for (const json& run : runs_of(results)) {
+        const std::string h = text_of(at_path(run, {"hostname"}));
+        if (std::find(hosts.begin(), hosts.end(), h) == hosts.end()) hosts.push_back(h);
+    }
+    return hosts;
+}
+
+void normalize_rows(json& results) {
+    if (!results.contains("rows") || !results["rows"].is_array()) return;
+    const json runs = runs_of(results);
+    const json& first = runs.at(0);
+    for (json& r : results["rows"]) {
+        if (!r.is_object()) continue;
+        if (!r.contains("run")) r["run"] = first["run"];
+        if (!r.contains("host")) r["host"] = first["hostname"];
+        normalize_row(r);
+    }
 }
 
 std::string results_csv(const json& results) {
@@ -85,7 +125,8 @@ std::string results_csv(const json& results) {
 // why, the published figures, the host, the timers' cost and how busy the machine was.
 std::string results_markdown(const json& results) {
     const json& published = at_path(results, {"published"});
-    const std::vector<TableColumn> columns = table_columns(published);
+    const std::vector<std::string> hosts = hosts_of(results);
+    const std::vector<TableColumn> columns = table_columns(published, hosts.size() > 1);
     std::ostringstream md;
     md << "|";
     for (const TableColumn& c : columns) md << " " << md_cell(c.header) << " |";
@@ -129,11 +170,20 @@ std::string results_markdown(const json& results) {
             md << "- " << str(at_path(p, {"name"})) << ": " << num(at_path(p, {"tok_s"})) << " tok/s, " << str(at_path(p, {"model"})) << " "
                << str(at_path(p, {"precision"})) << ". Source: " << str(at_path(p, {"source"})) << "\n";
     }
-    const json& env = at_path(results, {"environment"});
     md << "\nkind: measured = timed here; estimated = modelled board figure (not measured); published = quoted.\n";
-    md << "Host: " << str(at_path(env, {"cpu_model"})) << ", " << str(at_path(env, {"cores"})) << " cores; " << str(at_path(env, {"compiler"}))
-       << "; commit " << str(at_path(env, {"git_commit"})).substr(0, 12)
-       << (env.contains("git_dirty") && at_path(env, {"git_dirty"}) == true ? " (dirty)" : "") << "\n";
+    md << "Speedups over the published board figures are shown for board rows only (estimated, "
+          "measured on a board, published); host rows compare with host rows (rank).\n";
+    const json runs = runs_of(results);
+    for (const json& run : runs) {
+        const json& env = at_path(run, {"environment"});
+        md << "Host" << (runs.size() > 1 ? " " + str(at_path(run, {"hostname"})) + " (run " + str(at_path(run, {"started_at"})) + ")" : "")
+           << ": " << str(at_path(env, {"cpu_model"})) << ", " << str(at_path(env, {"cores"})) << " cores; "
+           << str(at_path(env, {"compiler"})) << "; commit " << str(at_path(env, {"git_commit"})).substr(0, 12)
+           << (at_path(env, {"git_dirty"}) == true ? " (dirty)" : "") << "\n";
+    }
+    for (const json& r : at_path(results, {"rows"}))
+        if (at_path(r, {"unstable"}) == true)
+            md << "Unstable: " << str(at_path(r, {"id"})) << ": " << str(at_path(r, {"unstable_reason"})) << "\n";
     // The cost of the per-op timers, measured per point (target: at most 2%).
     double worst = -1e300;
     std::string worst_id;
@@ -145,6 +195,7 @@ std::string results_markdown(const json& results) {
         md << "Per-op timer overhead (timed vs untimed op-by-op passes): at most " << fixed(100 * worst, 1) << "% ("
            << worst_id << "; target <= 2%; negative = below the noise)\n";
     // CPU time other processes used during the run (measured), else the load before it.
+    const json& env = at_path(results, {"environment"});
     const json& others = at_path(env, {"other_processes_cpu", "fraction"});
     const json& load = at_path(env, {"load_average_start"});
     if (others.is_number()) {
@@ -243,6 +294,19 @@ json load_results(const std::string& path) {
     }
     if (j.contains("environment") && !j["environment"].is_object())
         bad("/environment", "an object", &j["environment"]);
+    if (j.contains("runs")) {
+        const json& runs = j["runs"];
+        if (!runs.is_array() || runs.empty()) bad("/runs", "a non-empty array of runs", &runs);
+        for (size_t i = 0; i < runs.size(); ++i) {
+            const std::string ptr = "/runs/" + std::to_string(i);
+            if (!runs[i].is_object()) bad(ptr, "a run object", &runs[i]);
+            for (const char* k : {"run", "hostname"})
+                if (!runs[i].contains(k) || !runs[i][k].is_string()) bad(ptr + "/" + k, "a string", field(runs[i], k));
+            if (!runs[i].contains("environment") || !runs[i]["environment"].is_object())
+                bad(ptr + "/environment", "an object", field(runs[i], "environment"));
+        }
+    }
+    normalize_rows(j);
     return j;
 }
 

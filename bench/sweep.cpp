@@ -747,7 +747,8 @@ void rank_rows(json& results) {
     // precision (the row says its own; an int8 row's speedup includes what int8 buys).
     for (json& r : rows) {
         r["speedup"] = json::object();
-        if (r["kind"] == "published" || !r["decode_tok_s"].is_number()) continue;
+        // Host rows (x86, C simulation) are not compared with board figures (issue 18).
+        if (r["kind"] == "published" || !r["decode_tok_s"].is_number() || !is_board_row(r)) continue;
         for (const json& p : results["published"]) {
             const auto& models = p["applies_to_models"];
             if (std::find(models.begin(), models.end(), r["model"]) == models.end()) continue;
@@ -786,6 +787,7 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     results["rows"] = json::array();
     for (const ResultRow& r : sweep.rows()) results["rows"].push_back(to_json(r));
     rank_rows(results);
+    for (json& r : results["rows"]) normalize_row(r);
     results["table"] = table_json(results["published"]);
     results["environment"]["load_average_end"] = load_average();
     results["environment"]["other_processes_cpu"] = other_processes_cpu(cpu_start, sample_cpu());

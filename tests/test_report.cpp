@@ -212,7 +212,7 @@ TEST(ReportInput, ABadResultsFileIsRefusedWithOneLine) {
                             dir.file("err") + "'";
     int status = std::system(cmd.c_str());
     EXPECT_EQ(WEXITSTATUS(status), 2);
-    EXPECT_EQ(read_file(dir.file("err")), "report: " + dir.file("r.json") + ": /schema_version: expected 1 to 2, found 99\n");
+    EXPECT_EQ(read_file(dir.file("err")), "report: " + dir.file("r.json") + ": /schema_version: expected 1 to 3, found 99\n");
     EXPECT_FALSE(fs::exists(dir.file("index.html")));
 }
 

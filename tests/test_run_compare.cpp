@@ -88,6 +88,30 @@ TEST(RunCompare, ComparesAVersion1FileWithAVersion2File) {
     EXPECT_EQ(bad.err, "error: " + dir.file("c.json") + ": /table: expected an object with the table's columns, found none\n");
 }
 
+// Version 3 (unstable, board-only speedups, merged runs) reads beside 1 and 2, both ways.
+TEST(RunCompare, ComparesAVersion3FileWithVersion1And2Files) {
+    TempDir dir;
+    json v1 = results({row("p", 100, 0.01)}, "aaa");
+    json v2 = v1, v3 = v1;
+    v2["schema_version"] = 2;
+    v2["table"] = bench::table_json(v2["published"]);
+    v3["schema_version"] = 3;
+    v3["table"] = bench::table_json(v3["published"]);
+    v3["rows"][0]["unstable"] = false;
+    v3["rows"][0]["decode_tok_s"] = 50;
+    write_file(dir.file("v1.json"), v1.dump());
+    write_file(dir.file("v2.json"), v2.dump());
+    write_file(dir.file("v3.json"), v3.dump());
+    for (const char* old : {"v1.json", "v2.json"}) {
+        auto r = run_bench("compare '" + dir.file(old) + "' '" + dir.file("v3.json") + "'");
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_NE(r.out.find("| p | 100.00 | 50.00 | 0.500 |"), std::string::npos) << r.out;
+        auto back = run_bench("compare '" + dir.file("v3.json") + "' '" + dir.file(old) + "'");
+        ASSERT_EQ(back.exit_code, 0) << back.err;
+        EXPECT_NE(back.out.find("| p | 50.00 | 100.00 | 2.000 |"), std::string::npos) << back.out;
+    }
+}
+
 TEST(RunCompare, RejectsAFileThatIsNotResults) {
     TempDir dir;
     write_file(dir.file("a.json"), "{\"schema\": \"something else\", \"rows\": []}");

@@ -95,9 +95,20 @@ TEST(RunResults, CsvQuotesFieldsAndHasOneLinePerRow) {
 }
 
 TEST(RunResults, MarkdownMarksFailuresUnrankedAndListsSkippedPointsWithReasons) {
-    std::string md = results_markdown(tiny_results());
+    // The same failed point measured on a board: board rows show their speedup over the
+    // published board figure; the host (openmp) row shows none (schema 3, issue 18).
+    nlohmann::json results = tiny_results();
+    nlohmann::json on_board = results["rows"][1];
+    on_board["id"] = "m/zcu106-xrt/fp32/t1/pp8/tg16/measured";
+    on_board["backend"] = "zcu106-xrt";
+    on_board["threads"] = 1;
+    results["rows"].push_back(on_board);
+    std::string md = results_markdown(results);
     EXPECT_NE(md.find("| vs zcu106-hls (8.71) |"), std::string::npos) << md;
-    EXPECT_NE(md.find("| m (synthetic weights) | openmp | fp32 | 2 | measured | pp8+tg16 | 200.0 | 100.0 | 2.0% | - | 11.48x | FAIL (not ranked) | - |"),
+    EXPECT_NE(md.find("| m (synthetic weights) | zcu106-xrt | fp32 | 1 | measured | pp8+tg16 | 200.0 | 100.0 | 2.0% | - | 11.48x | FAIL (not ranked) | - |"),
+              std::string::npos)
+        << md;
+    EXPECT_NE(md.find("| m (synthetic weights) | openmp | fp32 | 2 | measured | pp8+tg16 | 200.0 | 100.0 | 2.0% | - | - | FAIL (not ranked) | - |"),
               std::string::npos)
         << md;
     EXPECT_NE(md.find("- m zcu106-xrt fp32 t2 pp8: skipped: no device"), std::string::npos) << md;

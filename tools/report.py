@@ -26,7 +26,7 @@ import sys
 import textwrap
 
 SCHEMA = "llama-hls-bench/results"
-KNOWN_VERSION = 2  # 2 adds /table/columns; rows are the same in 1 and 2
+KNOWN_VERSION = 3  # 2 adds /table/columns; 3 adds row unstable/host/run and merged runs[]
 EXIT_BAD_INPUT = 2
 EXIT_NO_MATPLOTLIB = 3
 INSTALL_HINT = ("report: matplotlib is not installed, so there are no plots. Install it with\n"
@@ -143,7 +143,42 @@ def load_results(path):
             if not isinstance(c, dict) or not all(isinstance(c.get(k), str) for k in ("name", "header", "format")) \
                     or not isinstance(c.get("path"), list):
                 raise BadInput(f"{path}: /table/columns/{i}: expected a column (name, header, format, path)")
+    if "runs" in data and (not isinstance(data["runs"], list) or not data["runs"]
+                           or not all(isinstance(r, dict) and isinstance(r.get("environment"), dict) for r in data["runs"])):
+        raise BadInput(f"{path}: /runs: expected a non-empty array of runs, each with an environment")
+    normalize_rows(data)
     return data
+
+
+def is_board_row(r):
+    """bench/result_row.cpp's is_board_row: only these are compared with published board figures."""
+    return r.get("kind") in ("estimated", "published") or r.get("backend") == "zcu106-xrt"
+
+
+def runs_of(results):
+    """bench/results.cpp's runs_of: a merged document's runs, or the one run of a bench run file."""
+    if isinstance(results.get("runs"), list):
+        return results["runs"]
+    env = results.get("environment") if isinstance(results.get("environment"), dict) else {}
+    return [{"run": f"{text_of(env.get('hostname'))}@{text_of(results.get('started_at'))}",
+             "hostname": env.get("hostname"), "started_at": results.get("started_at"), "environment": env}]
+
+
+def normalize_rows(results):
+    """As bench reads a file of any version (bench/results.cpp's normalize_rows): every row has
+    its host and run; a roofline fraction above 1 flags the row unstable; host rows carry no
+    speedup over published board figures."""
+    first = runs_of(results)[0]
+    for r in results["rows"]:
+        r.setdefault("run", first.get("run"))
+        r.setdefault("host", first.get("hostname"))
+        fraction = at_path(r, ["roofline", "fraction"])
+        if num(fraction) and fraction > 1:
+            r["unstable"] = True
+        elif not isinstance(r.get("unstable"), bool):
+            r["unstable"] = False
+        if not is_board_row(r):
+            r["speedup"] = {}
 
 
 def num(x):
@@ -468,7 +503,8 @@ def plot_roofline(plt, results):
         ax.scatter([x], [y], marker="^" if est else "o", s=60,
                    color="#d62728" if r.get("status") == "failed" else ("#ff7f0e" if est else "#1f77b4"),
                    edgecolor="black", zorder=3)
-        labels.append((x, y, row_label(r).replace("\n", " "), "black"))
+        # Above its ceiling, a point is not a result (the row is flagged unstable): said so.
+        labels.append((x, y, row_label(r).replace("\n", " ") + (" (UNSTABLE)" if r.get("unstable") else ""), "black"))
     for x, y, name in pub_points:
         ax.scatter([x], [y], marker="x", s=70, color="#2ca02c", zorder=3)
         labels.append((x, y, f"published: {name}", "#2ca02c"))
@@ -597,8 +633,14 @@ def table_cell(column, r):
         return text_of(v) if num(v) else "-"
     if f == "number":
         return cpp_num(v)
+    if f == "roofline" or (f == "percent" and column.get("path") == ["roofline", "fraction"]):
+        if r.get("unstable") is True or (num(v) and v > 1):
+            return "unstable"
+        return f"{100 * v:.1f}%" if num(v) else "-"
     if f == "percent":
         return f"{100 * v:.1f}%" if num(v) else "-"
+    if f == "speedup" and not is_board_row(r):
+        return "-"
     if f == "speedup":
         return f"{v:.{0 if v >= 100 else 2}f}x" if num(v) else "-"
     if f == "model":
@@ -741,17 +783,31 @@ def published_table(results):
     return table("published-table", ["name", "model", "precision", "tok/s", "tokens", "seconds", "source"], rows)
 
 
+def environment_value(k, v):
+    if isinstance(v, dict) and num(v.get("bytes_per_s")):
+        return f"{gbs(v['bytes_per_s'])} (best pass; {v.get('threads')} threads, {v.get('buffer_bytes')} byte buffer)"
+    if k == "other_processes_cpu" and isinstance(v, dict) and num(v.get("fraction")):
+        return f"{v.get('cpu_seconds', 0):.1f} CPU seconds = {100 * v['fraction']:.1f}% of the machine during the run"
+    return json.dumps(v) if isinstance(v, (list, dict)) else v
+
+
+def hosts_table(results):
+    """A merged document (bench merge): one column per run, its host's environment side by side."""
+    runs = runs_of(results)
+    keys = []
+    for run in runs:
+        keys += [k for k in run["environment"] if k not in keys]
+    rows = [["host"] + [run.get("hostname") for run in runs], ["run started"] + [run.get("started_at") for run in runs],
+            ["file"] + [run.get("file") for run in runs], ["rows"] + [sum(r.get("run") == run.get("run") for r in results["rows"]) for run in runs]]
+    rows += [[k] + [environment_value(k, run["environment"].get(k)) for run in runs] for k in keys]
+    return table("environment-table", ["field"] + [f"{run.get('hostname')}" for run in runs], rows)
+
+
 def environment_table(results):
+    if isinstance(results.get("runs"), list):
+        return hosts_table(results)
     env = results.get("environment") or {}
-    rows = []
-    for k, v in env.items():
-        if isinstance(v, dict) and num(v.get("bytes_per_s")):
-            v = f"{gbs(v['bytes_per_s'])} (best pass; {v.get('threads')} threads, {v.get('buffer_bytes')} byte buffer)"
-        elif k == "other_processes_cpu" and isinstance(v, dict) and num(v.get("fraction")):
-            v = f"{v.get('cpu_seconds', 0):.1f} CPU seconds = {100 * v['fraction']:.1f}% of the machine during the run"
-        elif isinstance(v, (list, dict)):
-            v = json.dumps(v)
-        rows.append([k, v])
+    rows = [[k, environment_value(k, v)] for k, v in env.items()]
     rows += [["run started", results.get("started_at")], ["run finished", results.get("finished_at")],
              ["duration", f"{results.get('duration_s', 0):.1f} s" if num(results.get("duration_s")) else "-"],
              ["complete", results.get("complete")]]
@@ -816,8 +872,10 @@ def html_page(results, images, note=None):
     if results.get("description"):
         parts.append(f"<p>{esc(results['description'])}</p>")
     env = results.get("environment") or {}
-    parts.append(f"<p>{esc(results.get('started_at'))} on {esc(env.get('cpu_model'))} "
-                 f"({esc(env.get('cores'))} cores), commit {esc(str(env.get('git_commit', ''))[:12])}. "
+    on = "; ".join(f"{esc(run.get('started_at'))} on {esc(run.get('hostname'))}: {esc(run['environment'].get('cpu_model'))} "
+                   f"({esc(run['environment'].get('cores'))} cores), commit "
+                   f"{esc(str(run['environment'].get('git_commit', ''))[:12])}" for run in runs_of(results))
+    parts.append(f"<p>{on}. Speedups over published board figures are shown for board rows only. "
                  "<b>measured</b> = timed on this machine; <b>estimated</b> = a modelled board figure, "
                  "not a measurement; <b>published</b> = quoted from its source.</p>")
     others = (env.get("other_processes_cpu") or {}).get("fraction") if isinstance(env.get("other_processes_cpu"), dict) else None

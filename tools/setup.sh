@@ -10,6 +10,7 @@ packages=(
   python3 python3-matplotlib      # tools/report.py
   clang libclang-rt-14-dev        # libFuzzer targets and sanitizer runtimes
   chromium                        # headless check of the HTML report
+  sqlite3                         # tests: bench print -o sql loads into SQLite
 )
 # The board's host program: bench cross-compiled for the A53 (aarch64) against Debian's arm64
 # packages (multiarch), run under qemu-user by tools/cross_test.sh.
