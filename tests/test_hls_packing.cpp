@@ -59,7 +59,9 @@ TEST(HlsPacking, RegionsAreDisjointAlignedAndInsideTheirBuffers) {
                 for (size_t i = 0; i < r.size(); ++i) {
                     EXPECT_EQ(r[i].begin % lhk::kRegionAlignBeats, 0) << r[i].name << " on port " << p;
                     EXPECT_LE(r[i].end, lhk::weight_port_beats(d, p)) << r[i].name << " on port " << p;
-                    if (i > 0) EXPECT_LE(r[i - 1].end, r[i].begin) << r[i - 1].name << " overlaps " << r[i].name;
+                    if (i > 0) {
+                        EXPECT_LE(r[i - 1].end, r[i].begin) << r[i - 1].name << " overlaps " << r[i].name;
+                    }
                 }
             }
         }
