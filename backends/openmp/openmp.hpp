@@ -26,6 +26,7 @@
 #include <memory>
 #include <vector>
 
+#include "backends/openmp/ggml_kernels.hpp"
 #include "backends/openmp/q8_kernels.hpp"
 #include "core/backend.hpp"
 
@@ -47,8 +48,9 @@ public:
     int threads() const { return threads_; }
     // Threads of the fused forward pass for the loaded model (0 before load()).
     int forward_threads() const { return forward_threads_; }
-    // The int8 kernel implementation (default: the fastest this CPU supports). Tests pick
-    // each supported one; an unsupported one throws std::invalid_argument.
+    // The int8 kernel implementation (default: the fastest this CPU supports), which also
+    // picks the GGUF types' kernels. Tests pick each supported one; an unsupported one
+    // throws std::invalid_argument.
     void set_q8_kernel(openmp::Q8Kernel k);
     openmp::Q8Kernel q8_kernel() const { return q8_kernel_; }
 
@@ -63,6 +65,7 @@ private:
     float* forward_fused(int token, int pos);
     void pack_weights();
     void matmul_q8(float* out, const float* x, const WeightMatrix& w);
+    void matmul_ggml(float* out, const float* x, const WeightMatrix& w);
 
     int threads_ = 1;
     bool fused_ = true;
@@ -99,6 +102,10 @@ private:
     std::vector<openmp::Q8Vector> thread_xq_, thread_hq_;
     openmp::Q8Vector op_xq_;
     std::vector<unsigned char> op_tiles_;
+    // GGUF types (DType::Ggml, backends/openmp/ggml_kernels.hpp): computed from the file's
+    // blocks, no packed copy; the input converted per thread (fused pass) or once (op by op).
+    std::vector<openmp::GgmlVector> thread_gx_;
+    openmp::GgmlVector op_gx_;
 };
 
 }  // namespace lhb

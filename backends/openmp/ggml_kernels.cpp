@@ -1,0 +1,128 @@
+#include "backends/openmp/ggml_kernels.hpp"
+
+#include <cstddef>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+// Built with -ffp-contract=off (backends/openmp/CMakeLists.txt, the q8 sources): each float
+// operation below must round on its own, as quant_types' scalar reference does.
+
+namespace lhb::openmp {
+
+namespace {
+
+using RowDot = float (*)(const unsigned char* row, const GgmlVector& x);
+
+size_t round_up8(size_t v) { return (v + 7) / 8 * 8; }
+
+// Portable: the reference itself.
+float dot_reference(const unsigned char* row, const GgmlVector& x) { return dot_row(x.type, row, x.a); }
+
+}  // namespace
+
+}  // namespace lhb::openmp
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define LHB_GGML_X86 1
+#include <immintrin.h>
+
+#pragma GCC push_options
+#pragma GCC target("avx2,f16c")
+namespace lhb::openmp::ggml_avx2 {
+using RowDot = float (*)(const unsigned char* row, const GgmlVector& x);
+#define LHB_GGML_VNNI 0
+#include "backends/openmp/ggml_simd.inc"
+#undef LHB_GGML_VNNI
+}  // namespace lhb::openmp::ggml_avx2
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+namespace lhb::openmp::ggml_avx512 {
+using RowDot = float (*)(const unsigned char* row, const GgmlVector& x);
+#define LHB_GGML_VNNI 1
+#include "backends/openmp/ggml_simd.inc"
+#undef LHB_GGML_VNNI
+}  // namespace lhb::openmp::ggml_avx512
+#pragma GCC pop_options
+#else
+#define LHB_GGML_X86 0
+#endif
+
+namespace lhb::openmp {
+
+void GgmlVector::quantize(GgmlType t, const float* x, int n) {
+    type = t;
+    a.type = vec_dot_type(t);  // throws for a type without a dot product
+    a.n = size_t(n);
+    switch (a.type) {
+        case VecDotType::F32:
+            a.f32.assign(x, x + n);
+            return;
+        case VecDotType::Q8_0: {
+            const size_t nb = size_t(n) / kQK8_0;
+            a.q8_0.resize(nb * sizeof(BlockQ8_0));
+            quantize_row_q8_0(x, a.q8_0.data(), size_t(n));
+            block_scale.assign(round_up8(nb), 0.0f);  // padded: the SIMD loads read 8 at a time
+            block_sum.assign(round_up8(nb), 0);
+            for (size_t b = 0; b < nb; ++b) {
+                BlockQ8_0 blk;
+                std::memcpy(&blk, a.q8_0.data() + b * sizeof blk, sizeof blk);
+                block_scale[b] = fp16_to_fp32(blk.d);
+                int32_t s = 0;
+                for (int8_t q : blk.qs) s += q;
+                block_sum[b] = s;
+            }
+            return;
+        }
+        case VecDotType::Q8_K:
+            a.q8_k.resize(size_t(n) / kQK_K);
+            quantize_row_q8_K(x, a.q8_k.data(), size_t(n));
+            return;
+    }
+}
+
+namespace {
+
+// The kernel k if this CPU runs it, else the next one down. The 256-bit vpdpbusd needs
+// AVX512-VL beside VNNI, and every SIMD kernel F16C.
+Q8Kernel usable(Q8Kernel k) {
+#if LHB_GGML_X86
+    const bool f16c = __builtin_cpu_supports("f16c");
+    if (k == Q8Kernel::Avx512Vnni && q8_kernel_supported(k) && __builtin_cpu_supports("avx512vl") && f16c) return k;
+    if (k != Q8Kernel::Portable && q8_kernel_supported(Q8Kernel::Avx2) && f16c) return Q8Kernel::Avx2;
+#endif
+    (void)k;
+    return Q8Kernel::Portable;
+}
+
+RowDot row_dot_for(GgmlType t, Q8Kernel k) {
+    RowDot f = nullptr;
+#if LHB_GGML_X86
+    if (k == Q8Kernel::Avx512Vnni) f = ggml_avx512::row_dot(t);
+    if (k == Q8Kernel::Avx2) f = ggml_avx2::row_dot(t);
+#endif
+    (void)k;
+    return f ? f : &dot_reference;
+}
+
+}  // namespace
+
+void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row_begin, int row_end, bool add,
+                 Q8Kernel k) {
+    if (m.dtype != DType::Ggml || x.type != m.ggml_type || x.a.n != size_t(m.cols))
+        throw std::logic_error(std::string("openmp ggml matvec: activations converted for ") +
+                               ggml_type_name(uint32_t(x.type)) + " x " + std::to_string(x.a.n) + ", matrix is " +
+                               ggml_type_name(uint32_t(m.ggml_type)) + " x " + std::to_string(m.cols));
+    const RowDot dot = row_dot_for(m.ggml_type, usable(k));
+    const size_t stride = row_bytes(m.ggml_type, size_t(m.cols));
+    const unsigned char* row = m.blocks + size_t(row_begin) * stride;
+    for (int r = row_begin; r < row_end; ++r, row += stride) {
+        const float v = dot(row, x);
+        float& o = out[r - row_begin];
+        o = add ? o + v : v;
+    }
+}
+
+}  // namespace lhb::openmp
