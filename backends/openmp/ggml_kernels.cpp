@@ -13,11 +13,30 @@ namespace lhb::openmp {
 namespace {
 
 using RowDot = float (*)(const unsigned char* row, const GgmlVector& x);
-
-size_t round_up8(size_t v) { return (v + 7) / 8 * 8; }
+using Rows8Dot = void (*)(const unsigned char* const rows[8], const GgmlVector& x, float out[8]);
+struct Kernels {
+    RowDot row = nullptr;      // one row
+    Rows8Dot rows8 = nullptr;  // eight rows (taken when present)
+};
 
 // Portable: the reference itself.
-float dot_reference(const unsigned char* row, const GgmlVector& x) { return dot_row(x.type, row, x.a); }
+template <GgmlType T>
+float dot_reference(const unsigned char* row, const GgmlVector& x) {
+    return dot_row(T, row, x.a);
+}
+
+Kernels reference_kernels(GgmlType t) {
+    switch (t) {
+        case GgmlType::F32: return {&dot_reference<GgmlType::F32>};
+        case GgmlType::F16: return {&dot_reference<GgmlType::F16>};
+        case GgmlType::Q8_0: return {&dot_reference<GgmlType::Q8_0>};
+        case GgmlType::Q4_0: return {&dot_reference<GgmlType::Q4_0>};
+        case GgmlType::Q4_K: return {&dot_reference<GgmlType::Q4_K>};
+        case GgmlType::Q6_K: return {&dot_reference<GgmlType::Q6_K>};
+        default: break;
+    }
+    throw std::logic_error(std::string("openmp ggml matvec: no kernel for ") + ggml_type_name(uint32_t(t)));
+}
 
 }  // namespace
 
@@ -30,7 +49,6 @@ float dot_reference(const unsigned char* row, const GgmlVector& x) { return dot_
 #pragma GCC push_options
 #pragma GCC target("avx2,f16c")
 namespace lhb::openmp::ggml_avx2 {
-using RowDot = float (*)(const unsigned char* row, const GgmlVector& x);
 #define LHB_GGML_VNNI 0
 #include "backends/openmp/ggml_simd.inc"
 #undef LHB_GGML_VNNI
@@ -40,7 +58,6 @@ using RowDot = float (*)(const unsigned char* row, const GgmlVector& x);
 #pragma GCC push_options
 #pragma GCC target("avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 namespace lhb::openmp::ggml_avx512 {
-using RowDot = float (*)(const unsigned char* row, const GgmlVector& x);
 #define LHB_GGML_VNNI 1
 #include "backends/openmp/ggml_simd.inc"
 #undef LHB_GGML_VNNI
@@ -64,8 +81,8 @@ void GgmlVector::quantize(GgmlType t, const float* x, int n) {
             const size_t nb = size_t(n) / kQK8_0;
             a.q8_0.resize(nb * sizeof(BlockQ8_0));
             quantize_row_q8_0(x, a.q8_0.data(), size_t(n));
-            block_scale.assign(round_up8(nb), 0.0f);  // padded: the SIMD loads read 8 at a time
-            block_sum.assign(round_up8(nb), 0);
+            block_scale.assign(nb, 0.0f);
+            block_sum.assign(nb, 0);
             for (size_t b = 0; b < nb; ++b) {
                 BlockQ8_0 blk;
                 std::memcpy(&blk, a.q8_0.data() + b * sizeof blk, sizeof blk);
@@ -97,14 +114,14 @@ Q8Kernel usable(Q8Kernel k) {
     return Q8Kernel::Portable;
 }
 
-RowDot row_dot_for(GgmlType t, Q8Kernel k) {
-    RowDot f = nullptr;
+Kernels kernels_for(GgmlType t, Q8Kernel k) {
+    Kernels f;
 #if LHB_GGML_X86
-    if (k == Q8Kernel::Avx512Vnni) f = ggml_avx512::row_dot(t);
-    if (k == Q8Kernel::Avx2) f = ggml_avx2::row_dot(t);
+    if (k == Q8Kernel::Avx512Vnni) f = ggml_avx512::kernels(t);
+    if (k == Q8Kernel::Avx2) f = ggml_avx2::kernels(t);
 #endif
     (void)k;
-    return f ? f : &dot_reference;
+    return f.row || f.rows8 ? f : reference_kernels(t);
 }
 
 }  // namespace
@@ -115,14 +132,26 @@ void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row
         throw std::logic_error(std::string("openmp ggml matvec: activations converted for ") +
                                ggml_type_name(uint32_t(x.type)) + " x " + std::to_string(x.a.n) + ", matrix is " +
                                ggml_type_name(uint32_t(m.ggml_type)) + " x " + std::to_string(m.cols));
-    const RowDot dot = row_dot_for(m.ggml_type, usable(k));
+    const Kernels f = kernels_for(m.ggml_type, usable(k));
     const size_t stride = row_bytes(m.ggml_type, size_t(m.cols));
-    const unsigned char* row = m.blocks + size_t(row_begin) * stride;
-    for (int r = row_begin; r < row_end; ++r, row += stride) {
-        const float v = dot(row, x);
+    auto put = [&](int r, float v) {
         float& o = out[r - row_begin];
         o = add ? o + v : v;
+    };
+    if (f.rows8) {
+        // Eight rows per call; a last partial group repeats its last row in the spare lanes.
+        for (int r0 = row_begin; r0 < row_end; r0 += 8) {
+            const int n = row_end - r0 < 8 ? row_end - r0 : 8;
+            const unsigned char* rows[8];
+            for (int i = 0; i < 8; ++i) rows[i] = m.blocks + size_t(r0 + (i < n ? i : n - 1)) * stride;
+            float v[8];
+            f.rows8(rows, x, v);
+            for (int i = 0; i < n; ++i) put(r0 + i, v[i]);
+        }
+        return;
     }
+    const unsigned char* row = m.blocks + size_t(row_begin) * stride;
+    for (int r = row_begin; r < row_end; ++r, row += stride) put(r, f.row(row, x));
 }
 
 }  // namespace lhb::openmp
