@@ -19,6 +19,7 @@
 #include "core/error.hpp"
 #include "core/gguf.hpp"
 #include "core/quant_types.hpp"
+#include "core/synth.hpp"
 #include "tests/backend_fixtures.hpp"
 #include "tests/test_support.hpp"
 
@@ -306,6 +307,31 @@ TEST(OpenMpGgml, FusedForwardMatchesOpByOpAndCpuRef) {
             }
             const Tolerance tol = logits_tolerance(DType::Q8_0);
             EXPECT_LE(test::max_logit_error(trio.unfused, trio.ref, steps), tol.abs) << "threads " << threads;
+        }
+    }
+}
+
+// fp32 matrices read where the file maps them (set_pack_fp32(false): no second copy) give
+// the packed streams' logits bit for bit: the same kernel over the same rows in the same
+// groups of 4.
+TEST(OpenMpGgml, UnpackedFp32ForwardIsThePackedOnesBitForBit) {
+    test::TempDir tmp;
+    const std::string path = tmp.file("m.bin");
+    write_synthetic_model(parse_shape("dim=96,hidden=200,layers=2,heads=6,kv_heads=2,vocab=300,seq=40"), path, 3);
+    const Model model = Model::open(path);
+    for (int threads : {1, 2, 3}) {
+        OpenMpBackend packed(threads, true, 0), mapped(threads, true, 0);
+        mapped.set_pack_fp32(false);
+        packed.load(model);
+        mapped.load(model);
+        const int vocab = model.config().vocab_size;
+        int token = 1;
+        for (int pos = 0; pos < 10; ++pos) {
+            const float* a = packed.forward(token, pos);
+            std::vector<float> la(a, a + vocab);
+            const float* b = mapped.forward(token, pos);
+            ASSERT_EQ(std::memcmp(la.data(), b, size_t(vocab) * sizeof(float)), 0) << "threads " << threads << " pos " << pos;
+            token = int(std::max_element(la.begin(), la.end()) - la.begin());
         }
     }
 }

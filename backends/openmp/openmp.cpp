@@ -74,8 +74,8 @@ void attend_head(int h, float* out, const float* q, const float* key_cache, cons
 
 // Bytes of rows r of m in the packed layout: fp32 rows as they are, int8 as tiles; GGUF
 // blocks are not packed (read where the file maps them).
-size_t packed_bytes(const WeightMatrix& m, Range r) {
-    if (m.dtype == DType::F32) return size_t(r.size()) * size_t(m.cols) * sizeof(float);
+size_t packed_bytes(const WeightMatrix& m, Range r, bool pack_fp32) {
+    if (m.dtype == DType::F32) return pack_fp32 ? size_t(r.size()) * size_t(m.cols) * sizeof(float) : 0;
     if (m.dtype == DType::Ggml) return 0;
     return size_t(q8_packed_bytes(r.size(), m.cols, m.group_size));
 }
@@ -171,7 +171,7 @@ void OpenMpBackend::pack_weights() {
                 parts.resize(size_t(nt));
                 parts[size_t(t)] = Q8Part{packed_begin_[size_t(t)] + used, r.lo, r.hi};
             }
-            used += packed_bytes(m, r);
+            used += packed_bytes(m, r, pack_fp32_);
         });
         packed_begin_[size_t(t) + 1] = packed_begin_[size_t(t)] + (used + align - 1) / align * align;
     }
@@ -191,11 +191,11 @@ void OpenMpBackend::pack_weights() {
         for (int part = t; part < nt; part += omp_get_num_threads()) {
             unsigned char* dst = packed_.get() + packed_begin_[size_t(part)];
             each_matrix(part, [&](const WeightMatrix& m, Range r) {
-                if (m.dtype == DType::F32)
-                    std::memcpy(dst, m.f32 + int64_t(r.lo) * m.cols, packed_bytes(m, r));
+                if (m.dtype == DType::F32 && pack_fp32_)
+                    std::memcpy(dst, m.f32 + int64_t(r.lo) * m.cols, packed_bytes(m, r, true));
                 else if (m.dtype == DType::Q8_0)
                     openmp::pack_q8_rows(m, r.lo, r.hi, dst);
-                dst += packed_bytes(m, r);
+                dst += packed_bytes(m, r, pack_fp32_);
             });
         }
     }
@@ -370,9 +370,11 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
             } else if (m.dtype == DType::Q8_0) {
                 matvec_q8(out + r.lo, wp, *in.q8, r.size(), add, q8_kernel_);
                 wp += q8_packed_bytes(r.size(), cols, in.q8->group_size);
-            } else {
+            } else if (pack_fp32_) {
                 matvec_rows(out + r.lo, reinterpret_cast<const float*>(wp), in.f32, cols, 0, r.size(), add);
                 wp += int64_t(r.size()) * cols * int64_t(sizeof(float));
+            } else {
+                matvec_rows(out + r.lo, m.f32, in.f32, cols, r.lo, r.hi, add);
             }
         };
 

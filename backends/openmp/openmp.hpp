@@ -54,6 +54,12 @@ public:
     void set_q8_kernel(openmp::Q8Kernel k);
     openmp::Q8Kernel q8_kernel() const { return q8_kernel_; }
 
+    // Whether load() copies fp32 matrices into per-thread streams for the fused pass (the
+    // default: faster, at the cost of a second copy of the weights, docs/openmp.md) or the
+    // pass reads them where the file is mapped. Takes effect at the next load().
+    void set_pack_fp32(bool pack) { pack_fp32_ = pack; }
+    bool pack_fp32() const { return pack_fp32_; }
+
     void load(const Model& model) override;
     void rmsnorm(float* out, const float* x, const float* weight, int n) override;
     void matmul(float* out, const float* x, const WeightMatrix& w) override;
@@ -78,6 +84,7 @@ private:
     int local_stride_ = 0;
     std::vector<float> rope_cos_, rope_sin_;  // per token: head_size / 2 angles
 
+    bool pack_fp32_ = true;
     int row_align_ = 4;  // threads' row shares start at multiples of this (16 for int8 tiles)
 
     struct FreeDeleter {
