@@ -10,7 +10,12 @@
 // pass reads them, into one contiguous block per thread (2 MiB aligned, transparent huge
 // pages requested): a token then reads each thread's weights as one sequential stream, as
 // a STREAM kernel does, which is what lets decode approach the read bandwidth. That costs
-// a second copy of the matrices in memory (61 MB for stories15M).
+// a second copy of the matrices in memory (61 MB for stories15M); set_pack_fp32(false)
+// reads them where the file is mapped instead.
+//
+// GGUF weight types (DType::Ggml, backends/openmp/ggml_kernels.hpp) are never packed: both
+// paths read the file's blocks in place, with the input converted as llama.cpp does
+// (per thread in the fused pass), and the fp32 ops in llama2.c's exact order as for int8.
 //
 // int8 (Q8_0, version-2) checkpoints: the same structure, with the matrices packed as int8
 // tiles (backends/openmp/q8_kernels.hpp) and the activations quantized per group before
