@@ -45,6 +45,10 @@ Kernels reference_kernels(GgmlType t) {
 #if defined(__x86_64__) && defined(__GNUC__)
 #define LHB_GGML_X86 1
 #include <immintrin.h>
+// GCC 12's masked-intrinsic wrappers (vpermb's among them) pass a deliberately undefined
+// vector and then warn about it; the results do not depend on it (as in q8_kernels.cpp).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,f16c")
@@ -56,7 +60,7 @@ namespace lhb::openmp::ggml_avx2 {
 #pragma GCC pop_options
 
 #pragma GCC push_options
-#pragma GCC target("avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+#pragma GCC target("avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")
 namespace lhb::openmp::ggml_avx512 {
 #define LHB_GGML_VNNI 1
 #include "backends/openmp/ggml_simd.inc"
@@ -96,6 +100,13 @@ void GgmlVector::quantize(GgmlType t, const float* x, int n) {
         case VecDotType::Q8_K:
             a.q8_k.resize(size_t(n) / kQK_K);
             quantize_row_q8_K(x, a.q8_k.data(), size_t(n));
+            // Per 32: for each lane l (element index mod 8), its elements l, l+8, l+16, l+24.
+            q8_k_by_lane.resize(size_t(n));
+            for (size_t b = 0; b < a.q8_k.size(); ++b)
+                for (int s = 0; s < kQK_K; s += 32)
+                    for (int l = 0; l < 8; ++l)
+                        for (int g = 0; g < 4; ++g)
+                            q8_k_by_lane[b * kQK_K + size_t(s + 4 * l + g)] = a.q8_k[b].qs[s + l + 8 * g];
             return;
     }
 }
@@ -103,11 +114,13 @@ void GgmlVector::quantize(GgmlType t, const float* x, int n) {
 namespace {
 
 // The kernel k if this CPU runs it, else the next one down. The 256-bit vpdpbusd needs
-// AVX512-VL beside VNNI, and every SIMD kernel F16C.
+// AVX512-VL beside VNNI, Q4_K's vpermb AVX512-VBMI, and every SIMD kernel F16C.
 Q8Kernel usable(Q8Kernel k) {
 #if LHB_GGML_X86
     const bool f16c = __builtin_cpu_supports("f16c");
-    if (k == Q8Kernel::Avx512Vnni && q8_kernel_supported(k) && __builtin_cpu_supports("avx512vl") && f16c) return k;
+    if (k == Q8Kernel::Avx512Vnni && q8_kernel_supported(k) && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512vbmi") && f16c)
+        return k;
     if (k != Q8Kernel::Portable && q8_kernel_supported(Q8Kernel::Avx2) && f16c) return Q8Kernel::Avx2;
 #endif
     (void)k;
