@@ -29,12 +29,7 @@ namespace {
 using openmp::GgmlVector;
 using openmp::Q8Kernel;
 
-std::vector<Q8Kernel> supported_kernels() {
-    std::vector<Q8Kernel> ks;
-    for (Q8Kernel k : {Q8Kernel::Portable, Q8Kernel::Avx2, Q8Kernel::Avx512Vnni})
-        if (openmp::q8_kernel_supported(k)) ks.push_back(k);
-    return ks;
-}
+std::vector<Q8Kernel> supported_kernels() { return openmp::q8_supported_kernels(); }
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
@@ -319,7 +314,7 @@ TEST(OpenMpGgml, UnpackedFp32ForwardIsThePackedOnesBitForBit) {
     const std::string path = tmp.file("m.bin");
     write_synthetic_model(parse_shape("dim=96,hidden=200,layers=2,heads=6,kv_heads=2,vocab=300,seq=40"), path, 3);
     const Model model = Model::open(path);
-    for (int threads : {1, 2, 3}) {
+    for (int threads : {1, 2}) {  // (more threads than cores make every barrier a time slice)
         OpenMpBackend packed(threads, true, 0), mapped(threads, true, 0);
         mapped.set_pack_fp32(false);
         packed.load(model);

@@ -107,6 +107,17 @@ void GgmlVector::quantize(GgmlType t, const float* x, int n) {
                     for (int l = 0; l < 8; ++l)
                         for (int g = 0; g < 4; ++g)
                             q8_k_by_lane[b * kQK_K + size_t(s + 4 * l + g)] = a.q8_k[b].qs[s + l + 8 * g];
+            // Per 16: elements l and l+8 side by side, and 32 * their sum (Q6_K).
+            q8_k_pairs.resize(size_t(n));
+            q8_k_pair_sums32.resize(size_t(n) / 2);
+            for (size_t b = 0; b < a.q8_k.size(); ++b)
+                for (int s = 0; s < kQK_K; s += 16)
+                    for (int l = 0; l < 8; ++l) {
+                        const int8_t lo = a.q8_k[b].qs[s + l], hi = a.q8_k[b].qs[s + l + 8];
+                        q8_k_pairs[b * kQK_K + size_t(s + 2 * l)] = lo;
+                        q8_k_pairs[b * kQK_K + size_t(s + 2 * l + 1)] = hi;
+                        q8_k_pair_sums32[(b * kQK_K + size_t(s)) / 2 + size_t(l)] = int16_t(32 * (lo + hi));
+                    }
             return;
     }
 }

@@ -37,6 +37,8 @@ struct GgmlVector {
     std::vector<float> block_scale;      // Q8_0 blocks: the fp16 scale as float
     std::vector<int32_t> block_sum;      // Q8_0 blocks: sum of the 32 q (Q4_0's -8 offset)
     std::vector<int8_t> q8_k_by_lane;    // Q8_K: each 32's q reordered, lane by lane (Q4_K)
+    std::vector<int8_t> q8_k_pairs;      // Q8_K: each 16's q as (l, l+8) pairs (Q6_K)
+    std::vector<int16_t> q8_k_pair_sums32;  // Q8_K: 32 * (q_l + q_{l+8}) per 16 (Q6_K)
 
     // x[n] converted as quantize_activations(t, x, n) converts it. n must be a multiple of t's
     // block size.
