@@ -306,6 +306,63 @@ TEST(OpenMpGgml, FusedForwardMatchesOpByOpAndCpuRef) {
     }
 }
 
+// The fused pass with GGUF matrices of mixed types (the conversion shared by wq/wk, redone
+// for wv, shared by w1/w3), against the op-by-op pass bit for bit. Until Model::open reads
+// GGUF, the model is an fp32 one whose matrices are swapped for blocks made here (the Model
+// itself is not const, so writing its views through const_cast is defined).
+TEST(OpenMpGgml, FusedPassWithMixedGgmlMatricesIsTheOpByOpOneBitForBit) {
+    test::TempDir tmp;
+    const std::string path = tmp.file("m.bin");
+    write_synthetic_model(parse_shape("dim=256,hidden=768,layers=2,heads=4,kv_heads=2,vocab=300,seq=32"), path, 5);
+    Model model = Model::open(path);
+    auto& w = const_cast<ModelWeights&>(model.weights());
+    std::mt19937 rng(29);
+    std::vector<std::vector<unsigned char>> owned;
+    auto convert = [&](WeightMatrix& m, GgmlType t) {
+        std::vector<unsigned char> b(row_bytes(t, size_t(m.cols)) * size_t(m.rows));
+        if (t == GgmlType::Q8_0 || t == GgmlType::Q4_0) {
+            for (int r = 0; r < m.rows; ++r) {
+                unsigned char* d = b.data() + size_t(r) * row_bytes(t, size_t(m.cols));
+                const float* x = m.f32 + int64_t(r) * m.cols;
+                if (t == GgmlType::Q8_0) quantize_row_q8_0(x, d, size_t(m.cols));
+                else quantize_row_q4_0(x, d, size_t(m.cols));
+            }
+        } else {
+            b = random_matrix(t, m.rows, m.cols, rng);
+        }
+        owned.push_back(std::move(b));
+        m.dtype = DType::Ggml;
+        m.ggml_type = t;
+        m.blocks = owned.back().data();
+        m.f32 = nullptr;
+    };
+    for (LayerWeights& L : w.layers) {
+        convert(L.wq, GgmlType::Q4_0);
+        convert(L.wk, GgmlType::Q8_0);
+        convert(L.wv, GgmlType::F16);
+        convert(L.wo, GgmlType::Q4_0);
+        convert(L.w1, GgmlType::Q4_K);
+        convert(L.w3, GgmlType::Q4_K);
+        convert(L.w2, GgmlType::Q6_K);
+    }
+    convert(w.wcls, GgmlType::Q8_0);
+    const int vocab = model.config().vocab_size;
+    for (int threads : {1, 2}) {
+        OpenMpBackend fused(threads, true, 0), unfused(threads, false);
+        fused.load(model);
+        unfused.load(model);
+        int token = 1;
+        for (int pos = 0; pos < 8; ++pos) {
+            const float* a = fused.forward(token, pos);
+            std::vector<float> la(a, a + vocab);
+            const float* b = unfused.forward(token, pos);
+            for (float v : la) ASSERT_TRUE(std::isfinite(v));
+            ASSERT_EQ(std::memcmp(la.data(), b, size_t(vocab) * sizeof(float)), 0) << "threads " << threads << " pos " << pos;
+            token = int(std::max_element(la.begin(), la.end()) - la.begin());
+        }
+    }
+}
+
 // fp32 matrices read where the file maps them (set_pack_fp32(false): no second copy) give
 // the packed streams' logits bit for bit: the same kernel over the same rows in the same
 // groups of 4.

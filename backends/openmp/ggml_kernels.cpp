@@ -152,7 +152,7 @@ Kernels kernels_for(GgmlType t, Q8Kernel k) {
 
 void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row_begin, int row_end, bool add,
                  Q8Kernel k) {
-    if (m.dtype != DType::Ggml || x.type != m.ggml_type || x.a.n != size_t(m.cols))
+    if (m.dtype != DType::Ggml || vec_dot_type(x.type) != vec_dot_type(m.ggml_type) || x.a.n != size_t(m.cols))
         throw std::logic_error(std::string("openmp ggml matvec: activations converted for ") +
                                ggml_type_name(uint32_t(x.type)) + " x " + std::to_string(x.a.n) + ", matrix is " +
                                ggml_type_name(uint32_t(m.ggml_type)) + " x " + std::to_string(m.cols));

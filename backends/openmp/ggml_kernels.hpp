@@ -47,7 +47,8 @@ struct GgmlVector {
 };
 
 // out[i] = dot_row(row row_begin + i of m, x) for rows [row_begin, row_end) of the DType::Ggml
-// matrix m (x quantized for m.ggml_type); out[i] += that when `add` is set. A kernel this CPU
+// matrix m (x converted for a type with m.ggml_type's vec_dot_type: Q4_0 and Q8_0 share one,
+// as Q4_K and Q6_K, F32 and F16 do); out[i] += that when `add` is set. A kernel this CPU
 // lacks falls back to the next one down.
 void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row_begin, int row_end, bool add,
                  Q8Kernel k);
