@@ -48,7 +48,8 @@ const char* kUsage =
     "  --type     also a GGUF weight type's matmuls (BACKEND/TYPE/matmul/...) at the model's\n"
     "             matrix shapes, for the backends that compute it: f16, q8_0, q4_0 made from\n"
     "             the fp32 weights, q4_k, q6_k random blocks (the timing does not depend on\n"
-    "             the values); bytes_per_second counts the blocks\n"
+    "             the values); bytes_per_second counts the blocks; shapes that are not a\n"
+    "             whole number of blocks wide are skipped\n"
     "Counters: bytes_per_second (bytes an op must move / time; int8 matmuls: int8 weights plus\n"
     "their fp32 scales), FLOP/s, and 'roofline': that rate divided by the read bandwidth\n"
     "measured over a buffer the size of the model's weights (what decode streams per token;\n"
@@ -254,9 +255,11 @@ std::shared_ptr<GgmlMatrices> ggml_matrices(const Model& model, GgmlType t) {
     Rng rng(7);
     for (const WeightMatrix* m : shapes) {
         const auto layout = block_layout(uint32_t(t));
-        if (m->cols % int(layout->block_elems) != 0)
-            throw InputError(std::string("--type ") + ggml_type_name(uint32_t(t)) + ": a " + std::to_string(m->cols) +
-                             "-wide matrix is not a whole number of blocks of " + std::to_string(layout->block_elems));
+        if (m->cols % int(layout->block_elems) != 0) {
+            std::fprintf(stderr, "skipping %s matmul %d->%d: %d is not a whole number of blocks of %u\n",
+                         ggml_type_name(uint32_t(t)), m->cols, m->rows, m->cols, layout->block_elems);
+            continue;
+        }
         const size_t row = row_bytes(t, size_t(m->cols));
         std::vector<unsigned char> b(row * size_t(m->rows));
         for (int r = 0; r < m->rows; ++r) {
@@ -288,6 +291,9 @@ std::shared_ptr<GgmlMatrices> ggml_matrices(const Model& model, GgmlType t) {
         out->blocks.push_back(std::move(b));
         out->views.push_back(v);
     }
+    if (out->views.empty())
+        throw InputError(std::string("--type ") + ggml_type_name(uint32_t(t)) + ": no matrix of this model is a whole " +
+                         "number of its blocks wide (" + std::to_string(block_layout(uint32_t(t))->block_elems) + ")");
     for (size_t i = 0; i < out->views.size(); ++i) out->views[i].blocks = out->blocks[i].data();
     return out;
 }

@@ -388,5 +388,35 @@ TEST(OpenMpGgml, UnpackedFp32ForwardIsThePackedOnesBitForBit) {
     }
 }
 
+TEST(OpenMpGgml, BenchOpsHasATypeAxis) {
+    test::TempDir tmp;
+    auto r = test::run_bench("ops --shape stories260K --backend openmp --threads 1 --type q4_0 "
+                             "--bandwidth-seconds 0.05 --benchmark_min_time=0.001 --benchmark_format=json "
+                             "--benchmark_filter=matmul --benchmark_out=" + tmp.file("ops.json"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string json = test::read_file(tmp.file("ops.json"));
+    for (const char* name : {"openmp/matmul/64->64", "openmp/q4_0/matmul/64->64", "openmp/q4_0/matmul/64->172",
+                             "openmp/q4_0/matmul/64->512"})
+        EXPECT_NE(json.find(std::string("\"name\": \"") + name + "/real_time\""), std::string::npos) << name;
+    // w2 (172 wide) is not a whole number of Q4_0 blocks: skipped with a line.
+    EXPECT_EQ(json.find("openmp/q4_0/matmul/172->64"), std::string::npos);
+    EXPECT_NE(r.err.find("skipping Q4_0 matmul 172->64"), std::string::npos) << r.err;
+    // Bytes per call, 64->512: 512 rows of 2 Q4_0 blocks (18 bytes) + fp32 x and out.
+    const size_t at = json.find("\"name\": \"openmp/q4_0/matmul/64->512/real_time\"");
+    ASSERT_NE(at, std::string::npos);
+    auto number = [&](const std::string& key) {
+        const size_t k = json.find("\"" + key + "\": ", at);
+        return std::stod(json.substr(k + key.size() + 4));
+    };
+    EXPECT_NEAR(number("bytes_per_second") * number("real_time") * 1e-6 / (512 * 36 + 4 * (64 + 512)), 1.0, 0.02);
+
+    auto bad = test::run_bench("ops --shape stories260K --type q5_1");
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("--type"), std::string::npos) << bad.err;
+    auto width = test::run_bench("ops --shape stories260K --type q4_k");  // no width is a multiple of 256
+    EXPECT_EQ(width.exit_code, 1);
+    EXPECT_NE(width.err.find("--type Q4_K: no matrix"), std::string::npos) << width.err;
+}
+
 }  // namespace
 }  // namespace lhb
