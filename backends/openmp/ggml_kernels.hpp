@@ -26,7 +26,7 @@ namespace lhb::openmp {
 
 // The kernels per instruction set reuse the int8 path's choice (Q8Kernel): Portable is
 // quant_types' scalar dot_row itself; Avx2 uses vpmaddubsw/vpmaddwd (+F16C); Avx512Vnni
-// the same code with vpdpbusd (AVX512-VL; Q8_0 two rows per 512-bit one) and vpermb
+// the same code with vpdpbusd (AVX512-VL; Q8_0/Q4_0 two rows per 512-bit one) and vpermb
 // (AVX512-VBMI, Q4_K), compiled for AVX-512.
 // Q8_0/Q4_0 run eight rows at a time (one float lane per row), the others row by row.
 
