@@ -15,6 +15,7 @@
 
 #include "bench/command.hpp"
 #include "core/error.hpp"
+#include "core/quant_types.hpp"
 #include "core/quantize.hpp"
 #include "core/registry.hpp"
 #include "core/rng.hpp"
@@ -27,6 +28,7 @@ namespace {
 const char* kUsage =
     "Usage: bench ops [--backend NAME|all] [--model FILE | --shape NAME] [--threads N]\n"
     "                 [--precision fp32|int8|all] [--group N] [--bandwidth-seconds S]\n"
+    "                 [--type q8_0|q4_0|q4_k|q6_k|f16]\n"
     "                 [--benchmark_* flags]\n"
     "Google Benchmark microbenchmarks of every op at the model's real shapes, and of one\n"
     "decoded token (decode/pos=P), for each backend available here.\n"
@@ -43,6 +45,11 @@ const char* kUsage =
     "  --group    int8 group size when quantizing (default: the largest <= 64 dividing dim\n"
     "             and hidden_dim)\n"
     "  --bandwidth-seconds  time spent measuring the read bandwidth first (default 0.5)\n"
+    "  --type     also a GGUF weight type's matmuls (BACKEND/TYPE/matmul/...) at the model's\n"
+    "             matrix shapes, for the backends that compute it: f16, q8_0, q4_0 made from\n"
+    "             the fp32 weights, q4_k, q6_k random blocks (the timing does not depend on\n"
+    "             the values); bytes_per_second counts the blocks; shapes that are not a\n"
+    "             whole number of blocks wide are skipped\n"
     "Counters: bytes_per_second (bytes an op must move / time; int8 matmuls: int8 weights plus\n"
     "their fp32 scales), FLOP/s, and 'roofline': that rate divided by the read bandwidth\n"
     "measured over a buffer the size of the model's weights (what decode streams per token;\n"
@@ -230,6 +237,95 @@ void register_backend(const std::shared_ptr<Backend>& b, const Setup& setup) {
     }
 }
 
+// The model's distinct matrix shapes as GGUF blocks of type t (see --type), owned.
+struct GgmlMatrices {
+    std::vector<std::vector<unsigned char>> blocks;
+    std::vector<WeightMatrix> views;
+};
+
+std::shared_ptr<GgmlMatrices> ggml_matrices(const Model& model, GgmlType t) {
+    const ModelWeights& w = model.weights();
+    auto out = std::make_shared<GgmlMatrices>();
+    std::vector<const WeightMatrix*> shapes;
+    for (const WeightMatrix* m : {&w.layers[0].wq, &w.layers[0].wk, &w.layers[0].w1, &w.layers[0].w2, &w.wcls}) {
+        bool seen = false;
+        for (const WeightMatrix* s : shapes) seen = seen || (s->rows == m->rows && s->cols == m->cols);
+        if (!seen) shapes.push_back(m);
+    }
+    Rng rng(7);
+    for (const WeightMatrix* m : shapes) {
+        const auto layout = block_layout(uint32_t(t));
+        if (m->cols % int(layout->block_elems) != 0) {
+            std::fprintf(stderr, "skipping %s matmul %d->%d: %d is not a whole number of blocks of %u\n",
+                         ggml_type_name(uint32_t(t)), m->cols, m->rows, m->cols, layout->block_elems);
+            continue;
+        }
+        const size_t row = row_bytes(t, size_t(m->cols));
+        std::vector<unsigned char> b(row * size_t(m->rows));
+        for (int r = 0; r < m->rows; ++r) {
+            const float* x = m->f32 + int64_t(r) * m->cols;
+            unsigned char* d = b.data() + size_t(r) * row;
+            if (t == GgmlType::F16) {
+                for (int j = 0; j < m->cols; ++j) {
+                    const uint16_t h = fp32_to_fp16(x[j]);
+                    std::memcpy(d + 2 * j, &h, 2);
+                }
+            } else if (t == GgmlType::Q8_0) {
+                quantize_row_q8_0(x, d, size_t(m->cols));
+            } else if (t == GgmlType::Q4_0) {
+                quantize_row_q4_0(x, d, size_t(m->cols));
+            } else {  // K-quants: random bytes, finite fp16 scales
+                const auto v = rng.vec(row);
+                for (size_t k = 0; k < row; ++k) d[k] = uint8_t(int(v[k] * 127.f) & 0xff);
+                const uint16_t scale = fp32_to_fp16(0.001f);
+                const size_t at = t == GgmlType::Q4_K ? 0 : offsetof(BlockQ6_K, d);
+                for (size_t k = 0; k < row / layout->block_bytes; ++k)
+                    std::memcpy(d + k * layout->block_bytes + at, &scale, 2);
+            }
+        }
+        WeightMatrix v;
+        v.dtype = DType::Ggml;
+        v.rows = m->rows;
+        v.cols = m->cols;
+        v.ggml_type = t;
+        out->blocks.push_back(std::move(b));
+        out->views.push_back(v);
+    }
+    if (out->views.empty())
+        throw InputError(std::string("--type ") + ggml_type_name(uint32_t(t)) + ": no matrix of this model is a whole " +
+                         "number of its blocks wide (" + std::to_string(block_layout(uint32_t(t))->block_elems) + ")");
+    for (size_t i = 0; i < out->views.size(); ++i) out->views[i].blocks = out->blocks[i].data();
+    return out;
+}
+
+// BACKEND/TYPE/matmul/COLS->ROWS for each backend whose matmul takes these blocks (one that
+// throws on a first call is skipped with a line).
+void register_ggml_matmuls(const std::shared_ptr<Backend>& b, const std::shared_ptr<GgmlMatrices>& mats,
+                           const std::string& type_name, double bw) {
+    for (const WeightMatrix& m : mats->views) {
+        auto x = random_vector(size_t(m.cols), 1);
+        std::vector<float> out(size_t(m.rows));
+        try {
+            b->matmul(out.data(), x.data(), m);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "skipping %s/%s matmuls: %s\n", b->name().c_str(), type_name.c_str(), e.what());
+            return;
+        }
+        const std::string label = std::to_string(m.cols) + "->" + std::to_string(m.rows);
+        add(b->name() + "/" + type_name + "/matmul/" + label, [b, mats, m, bw](benchmark::State& st) {
+            auto xv = random_vector(size_t(m.cols), 1);
+            std::vector<float> o(size_t(m.rows));
+            const auto t0 = Clock::now();
+            for (auto _ : st) {
+                b->matmul(o.data(), xv.data(), m);
+                benchmark::DoNotOptimize(o.data());
+                benchmark::ClobberMemory();
+            }
+            set_counters(st, t0, double(m.bytes()) + 4.0 * (m.cols + m.rows), 2.0 * double(m.numel()), bw);
+        });
+    }
+}
+
 // A model written by `write` to a temporary file that is unlinked as soon as it is mapped.
 template <class Write>
 Model open_temporary(Write&& write) {
@@ -277,7 +373,7 @@ std::vector<std::shared_ptr<Backend>> load_backends(const std::string& name, con
 }
 
 int run_ops(int argc, char** argv) {
-    std::string backend_name = "all", model_path, shape, precision;
+    std::string backend_name = "all", model_path, shape, precision, type_name;
     BackendOptions options;
     double bandwidth_seconds = 0.5;
     int group = 0;
@@ -290,7 +386,8 @@ int run_ops(int argc, char** argv) {
         .integer({"--threads"}, options.threads)
         .text({"--precision"}, precision)
         .integer({"--group"}, group)
-        .number({"--bandwidth-seconds"}, bandwidth_seconds);
+        .number({"--bandwidth-seconds"}, bandwidth_seconds)
+        .text({"--type"}, type_name);
     if (auto status = flags.parse(argc, argv)) return *status;
     if (!model_path.empty() && !shape.empty()) throw InputError("--model and --shape: give one, not both");
     if (options.threads < 0) throw InputError("--threads: expected 0 (all cores) or more, found " + std::to_string(options.threads));
@@ -298,6 +395,15 @@ int run_ops(int argc, char** argv) {
         throw InputError("--bandwidth-seconds: expected a number in (0, 60]");
     if (!precision.empty() && precision != "fp32" && precision != "int8" && precision != "all")
         throw InputError("--precision: expected fp32, int8 or all, found '" + precision + "'");
+
+    std::optional<GgmlType> ggml_type;
+    if (!type_name.empty()) {
+        for (auto [name, t] : {std::pair{"q8_0", GgmlType::Q8_0}, std::pair{"q4_0", GgmlType::Q4_0},
+                               std::pair{"q4_k", GgmlType::Q4_K}, std::pair{"q6_k", GgmlType::Q6_K},
+                               std::pair{"f16", GgmlType::F16}})
+            if (type_name == name) ggml_type = t;
+        if (!ggml_type) throw InputError("--type: expected q8_0, q4_0, q4_k, q6_k or f16, found '" + type_name + "'");
+    }
 
     if (backend_name != "all" && !BackendRegistry::find(backend_name))
         BackendRegistry::create(backend_name, options);  // throws: unknown, with the known names
@@ -328,6 +434,8 @@ int run_ops(int argc, char** argv) {
     if (want_fp32 && file_is_int8)
         throw InputError(model_path + ": an int8 (version-2) checkpoint; --precision " + precision +
                          " needs fp32 weights (give an fp32 checkpoint or --precision int8)");
+    if (ggml_type && file_is_int8)
+        throw InputError(model_path + ": an int8 (version-2) checkpoint; --type needs fp32 weights to convert");
     if (group != 0 && (!want_int8 || file_is_int8))
         throw InputError("--group: only when int8 weights are made from fp32 ones (--precision int8 or all)");
     std::optional<Model> q8;
@@ -379,6 +487,10 @@ int run_ops(int argc, char** argv) {
 
     for (size_t r = 0; r < runs.size(); ++r)
         for (auto& b : backends_per_run[r]) register_backend(b, setups[r]);
+    if (ggml_type) {
+        const auto mats = ggml_matrices(model, *ggml_type);
+        for (auto& b : backends_per_run[0]) register_ggml_matmuls(b, mats, type_name, setups[0].bandwidth);
+    }
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     benchmark::ClearRegisteredBenchmarks();

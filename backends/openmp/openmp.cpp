@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "backends/openmp/exact_attention.hpp"
+#include "backends/openmp/ggml_kernels.hpp"
 #include "backends/openmp/kernels.hpp"
 #include "core/error.hpp"
 #include "core/exact_ops.hpp"
@@ -20,6 +21,8 @@ namespace lhb {
 
 using openmp::axpy;
 using openmp::dot;
+using openmp::GgmlVector;
+using openmp::matvec_ggml;
 using openmp::matvec_q8;
 using openmp::matvec_rows;
 using openmp::q8_packed_bytes;
@@ -69,9 +72,11 @@ void attend_head(int h, float* out, const float* q, const float* key_cache, cons
     for (int t = 0; t <= pos; t++) axpy(xb, att[t], value_cache + int64_t(t) * s.kv_dim + kv_off, s.head_size);
 }
 
-// Bytes of rows r of m in the packed layout: fp32 rows as they are, int8 as tiles.
-size_t packed_bytes(const WeightMatrix& m, Range r) {
-    if (m.dtype == DType::F32) return size_t(r.size()) * size_t(m.cols) * sizeof(float);
+// Bytes of rows r of m in the packed layout: fp32 rows as they are, int8 as tiles; GGUF
+// blocks are not packed (read where the file maps them).
+size_t packed_bytes(const WeightMatrix& m, Range r, bool pack_fp32) {
+    if (m.dtype == DType::F32) return pack_fp32 ? size_t(r.size()) * size_t(m.cols) * sizeof(float) : 0;
+    if (m.dtype == DType::Ggml) return 0;
     return size_t(q8_packed_bytes(r.size(), m.cols, m.group_size));
 }
 
@@ -90,11 +95,6 @@ void OpenMpBackend::set_q8_kernel(openmp::Q8Kernel k) {
 }
 
 void OpenMpBackend::load(const Model& model) {
-    // GGUF blocks: cpu-ref computes them (core/quant_types.hpp); openmp's SIMD kernels for
-    // them are not here yet.
-    if (const std::string g = first_ggml_weight(model.weights()); !g.empty())
-        throw InputError(model.path() + ": openmp: GGUF weight type of " + g +
-                         " is not supported (only fp32 and llama2.c int8; cpu-ref runs it)");
     Backend::load(model);
     const ModelConfig& c = model.config();
     const bool q8 = model.dtype() == DType::Q8_0;
@@ -105,8 +105,10 @@ void OpenMpBackend::load(const Model& model) {
     rope_cos_.assign(size_t(c.head_size() / 2), 0.f);
     rope_sin_.assign(size_t(c.head_size() / 2), 0.f);
     row_align_ = q8 ? openmp::kQ8TileRows : 4;
-    exact_ = q8;
-    key_t_.assign(q8 ? size_t(c.n_layers) * size_t(c.kv_dim()) * size_t(c.seq_len) : 0, 0.f);
+    // GGUF types quantize their inputs too, so they also take llama2.c's exact fp32 ops.
+    exact_ = q8 || !first_ggml_weight(model.weights()).empty();
+    thread_gx_.assign(size_t(forward_threads_), GgmlVector{});
+    key_t_.assign(exact_ ? size_t(c.n_layers) * size_t(c.kv_dim()) * size_t(c.seq_len) : 0, 0.f);
     key_t_valid_ = 0;
     thread_xq_.clear();
     thread_hq_.clear();
@@ -160,11 +162,12 @@ void OpenMpBackend::pack_weights() {
                 parts.resize(size_t(nt));
                 parts[size_t(t)] = Q8Part{packed_begin_[size_t(t)] + used, r.lo, r.hi};
             }
-            used += packed_bytes(m, r);
+            used += packed_bytes(m, r, pack_fp32_);
         });
         packed_begin_[size_t(t) + 1] = packed_begin_[size_t(t)] + (used + align - 1) / align * align;
     }
     const size_t total = packed_begin_[size_t(nt)];
+    if (total == 0) return;  // nothing to pack (every matrix is read from the file's blocks)
     packed_.reset(static_cast<unsigned char*>(std::aligned_alloc(align, std::max<size_t>(total, align))));
     if (!packed_)
         throw InputError(model_->path() + ": openmp: not enough memory for the packed weights (" +
@@ -179,11 +182,11 @@ void OpenMpBackend::pack_weights() {
         for (int part = t; part < nt; part += omp_get_num_threads()) {
             unsigned char* dst = packed_.get() + packed_begin_[size_t(part)];
             each_matrix(part, [&](const WeightMatrix& m, Range r) {
-                if (m.dtype == DType::F32)
-                    std::memcpy(dst, m.f32 + int64_t(r.lo) * m.cols, packed_bytes(m, r));
-                else
+                if (m.dtype == DType::F32 && pack_fp32_)
+                    std::memcpy(dst, m.f32 + int64_t(r.lo) * m.cols, packed_bytes(m, r, true));
+                else if (m.dtype == DType::Q8_0)
                     openmp::pack_q8_rows(m, r.lo, r.hi, dst);
-                dst += packed_bytes(m, r);
+                dst += packed_bytes(m, r, pack_fp32_);
             });
         }
     }
@@ -196,11 +199,24 @@ void OpenMpBackend::rmsnorm(float* out, const float* x, const float* weight, int
 
 void OpenMpBackend::matmul(float* out, const float* x, const WeightMatrix& w) {
     if (w.dtype == DType::Q8_0) return matmul_q8(out, x, w);
+    if (w.dtype == DType::Ggml) return matmul_ggml(out, x, w);
     const bool parallel = w.numel() >= kParallelMatmulMin && threads_ > 1;
 #pragma omp parallel num_threads(threads_) if (parallel)
     {
         const Range r = share(w.rows, omp_get_num_threads(), omp_get_thread_num(), 4);
         matvec_rows(out + r.lo, w.f32, x, w.cols, r.lo, r.hi, false);
+    }
+}
+
+// GGUF types: x converted once (quant_types' quantizer), then each thread's rows straight
+// from the matrix's blocks.
+void OpenMpBackend::matmul_ggml(float* out, const float* x, const WeightMatrix& w) {
+    op_gx_.quantize(w.ggml_type, x, w.cols);
+    const bool parallel = w.numel() >= kParallelMatmulMin && threads_ > 1;
+#pragma omp parallel num_threads(threads_) if (parallel)
+    {
+        const Range r = share(w.rows, omp_get_num_threads(), omp_get_thread_num(), 4);
+        matvec_ggml(out + r.lo, w, op_gx_, r.lo, r.hi, false, q8_kernel_);
     }
 }
 
@@ -316,27 +332,41 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
         const unsigned char* wp = packed_.get() + packed_begin_[size_t(tid)];  // this thread's weights, in order
         Q8Vector* xq = q8 ? &thread_xq_[size_t(tid)] : nullptr;  // dim-sized int8 input
         Q8Vector* hq = q8 ? &thread_hq_[size_t(tid)] : nullptr;  // hidden-sized
+        GgmlVector& gx = thread_gx_[size_t(tid)];  // GGUF types: the input converted, on demand
         const Range rd = share(dim, nt, tid, al);
         const Range rkv = share(kv_dim, nt, tid, al);
         const Range rh = share(hidden, nt, tid, al);
-        // A matmul input: fp32 x as it is, or (int8) x quantized into v.
+        // A matmul input: fp32 x as it is, and (int8) x quantized into v; for GGUF types,
+        // x is converted into gx by the first matrix that reads it (wq, wk and wv share one
+        // conversion, as w1 and w3 do, unless their types want different activations).
         struct Input {
             const float* f32;
             const Q8Vector* q8;
+            bool ggml_ready = false;  // gx holds f32 converted for gx.type's vec_dot_type
         };
         auto input = [&](const float* x, Q8Vector* v) {
             if (!q8) return Input{x, nullptr};
             quantize_q8(x, *v, q8_kernel_);
-            return Input{nullptr, v};
+            return Input{x, v};
         };
-        // Rows [r.lo, r.hi) of a [.][cols] matrix, the next ones in this thread's block.
-        auto next_rows = [&](float* out, Input in, int cols, Range r, bool add) {
-            if (in.q8) {
+        // Rows [r.lo, r.hi) of m: GGUF blocks from the file, the others the next ones in this
+        // thread's packed block.
+        auto next_rows = [&](float* out, Input& in, const WeightMatrix& m, Range r, bool add) {
+            const int cols = m.cols;
+            if (m.dtype == DType::Ggml) {
+                if (!in.ggml_ready || vec_dot_type(gx.type) != vec_dot_type(m.ggml_type)) {
+                    gx.quantize(m.ggml_type, in.f32, cols);
+                    in.ggml_ready = true;
+                }
+                matvec_ggml(out + r.lo, m, gx, r.lo, r.hi, add, q8_kernel_);
+            } else if (m.dtype == DType::Q8_0) {
                 matvec_q8(out + r.lo, wp, *in.q8, r.size(), add, q8_kernel_);
                 wp += q8_packed_bytes(r.size(), cols, in.q8->group_size);
-            } else {
+            } else if (pack_fp32_) {
                 matvec_rows(out + r.lo, reinterpret_cast<const float*>(wp), in.f32, cols, 0, r.size(), add);
                 wp += int64_t(r.size()) * cols * int64_t(sizeof(float));
+            } else {
+                matvec_rows(out + r.lo, m.f32, in.f32, cols, r.lo, r.hi, add);
             }
         };
 
@@ -350,11 +380,11 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
 
             norm(xb, s.x.data(), L.rms_att, dim, eps);
             Input in = input(xb, xq);
-            next_rows(s.q.data(), in, dim, rd, false);
+            next_rows(s.q.data(), in, L.wq, rd, false);
             exact::rotate_pairs(s.q.data(), rd.lo, rd.hi, head_size, rc, rs);
-            next_rows(k, in, dim, rkv, false);
+            next_rows(k, in, L.wk, rkv, false);
             exact::rotate_pairs(k, rkv.lo, rkv.hi, head_size, rc, rs);
-            next_rows(v, in, dim, rkv, false);
+            next_rows(v, in, L.wv, rkv, false);
             float* kt = exact_ ? key_t_.data() + size_t(l) * size_t(kv_dim) * size_t(p.seq_len) : nullptr;
             if (kt)
                 for (int t = first_t; t <= pos; t++)
@@ -376,22 +406,25 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
             }
             // (the for's implied barrier: all heads are in s.xb)
 
-            next_rows(s.x.data(), input(s.xb.data(), xq), dim, rd, true);  // x += wo xb
+            Input att_out = input(s.xb.data(), xq);
+            next_rows(s.x.data(), att_out, L.wo, rd, true);  // x += wo xb
 #pragma omp barrier
 
             norm(xb, s.x.data(), L.rms_ffn, dim, eps);
             in = input(xb, xq);
-            next_rows(s.hb.data(), in, dim, rh, false);
-            next_rows(s.hb2.data(), in, dim, rh, false);
+            next_rows(s.hb.data(), in, L.w1, rh, false);
+            next_rows(s.hb2.data(), in, L.w3, rh, false);
             exact::swiglu(s.hb.data() + rh.lo, s.hb2.data() + rh.lo, rh.size());
 #pragma omp barrier
 
-            next_rows(s.x.data(), input(s.hb.data(), hq), hidden, rd, true);  // x += w2 hb
+            Input gate = input(s.hb.data(), hq);
+            next_rows(s.x.data(), gate, L.w2, rd, true);  // x += w2 hb
 #pragma omp barrier
         }
 
         norm(xb, s.x.data(), w.rms_final, dim, eps);
-        next_rows(s.logits.data(), input(xb, xq), dim, share(p.vocab_size, nt, tid, al), false);
+        Input last = input(xb, xq);
+        next_rows(s.logits.data(), last, w.wcls, share(p.vocab_size, nt, tid, al), false);
         }
     }
     if (short_team) {

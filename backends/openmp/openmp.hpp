@@ -10,7 +10,12 @@
 // pass reads them, into one contiguous block per thread (2 MiB aligned, transparent huge
 // pages requested): a token then reads each thread's weights as one sequential stream, as
 // a STREAM kernel does, which is what lets decode approach the read bandwidth. That costs
-// a second copy of the matrices in memory (61 MB for stories15M).
+// a second copy of the matrices in memory (61 MB for stories15M); set_pack_fp32(false)
+// reads them where the file is mapped instead.
+//
+// GGUF weight types (DType::Ggml, backends/openmp/ggml_kernels.hpp) are never packed: both
+// paths read the file's blocks in place, with the input converted as llama.cpp does
+// (per thread in the fused pass), and the fp32 ops in llama2.c's exact order as for int8.
 //
 // int8 (Q8_0, version-2) checkpoints: the same structure, with the matrices packed as int8
 // tiles (backends/openmp/q8_kernels.hpp) and the activations quantized per group before
@@ -26,6 +31,7 @@
 #include <memory>
 #include <vector>
 
+#include "backends/openmp/ggml_kernels.hpp"
 #include "backends/openmp/q8_kernels.hpp"
 #include "core/backend.hpp"
 
@@ -47,10 +53,17 @@ public:
     int threads() const { return threads_; }
     // Threads of the fused forward pass for the loaded model (0 before load()).
     int forward_threads() const { return forward_threads_; }
-    // The int8 kernel implementation (default: the fastest this CPU supports). Tests pick
-    // each supported one; an unsupported one throws std::invalid_argument.
+    // The int8 kernel implementation (default: the fastest this CPU supports), which also
+    // picks the GGUF types' kernels. Tests pick each supported one; an unsupported one
+    // throws std::invalid_argument.
     void set_q8_kernel(openmp::Q8Kernel k);
     openmp::Q8Kernel q8_kernel() const { return q8_kernel_; }
+
+    // Whether load() copies fp32 matrices into per-thread streams for the fused pass (the
+    // default: faster, at the cost of a second copy of the weights, docs/openmp.md) or the
+    // pass reads them where the file is mapped. Takes effect at the next load().
+    void set_pack_fp32(bool pack) { pack_fp32_ = pack; }
+    bool pack_fp32() const { return pack_fp32_; }
 
     void load(const Model& model) override;
     void rmsnorm(float* out, const float* x, const float* weight, int n) override;
@@ -63,6 +76,7 @@ private:
     float* forward_fused(int token, int pos);
     void pack_weights();
     void matmul_q8(float* out, const float* x, const WeightMatrix& w);
+    void matmul_ggml(float* out, const float* x, const WeightMatrix& w);
 
     int threads_ = 1;
     bool fused_ = true;
@@ -75,6 +89,7 @@ private:
     int local_stride_ = 0;
     std::vector<float> rope_cos_, rope_sin_;  // per token: head_size / 2 angles
 
+    bool pack_fp32_ = true;
     int row_align_ = 4;  // threads' row shares start at multiples of this (16 for int8 tiles)
 
     struct FreeDeleter {
@@ -99,6 +114,10 @@ private:
     std::vector<openmp::Q8Vector> thread_xq_, thread_hq_;
     openmp::Q8Vector op_xq_;
     std::vector<unsigned char> op_tiles_;
+    // GGUF types (DType::Ggml, backends/openmp/ggml_kernels.hpp): computed from the file's
+    // blocks, no packed copy; the input converted per thread (fused pass) or once (op by op).
+    std::vector<openmp::GgmlVector> thread_gx_;
+    openmp::GgmlVector op_gx_;
 };
 
 }  // namespace lhb

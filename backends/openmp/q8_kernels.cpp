@@ -308,6 +308,13 @@ Q8Kernel q8_best_kernel() {
     return best;
 }
 
+std::vector<Q8Kernel> q8_supported_kernels() {
+    std::vector<Q8Kernel> ks;
+    for (Q8Kernel k : {Q8Kernel::Portable, Q8Kernel::Avx2, Q8Kernel::Avx512Vnni})
+        if (q8_kernel_supported(k)) ks.push_back(k);
+    return ks;
+}
+
 void Q8Vector::reset(int n_values, int gs) {
     if (gs <= 0 || n_values % gs != 0)
         throw std::logic_error("openmp int8: group size " + std::to_string(gs) + " does not divide " +

@@ -39,6 +39,7 @@ enum class Q8Kernel {
 const char* q8_kernel_name(Q8Kernel k);  // "portable", "avx2", "avx512-vnni"
 bool q8_kernel_supported(Q8Kernel k);    // by this CPU (and this compiler)
 Q8Kernel q8_best_kernel();               // the fastest supported one
+std::vector<Q8Kernel> q8_supported_kernels();  // every one this CPU runs, portable first
 
 // One activation vector quantized as runq.c does (core/quantize.hpp,
 // quantize_activations_q8: scale = max|x| / 127 per group, q = round half away from zero),

@@ -1,0 +1,181 @@
+#include "backends/openmp/ggml_kernels.hpp"
+
+#include <cstddef>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+// Built with -ffp-contract=off (backends/openmp/CMakeLists.txt, the q8 sources): each float
+// operation below must round on its own, as quant_types' scalar reference does.
+
+namespace lhb::openmp {
+
+namespace {
+
+using RowDot = float (*)(const unsigned char* row, const GgmlVector& x);
+using Rows8Dot = void (*)(const unsigned char* const rows[8], const GgmlVector& x, float out[8]);
+struct Kernels {
+    RowDot row = nullptr;      // one row
+    Rows8Dot rows8 = nullptr;  // eight rows (taken when present)
+};
+
+// Portable: the reference itself.
+template <GgmlType T>
+float dot_reference(const unsigned char* row, const GgmlVector& x) {
+    return dot_row(T, row, x.a);
+}
+
+Kernels reference_kernels(GgmlType t) {
+    switch (t) {
+        case GgmlType::F32: return {&dot_reference<GgmlType::F32>};
+        case GgmlType::F16: return {&dot_reference<GgmlType::F16>};
+        case GgmlType::Q8_0: return {&dot_reference<GgmlType::Q8_0>};
+        case GgmlType::Q4_0: return {&dot_reference<GgmlType::Q4_0>};
+        case GgmlType::Q4_K: return {&dot_reference<GgmlType::Q4_K>};
+        case GgmlType::Q6_K: return {&dot_reference<GgmlType::Q6_K>};
+        default: break;
+    }
+    throw std::logic_error(std::string("openmp ggml matvec: no kernel for ") + ggml_type_name(uint32_t(t)));
+}
+
+}  // namespace
+
+}  // namespace lhb::openmp
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define LHB_GGML_X86 1
+#include <immintrin.h>
+// GCC 12's masked-intrinsic wrappers (vpermb's among them) pass a deliberately undefined
+// vector and then warn about it; the results do not depend on it (as in q8_kernels.cpp).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,f16c")
+namespace lhb::openmp::ggml_avx2 {
+#define LHB_GGML_VNNI 0
+#include "backends/openmp/ggml_simd.inc"
+#undef LHB_GGML_VNNI
+}  // namespace lhb::openmp::ggml_avx2
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")
+namespace lhb::openmp::ggml_avx512 {
+#define LHB_GGML_VNNI 1
+#include "backends/openmp/ggml_simd.inc"
+#undef LHB_GGML_VNNI
+}  // namespace lhb::openmp::ggml_avx512
+#pragma GCC pop_options
+#else
+#define LHB_GGML_X86 0
+#endif
+
+namespace lhb::openmp {
+
+void GgmlVector::quantize(GgmlType t, const float* x, int n) {
+    type = t;
+    a.type = vec_dot_type(t);  // throws for a type without a dot product
+    a.n = size_t(n);
+    switch (a.type) {
+        case VecDotType::F32:
+            a.f32.assign(x, x + n);
+            return;
+        case VecDotType::Q8_0: {
+            const size_t nb = size_t(n) / kQK8_0;
+            a.q8_0.resize(nb * sizeof(BlockQ8_0));
+            quantize_row_q8_0(x, a.q8_0.data(), size_t(n));
+            block_scale.assign(nb, 0.0f);
+            block_sum.assign(nb, 0);
+            for (size_t b = 0; b < nb; ++b) {
+                BlockQ8_0 blk;
+                std::memcpy(&blk, a.q8_0.data() + b * sizeof blk, sizeof blk);
+                block_scale[b] = fp16_to_fp32(blk.d);
+                int32_t s = 0;
+                for (int8_t q : blk.qs) s += q;
+                block_sum[b] = s;
+            }
+            return;
+        }
+        case VecDotType::Q8_K:
+            a.q8_k.resize(size_t(n) / kQK_K);
+            quantize_row_q8_K(x, a.q8_k.data(), size_t(n));
+            // Per 32: for each lane l (element index mod 8), its elements l, l+8, l+16, l+24.
+            q8_k_by_lane.resize(size_t(n));
+            for (size_t b = 0; b < a.q8_k.size(); ++b)
+                for (int s = 0; s < kQK_K; s += 32)
+                    for (int l = 0; l < 8; ++l)
+                        for (int g = 0; g < 4; ++g)
+                            q8_k_by_lane[b * kQK_K + size_t(s + 4 * l + g)] = a.q8_k[b].qs[s + l + 8 * g];
+            // Per 16: elements l and l+8 side by side, and 32 * their sum (Q6_K).
+            q8_k_pairs.resize(size_t(n));
+            q8_k_pair_sums32.resize(size_t(n) / 2);
+            for (size_t b = 0; b < a.q8_k.size(); ++b)
+                for (int s = 0; s < kQK_K; s += 16)
+                    for (int l = 0; l < 8; ++l) {
+                        const int8_t lo = a.q8_k[b].qs[s + l], hi = a.q8_k[b].qs[s + l + 8];
+                        q8_k_pairs[b * kQK_K + size_t(s + 2 * l)] = lo;
+                        q8_k_pairs[b * kQK_K + size_t(s + 2 * l + 1)] = hi;
+                        q8_k_pair_sums32[(b * kQK_K + size_t(s)) / 2 + size_t(l)] = int16_t(32 * (lo + hi));
+                    }
+            return;
+    }
+}
+
+namespace {
+
+// The kernel k if this CPU runs it, else the next one down. The 256-bit vpdpbusd needs
+// AVX512-VL beside VNNI, Q4_K's vpermb AVX512-VBMI, and every SIMD kernel F16C.
+Q8Kernel usable(Q8Kernel k) {
+#if LHB_GGML_X86
+    const bool f16c = __builtin_cpu_supports("f16c");
+    if (k == Q8Kernel::Avx512Vnni && q8_kernel_supported(k) && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512vbmi") && f16c)
+        return k;
+    if (k != Q8Kernel::Portable && q8_kernel_supported(Q8Kernel::Avx2) && f16c) return Q8Kernel::Avx2;
+#endif
+    (void)k;
+    return Q8Kernel::Portable;
+}
+
+Kernels kernels_for(GgmlType t, Q8Kernel k) {
+    Kernels f;
+#if LHB_GGML_X86
+    if (k == Q8Kernel::Avx512Vnni) f = ggml_avx512::kernels(t);
+    if (k == Q8Kernel::Avx2) f = ggml_avx2::kernels(t);
+#endif
+    (void)k;
+    return f.row || f.rows8 ? f : reference_kernels(t);
+}
+
+}  // namespace
+
+void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row_begin, int row_end, bool add,
+                 Q8Kernel k) {
+    if (m.dtype != DType::Ggml || vec_dot_type(x.type) != vec_dot_type(m.ggml_type) || x.a.n != size_t(m.cols))
+        throw std::logic_error(std::string("openmp ggml matvec: activations converted for ") +
+                               ggml_type_name(uint32_t(x.type)) + " x " + std::to_string(x.a.n) + ", matrix is " +
+                               ggml_type_name(uint32_t(m.ggml_type)) + " x " + std::to_string(m.cols));
+    const Kernels f = kernels_for(m.ggml_type, usable(k));
+    const size_t stride = row_bytes(m.ggml_type, size_t(m.cols));
+    auto put = [&](int r, float v) {
+        float& o = out[r - row_begin];
+        o = add ? o + v : v;
+    };
+    if (f.rows8) {
+        // Eight rows per call; a last partial group repeats its last row in the spare lanes.
+        for (int r0 = row_begin; r0 < row_end; r0 += 8) {
+            const int n = row_end - r0 < 8 ? row_end - r0 : 8;
+            const unsigned char* rows[8];
+            for (int i = 0; i < 8; ++i) rows[i] = m.blocks + size_t(r0 + (i < n ? i : n - 1)) * stride;
+            float v[8];
+            f.rows8(rows, x, v);
+            for (int i = 0; i < n; ++i) put(r0 + i, v[i]);
+        }
+        return;
+    }
+    const unsigned char* row = m.blocks + size_t(row_begin) * stride;
+    for (int r = row_begin; r < row_end; ++r, row += stride) put(r, f.row(row, x));
+}
+
+}  // namespace lhb::openmp
