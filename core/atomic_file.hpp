@@ -11,6 +11,7 @@
 // Every error names the file and the operating system's reason.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace lhb {
 
@@ -41,6 +42,28 @@ private:
     std::string path_, tmp_;
     int fd_ = -1;
     int slot_ = -1;  // in the signal handler's list of temporaries
+};
+
+// Removes every registered temporary, restores `sig`'s default action and raises it: for a
+// program's own signal handler (bench run's second Ctrl-C). Async-signal-safe.
+void remove_temporaries_and_die(int sig);
+
+// One writer per output folder: an exclusive flock(2) on the folder itself (no lock file to
+// plant a link at, clobber or leave behind), held until destruction and released by the
+// kernel whatever ends the process. Creates the folder (and missing parents) when needed;
+// the ones it created are removed again at destruction if they are still empty. Throws
+// InputError "DIR: another bench run (pid N) is writing into this folder ..." when
+// another process holds it.
+class OutputFolderLock {
+public:
+    explicit OutputFolderLock(const std::string& dir);
+    ~OutputFolderLock();
+    OutputFolderLock(const OutputFolderLock&) = delete;
+    OutputFolderLock& operator=(const OutputFolderLock&) = delete;
+
+private:
+    int fd_ = -1;
+    std::vector<std::string> created_;  // outermost first
 };
 
 // Whole-file convenience.
