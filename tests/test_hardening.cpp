@@ -371,6 +371,66 @@ TEST(HardeningOutputs, SignalDuringSynthLeavesNoTemporary) {
     if (caught == 0) GTEST_SKIP() << "synth always finished before the signal: nothing interrupted";
 }
 
+// Every catchable signal that ends a process by default, at different moments of a `bench
+// synth` or `bench quantize` write (at once, as the temporary appears, half-way through it):
+// no temporary survives, a previous file stays as it was unless the write completed.
+TEST(HardeningOutputs, SignalsAtEveryMomentOfSynthAndQuantizeLeaveNoTemporary) {
+    TempDir dir;
+    const std::string shape = "dim=1024,hidden=2816,layers=8,heads=16,kv_heads=16,vocab=4096,seq=256";
+    const ModelConfig c = parse_shape(shape);
+    write_synthetic_model(c, dir.file("in.bin"), 1);  // the quantizer's input
+    const std::string out = dir.file("out/m.bin");
+    fs::create_directory(dir.file("out"));
+    struct Job {
+        std::vector<std::string> args;
+        uint64_t bytes;  // the output's size
+    };
+    const std::vector<Job> jobs = {{{"synth", "--shape", shape, "-o", out}, uint64_t(fs::file_size(dir.file("in.bin")))},
+                                   {{"quantize", dir.file("in.bin"), out}, 0}};
+    int caught_mid_write = 0;
+    for (const Job& job : jobs) {
+        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1, SIGALRM, SIGXCPU}) {
+            for (int moment = 0; moment < 3; ++moment) {  // 0: at once, 1: temporary seen, 2: half written
+                SCOPED_TRACE(job.args[0] + " " + strsignal(sig) + " moment " + std::to_string(moment));
+                write_file(out, "previous");
+                const pid_t pid = ::fork();
+                ASSERT_GE(pid, 0);
+                if (pid == 0) {
+                    ::signal(sig, SIG_DFL);
+                    std::vector<std::string> copy = job.args;
+                    std::vector<char*> argv = {const_cast<char*>("bench")};
+                    for (auto& a : copy) argv.push_back(a.data());
+                    argv.push_back(nullptr);
+                    ::execv(LHB_BENCH_EXE, argv.data());
+                    ::_exit(127);
+                }
+                bool mid_write = false;
+                for (int i = 0; moment > 0 && i < 5000 && !mid_write; ++i) {
+                    for (const auto& e : fs::directory_iterator(dir.file("out"))) {
+                        if (e.path().filename().string().find(".tmp.") == std::string::npos) continue;
+                        std::error_code ec;
+                        const uint64_t size = fs::file_size(e.path(), ec);
+                        mid_write = !ec && (moment == 1 || size > job.bytes / 2 || (!job.bytes && size > (8u << 20)));
+                    }
+                    if (!mid_write) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                }
+                ::kill(pid, sig);
+                int status = 0;
+                ::waitpid(pid, &status, 0);
+                EXPECT_TRUE(no_temporaries(dir.file("out")));
+                if (WIFSIGNALED(status)) {
+                    EXPECT_EQ(WTERMSIG(status), sig);
+                    EXPECT_EQ(read_file(out), "previous");
+                    caught_mid_write += mid_write;
+                } else {
+                    EXPECT_EQ(WEXITSTATUS(status), 0);  // finished before the signal
+                }
+            }
+        }
+    }
+    EXPECT_GT(caught_mid_write, 0) << "no write was ever interrupted: the test proves nothing";
+}
+
 // tools/report.py writes index.html and PNGs the same way: a link, FIFO or directory at an
 // output is refused and left as it was; the results file it reads is never an output; a
 // special or deep results file is refused with one line.
@@ -451,6 +511,24 @@ TEST(HardeningResources, ThreadCountsBeyondWhatTheMachineAllows) {
         EXPECT_EQ(r.exit_code, 1) << r.err;
         EXPECT_NE(r.err.find(prefix.empty() ? "to 1024" : "to 64"), std::string::npos) << r.err;
         EXPECT_NE(r.err.find("found 5000"), std::string::npos) << r.err;
+    }
+    // A run's config is checked against the same limit before anything runs: top-level and
+    // per-backend thread lists, a number or a list, wherever the count is.
+    for (const auto& [threads, backends, pointer] :
+         {std::tuple{"[2, 100]", "[\"cpu-ref\"]", "/threads/1"}, {"100", "[\"cpu-ref\"]", "/threads"},
+          {"[1]", "[\"cpu-ref\", {\"name\": \"openmp\", \"threads\": [65]}]", "/backends/1/threads/0"}}) {
+        SCOPED_TRACE(pointer);
+        write_file(dir.file("run.json"), std::string(R"({"name": "t", "models": [{"name": "m", "path": "m.bin"}], "backends": )") +
+                                             backends + R"(, "threads": )" + threads +
+                                             R"(, "prompt_tokens": [2], "generate_tokens": 2, "out": "out"})");
+        const CommandResult r =
+            test::run_bench_after("timeout -s KILL 60 prlimit --nproc=64 ", "run '" + dir.file("run.json") + "' --no-report --quiet");
+        EXPECT_EQ(r.exit_code, 1) << r.err;
+        EXPECT_NE(r.err.find(dir.file("run.json") + ": " + pointer + ": expected at most 64 threads (what this machine"),
+                  std::string::npos)
+            << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+        EXPECT_FALSE(fs::exists(dir.file("out")));
     }
 }
 
