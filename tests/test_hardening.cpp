@@ -38,6 +38,8 @@
 #include "bench/results.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/gguf.hpp"
+#include "core/gguf_writer.hpp"
 #include "core/input_file.hpp"
 #include "core/json_scan.hpp"
 #include "core/model.hpp"
@@ -606,6 +608,72 @@ TEST(HardeningJson, DeepDocumentsThroughEveryReaderAndCommand) {
         EXPECT_TRUE(r.err.find("nested deeper") != std::string::npos || r.err.find("duplicate key") != std::string::npos)
             << r.err;
     }
+}
+
+// ---- GGUF metadata: depth, size, short messages ---------------------------------------------
+
+// The reader's one-line message for a GGUF file of these bytes ("" if it opens).
+std::string gguf_error(const std::string& bytes) {
+    try {
+        GgufFile f("h.gguf", reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+        (void)read_llama(f);
+        return "";
+    } catch (const InputError& e) {
+        return e.what();
+    }
+}
+
+// Every metadata value, wherever it is in the file: arrays nest at most 2 deep (checked
+// before descending, so no recursion the file controls), keys, strings and counts have
+// stated maxima, and no message repeats more than 64 bytes of a value or a key (escaped).
+TEST(HardeningGguf, EveryMetadataValueIsBoundedWhereverItIs) {
+    const std::string leaf = GgufWriter::encode_u32(uint32_t(GgufType::UINT8)) + GgufWriter::encode_u64(0);
+    const std::string arrays_of = GgufWriter::encode_u32(uint32_t(GgufType::ARRAY)) + GgufWriter::encode_u64(1);
+    const std::string three_deep = arrays_of + arrays_of + leaf;
+    // The deep value first, between ordinary ones, last, and as the second inner array.
+    const std::string second_inner = GgufWriter::encode_u32(uint32_t(GgufType::ARRAY)) + GgufWriter::encode_u64(2) +
+                                     leaf + arrays_of + leaf;
+    for (int position = 0; position < 4; ++position) {
+        SCOPED_TRACE("position " + std::to_string(position));
+        GgufWriter w;
+        if (position == 0) w.add_raw("deep", GgufType::ARRAY, three_deep);
+        w.add_string("general.architecture", "llama");
+        if (position == 1) w.add_raw("deep", GgufType::ARRAY, three_deep);
+        w.add_u32("llama.block_count", 1);
+        if (position == 2) w.add_raw("deep", GgufType::ARRAY, three_deep);
+        if (position == 3) w.add_raw("deep", GgufType::ARRAY, second_inner);
+        expect_has(gguf_error(w.bytes()), {"h.gguf", "('deep')", "arrays nested at most 2 deep"});
+    }
+    // Sizes: a key over the spec's 65535 bytes, a string over 16 MiB, counts over their
+    // maxima, each refused by its length field before anything is allocated.
+    const std::string long_key(GgufLimits::kMaxKeyBytes + 1, 'k');
+    GgufWriter k;
+    k.add_u32(long_key, 1);
+    expect_has(gguf_error(k.bytes()), {"key", "expected a length of at most 65535 bytes"});
+    GgufWriter str;
+    str.add_raw("s", GgufType::STRING, GgufWriter::encode_u64(GgufLimits::kMaxStringBytes + 1));
+    expect_has(gguf_error(str.bytes()), {"('s') string", "at most 16777216 bytes"});
+    GgufWriter arr;
+    arr.add_raw("a", GgufType::ARRAY,
+                GgufWriter::encode_u32(uint32_t(GgufType::UINT8)) + GgufWriter::encode_u64(GgufLimits::kMaxArrayElements + 1));
+    expect_has(gguf_error(arr.bytes()), {"('a') array count", "expected at most 16777216"});
+    // Messages: a 60,000-byte key with control bytes, and a 1 MB value where a short one
+    // belongs, are quoted by their first 64 bytes, escaped.
+    std::string odd_key(60000, 'x');
+    odd_key[3] = '\n';
+    GgufWriter bad_type;
+    bad_type.add_raw(odd_key, GgufType(13), "");
+    GgufWriter big_value;
+    big_value.add_string("general.architecture", std::string(1 << 20, 'g') + "\x01");
+    big_value.add_u32("llama.block_count", 1);
+    for (const std::string& bytes : {bad_type.bytes(), big_value.bytes()}) {
+        const std::string msg = gguf_error(bytes);
+        ASSERT_FALSE(msg.empty());
+        EXPECT_LT(msg.size(), 400u) << msg.substr(0, 400);
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << msg.substr(0, 400);
+        EXPECT_NE(msg.find("...'"), std::string::npos) << msg;
+    }
+    EXPECT_NE(gguf_error(bad_type.bytes()).find("xxx\\x0a"), std::string::npos) << gguf_error(bad_type.bytes());
 }
 
 // ---- non-finite weights ------------------------------------------------------------------------
