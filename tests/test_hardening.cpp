@@ -249,6 +249,10 @@ TEST(HardeningOutputs, SpecialTargetsAreRefusedAndLeftUntouched) {
              }
              fs::rename(out + "/results.json", p);
          }},
+        {"bench validate --json", [](const std::string& p) {
+             const CommandResult r = run_bench_within(60, "validate --json '" + p + "'");
+             if (r.exit_code != 0) throw InputError(r.err.substr(0, r.err.find_last_not_of('\n') + 1));
+         }},
     };
     for (const auto& [name, write] : writers)
         for (const SpecialFile& t : targets) {
