@@ -104,6 +104,41 @@ std::vector<std::string> files_in(const std::string& dir) {
     return names;
 }
 
+struct PreviousResults {
+    std::string json_text, csv_text;
+};
+
+// A complete first run of the tiny shape: the results later interruptions must keep.
+PreviousResults complete_run(const TempDir& dir) {
+    write_file(dir.file("c.json"), sweep_config(1));
+    auto first = run_bench("run '" + dir.file("c.json") + "' --no-report --quiet");
+    EXPECT_EQ(first.exit_code, 0) << first.err;
+    return {read_file(dir.file("out/results.json")), read_file(dir.file("out/results.csv"))};
+}
+
+void expect_no_temporaries(const std::string& dir) {
+    for (const auto& name : files_in(dir)) EXPECT_EQ(name.find(".tmp."), std::string::npos) << name;
+}
+
+// The incomplete results: valid against the schema, marked incomplete, `finished` points
+// done (at least `min_finished`) and the rest not run.
+void expect_incomplete(const std::string& path, int min_finished) {
+    SCOPED_TRACE(path);
+    json r = json::parse(read_file(path));
+    EXPECT_EQ(r["complete"], false);
+    EXPECT_EQ(r["interrupted"], true);
+    int finished = 0, not_run = 0;
+    for (const json& row : r["rows"]) {
+        finished += row["status"] == "ok";
+        not_run += row["status"] == "not-run";
+    }
+    EXPECT_GE(finished, min_finished);
+    EXPECT_GE(not_run, 1);
+    EXPECT_EQ(finished + not_run, 8);  // 2 backends x 2 thread counts x 2 prompt lengths
+    auto errors = SchemaLite(json::parse(read_file(source_dir() + "/docs/results.schema.json"))).validate(r);
+    EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors[0]);
+}
+
 TEST(RunSignals, SigkillMidwayLeavesThePreviousResultsIntact) {
     TempDir dir;
     // A first, short run leaves complete results.
@@ -139,59 +174,12 @@ TEST(RunSignals, SigintWritesTheFinishedPointsMarkedIncomplete) {
     EXPECT_NE(seen.find("interrupted: wrote the finished points, marked incomplete"), std::string::npos) << seen;
 
     EXPECT_FALSE(fs::exists(dir.file("out/results.json")));  // no complete results: none invented
-    json r = json::parse(read_file(dir.file("out/results.incomplete.json")));
-    EXPECT_EQ(r["complete"], false);
-    EXPECT_EQ(r["interrupted"], true);
-    int finished = 0, not_run = 0;
-    for (const json& row : r["rows"]) {
-        finished += row["status"] == "ok";
-        not_run += row["status"] == "not-run";
-    }
-    EXPECT_GE(finished, 1);
-    EXPECT_GE(not_run, 1);
-    EXPECT_EQ(finished + not_run, 8);  // 2 backends x 2 thread counts x 2 prompt lengths
-    auto errors = SchemaLite(json::parse(read_file(source_dir() + "/docs/results.schema.json"))).validate(r);
-    EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors[0]);
+    expect_incomplete(dir.file("out/results.incomplete.json"), 1);
     EXPECT_TRUE(fs::exists(dir.file("out/results.incomplete.csv")));
-    for (const auto& name : files_in(dir.path)) EXPECT_EQ(name.find(".tmp."), std::string::npos) << name;
+    expect_no_temporaries(dir.path);
 }
 
 // ---- interruption beside previous complete results, at different moments ----------------
-
-struct PreviousResults {
-    std::string json_text, csv_text;
-};
-
-// A complete first run of the tiny shape: the results later interruptions must keep.
-PreviousResults complete_run(const TempDir& dir) {
-    write_file(dir.file("c.json"), sweep_config(1));
-    auto first = run_bench("run '" + dir.file("c.json") + "' --no-report --quiet");
-    EXPECT_EQ(first.exit_code, 0) << first.err;
-    return {read_file(dir.file("out/results.json")), read_file(dir.file("out/results.csv"))};
-}
-
-void expect_no_temporaries(const std::string& dir) {
-    for (const auto& name : files_in(dir)) EXPECT_EQ(name.find(".tmp."), std::string::npos) << name;
-}
-
-// The incomplete results: valid against the schema, marked incomplete, `finished` points
-// done (at least `min_finished`) and the rest not run.
-void expect_incomplete(const std::string& path, int min_finished) {
-    SCOPED_TRACE(path);
-    json r = json::parse(read_file(path));
-    EXPECT_EQ(r["complete"], false);
-    EXPECT_EQ(r["interrupted"], true);
-    int finished = 0, not_run = 0;
-    for (const json& row : r["rows"]) {
-        finished += row["status"] == "ok";
-        not_run += row["status"] == "not-run";
-    }
-    EXPECT_GE(finished, min_finished);
-    EXPECT_GE(not_run, 1);
-    EXPECT_EQ(finished + not_run, 8);
-    auto errors = SchemaLite(json::parse(read_file(source_dir() + "/docs/results.schema.json"))).validate(r);
-    EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors[0]);
-}
 
 // Mid-sweep, by SIGTERM and SIGINT: the previous results.json and results.csv stay byte for
 // byte, the finished points go to results.incomplete.*, the exit status is 128 + signal and
