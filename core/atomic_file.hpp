@@ -1,8 +1,9 @@
 #pragma once
 // Writes a file under a temporary name beside the target and renames it into place on
 // commit(), so readers only ever see a complete file (or the previous one). If the writer
-// dies or is destroyed before commit(), the temporary is removed; SIGINT, SIGTERM and SIGHUP
-// remove it too (unless the program handles those signals itself).
+// dies or is destroyed before commit(), the temporary is removed, and so it is when the
+// process is ended by any signal a handler can catch (SIGINT, SIGTERM, SIGHUP, SIGPIPE,
+// SIGXFSZ, ...), unless the program handles that signal itself.
 //
 // Outputs never clobber: the target must be nothing yet or a regular file. A symbolic link,
 // a device node, a FIFO, a socket or a directory at the target is refused and left alone (so
