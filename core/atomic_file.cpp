@@ -295,8 +295,10 @@ void probe_output_folder(const std::string& dir, const std::string& file_name) {
 
 OutputFolderLock::OutputFolderLock(const std::string& dir) {
     create_folders(missing_folders(dir), created_);
-    // O_DIRECTORY|O_NOFOLLOW: the folder itself, never what a link planted there points to.
-    fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    // O_DIRECTORY: a folder, never a file or a FIFO opened by mistake. A link to a folder is
+    // followed: the lock is on the folder it names, so every spelling of one folder (a link,
+    // "out/", "a/../out") meets the same lock.
+    fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     const int open_err = errno;
     if (fd_ < 0) {
         remove_created_folders(created_);

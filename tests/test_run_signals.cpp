@@ -287,8 +287,8 @@ TEST(RunSignals, AtTheStartAndAfterTheLastPoint) {
 
 // ---- one run per output folder ---------------------------------------------------------------
 
-// A second run into a folder a run is writing is refused at once, naming the folder and
-// the first run's pid, and writes nothing; the first is not disturbed. A run into another
+// A second run into a folder a run is writing (by any spelling, a link to it included) is
+// refused at once, naming the folder and the first run's pid, and writes nothing; the first is not disturbed. A run into another
 // folder, or into the same one once the first has ended, goes ahead.
 TEST(RunLock, ASecondRunIntoTheSameFolderIsRefused) {
     TempDir dir;
@@ -297,7 +297,8 @@ TEST(RunLock, ASecondRunIntoTheSameFolderIsRefused) {
     Child first = spawn_bench({"run", dir.file("c.json"), "--no-report", "--log"});
     std::string seen;
     ASSERT_TRUE(wait_for(first, "point 1/", seen)) << seen;
-    for (const std::string& out : {dir.file("out"), dir.file("out/"), dir.file("out/../out")}) {
+    fs::create_directory_symlink(dir.file("out"), dir.file("alias"));
+    for (const std::string& out : {dir.file("out"), dir.file("out/"), dir.file("out/../out"), dir.file("alias")}) {
         const auto t0 = std::chrono::steady_clock::now();
         auto second = run_bench("run '" + dir.file("quick.json") + "' --out '" + out + "' --no-report --quiet");
         EXPECT_EQ(second.exit_code, 1) << second.err;
