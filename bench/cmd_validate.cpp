@@ -2,7 +2,6 @@
 // each, the estimate beside the published figure, its error and band; exit 1 when any
 // estimate leaves its band.
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
