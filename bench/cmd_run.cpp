@@ -32,12 +32,19 @@ const char* kUsage =
     "  --quiet      no progress line on stderr\n"
     "  --log        one stderr line per finished point, even when stderr is not a terminal\n"
     "  --no-report  skip tools/report.py\n"
-    "Ctrl-C stops after the current forward pass and writes the finished points, marked\n"
-    "incomplete (exit status 130).\n";
+    "Ctrl-C (SIGINT) or SIGTERM stops after the current forward pass and writes the finished\n"
+    "points, marked incomplete, to DIR/results.incomplete.json and .csv: a previous complete\n"
+    "DIR/results.json stays as it was (exit status 130 or 143). A second signal ends the\n"
+    "process at once. One run per output folder at a time: a second is refused.\n";
 
-void on_interrupt(int) {
-    g_stop_requested = 1;
-    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+// The first SIGINT/SIGTERM asks the sweep to stop (and records which signal); a second one
+// ends the process at once, removing the temporaries of any file being written.
+void on_interrupt(int sig) {
+    if (g_stop_requested) {
+        remove_temporaries_and_die(sig);
+        return;
+    }
+    g_stop_requested = sig;
 }
 
 int run_run(int argc, char** argv) {
@@ -60,6 +67,8 @@ int run_run(int argc, char** argv) {
     if (!out.empty()) cfg.out = out;
     // Fail now, not after the sweep, when the results cannot be written there.
     probe_output_folder(cfg.out, "results.json");
+    // Held until the process ends: two runs never mix their files in one folder.
+    OutputFolderLock lock(cfg.out);
 
     g_stop_requested = 0;
     struct sigaction sa {};
@@ -72,18 +81,32 @@ int run_run(int argc, char** argv) {
     so.quiet = quiet;
     so.log_lines = log_lines;
     nlohmann::json results = run_sweep(cfg, so);
-    const std::string path = write_results(results, cfg.out);
+    // Interrupted results go beside the previous complete ones, never over them; complete
+    // ones make an earlier interrupted run's files stale.
+    const bool interrupted = results["interrupted"] == true;
+    const std::string stem = interrupted ? "results.incomplete" : "results";
+    const std::string path = write_results(results, cfg.out, stem);
+    if (!interrupted)
+        for (const char* name : {"results.incomplete.json", "results.incomplete.csv"})
+            remove_stale_output((std::filesystem::path(cfg.out) / name).string());
     std::fputs(print_results(results, format).c_str(), stdout);
     std::fflush(stdout);
-    std::fprintf(stderr, "results: %s (and results.csv)\n", path.c_str());
+    std::fprintf(stderr, "results: %s (and %s.csv)\n", path.c_str(), stem.c_str());
 
     int failed = 0;
     for (const auto& r : results["rows"]) failed += r["status"] == "failed";
     if (failed) std::fprintf(stderr, "warning: %d point(s) failed the correctness check (shown, not ranked)\n", failed);
 
-    if (results["interrupted"] == true) {
-        std::fprintf(stderr, "interrupted: wrote the finished points, marked incomplete\n");
-        return 130;
+    if (const int sig = g_stop_requested) {
+        const std::string previous = (std::filesystem::path(cfg.out) / "results.json").string();
+        if (interrupted)
+            std::fprintf(stderr,
+                         "interrupted: wrote the finished points, marked incomplete, to %s (and .csv); %s, if any, "
+                         "is left as it was (%s)\n",
+                         path.c_str(), previous.c_str(), strsignal(sig));
+        else
+            std::fprintf(stderr, "interrupted (%s) after the last point: the results are complete; no report\n", strsignal(sig));
+        return 128 + sig;
     }
     if (report) {
         const std::string script = find_report_script(cfg.dir);

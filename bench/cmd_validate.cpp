@@ -2,11 +2,11 @@
 // each, the estimate beside the published figure, its error and band; exit 1 when any
 // estimate leaves its band.
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "bench/command.hpp"
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "host/validation.hpp"
 
@@ -88,16 +88,9 @@ int run_validate(int argc, char** argv) {
         pass = pass && c.pass();
         out.push_back(c.to_json());
     }
-    if (!json_path.empty()) {
-        const std::string tmp = json_path + ".tmp";
-        {
-            std::ofstream o(tmp);
-            if (!o) throw InputError(json_path + ": cannot write the validation results");
-            o << nlohmann::json{{"schema", "lhb-validation/1"}, {"designs", out}, {"pass", pass}}.dump(2) << "\n";
-            if (!o) throw InputError(json_path + ": cannot write the validation results");
-        }
-        if (std::rename(tmp.c_str(), json_path.c_str()) != 0) throw InputError(json_path + ": cannot write the validation results");
-    }
+    if (!json_path.empty())  // never clobbers, no temporary survives a signal (core/atomic_file.hpp)
+        write_file_atomically(json_path,
+                              nlohmann::json{{"schema", "lhb-validation/1"}, {"designs", out}, {"pass", pass}}.dump(2) + "\n");
     std::printf("\n%s\n", pass ? "every estimate is inside its band" : "SOME ESTIMATES LEAVE THEIR BANDS");
     return pass ? 0 : 1;
 }

@@ -12,6 +12,7 @@
 #include "core/input_file.hpp"
 #include "core/json_scan.hpp"
 #include "core/synth.hpp"
+#include "core/thread_limit.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -152,6 +153,21 @@ public:
         return out;
     }
 
+    // Thread counts: the project's range first (the message of any integer list), then what
+    // this machine lets a process create, so that a count it cannot give is named here and
+    // not by the threading runtime's abort in the middle of a sweep.
+    std::vector<int> thread_list(const json& v, const std::string& ptr) const {
+        std::vector<int> threads = int_list(v, ptr, 1, kMaxThreads);
+        const int machine = max_thread_count();
+        for (size_t i = 0; i < threads.size(); ++i)
+            if (threads[i] > machine)
+                fail(v.is_array() ? ptr + "/" + std::to_string(i) : ptr,
+                     "at most " + std::to_string(machine) +
+                         " threads (what this machine lets a process create: RLIMIT_NPROC, kernel.threads-max)",
+                     v.is_array() ? v[i] : v);
+        return threads;
+    }
+
     const std::string& file() const { return file_; }
 
 private:
@@ -184,7 +200,6 @@ const std::vector<std::string> kBackendKeys = {"name", "threads", "xclbin", "fus
 const std::vector<std::string> kPublishedKeys = {"name",  "backend", "model",   "precision",
                                                  "tok_s", "tokens",  "seconds", "source"};
 
-constexpr int kMaxThreads = 1024;
 constexpr int kMaxTokens = 1 << 20;
 
 }  // namespace
@@ -259,7 +274,7 @@ RunConfig parse_config(const std::string& text, const std::string& file) {
     }
 
     // the top-level axes
-    cfg.threads = root.contains("threads") ? c.int_list(root["threads"], "/threads", 1, kMaxThreads)
+    cfg.threads = root.contains("threads") ? c.thread_list(root["threads"], "/threads")
                                            : std::vector<int>{1};
     cfg.prompt_tokens = root.contains("prompt_tokens")
                             ? c.int_list(root["prompt_tokens"], "/prompt_tokens", 1, kMaxTokens)
@@ -313,7 +328,7 @@ RunConfig parse_config(const std::string& text, const std::string& file) {
         } else if (b.is_object()) {
             c.object(b, ptr, kBackendKeys, {"name"});
             e.name = c.string(b["name"], ptr + "/name");
-            if (b.contains("threads")) e.threads = c.int_list(b["threads"], ptr + "/threads", 1, kMaxThreads);
+            if (b.contains("threads")) e.threads = c.thread_list(b["threads"], ptr + "/threads");
             if (b.contains("xclbin")) e.xclbin = resolve(cfg.dir, c.string(b["xclbin"], ptr + "/xclbin"));
             if (b.contains("fused")) e.fused = c.boolean(b["fused"], ptr + "/fused");
         } else {

@@ -210,12 +210,12 @@ std::string results_markdown(const json& results) {
     return md.str();
 }
 
-std::string write_results(const json& results, const std::string& dir) {
+std::string write_results(const json& results, const std::string& dir, const std::string& stem) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) throw InputError(dir + ": cannot create the output folder: " + ec.message());
-    const std::string json_path = (fs::path(dir) / "results.json").string();
-    const std::string csv_path = (fs::path(dir) / "results.csv").string();
+    const std::string json_path = (fs::path(dir) / (stem + ".json")).string();
+    const std::string csv_path = (fs::path(dir) / (stem + ".csv")).string();
     // The JSON first: if it cannot be written (disk full), the previous results.json and
     // results.csv stay as they were, a consistent pair. If then the CSV cannot be written,
     // a previous results.csv would contradict the new JSON, so it is removed.

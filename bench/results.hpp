@@ -32,8 +32,8 @@ void normalize_rows(nlohmann::json& results);
 std::string results_csv(const nlohmann::json& results);
 std::string results_markdown(const nlohmann::json& results);
 
-// Writes <dir>/results.json and <dir>/results.csv; returns the JSON file's path.
-std::string write_results(const nlohmann::json& results, const std::string& dir);
+// Writes <dir>/<stem>.json and <dir>/<stem>.csv; returns the JSON file's path.
+std::string write_results(const nlohmann::json& results, const std::string& dir, const std::string& stem = "results");
 
 // Reads a results file, checking it is one (schema name and a version this build reads).
 nlohmann::json load_results(const std::string& path);

@@ -1,13 +1,16 @@
 #include "core/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -34,17 +37,15 @@ struct TempSlot {
 TempSlot g_slots[kSlots];
 std::once_flag g_handlers_once;
 
-extern "C" void remove_temporaries_and_reraise(int sig) {
-    for (TempSlot& s : g_slots)
-        if (s.used.load()) ::unlink(s.path);
-    ::signal(sig, SIG_DFL);
-    ::raise(sig);
-}
+extern "C" void remove_temporaries_and_reraise(int sig) { remove_temporaries_and_die(sig); }
 
-// Installs the handler for the signals that end a program by default and are still at
-// their default: a program with its own handling (bench run's graceful stop) keeps it.
+// Installs the handler for the signals that end a program by default (those a handler can
+// catch) and are still at their default: a program with its own handling (bench run's
+// graceful stop) keeps it. SIGPIPE and SIGXFSZ matter too: stdout closed by `| head`, or a
+// file-size limit reached mid-write, would otherwise end the process with a temporary left.
 void install_handlers() {
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGXFSZ, SIGXCPU, SIGALRM, SIGUSR1, SIGUSR2,
+                    SIGVTALRM, SIGPROF}) {
         struct sigaction old {};
         if (::sigaction(sig, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) continue;
         struct sigaction sa {};
@@ -93,6 +94,13 @@ void check_room(const std::string& path, int fd, uint64_t bytes) {
 }
 
 }  // namespace
+
+void remove_temporaries_and_die(int sig) {
+    for (TempSlot& s : g_slots)
+        if (s.used.load()) ::unlink(s.path);
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);  // delivered when the handler returns (the signal is blocked in it)
+}
 
 void check_output_target(const std::string& path) {
     struct stat st {};
@@ -203,10 +211,12 @@ void write_file_atomically(const std::string& path, const std::string& contents)
     f.commit();
 }
 
-void probe_output_folder(const std::string& dir, const std::string& file_name) {
+namespace {
+
+// The components of `dir` that do not exist yet, outermost first. An existing one (even a
+// dangling link) stops the walk and must be a directory.
+std::vector<std::string> missing_folders(const std::string& dir) {
     namespace fs = std::filesystem;
-    // The missing components, outermost first; an existing one (even a dangling link)
-    // stops the walk and must be a directory.
     std::vector<std::string> missing;
     fs::path p = fs::path(dir).lexically_normal();
     if (!p.has_filename() && p.has_parent_path() && p != p.root_path()) p = p.parent_path();  // "a/b/" is "a/b"
@@ -223,25 +233,93 @@ void probe_output_folder(const std::string& dir, const std::string& file_name) {
     if (!p.empty() && !S_ISDIR(st.st_mode))
         throw InputError(p.string() + ": cannot use as the output folder: expected a directory, found " +
                          file_type_name(st.st_mode) + ": " + os_reason(ENOTDIR));
-    std::vector<std::string> created;
-    auto undo = [&] {
-        for (auto it = created.rbegin(); it != created.rend(); ++it) ::rmdir(it->c_str());  // only if still empty
-    };
+    return missing;
+}
+
+// rmdir, innermost first: only folders that are still empty go.
+void remove_created_folders(const std::vector<std::string>& created) {
+    for (auto it = created.rbegin(); it != created.rend(); ++it) ::rmdir(it->c_str());
+}
+
+// mkdir of each of `missing` (outermost first), recorded in `created`; on failure the
+// ones created are removed again.
+void create_folders(const std::vector<std::string>& missing, std::vector<std::string>& created) {
     for (const std::string& m : missing) {
         if (::mkdir(m.c_str(), 0777) != 0) {
             const int err = errno;
-            undo();
+            remove_created_folders(created);
+            created.clear();
             throw InputError(m + ": cannot create the output folder: " + os_reason(err));
         }
         created.push_back(m);
     }
+}
+
+// The pid holding an flock on the file (dev, ino), from /proc/locks; 0 when not found.
+long flock_holder(const struct stat& st) {
+    std::FILE* f = std::fopen("/proc/locks", "re");
+    if (!f) return 0;
+    char line[512];
+    long pid = 0;
+    while (!pid && std::fgets(line, sizeof line, f)) {
+        // "1: FLOCK  ADVISORY  WRITE 12345 08:01:1234 0 EOF" (waiters have "-> " before FLOCK)
+        char kind[16], mode[16], access[16];
+        long holder = 0;
+        unsigned dev_major = 0, dev_minor = 0;
+        unsigned long ino = 0;
+        const char* p = std::strchr(line, ':');
+        if (!p || std::strstr(line, "->")) continue;
+        if (std::sscanf(p + 1, "%15s %15s %15s %ld %x:%x:%lu", kind, mode, access, &holder, &dev_major, &dev_minor,
+                        &ino) == 7 &&
+            std::strcmp(kind, "FLOCK") == 0 && dev_major == major(st.st_dev) && dev_minor == minor(st.st_dev) &&
+            ino == st.st_ino)
+            pid = holder;
+    }
+    std::fclose(f);
+    return pid;
+}
+
+}  // namespace
+
+void probe_output_folder(const std::string& dir, const std::string& file_name) {
+    std::vector<std::string> created;
+    create_folders(missing_folders(dir), created);
     try {
-        AtomicFile probe((fs::path(dir) / file_name).string());
+        AtomicFile probe((std::filesystem::path(dir) / file_name).string());
     } catch (const InputError&) {
-        undo();
+        remove_created_folders(created);
         throw;
     }
-    undo();
+    remove_created_folders(created);
+}
+
+OutputFolderLock::OutputFolderLock(const std::string& dir) {
+    create_folders(missing_folders(dir), created_);
+    // O_DIRECTORY: a folder, never a file or a FIFO opened by mistake. A link to a folder is
+    // followed: the lock is on the folder it names, so every spelling of one folder (a link,
+    // "out/", "a/../out") meets the same lock.
+    fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int open_err = errno;
+    if (fd_ < 0) {
+        remove_created_folders(created_);
+        throw InputError(dir + ": cannot lock the output folder: " + os_reason(open_err));
+    }
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
+    const int err = errno;
+    struct stat st {};
+    const long holder = err == EWOULDBLOCK && ::fstat(fd_, &st) == 0 ? flock_holder(st) : 0;
+    ::close(fd_);
+    fd_ = -1;
+    remove_created_folders(created_);
+    if (err != EWOULDBLOCK) throw InputError(dir + ": cannot lock the output folder: " + os_reason(err));
+    throw InputError(dir + ": another bench run" + (holder > 0 ? " (pid " + std::to_string(holder) + ")" : "") +
+                     " is writing into this folder; wait for it to finish or choose another --out: " +
+                     os_reason(EWOULDBLOCK));
+}
+
+OutputFolderLock::~OutputFolderLock() {
+    remove_created_folders(created_);  // a run that failed before writing anything leaves no folder
+    if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace lhb

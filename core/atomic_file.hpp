@@ -1,8 +1,9 @@
 #pragma once
 // Writes a file under a temporary name beside the target and renames it into place on
 // commit(), so readers only ever see a complete file (or the previous one). If the writer
-// dies or is destroyed before commit(), the temporary is removed; SIGINT, SIGTERM and SIGHUP
-// remove it too (unless the program handles those signals itself).
+// dies or is destroyed before commit(), the temporary is removed, and so it is when the
+// process is ended by any signal a handler can catch (SIGINT, SIGTERM, SIGHUP, SIGPIPE,
+// SIGXFSZ, ...), unless the program handles that signal itself.
 //
 // Outputs never clobber: the target must be nothing yet or a regular file. A symbolic link,
 // a device node, a FIFO, a socket or a directory at the target is refused and left alone (so
@@ -11,6 +12,7 @@
 // Every error names the file and the operating system's reason.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace lhb {
 
@@ -41,6 +43,28 @@ private:
     std::string path_, tmp_;
     int fd_ = -1;
     int slot_ = -1;  // in the signal handler's list of temporaries
+};
+
+// Removes every registered temporary, restores `sig`'s default action and raises it: for a
+// program's own signal handler (bench run's second Ctrl-C). Async-signal-safe.
+void remove_temporaries_and_die(int sig);
+
+// One writer per output folder: an exclusive flock(2) on the folder itself (no lock file to
+// plant a link at, clobber or leave behind), held until destruction and released by the
+// kernel whatever ends the process. Creates the folder (and missing parents) when needed;
+// the ones it created are removed again at destruction if they are still empty. Throws
+// InputError "DIR: another bench run (pid N) is writing into this folder ..." when
+// another process holds it.
+class OutputFolderLock {
+public:
+    explicit OutputFolderLock(const std::string& dir);
+    ~OutputFolderLock();
+    OutputFolderLock(const OutputFolderLock&) = delete;
+    OutputFolderLock& operator=(const OutputFolderLock&) = delete;
+
+private:
+    int fd_ = -1;
+    std::vector<std::string> created_;  // outermost first
 };
 
 // Whole-file convenience.

@@ -87,6 +87,8 @@ void decode_scalar(GgufType t, const unsigned char* p, GgufValue& v) {
     }
 }
 
+std::string quoted(std::string_view s);
+
 // Where a read happens, formatted only when it fails: "metadata 3 ('llama.block_count')
 // element 7 string length".
 struct Field {
@@ -104,7 +106,7 @@ struct Field {
         std::string s;
         if (kind) {
             s = std::string(kind) + " " + std::to_string(index);
-            if (!name.empty()) s += " ('" + std::string(name) + "')";
+            if (!name.empty()) s += " (" + quoted(name) + ")";  // a key's first 64 bytes, escaped
             s += " ";
         }
         if (element >= 0) s += "element " + std::to_string(element) + " ";
@@ -315,7 +317,7 @@ void GgufFile::parse(const unsigned char* data, size_t size) {
     for (uint64_t k = 0; k < n_kv; ++k) {
         Field f{"key", "metadata", k};
         GgufKeyValue& kv = kvs_[size_t(k)];
-        kv.key = r.str(f, GgufLimits::kMaxStringBytes);
+        kv.key = r.str(f, GgufLimits::kMaxKeyBytes);
         if (kv.key.empty()) r.fail(f, "a non-empty key", "an empty one");
         f.name = kv.key;
         if (!kv_index_.emplace(kv.key, size_t(k)).second)

@@ -42,6 +42,7 @@ const char* gguf_type_name(GgufType t);  // "uint32", "string", "array", ...
 struct GgufLimits {
     static constexpr uint64_t kMaxTensors = 1u << 20;
     static constexpr uint64_t kMaxKeyValues = 1u << 20;
+    static constexpr uint64_t kMaxKeyBytes = 65535;          // the GGUF spec's limit for a key
     static constexpr uint64_t kMaxStringBytes = 1u << 24;    // 16 MiB (chat templates are KB)
     static constexpr uint64_t kMaxArrayElements = 1u << 24;  // 16 M (vocabularies: 32 K-256 K)
     static constexpr uint64_t kMaxNestedArrays = 1u << 16;   // inner arrays of one array

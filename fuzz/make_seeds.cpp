@@ -3,7 +3,7 @@
 // of ../shared/models when present, and tokenizer inputs in fuzz_tokenizer's layout.
 //
 //   make_seeds OUTDIR [MODELS_DIR]
-// creates OUTDIR/model/, OUTDIR/tokenizer/ and OUTDIR/gguf/.
+// creates OUTDIR/model/, OUTDIR/tokenizer/, OUTDIR/gguf/, OUTDIR/forward/ and OUTDIR/xclbin/.
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -195,6 +195,46 @@ void gguf_seeds(const std::string& dir, const std::string& models) {
     }
 }
 
+// fuzz_forward's layout: 8 shape bytes, a u32 token, weight bytes (cycled over the model).
+// One seed per shape byte pattern: MHA, GQA, MQA, an unshared classifier, two layers.
+void forward_seeds(const std::string& dir) {
+    const unsigned char shapes[][8] = {{0, 0, 0, 7, 0, 15, 3, 0},  {3, 1, 3, 47, 1, 31, 7, 0},
+                                       {3, 0, 1, 11, 0, 7, 1, 1},  {1, 1, 2, 23, 1, 20, 5, 1},
+                                       {2, 2, 3, 31, 1, 9, 0, 0}};
+    uint32_t state = 12345;
+    int n = 0;
+    for (const auto& shape : shapes) {
+        std::string seed(reinterpret_cast<const char*>(shape), 8);
+        put_i32(seed, n);
+        for (int k = 0; k < 256; ++k) {
+            state = state * 1664525u + 1013904223u;
+            seed += char(state >> 24);
+        }
+        write_all(dir + "/shape-" + std::to_string(n++) + ".seed", seed);
+    }
+}
+
+// fuzz_xclbin: a sound axlf container (496-byte header, two sections inside the file) and
+// the same cut short; the check reads nothing beyond the section table.
+void xclbin_seeds(const std::string& dir) {
+    const size_t header = 496 + 40;
+    std::string x(header + 64, '\0');
+    std::memcpy(x.data(), "xclbin2", 8);
+    const uint64_t length = x.size();
+    std::memcpy(x.data() + 304, &length, 8);
+    const uint32_t sections = 2;
+    std::memcpy(x.data() + 304 + 144, &sections, 4);
+    for (uint32_t i = 0; i < sections; ++i) {
+        const uint32_t kind = i ? 8 : 2;  // EMBEDDED_METADATA, IP_LAYOUT
+        const uint64_t off = header + 32 * i, size = 32;
+        std::memcpy(x.data() + 456 + 40 * i, &kind, 4);
+        std::memcpy(x.data() + 456 + 40 * i + 24, &off, 8);
+        std::memcpy(x.data() + 456 + 40 * i + 32, &size, 8);
+    }
+    write_all(dir + "/sound.xclbin", x);
+    write_all(dir + "/short.xclbin", x.substr(0, header + 10));
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(stderr, "usage: make_seeds OUTDIR [MODELS_DIR]\n");
@@ -207,6 +247,8 @@ int main(int argc, char** argv) {
     ::mkdir(model_dir.c_str(), 0755);
     ::mkdir(tok_dir.c_str(), 0755);
     ::mkdir((out + "/gguf").c_str(), 0755);
+    ::mkdir((out + "/forward").c_str(), 0755);
+    ::mkdir((out + "/xclbin").c_str(), 0755);
     auto exists = [](const std::string& p) {
         struct stat st {};
         return !p.empty() && ::stat(p.c_str(), &st) == 0;
@@ -253,6 +295,8 @@ int main(int argc, char** argv) {
                       tokenizer_input(32000, read_all(models + "/tokenizer.bin"),
                                       "I believe the meaning of life is"));
         gguf_seeds(out + "/gguf", models);
+        forward_seeds(out + "/forward");
+        xclbin_seeds(out + "/xclbin");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "make_seeds: %s\n", e.what());
         return 1;

@@ -38,6 +38,8 @@
 #include "bench/results.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/gguf.hpp"
+#include "core/gguf_writer.hpp"
 #include "core/input_file.hpp"
 #include "core/json_scan.hpp"
 #include "core/model.hpp"
@@ -247,6 +249,10 @@ TEST(HardeningOutputs, SpecialTargetsAreRefusedAndLeftUntouched) {
              }
              fs::rename(out + "/results.json", p);
          }},
+        {"bench validate --json", [](const std::string& p) {
+             const CommandResult r = run_bench_within(60, "validate --json '" + p + "'");
+             if (r.exit_code != 0) throw InputError(r.err.substr(0, r.err.find_last_not_of('\n') + 1));
+         }},
     };
     for (const auto& [name, write] : writers)
         for (const SpecialFile& t : targets) {
@@ -371,6 +377,66 @@ TEST(HardeningOutputs, SignalDuringSynthLeavesNoTemporary) {
     if (caught == 0) GTEST_SKIP() << "synth always finished before the signal: nothing interrupted";
 }
 
+// Every catchable signal that ends a process by default, at different moments of a `bench
+// synth` or `bench quantize` write (at once, as the temporary appears, half-way through it):
+// no temporary survives, a previous file stays as it was unless the write completed.
+TEST(HardeningOutputs, SignalsAtEveryMomentOfSynthAndQuantizeLeaveNoTemporary) {
+    TempDir dir;
+    const std::string shape = "dim=1024,hidden=2816,layers=8,heads=16,kv_heads=16,vocab=4096,seq=256";
+    const ModelConfig c = parse_shape(shape);
+    write_synthetic_model(c, dir.file("in.bin"), 1);  // the quantizer's input
+    const std::string out = dir.file("out/m.bin");
+    fs::create_directory(dir.file("out"));
+    struct Job {
+        std::vector<std::string> args;
+        uint64_t bytes;  // the output's size
+    };
+    const std::vector<Job> jobs = {{{"synth", "--shape", shape, "-o", out}, uint64_t(fs::file_size(dir.file("in.bin")))},
+                                   {{"quantize", dir.file("in.bin"), out}, 0}};
+    int caught_mid_write = 0;
+    for (const Job& job : jobs) {
+        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1, SIGALRM, SIGXCPU}) {
+            for (int moment = 0; moment < 3; ++moment) {  // 0: at once, 1: temporary seen, 2: half written
+                SCOPED_TRACE(job.args[0] + " " + strsignal(sig) + " moment " + std::to_string(moment));
+                write_file(out, "previous");
+                const pid_t pid = ::fork();
+                ASSERT_GE(pid, 0);
+                if (pid == 0) {
+                    ::signal(sig, SIG_DFL);
+                    std::vector<std::string> copy = job.args;
+                    std::vector<char*> argv = {const_cast<char*>("bench")};
+                    for (auto& a : copy) argv.push_back(a.data());
+                    argv.push_back(nullptr);
+                    ::execv(LHB_BENCH_EXE, argv.data());
+                    ::_exit(127);
+                }
+                bool mid_write = false;
+                for (int i = 0; moment > 0 && i < 5000 && !mid_write; ++i) {
+                    for (const auto& e : fs::directory_iterator(dir.file("out"))) {
+                        if (e.path().filename().string().find(".tmp.") == std::string::npos) continue;
+                        std::error_code ec;
+                        const uint64_t size = fs::file_size(e.path(), ec);
+                        mid_write = !ec && (moment == 1 || size > job.bytes / 2 || (!job.bytes && size > (8u << 20)));
+                    }
+                    if (!mid_write) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                }
+                ::kill(pid, sig);
+                int status = 0;
+                ::waitpid(pid, &status, 0);
+                EXPECT_TRUE(no_temporaries(dir.file("out")));
+                if (WIFSIGNALED(status)) {
+                    EXPECT_EQ(WTERMSIG(status), sig);
+                    EXPECT_EQ(read_file(out), "previous");
+                    caught_mid_write += mid_write;
+                } else {
+                    EXPECT_EQ(WEXITSTATUS(status), 0);  // finished before the signal
+                }
+            }
+        }
+    }
+    EXPECT_GT(caught_mid_write, 0) << "no write was ever interrupted: the test proves nothing";
+}
+
 // tools/report.py writes index.html and PNGs the same way: a link, FIFO or directory at an
 // output is refused and left as it was; the results file it reads is never an output; a
 // special or deep results file is refused with one line.
@@ -452,6 +518,24 @@ TEST(HardeningResources, ThreadCountsBeyondWhatTheMachineAllows) {
         EXPECT_NE(r.err.find(prefix.empty() ? "to 1024" : "to 64"), std::string::npos) << r.err;
         EXPECT_NE(r.err.find("found 5000"), std::string::npos) << r.err;
     }
+    // A run's config is checked against the same limit before anything runs: top-level and
+    // per-backend thread lists, a number or a list, wherever the count is.
+    for (const auto& [threads, backends, pointer] :
+         {std::tuple{"[2, 100]", "[\"cpu-ref\"]", "/threads/1"}, {"100", "[\"cpu-ref\"]", "/threads"},
+          {"[1]", "[\"cpu-ref\", {\"name\": \"openmp\", \"threads\": [65]}]", "/backends/1/threads/0"}}) {
+        SCOPED_TRACE(pointer);
+        write_file(dir.file("run.json"), std::string(R"({"name": "t", "models": [{"name": "m", "path": "m.bin"}], "backends": )") +
+                                             backends + R"(, "threads": )" + threads +
+                                             R"(, "prompt_tokens": [2], "generate_tokens": 2, "out": "out"})");
+        const CommandResult r =
+            test::run_bench_after("timeout -s KILL 60 prlimit --nproc=64 ", "run '" + dir.file("run.json") + "' --no-report --quiet");
+        EXPECT_EQ(r.exit_code, 1) << r.err;
+        EXPECT_NE(r.err.find(dir.file("run.json") + ": " + pointer + ": expected at most 64 threads (what this machine"),
+                  std::string::npos)
+            << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+        EXPECT_FALSE(fs::exists(dir.file("out")));
+    }
 }
 
 // ---- JSON: depth, size, duplicate keys -------------------------------------------------------------
@@ -528,6 +612,72 @@ TEST(HardeningJson, DeepDocumentsThroughEveryReaderAndCommand) {
         EXPECT_TRUE(r.err.find("nested deeper") != std::string::npos || r.err.find("duplicate key") != std::string::npos)
             << r.err;
     }
+}
+
+// ---- GGUF metadata: depth, size, short messages ---------------------------------------------
+
+// The reader's one-line message for a GGUF file of these bytes ("" if it opens).
+std::string gguf_error(const std::string& bytes) {
+    try {
+        GgufFile f("h.gguf", reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+        (void)read_llama(f);
+        return "";
+    } catch (const InputError& e) {
+        return e.what();
+    }
+}
+
+// Every metadata value, wherever it is in the file: arrays nest at most 2 deep (checked
+// before descending, so no recursion the file controls), keys, strings and counts have
+// stated maxima, and no message repeats more than 64 bytes of a value or a key (escaped).
+TEST(HardeningGguf, EveryMetadataValueIsBoundedWhereverItIs) {
+    const std::string leaf = GgufWriter::encode_u32(uint32_t(GgufType::UINT8)) + GgufWriter::encode_u64(0);
+    const std::string arrays_of = GgufWriter::encode_u32(uint32_t(GgufType::ARRAY)) + GgufWriter::encode_u64(1);
+    const std::string three_deep = arrays_of + arrays_of + leaf;
+    // The deep value first, between ordinary ones, last, and as the second inner array.
+    const std::string second_inner = GgufWriter::encode_u32(uint32_t(GgufType::ARRAY)) + GgufWriter::encode_u64(2) +
+                                     leaf + arrays_of + leaf;
+    for (int position = 0; position < 4; ++position) {
+        SCOPED_TRACE("position " + std::to_string(position));
+        GgufWriter w;
+        if (position == 0) w.add_raw("deep", GgufType::ARRAY, three_deep);
+        w.add_string("general.architecture", "llama");
+        if (position == 1) w.add_raw("deep", GgufType::ARRAY, three_deep);
+        w.add_u32("llama.block_count", 1);
+        if (position == 2) w.add_raw("deep", GgufType::ARRAY, three_deep);
+        if (position == 3) w.add_raw("deep", GgufType::ARRAY, second_inner);
+        expect_has(gguf_error(w.bytes()), {"h.gguf", "('deep')", "arrays nested at most 2 deep"});
+    }
+    // Sizes: a key over the spec's 65535 bytes, a string over 16 MiB, counts over their
+    // maxima, each refused by its length field before anything is allocated.
+    const std::string long_key(GgufLimits::kMaxKeyBytes + 1, 'k');
+    GgufWriter k;
+    k.add_u32(long_key, 1);
+    expect_has(gguf_error(k.bytes()), {"key", "expected a length of at most 65535 bytes"});
+    GgufWriter str;
+    str.add_raw("s", GgufType::STRING, GgufWriter::encode_u64(GgufLimits::kMaxStringBytes + 1));
+    expect_has(gguf_error(str.bytes()), {"('s') string", "at most 16777216 bytes"});
+    GgufWriter arr;
+    arr.add_raw("a", GgufType::ARRAY,
+                GgufWriter::encode_u32(uint32_t(GgufType::UINT8)) + GgufWriter::encode_u64(GgufLimits::kMaxArrayElements + 1));
+    expect_has(gguf_error(arr.bytes()), {"('a') array count", "expected at most 16777216"});
+    // Messages: a 60,000-byte key with control bytes, and a 1 MB value where a short one
+    // belongs, are quoted by their first 64 bytes, escaped.
+    std::string odd_key(60000, 'x');
+    odd_key[3] = '\n';
+    GgufWriter bad_type;
+    bad_type.add_raw(odd_key, GgufType(13), "");
+    GgufWriter big_value;
+    big_value.add_string("general.architecture", std::string(1 << 20, 'g') + "\x01");
+    big_value.add_u32("llama.block_count", 1);
+    for (const std::string& bytes : {bad_type.bytes(), big_value.bytes()}) {
+        const std::string msg = gguf_error(bytes);
+        ASSERT_FALSE(msg.empty());
+        EXPECT_LT(msg.size(), 400u) << msg.substr(0, 400);
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << msg.substr(0, 400);
+        EXPECT_NE(msg.find("...'"), std::string::npos) << msg;
+    }
+    EXPECT_NE(gguf_error(bad_type.bytes()).find("xxx\\x0a"), std::string::npos) << gguf_error(bad_type.bytes());
 }
 
 // ---- non-finite weights ------------------------------------------------------------------------
