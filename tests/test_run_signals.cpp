@@ -297,6 +297,16 @@ TEST(RunLock, ASecondRunIntoTheSameFolderIsRefused) {
     Child first = spawn_bench({"run", dir.file("c.json"), "--no-report", "--log"});
     std::string seen;
     ASSERT_TRUE(wait_for(first, "point 1/", seen)) << seen;
+    // Held still (the lock with it) while the others try: on an idle machine the whole sweep
+    // would otherwise end before they do.
+    ASSERT_EQ(kill(first.pid, SIGSTOP), 0);
+    struct KillIfLeft {  // a failure below must not leave it stopped for ever
+        pid_t pid;
+        bool reaped = false;
+        ~KillIfLeft() {
+            if (!reaped && kill(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
+        }
+    } guard{first.pid};
     fs::create_directory_symlink(dir.file("out"), dir.file("alias"));
     for (const std::string& out : {dir.file("out"), dir.file("out/"), dir.file("out/../out"), dir.file("alias")}) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -310,8 +320,10 @@ TEST(RunLock, ASecondRunIntoTheSameFolderIsRefused) {
     }
     auto elsewhere = run_bench("run '" + dir.file("quick.json") + "' --out '" + dir.file("other") + "' --no-report --quiet");
     EXPECT_EQ(elsewhere.exit_code, 0) << elsewhere.err;
-    ASSERT_EQ(kill(first.pid, SIGINT), 0);
+    ASSERT_EQ(kill(first.pid, SIGINT), 0);  // pending until it runs again, then handled first
+    ASSERT_EQ(kill(first.pid, SIGCONT), 0);
     EXPECT_EQ(wait_exit(first, seen), 130) << seen;
+    guard.reaped = true;
     expect_incomplete(dir.file("out/results.incomplete.json"), 1);
     auto after = run_bench("run '" + dir.file("quick.json") + "' --no-report --quiet");
     EXPECT_EQ(after.exit_code, 0) << after.err;
