@@ -2,6 +2,9 @@
 
 #include <cstddef>
 #include <cstring>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <stdexcept>
 #include <string>
 
@@ -42,7 +45,9 @@ Kernels reference_kernels(GgmlType t) {
 
 }  // namespace lhb::openmp
 
-#if defined(__x86_64__) && defined(__GNUC__)
+// The SIMD kernels are GCC's (its target pragmas around a shared .inc); a clang build (the
+// fuzz targets) takes the portable kernels, which are the reference's own arithmetic.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define LHB_GGML_X86 1
 #include <immintrin.h>
 // GCC 12's masked-intrinsic wrappers (vpermb's among them) pass a deliberately undefined
@@ -126,9 +131,18 @@ namespace {
 
 // The kernel k if this CPU runs it, else the next one down. The 256-bit vpdpbusd needs
 // AVX512-VL beside VNNI, Q4_K's vpermb AVX512-VBMI, and every SIMD kernel F16C.
+#if LHB_GGML_X86
+// CPUID leaf 1, ECX bit 29. Not __builtin_cpu_supports("f16c"): clang 14 (the fuzz build)
+// does not know that name.
+bool cpu_has_f16c() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+#endif
+
 Q8Kernel usable(Q8Kernel k) {
 #if LHB_GGML_X86
-    const bool f16c = __builtin_cpu_supports("f16c");
+    const bool f16c = cpu_has_f16c();
     if (k == Q8Kernel::Avx512Vnni && q8_kernel_supported(k) && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512vbmi") && f16c)
         return k;
