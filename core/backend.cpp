@@ -1,5 +1,6 @@
 #include "core/backend.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -29,8 +30,19 @@ RunState::RunState(const ModelConfig& c) {
     value_cache.assign(cache, 0.f);
 }
 
+BatchState::BatchState(const ModelConfig& c, int block_) : block(block_) {
+    const size_t b = size_t(block_), d = size_t(c.dim), h = size_t(c.hidden_dim);
+    x.assign(b * d, 0.f);
+    xb.assign(b * d, 0.f);
+    xb2.assign(b * d, 0.f);
+    q.assign(b * d, 0.f);
+    hb.assign(b * h, 0.f);
+    hb2.assign(b * h, 0.f);
+}
+
 void Backend::load(const Model& model) {
     model_ = &model;
+    batch_.reset();
     try {
         state_ = std::make_unique<RunState>(model.config());
     } catch (const std::bad_alloc&) {
@@ -82,6 +94,111 @@ float* Backend::forward(int token, int pos) {
 
     timed(Op::RmsNorm, [&] { rmsnorm(s.x.data(), s.x.data(), w.rms_final, dim); });
     timed(Op::MatMul, [&] { matmul(s.logits.data(), s.x.data(), w.wcls); });
+    return s.logits.data();
+}
+
+void Backend::check_batch(const int* tokens, int n, int pos, BatchLogits which, const float* all_logits) const {
+    if (!model_) throw InputError(name() + ": forward_batch before a model is loaded");
+    const ModelConfig& c = model_->config();
+    if (n < 1 || !tokens) throw InputError(name() + ": a prompt needs at least one token (got " + std::to_string(n) + ")");
+    if (pos < 0 || int64_t(pos) + n > c.seq_len)
+        throw InputError(name() + ": a prompt of " + std::to_string(n) + " tokens at position " + std::to_string(pos) +
+                         " does not fit the context (seq_len " + std::to_string(c.seq_len) + ")");
+    for (int i = 0; i < n; ++i)
+        if (tokens[i] < 0 || tokens[i] >= c.vocab_size)
+            throw InputError(name() + ": prompt token " + std::to_string(i) + " is " + std::to_string(tokens[i]) +
+                             ", outside the vocabulary (0.." + std::to_string(c.vocab_size - 1) + ")");
+    if (which == BatchLogits::All && !all_logits)
+        throw InputError(name() + ": forward_batch asked for every position's logits without a buffer for them");
+}
+
+// forward()'s layers for a block of tokens, layer by layer: every matrix is applied to the
+// whole block at once (matmul_batch), the per-token ops run row by row.
+void Backend::forward_block(const int* tokens, int n, int pos) {
+    const ModelConfig& p = model_->config();
+    const ModelWeights& w = model_->weights();
+    RunState& s = *state_;
+    BatchState& b = *batch_;
+    const int dim = p.dim, kv_dim = p.kv_dim(), hidden_dim = p.hidden_dim;
+    const size_t d = size_t(dim), nd = size_t(n) * d, nh = size_t(n) * size_t(hidden_dim);
+    const AttentionShape shape = AttentionShape::of(p);
+
+    for (int i = 0; i < n; ++i) w.embedding_row(tokens[i], dim, b.x.data() + size_t(i) * d);
+
+    for (int l = 0; l < p.n_layers; ++l) {
+        const LayerWeights& L = w.layers[size_t(l)];
+        const size_t loff = size_t(l) * size_t(p.seq_len) * size_t(kv_dim);
+        float* k = s.key_cache.data() + loff + size_t(pos) * size_t(kv_dim);  // [n][kv_dim]
+        float* v = s.value_cache.data() + loff + size_t(pos) * size_t(kv_dim);
+
+        timed(Op::RmsNorm, [&] {
+            for (int i = 0; i < n; ++i) rmsnorm(b.xb.data() + size_t(i) * d, b.x.data() + size_t(i) * d, L.rms_att, dim);
+        });
+        timed(Op::MatMul, [&] {
+            matmul_batch(b.q.data(), b.xb.data(), L.wq, n);
+            matmul_batch(k, b.xb.data(), L.wk, n);
+            matmul_batch(v, b.xb.data(), L.wv, n);
+        });
+        timed(Op::Rope, [&] {
+            for (int i = 0; i < n; ++i)
+                rope(b.q.data() + size_t(i) * d, k + size_t(i) * size_t(kv_dim), pos + i, dim, kv_dim, p.head_size());
+        });
+        timed(Op::Attention, [&] {
+            attention_batch(b.xb.data(), b.q.data(), s.key_cache.data() + loff, s.value_cache.data() + loff,
+                            s.att.data(), pos, n, shape);
+        });
+        timed(Op::MatMul, [&] { matmul_batch(b.xb2.data(), b.xb.data(), L.wo, n); });
+        timed(Op::Residual, [&] { residual_add(b.x.data(), b.xb2.data(), int(nd)); });
+
+        timed(Op::RmsNorm, [&] {
+            for (int i = 0; i < n; ++i) rmsnorm(b.xb.data() + size_t(i) * d, b.x.data() + size_t(i) * d, L.rms_ffn, dim);
+        });
+        timed(Op::MatMul, [&] {
+            matmul_batch(b.hb.data(), b.xb.data(), L.w1, n);
+            matmul_batch(b.hb2.data(), b.xb.data(), L.w3, n);
+        });
+        timed(Op::SwiGLU, [&] { swiglu(b.hb.data(), b.hb2.data(), int(nh)); });
+        timed(Op::MatMul, [&] { matmul_batch(b.xb.data(), b.hb.data(), L.w2, n); });
+        timed(Op::Residual, [&] { residual_add(b.x.data(), b.xb.data(), int(nd)); });
+    }
+}
+
+float* Backend::forward_batch(const int* tokens, int n, int pos, BatchLogits which, float* all_logits) {
+    check_batch(tokens, n, pos, which, all_logits);
+    const ModelConfig& p = model_->config();
+    const ModelWeights& w = model_->weights();
+    RunState& s = *state_;
+    if (!batch_) {
+        try {
+            batch_ = std::make_unique<BatchState>(p, kBatchBlock);
+        } catch (const std::bad_alloc&) {
+            throw InputError(model_->path() + ": not enough memory for a block of " + std::to_string(kBatchBlock) +
+                             " prompt tokens' activations");
+        }
+    }
+    BatchState& b = *batch_;
+    const int dim = p.dim, vocab = p.vocab_size;
+    const size_t d = size_t(dim);
+    for (int first = 0; first < n; first += kBatchBlock) {
+        const int m = std::min(kBatchBlock, n - first);
+        forward_block(tokens + first, m, pos + first);
+        const bool last_block = first + m == n;
+        if (which == BatchLogits::All) {
+            timed(Op::RmsNorm, [&] {
+                for (int i = 0; i < m; ++i)
+                    rmsnorm(b.x.data() + size_t(i) * d, b.x.data() + size_t(i) * d, w.rms_final, dim);
+            });
+            float* rows = all_logits + size_t(first) * size_t(vocab);
+            timed(Op::MatMul, [&] { matmul_batch(rows, b.x.data(), w.wcls, m); });
+            if (last_block) std::memcpy(s.logits.data(), rows + size_t(m - 1) * size_t(vocab), size_t(vocab) * sizeof(float));
+        } else if (last_block) {
+            float* last = b.x.data() + size_t(m - 1) * d;
+            timed(Op::RmsNorm, [&] { rmsnorm(last, last, w.rms_final, dim); });
+            timed(Op::MatMul, [&] { matmul(s.logits.data(), last, w.wcls); });
+        }
+    }
+    // As after forward(), x holds the last token's final-normed activations.
+    std::memcpy(s.x.data(), b.x.data() + size_t((n - 1) % kBatchBlock) * d, d * sizeof(float));
     return s.logits.data();
 }
 

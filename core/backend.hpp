@@ -40,11 +40,23 @@ struct AttentionShape {
     }
 };
 
+// Which positions of a batched forward pass get logits: the last one (a prompt before
+// generation) or every one (a correctness check, perplexity).
+enum class BatchLogits { Last, All };
+
 // Activations and KV cache of one sequence, as in llama2.c's RunState.
 struct RunState {
     explicit RunState(const ModelConfig& c);
     std::vector<float> x, xb, xb2, hb, hb2, q, att, logits;
     std::vector<float> key_cache, value_cache;  // [n_layers][seq_len][kv_dim]
+};
+
+// Activations of one block of up to `block` tokens in the batched forward pass: row i of
+// each buffer is the block's token i (x, xb, xb2, q: [block][dim]; hb, hb2: [block][hidden]).
+struct BatchState {
+    BatchState(const ModelConfig& c, int block);
+    int block = 0;
+    std::vector<float> x, xb, xb2, q, hb, hb2;
 };
 
 class Backend {
@@ -82,8 +94,40 @@ public:
     // x[i] += y[i]
     virtual void residual_add(float* x, const float* y, int n) { exact::residual_add(x, y, n); }
 
+    // out[n][w.rows] = W x[n][w.cols]: one matrix against a block of n activation rows. The
+    // default runs matmul() per row; a backend with a matrix-matrix kernel reads each weight
+    // once per block instead.
+    virtual void matmul_batch(float* out, const float* x, const WeightMatrix& w, int n) {
+        for (int i = 0; i < n; ++i)
+            matmul(out + size_t(i) * size_t(w.rows), x + size_t(i) * size_t(w.cols), w);
+    }
+    // attention() for each token i of a block at positions pos..pos+n-1, causally: token i
+    // sees cache rows 0..pos+i (all rows of the block are in the cache already). out and q
+    // are [n][n_heads*head_size]; att is scratch of n_heads * (pos+n) floats at least.
+    virtual void attention_batch(float* out, const float* q, const float* key_cache,
+                                 const float* value_cache, float* att, int pos, int n,
+                                 const AttentionShape& shape) {
+        const size_t qd = size_t(shape.n_heads) * size_t(shape.head_size);
+        for (int i = 0; i < n; ++i)
+            attention(out + size_t(i) * qd, q + size_t(i) * qd, key_cache, value_cache, att, pos + i, shape);
+    }
+
     // Logits (vocab_size floats, owned by the backend) for `token` at position `pos`.
     virtual float* forward(int token, int pos);
+
+    // The forward pass of a prompt: tokens[0..n) at positions pos..pos+n-1, the KV cache
+    // written for all of them, the classifier run only where logits are asked for. Returns
+    // the last token's logits (vocab_size floats, owned by the backend, as forward()); with
+    // BatchLogits::All, row i of all_logits[n][vocab_size] (the caller's) gets token i's.
+    // Throws InputError for n < 1, a token outside the vocabulary, or positions outside
+    // [0, seq_len). The default runs the layers a block of kBatchBlock tokens at a time,
+    // layer by layer, through matmul_batch and attention_batch (each op the same as in
+    // forward(), so cpu-ref's batched logits equal its token-by-token ones bit for bit). A
+    // backend whose forward() runs on a device overrides this; one that does not still gets
+    // a correct (if unbatched) prompt from its ops.
+    virtual float* forward_batch(const int* tokens, int n, int pos, BatchLogits which,
+                                 float* all_logits = nullptr);
+    static constexpr int kBatchBlock = 32;
 
     // Greedy decoding from `token` at `pos`: up to `steps` tokens (and no further than
     // seq_len), each the argmax of the previous one's logits as llama2.c's sample_argmax,
@@ -114,8 +158,14 @@ protected:
         op_times_->add(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
 
+    // Checks forward_batch's arguments (the message names the backend); throws InputError.
+    void check_batch(const int* tokens, int n, int pos, BatchLogits which, const float* all_logits) const;
+    // The layers of tokens[0..n) (n <= kBatchBlock) at pos..pos+n-1 into batch_->x.
+    void forward_block(const int* tokens, int n, int pos);
+
     const Model* model_ = nullptr;
     std::unique_ptr<RunState> state_;
+    std::unique_ptr<BatchState> batch_;  // allocated by the first forward_batch()
     OpTimes* op_times_ = nullptr;
 
 private:

@@ -31,6 +31,14 @@ public:
     virtual ~DeviceModel() = default;
     // The estimate of the token at position `pos` of the loaded model; nullopt before load().
     virtual std::optional<DeviceEstimate> estimate(int pos) const = 0;
+    // The estimate of a prompt of n tokens at positions pos..pos+n-1 through the device's
+    // prefill path, ending with the last token's logits: token_seconds is the whole
+    // prompt's time, op_seconds its split. nullopt: before load(), or prefill not modelled.
+    virtual std::optional<DeviceEstimate> estimate_prefill(int pos, int n) const {
+        (void)pos;
+        (void)n;
+        return std::nullopt;
+    }
 };
 
 }  // namespace lhb::hls

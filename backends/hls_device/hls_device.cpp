@@ -200,6 +200,18 @@ float* HlsDeviceBackend::forward(int token, int pos) {
     return state_->logits.data();
 }
 
+float* HlsDeviceBackend::forward_batch(const int* tokens, int n, int pos, BatchLogits which, float* all_logits) {
+    if (!options_.fused) return Backend::forward_batch(tokens, n, pos, which, all_logits);
+    check_batch(tokens, n, pos, which, all_logits);
+    const size_t vocab = size_t(model_->config().vocab_size);
+    float* logits = nullptr;
+    for (int i = 0; i < n; ++i) {
+        logits = forward(tokens[i], pos + i);
+        if (which == BatchLogits::All) std::memcpy(all_logits + size_t(i) * vocab, logits, vocab * sizeof(float));
+    }
+    return logits;
+}
+
 int HlsDeviceBackend::decode_greedy(int token, int pos, int steps, std::vector<int>& out) {
     if (!options_.fused) return Backend::decode_greedy(token, pos, steps, out);
     const ModelConfig& c = model_->config();

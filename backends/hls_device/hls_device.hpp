@@ -45,6 +45,9 @@ public:
     void swiglu(float* hb, const float* hb2, int n) override;
 
     float* forward(int token, int pos) override;
+    // The KV cache lives on the device, so a prompt goes through llama_forward one token at
+    // a time (logits of every position computed, the ones not asked for dropped).
+    float* forward_batch(const int* tokens, int n, int pos, BatchLogits which, float* all_logits = nullptr) override;
     // llama_forward's greedy mode: a run of tokens per kernel call, as on the board.
     int decode_greedy(int token, int pos, int steps, std::vector<int>& out) override;
     // The board estimate when options.models_board (else none).

@@ -288,6 +288,11 @@ float* OpenMpBackend::forward(int token, int pos) {
     return forward_fused(token, pos);
 }
 
+float* OpenMpBackend::forward_batch(const int* tokens, int n, int pos, BatchLogits which, float* all_logits) {
+    key_t_valid_ = std::min(key_t_valid_, std::max(pos, 0));  // the block's keys skip key_t_, as op by op
+    return Backend::forward_batch(tokens, n, pos, which, all_logits);
+}
+
 // llama2.c's forward() in one parallel region. Each thread owns equal shares of the rows
 // of every matrix; the elementwise ops ride along with the matmul rows that produce their
 // inputs (RoPE after q/k, the residual add into x after wo and w2, SwiGLU after w1/w3), and

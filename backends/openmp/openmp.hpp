@@ -71,6 +71,7 @@ public:
     void attention(float* out, const float* q, const float* key_cache, const float* value_cache,
                    float* att, int pos, const AttentionShape& shape) override;
     float* forward(int token, int pos) override;
+    float* forward_batch(const int* tokens, int n, int pos, BatchLogits which, float* all_logits = nullptr) override;
 
 private:
     float* forward_fused(int token, int pos);
