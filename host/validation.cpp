@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "core/data_files.hpp"
 #include "core/error.hpp"
@@ -98,6 +99,30 @@ void check_csynth(const json& cs, const std::string& where, const DesignSpec& de
         f.estimated = m.contains("layers")
                           ? e.kernel_cycles  // the whole kernel
                           : module_cycles(e, text_of(m, "op", w), args, w);
+        out->csynth.push_back(f);
+    }
+    // The whole kernel's resources in the report's units (BRAM_18K), against the resource
+    // model of the design at the report's shape.
+    if (!cs.contains("resources")) return;
+    const json& res = field(cs, "resources", where + ": csynth");
+    const std::string w = where + ": csynth.resources";
+    text_of(res, "source", w);
+    const double band = res.contains("band_percent") ? number_of(res, "band_percent", w, 0, 1000) : 0;
+    const ResourceEstimate& r = e.resources;
+    for (const auto& [key, label, estimated] : {std::tuple<const char*, const char*, double>{"dsp", "DSP", r.dsp},
+                                                {"bram18", "BRAM_18K", 2 * r.bram36},
+                                                {"lut", "LUT", r.lut},
+                                                {"ff", "FF", r.ff}}) {
+        if (!res.contains(key)) continue;
+        FigureCheck f;
+        f.what = std::string(label) + " (whole kernel)";
+        f.published = number_of(res, key, w, 1, 1e9);
+        f.estimated = estimated;
+        // A figure the file says the model does not describe yet is reported, not checked;
+        // the file says why.
+        const bool unchecked = res.contains("unchecked") && res.at("unchecked").is_object() &&
+                               res.at("unchecked").contains(key);
+        f.band_percent = unchecked ? 0 : band;
         out->csynth.push_back(f);
     }
 }
