@@ -152,6 +152,12 @@ json PublishedCheck::to_json() const {
             {"pass", pass()}};
 }
 
+json PublishedCheck::row_json() const {
+    return {{"design", name}, {"board", board}, {"model", model}, {"published_tok_per_s", tok_per_s.published},
+            {"source", source}, {"estimated_tok_per_s", tok_per_s.estimated},
+            {"error_percent", tok_per_s.error_percent()}, {"band_percent", tok_per_s.band_percent}, {"pass", pass()}};
+}
+
 PublishedCheck check_published(const std::string& path) {
     std::ifstream f(path);
     if (!f) throw InputError(path + ": cannot open the published-design file");
