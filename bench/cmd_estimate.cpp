@@ -102,6 +102,17 @@ void print_tables(const hls::TokenEstimate& e, const std::string& shape_label, b
                 r.dsp, r.dsp_avail, 100 * r.dsp / r.dsp_avail, r.bram36, r.bram36_avail,
                 100 * r.bram36 / r.bram36_avail, r.uram, r.uram_avail, 100 * r.uram / r.uram_avail,
                 r.fits ? "fits the device" : "DOES NOT FIT the device");
+    // LUT and FF where the board file gives its fabric; then every compute unit of the link
+    // configs together (the ZCU106 and KV260 link the per-op kernels into an xclbin of their
+    // own when these do not fit: docs/validation.md).
+    auto share = [](double used, double avail) { return avail > 0 ? 100 * used / avail : 0.0; };
+    if (r.lut_avail > 0 || r.ff_avail > 0)
+        std::printf("  fabric (estimated): LUT %.0f / %.0f (%.0f%%), FF %.0f / %.0f (%.0f%%)\n", r.lut, r.lut_avail,
+                    share(r.lut, r.lut_avail), r.ff, r.ff_avail, share(r.ff, r.ff_avail));
+    if (r.units.size() > 1)
+        std::printf("  every compute unit together (estimated): DSP %.0f, BRAM36 %.0f, URAM %.0f, LUT %.0f, FF %.0f: %s\n",
+                    r.xclbin.dsp, r.xclbin.bram36, r.xclbin.uram, r.xclbin.lut, r.xclbin.ff,
+                    r.xclbin_fits ? "fits one xclbin" : "does not fit one xclbin");
 
     if (loops) {
         std::printf("\n| loop           | op         | runs | trips       | II | depth | bytes        | cycles alone (est.) |\n");

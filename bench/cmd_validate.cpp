@@ -83,14 +83,16 @@ int run_validate(int argc, char** argv) {
         for (const hls::FigureCheck& f : c.csynth) print_figure(f);
     }
     bool pass = true;
-    nlohmann::json out = nlohmann::json::array();
+    nlohmann::json out = nlohmann::json::array(), rows = nlohmann::json::array();
     for (const hls::PublishedCheck& c : checks) {
         pass = pass && c.pass();
         out.push_back(c.to_json());
+        rows.push_back(c.row_json());
     }
     if (!json_path.empty())  // never clobbers, no temporary survives a signal (core/atomic_file.hpp)
-        write_file_atomically(json_path,
-                              nlohmann::json{{"schema", "lhb-validation/1"}, {"designs", out}, {"pass", pass}}.dump(2) + "\n");
+        write_file_atomically(
+            json_path,
+            nlohmann::json{{"schema", "lhb-validation/1"}, {"rows", rows}, {"designs", out}, {"pass", pass}}.dump(2) + "\n");
     std::printf("\n%s\n", pass ? "every estimate is inside its band" : "SOME ESTIMATES LEAVE THEIR BANDS");
     return pass ? 0 : 1;
 }

@@ -160,6 +160,12 @@ DesignTraits parse_traits(const json& j, const std::string& where) {
             t.operator_latencies[name] = design_number(*ol, name, where + ": operator_latencies", 1, 1000);
         }
     }
+    if (const json* ax = design_section(j, "axi_bundles", where)) {
+        t.axi_read_bundles = int(design_number(*ax, "read_only", where + ": axi_bundles", 0, 64));
+        t.axi_read_write_bundles = int(design_number(*ax, "read_write", where + ": axi_bundles", 0, 64));
+        if (t.axi_read_bundles + t.axi_read_write_bundles == 0)
+            fail_input(where, "axi_bundles", "at least one bundle", "none");
+    }
     t.dataflow_ops = design_property(j, "dataflow_between_ops", where, 0, 1, 0) != 0;
     t.synthesis_clock_mhz = int(design_property(j, "synthesis_clock_mhz", where, 1, 2000, 0));
     t.maxi_latency_cycles = int(design_property(j, "maxi_latency_cycles", where, 1, 10000, 0));
@@ -178,12 +184,16 @@ DesignTraits parse_traits(const json& j, const std::string& where) {
         }
         t.rope_unrolled = rope == "unrolled";
         if (t.rope_unrolled) t.rope_unroll = int(design_number(*l, "rope_unroll", where + ": loop_structure", 1, 4096));
+        if (l->contains("array_partition"))
+            t.array_partition = int(design_number(*l, "array_partition", where + ": loop_structure", 1, 1024));
         if (l->contains("unroll")) {
             const json& u = l->at("unroll");
             if (!u.is_object()) fail_input(where, "loop_structure.unroll", "an object of loop name: elements", u.dump());
             for (const auto& [name, v] : u.items()) {
-                if (name != "rms_sumsq" && name != "rms_scale" && name != "swiglu" && name != "residual")
-                    fail_input(where, "loop_structure.unroll." + name, "rms_sumsq, rms_scale, swiglu or residual", name);
+                if (name != "rms_sumsq" && name != "rms_scale" && name != "swiglu" && name != "residual" &&
+                    name != "softmax_norm")
+                    fail_input(where, "loop_structure.unroll." + name,
+                               "rms_sumsq, rms_scale, swiglu, residual or softmax_norm", name);
                 t.unroll[name] = int(design_number(u, name, where + ": loop_structure.unroll", 1, 4096));
             }
         }
@@ -283,7 +293,8 @@ bool default_traits(const DesignTraits& t) {
     return t.weight_bits == z.weight_bits && t.kv_bits == z.kv_bits && t.memory_channels == z.memory_channels &&
            t.dataflow_ops == z.dataflow_ops && !t.bare_metal && t.host_per_token_us < 0 &&
            t.synthesis_clock_mhz == 0 && t.maxi_latency_cycles == 0 && !t.attention_per_head && !t.rope_unrolled &&
-           !t.serial_reduction && t.operator_latencies.empty() && t.unroll.empty();
+           !t.serial_reduction && t.operator_latencies.empty() && t.unroll.empty() && t.array_partition == 0 &&
+           t.axi_read_bundles == 0 && t.axi_read_write_bundles == 0;
 }
 
 DesignSpec parse_design(const json& j, const std::string& where) {
@@ -291,14 +302,15 @@ DesignSpec parse_design(const json& j, const std::string& where) {
     refuse_unknown_keys(j, {"schema", "name", "source", "clock_mhz", "weight_ports", "port_bits", "lanes", "partial_sums",
                             "burst_beats", "outstanding", "kv_ports", "flatten_rows", "weight_fifo_beats", "weights",
                             "kv_cache", "memory", "host", "operator_latencies", "dataflow_between_ops",
-                            "synthesis_clock_mhz", "maxi_latency_cycles", "loop_structure"},
+                            "synthesis_clock_mhz", "maxi_latency_cycles", "loop_structure", "axi_bundles"},
                         where, "");
     for (const auto& [key, keys] : std::vector<std::pair<std::string, std::vector<std::string>>>{
              {"weights", {"bits", "group_size", "scale_bits", "source"}},
              {"kv_cache", {"bits", "source"}},
              {"memory", {"channels", "source"}},
              {"host", {"os", "per_token_us", "source"}},
-             {"loop_structure", {"attention", "rope", "reduction", "rope_unroll", "unroll", "source"}},
+             {"loop_structure", {"attention", "rope", "reduction", "rope_unroll", "unroll", "array_partition", "source"}},
+             {"axi_bundles", {"read_only", "read_write", "source"}},
              {"operator_latencies", {"fadd", "fmul", "fdiv", "fsqrt", "fexp", "fpow", "fsincos", "fcmp", "source"}}})
         if (j.contains(key)) refuse_unknown_keys(j.at(key), keys, where, key);
     DesignSpec s;
@@ -310,9 +322,6 @@ DesignSpec parse_design(const json& j, const std::string& where) {
     d.weight_ports = int(design_number(j, "weight_ports", where, 1, 64));
     d.port_bits = int(design_number(j, "port_bits", where, 32, 1024));
     if (d.port_bits % 32 != 0) fail_input(where, "port_bits", "a multiple of 32", std::to_string(d.port_bits));
-    if (!power_of_two(d.port_bits))
-        fail_input(where, "port_bits", "a power of two (AXI data widths are 32, 64, ..., 1024 bits)",
-                   std::to_string(d.port_bits));
     if (!power_of_two(d.port_bits))
         fail_input(where, "port_bits", "a power of two (AXI data widths are 32, 64, ..., 1024 bits)",
                    std::to_string(d.port_bits));

@@ -83,8 +83,16 @@ struct DesignTraits {
                                                         // design's own synthesis report
     bool rope_unrolled = false;       // RoPE: the host's angles; the rotation unrolled,
     int rope_unroll = 1;              // this many pairs an iteration (pipelined)
-    std::map<std::string, int> unroll;  // element-wise loops (by loop name: rms_scale, swiglu,
-                                        // residual, ...): elements an iteration; else `lanes`
+    std::map<std::string, int> unroll;  // element-wise loops (by loop name: rms_sumsq, rms_scale, swiglu,
+                                        // residual, softmax_norm): elements an iteration; else `lanes`
+    int array_partition = 0;  // the seed's on-chip vectors: cyclic partitions (banks) each; 0: ours
+    // m_axi bundles as the design declares them (0: the kernels' own, from the ports): each
+    // has a read buffer of burst x outstanding beats, the read-write ones a write buffer too.
+    int axi_read_bundles = 0, axi_read_write_bundles = 0;
+    int unroll_of(const std::string& loop) const {
+        const auto it = unroll.find(loop);
+        return it != unroll.end() ? it->second : 1;
+    }
     bool quantized() const { return weight_bits < 32 && weight_bits != 16; }
     // Bytes of weights for `n` weights (scales included).
     double weight_bytes(int64_t n) const {

@@ -243,7 +243,7 @@ TokenEstimate estimate(const Trace& trace, const ModelConfig& c, int pos, const 
     e.tok_per_s = e.token_seconds > 0 ? 1.0 / e.token_seconds : 0;
     const double usable = board.ddr_peak_gb_per_s * 1e9 * board.ddr_efficiency;
     e.ddr_roofline_tok_per_s = e.total_bytes > 0 ? usable / double(e.total_bytes) : 0;
-    e.resources = estimate_resources(d, board);
+    e.resources = estimate_resources(design, c, board);
     return e;
 }
 

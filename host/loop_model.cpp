@@ -131,7 +131,7 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
                     steps.push_back(single(LoopId::AttnScores, hs, 0, n * kv_bytes, n));
                     steps.push_back(single(LoopId::SoftmaxMax, n));
                     steps.push_back(single(LoopId::SoftmaxExp, n));
-                    steps.push_back(single(LoopId::SoftmaxNorm, n));
+                    steps.push_back(single(LoopId::SoftmaxNorm, lhk::ceil_div64(n, t.unroll_of("softmax_norm"))));
                     steps.push_back(single(LoopId::AttnValues, n * hs, 0, n * kv_bytes));
                 }
                 break;

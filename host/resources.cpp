@@ -49,6 +49,11 @@ json units_json(unsigned units) {
     return j;
 }
 
+// An m_axi adapter's buffer of `depth` beats of `bits`: BRAM18s in their 1K x 18 shape
+// (UG573), as many side by side as the width needs (the seed's report: 512 bits x 64 beats
+// x 16 outstanding = 29 BRAM_18K a direction).
+double maxi_buffer_bram18(int bits, double depth) { return std::ceil(bits / 18.0) * std::ceil(depth / 1024.0); }
+
 // A bank of `words` 32-bit words: registers below 64 words, else 512-deep BRAM18s (or
 // 4096-deep URAMs).
 double bram18_of(int64_t words) { return words <= 64 ? 0.0 : std::ceil(double(words) / 512.0); }
@@ -163,7 +168,7 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     // The per-op kernels: op_matmul its weight bundles and io, op_attention its KV stripes
     // and io, the others their io bundle.
     const double burst = std::min(d.burst_beats, b.max_burst_beats);
-    const double fifo_bram36 = std::ceil(d.outstanding * burst / 512.0) * std::ceil(d.port_bits / 72.0);
+    const double fifo_bram36 = maxi_buffer_bram18(d.port_bits, d.outstanding * burst) / 2;
     auto adapters = [&](const char* name, unsigned units, int bundles) {
         const double bram36 = bundles * 2 * fifo_bram36;
         t.add(units, 0, 2 * bram36, 0, bundles * adapter_lut(d.port_bits), bundles * adapter_ff(d.port_bits));
@@ -208,6 +213,144 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     r.xclbin_fits = fits(r.xclbin);
     r.detail = t.parts;
     return r;
+}
+
+}  // namespace lhb::hls
+
+namespace lhb::hls {
+
+namespace {
+
+// Operator instances of one part.
+struct OperatorCount {
+    double fadd = 0, fmul = 0, fdiv = 0, fsqrt = 0, fexp = 0, fcmp = 0;
+};
+
+// A bank of a partitioned vector: above 1024 bits Vitis's automatic storage takes block RAM,
+// two BRAM18 per 32-bit bank (a two-port RAM: 18-bit ports, UG573); at or below it, LUT RAM
+// (RAM64X1D: two LUTs a bit per 64 words, UG574). The seed's report: 48-word banks in
+// BRAM_18K (2 each), 9- and 24-word banks in none.
+constexpr double kAutoBramBits = 1024;
+
+}  // namespace
+
+// Long because it is the one list of the seed-structured kernel's parts; each part is a line
+// or two, in the order its code runs them.
+ResourceEstimate estimate_sequential_resources(const DesignSpec& design, const ModelConfig& c, const BoardSpec& b) {
+    const lhk::Design& d = design.d;
+    const DesignTraits& t = design.traits;
+    json parts = json::array();
+    ResourceTotals k;
+    k.unit = design.name;
+    auto add = [&](const json& part, double dsp, double bram18, double lut, double ff) {
+        k.dsp += dsp;
+        k.bram36 += bram18 / 2;
+        k.lut += lut;
+        k.ff += ff;
+        json p = part;
+        p["dsp"] = dsp;
+        p["bram18"] = bram18;
+        p["lut"] = lut;
+        p["ff"] = ff;
+        parts.push_back(p);
+    };
+    // Arithmetic: each part's operators, from its loops' bodies times their unroll factors;
+    // scalar code between a function's loops shares their operators (its operations never
+    // run at the same time), functions do not share with one another (an upper bound: Vitis
+    // may share more between functions that never overlap).
+    auto operators = [&](const char* name, const OperatorCount& n) {
+        const std::pair<const char*, double> ops[] = {{"fadd", n.fadd}, {"fmul", n.fmul}, {"fdiv", n.fdiv},
+                                                      {"fsqrt", n.fsqrt}, {"fexp", n.fexp}, {"fcmp", n.fcmp}};
+        double dsp = 0, lut = 0, ff = 0;
+        json counts = json::object();
+        for (const auto& [op, count] : ops) {
+            const OperatorSpec& o = b.operators.at(op);
+            dsp += count * o.dsp;
+            lut += count * o.lut;
+            ff += count * o.ff;
+            if (count > 0) counts[op] = count;
+        }
+        add({{"part", name}, {"operators", counts}}, dsp, 0, lut, ff);
+    };
+    const double L = d.lanes, hs = c.head_size();
+    const double sumsq = t.unroll_of("rms_sumsq"), scale = t.unroll_of("rms_scale"), rope = t.rope_unroll,
+                 norm = t.unroll_of("softmax_norm"), res = t.unroll_of("residual"), glu = t.unroll_of("swiglu");
+    operators("matmul engine (L multiply-adds a clock; every call uses it)", {L, L, 0, 0, 0, 0});
+    operators("rmsnorm (sum of squares, 1/sqrt, scaling: two products an element)",
+              {sumsq, sumsq + 2 * scale, 1, 1, 0, 0});
+    if (t.rope_unrolled)
+        operators("RoPE rotation of q and k (rope_unroll pairs: 4 products and 2 sums each, twice)",
+                  {4 * rope, 8 * rope, 0, 0, 0, 0});
+    operators("attention scores (a dot product at a time)", {1, 1, 0, 0, 0, 0});
+    operators("softmax (max, exp and sum, 1/sum, the unrolled scaling)", {2, norm, 1, 0, 1, 1});
+    operators("attention weighted sum", {1, 1, 0, 0, 0, 0});
+    operators("residual (unrolled)", {res, 0, 0, 0, 0, 0});
+    operators("SwiGLU (unrolled: exp, 1 + e, divide, two products)", {glu, 2 * glu, glu, 0, glu, 0});
+
+    // Pipelined loops: each has its state machine, counters and enables. A matmul function is
+    // inlined at every call site (the seed's are small), so each call site has its row loop.
+    const double matmul_sites = 8;  // wq, wk, wv, wo, w1, w3, w2 in the layer loop, and the classifier
+    const double loops = 2 /* embedding, RoPE table */ + 3 /* rmsnorm */ + (t.rope_unrolled ? 3 : 2) +
+                         7 /* attention: dot, max, exp, scale, init, sum, write */ + 1 + 1 + matmul_sites;
+    add({{"part", "pipelined loops' control"}, {"loops", loops}}, 0, 0, loops * kLoopLut, loops * kLoopFf);
+
+    // On-chip vectors, each partitioned into `p` banks.
+    const int p = std::max(1, t.array_partition);
+    auto vectors = [&](const char* name, double count, int64_t words) {
+        const double bank_words = std::ceil(double(words) / p), banks = count * p;
+        const bool bram = bank_words * 32 > kAutoBramBits;
+        const double bram18 = bram ? banks * 2 * std::ceil(bank_words / 512) : 0;
+        const double lut = bram ? 0 : banks * 32 * 2 * std::ceil(bank_words / 64);
+        add({{"part", name}, {"vectors", count}, {"banks", banks}, {"words_per_bank", bank_words},
+             {"storage", bram ? "bram" : "lutram"}},
+            0, bram18, lut, 0);
+    };
+    vectors("dim vectors (x, xb, xb2, q, RoPE table, rmsnorm weights, RoPE's k copy)", 7, c.dim);
+    vectors("hidden vectors (hb, hb2)", 2, c.hidden_dim);
+    vectors("attention scores (heads x seq_len)", 1, int64_t(c.n_heads) * c.seq_len);
+    vectors("attention accumulator (head_size)", 1, int64_t(hs));
+    // A loop that reads a partitioned vector one element a clock at a running index selects
+    // among the banks: a p:1 multiplexer of 32 bits, p/4 LUT6 a bit (a LUT6 is a 4:1
+    // multiplexer; the CLB's MUXF7/F8/F9 combine them, UG574). The matmuls' x at every call
+    // site, rmsnorm's sum of squares, the scores' q, softmax's max and exp, the weighted sum's
+    // accumulator.
+    const double muxed_reads = matmul_sites + 1 + 1 + 2 + 1;
+    add({{"part", "bank multiplexers of element-by-element reads"}, {"reads", muxed_reads}, {"banks", p}}, 0, 0,
+        p > 1 ? muxed_reads * 32 * std::ceil(p / 4.0) : 0, 0);
+
+    // m_axi adapters as the design declares them: a read buffer of burst x outstanding beats
+    // on every bundle, a write buffer as well on the read-write ones.
+    const int ro = t.axi_read_bundles + t.axi_read_write_bundles > 0 ? t.axi_read_bundles : d.weight_ports;
+    const int rw = t.axi_read_bundles + t.axi_read_write_bundles > 0 ? t.axi_read_write_bundles : d.kv_ports;
+    const double buffer = maxi_buffer_bram18(d.port_bits, double(d.burst_beats) * d.outstanding);
+    add({{"part", "m_axi adapters"}, {"read_only", ro}, {"read_write", rw}, {"bits", d.port_bits},
+         {"buffer_beats", d.burst_beats * d.outstanding}},
+        0, (ro + 2 * rw) * buffer, (ro + rw) * adapter_lut(d.port_bits), (ro + rw) * adapter_ff(d.port_bits));
+
+    ResourceEstimate r;
+    k.bram36 = std::ceil(k.bram36 * 2) / 2;  // whole BRAM18s
+    r.units.push_back(k);
+    r.xclbin = k;
+    r.xclbin.unit = "xclbin (one compute unit)";
+    r.dsp = k.dsp;
+    r.bram36 = k.bram36;
+    r.uram = 0;
+    r.lut = k.lut;
+    r.ff = k.ff;
+    r.dsp_avail = b.dsp;
+    r.bram36_avail = b.bram36;
+    r.uram_avail = b.uram;
+    r.lut_avail = b.lut;
+    r.ff_avail = b.ff;
+    r.fits = k.dsp <= b.dsp && k.bram36 <= b.bram36 && (b.lut <= 0 || k.lut <= b.lut) && (b.ff <= 0 || k.ff <= b.ff);
+    r.xclbin_fits = r.fits;
+    r.detail = parts;
+    return r;
+}
+
+ResourceEstimate estimate_resources(const DesignSpec& design, const ModelConfig& c, const BoardSpec& b) {
+    return design.traits.attention_per_head ? estimate_sequential_resources(design, c, b)
+                                            : estimate_resources(design.d, b);
 }
 
 }  // namespace lhb::hls

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/model.hpp"
 #include "host/board.hpp"
 #include "kernels/hls_config.hpp"
 
@@ -30,6 +31,14 @@ struct ResourceEstimate {
     nlohmann::json detail;     // per component, with the units it is in
 };
 ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b);
+
+// A kernel written as the seed is (its design file's loop_structure: attention head by head,
+// on-chip vectors partitioned `array_partition` ways, m_axi bundles as it declares them):
+// one function per op, called one after another, every part sized by the model's shape
+// (the seed's code is written for one shape). One compute unit.
+ResourceEstimate estimate_sequential_resources(const DesignSpec& design, const ModelConfig& c, const BoardSpec& b);
+// The estimate for a design: the seed's structure when its file describes it, else ours.
+ResourceEstimate estimate_resources(const DesignSpec& design, const ModelConfig& c, const BoardSpec& b);
 
 // The compute units of kernels/vitis/*.cfg, llama_forward first.
 const std::vector<std::string>& compute_units();

@@ -33,6 +33,9 @@ struct PublishedCheck {
     std::string csynth_source;
     bool pass() const;
     nlohmann::json to_json() const;
+    // The report's row: design, board, model, published_tok_per_s, source,
+    // estimated_tok_per_s, error_percent, band_percent, pass (the whole check, csynth included).
+    nlohmann::json row_json() const;
 };
 
 // Throws InputError naming the file and field for a malformed file.

@@ -199,6 +199,64 @@ TEST(Validate, ResourcesOfEveryComputeUnit) {
     EXPECT_EQ(nolut.fits, nolut.dsp <= 1000 && nolut.bram36 <= 100 && nolut.uram <= 10);
 }
 
+// The two xclbins of the ZCU106 (kernels/vitis/zcu106.cfg and zcu106_ops.cfg): together the
+// compute units do not fit the XCZU7EV, llama_forward alone does, and so do the per-op
+// kernels alone.
+TEST(Validate, MainAndPerOpXclbinsEachFitTheZcu106) {
+    const hls::BoardSpec zcu = hls::load_board(repo("configs/boards/zcu106.json"));
+    const hls::ResourceEstimate r = hls::estimate_resources(lhk::kDesign, zcu);
+    EXPECT_FALSE(r.xclbin_fits) << "if every unit fits in one xclbin, zcu106_ops.cfg is not needed";
+    EXPECT_TRUE(r.fits) << r.detail.dump(1);
+    EXPECT_LE(r.lut, zcu.lut);
+    EXPECT_LE(r.ff, zcu.ff);
+    hls::ResourceTotals ops;
+    for (size_t u = 1; u < r.units.size(); ++u) {
+        ops.dsp += r.units[u].dsp;
+        ops.bram36 += r.units[u].bram36;
+        ops.uram += r.units[u].uram;
+        ops.lut += r.units[u].lut;
+        ops.ff += r.units[u].ff;
+    }
+    EXPECT_LE(ops.dsp, zcu.dsp);
+    EXPECT_LE(ops.bram36, zcu.bram36);
+    EXPECT_LE(ops.uram, zcu.uram);
+    EXPECT_LE(ops.lut, zcu.lut);
+    EXPECT_LE(ops.ff, zcu.ff);
+}
+
+// The seed's resources from its structure (configs/designs/published-zcu106.json at its
+// csynth shape: dim 288, hidden 768, 6 heads, seq 257), on paper with the ZCU106 board's
+// operators (fadd 2 DSP, fmul 3, fexp 7, fdiv and fsqrt 0):
+//   matmul 1 fmul + 1 fadd                                   5
+//   rmsnorm: squares 1 fmul + 1 fadd, scaling 8 x 2 fmul     2 + 3 * 17 = 53
+//   RoPE: 16 pairs x (8 fmul + 4 fadd)                        16 * 32 = 512
+//   scores 1 + 1, weighted sum 1 + 1                          10
+//   softmax: 2 fadd, 1 fexp, 32 fmul (its unrolled scaling)   4 + 7 + 96 = 107
+//   residual 32 fadd                                          64
+//   SwiGLU 8 x (fexp, fadd, fdiv, 2 fmul)                     8 * 15 = 120
+//   DSP = 871 (csynth: 700).
+// BRAM_18K: S_att is 6 x 257 floats in 32 banks of 49 words (1568 bits > 1024: block RAM,
+// 2 BRAM18 a bank) = 64; the 9- and 24-word banks are LUT RAM; m_axi: 512 bits / 18 = 29
+// BRAM18 a buffer of 64 x 16 beats, 3 read-only bundles and 1 read-write (2 buffers) = 145;
+// 209 in all (csynth: 209).
+TEST(Validate, SeedResourcesFromItsStructure) {
+    const hls::DesignSpec seed = hls::load_design(repo("configs/designs/published-zcu106.json"));
+    const hls::BoardSpec zcu = hls::load_board(repo("configs/boards/zcu106.json"));
+    const ModelConfig c = parse_shape("dim=288,hidden=768,layers=6,heads=6,kv_heads=6,vocab=32000,seq=257");
+    const hls::ResourceEstimate r = hls::estimate_resources(seed, c, zcu);
+    EXPECT_DOUBLE_EQ(r.dsp, 871);
+    EXPECT_DOUBLE_EQ(2 * r.bram36, 209);
+    ASSERT_EQ(r.units.size(), 1u);  // one kernel, no per-op units
+    // Twice the partitions: the 49-word banks become 25 words (800 bits: LUT RAM), so only
+    // the m_axi buffers are block RAM.
+    hls::DesignSpec finer = seed;
+    finer.traits.array_partition = 64;
+    EXPECT_DOUBLE_EQ(2 * hls::estimate_resources(finer, c, zcu).bram36, 145);
+    // Our kernels' designs keep their own resource model.
+    EXPECT_DOUBLE_EQ(hls::estimate_resources(hls::compiled_design(), c, zcu).dsp,
+                     hls::estimate_resources(lhk::kDesign, zcu).dsp);
+}
+
 TEST(Validate, DesignTraitsRejectBadFields) {
     auto bad = [](const char* key, json value) {
         json j = simple_design();
@@ -214,6 +272,9 @@ TEST(Validate, DesignTraitsRejectBadFields) {
     bad("loop_structure", {{"attention", "sideways"}, {"source", "x"}});
     bad("operator_latencies", {{"fmac", 3}, {"source", "x"}});
     bad("loop_structure", {{"unroll", {{"mat_engine", 4}}}, {"source", "x"}});  // element-wise loops only
+    bad("loop_structure", {{"array_partition", 0}, {"source", "x"}});
+    bad("axi_bundles", {{"read_only", 0}, {"read_write", 0}, {"source", "x"}});  // no bundle at all
+    bad("axi_bundles", {{"read_only", 2}, {"read_write", 1}});                   // no source
     // The project's own design file is still the compiled kernels.
     EXPECT_TRUE(hls::load_design(repo("configs/designs/llama-hls.json")).compiled);
 }
@@ -236,6 +297,17 @@ TEST(Validate, BenchValidatePassesAndFailsOutsideItsBand) {
     EXPECT_EQ(out.at("schema"), "lhb-validation/1");
     EXPECT_TRUE(out.at("pass").get<bool>());
     EXPECT_GE(out.at("designs").size(), 2u);
+    // The report's flat rows: one a design, the published figure beside the estimate.
+    ASSERT_EQ(out.at("rows").size(), out.at("designs").size());
+    for (const json& row : out.at("rows")) {
+        for (const char* key : {"design", "board", "model", "published_tok_per_s", "source", "estimated_tok_per_s",
+                                "error_percent", "band_percent", "pass"})
+            EXPECT_TRUE(row.contains(key)) << key;
+        const double pub = row.at("published_tok_per_s"), est = row.at("estimated_tok_per_s");
+        EXPECT_NEAR(row.at("error_percent").get<double>(), 100 * (est - pub) / pub, 1e-9);
+        EXPECT_TRUE(row.at("pass").get<bool>());
+    }
+    EXPECT_NE(ok.out.find("BRAM_18K (whole kernel)"), std::string::npos);
     // The seed's file with a band no estimate meets: exit 1, the row marked.
     json seed = json::parse(test::read_file(repo("configs/published/seed-zcu106.json")));
     seed["band_percent"] = 0.1;
