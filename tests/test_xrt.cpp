@@ -140,6 +140,16 @@ TEST_F(XrtTest, XclbinWithoutOurKernels) {
     a = check(dir.file("fwd.xclbin"), /*fused=*/false);
     EXPECT_FALSE(a.available);
     EXPECT_NE(a.reason.find("has no op_rmsnorm kernel"), std::string::npos) << a.reason;
+
+    // The embedded boards' per-op xclbin (llama_ops.xclbin) holds the op kernels alone: fine
+    // for per-op mode, refused for the fused forward.
+    std::vector<std::string> ops;
+    for (const char* k : xrt_backend::kOpKernels) ops.push_back(k);
+    test::write_file(dir.file("ops.xclbin"), tiny_xclbin(ops));
+    a = check(dir.file("ops.xclbin"), /*fused=*/false);
+    EXPECT_EQ(a.reason.rfind("no device: ", 0), 0u) << a.reason;
+    a = check(dir.file("ops.xclbin"));
+    EXPECT_NE(a.reason.find("has no llama_forward kernel"), std::string::npos) << a.reason;
 }
 
 TEST_F(XrtTest, GoodXclbinButNoDevice) {

@@ -18,7 +18,7 @@ struct XclbinInfo {
 };
 
 // Throws InputError naming the file: missing, unreadable, not an xclbin, or without
-// llama_forward (and, when `per_op`, without every op_* kernel).
+// llama_forward (when `per_op`: without every op_* kernel instead).
 XclbinInfo inspect_xclbin(const std::string& path, bool per_op);
 
 // The whole availability check, in the order a user can act on: emulation mode set, no

@@ -78,7 +78,8 @@ public:
         xrt_backend::inspect_xclbin(path, per_op);
         device_ = xrt::device(0u);
         uuid_ = device_.load_xclbin(path);
-        forward_ = xrt::kernel(device_, uuid_, xrt_backend::kForwardKernel);
+        per_op_ = per_op;
+        if (!per_op) forward_ = xrt::kernel(device_, uuid_, xrt_backend::kForwardKernel);
         if (per_op) {
             rmsnorm_ = xrt::kernel(device_, uuid_, "op_rmsnorm");
             matmul_ = xrt::kernel(device_, uuid_, "op_matmul");
@@ -125,6 +126,14 @@ public:
 private:
     // The memory bank of the kernel argument a buffer is for.
     xrtMemoryGroup group_of(hls::BufferUse use, int port) {
+        // A per-op xclbin has no llama_forward: its buffers live where the op kernels read.
+        if (per_op_) {
+            switch (use) {
+                case hls::BufferUse::Weights: return matmul_.group_id(kMatmulW0 + port);
+                case hls::BufferUse::Kv: return attention_.group_id(kAttentionKv0 + port);
+                default: return matmul_.group_id(kMatmulX);
+            }
+        }
         switch (use) {
             case hls::BufferUse::Weights: return forward_.group_id(kW0 + port);
             case hls::BufferUse::Kv: return forward_.group_id(kKv0 + port);
@@ -140,6 +149,7 @@ private:
     BackendOptions options_;
     xrt::device device_;
     xrt::uuid uuid_;
+    bool per_op_ = false;  // the xclbin holds the op kernels, not llama_forward
     xrt::kernel forward_, rmsnorm_, matmul_, rope_, softmax_, attention_, swiglu_;
 };
 
