@@ -234,6 +234,19 @@ TEST_F(Report, TheFpgaViewShowsResourcesCyclesAndTheValidation) {
     EXPECT_EQ(checks[1][0], validation["designs"][0]["name"]);
 }
 
+// A validation.json beside the results that is not bench validate's is refused in one line,
+// and nothing is written.
+TEST_F(Report, ABadValidationFileIsRefusedWithOneLine) {
+    ASSERT_EQ(result_->exit_code, 0) << result_->err;
+    TempDir dir;
+    write_file(dir.file("results.json"), read_file(file("results.json")));
+    write_file(dir.file("validation.json"), "{\"schema\": \"something else\"}");
+    auto r = run_shell("/usr/bin/python3 '" + source_dir() + "/tools/report.py' '" + dir.file("results.json") + "' 2>&1");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.out, "report: " + dir.file("validation.json") + ": /schema: expected \"lhb-validation/1\"\n");
+    EXPECT_FALSE(fs::exists(dir.file("index.html")));
+}
+
 // Host and board figures never share a plot's axis: the host plots' rows have no board row,
 // the board plots' no host row (report.py's own partition, checked on this run's rows).
 TEST_F(Report, HostAndBoardPlotsTakeDisjointRows) {

@@ -1132,23 +1132,26 @@ def fpga_view_section(results, validation):
 
 # ----------------------------------------------------------------------------- main
 
+def take_option(args, flag, what):
+    """Removes `flag VALUE` from args and returns VALUE (None when the flag is absent)."""
+    if flag not in args:
+        return None
+    i = args.index(flag)
+    if i + 1 >= len(args):
+        raise BadInput(f"{flag} needs {what}")
+    value = args[i + 1]
+    del args[i:i + 2]
+    return value
+
+
 def main(argv):
     args = list(argv[1:])
-    out_dir = validation_path = None
-    if "--validation" in args:
-        i = args.index("--validation")
-        if i + 1 >= len(args):
-            print("report: --validation needs a file (bench validate --json FILE)", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        validation_path = args[i + 1]
-        del args[i:i + 2]
-    if "--out" in args:
-        i = args.index("--out")
-        if i + 1 >= len(args):
-            print("report: --out needs a folder", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        out_dir = args[i + 1]
-        del args[i:i + 2]
+    try:
+        out_dir = take_option(args, "--out", "a folder")
+        validation_path = take_option(args, "--validation", "a file (bench validate --json FILE)")
+    except BadInput as e:
+        print(f"report: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if len(args) != 1 or args[0].startswith("-"):
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return EXIT_BAD_INPUT if args and args[0] not in ("-h", "--help") else 0
