@@ -41,8 +41,12 @@ def plot(plt, data):
     for p in data["points"]:
         if p.get("board") not in boards:
             boards.append(p.get("board"))
-    fig, axes = plt.subplots(1, max(1, len(boards)), figsize=(6.5 * max(1, len(boards)), 5.5), squeeze=False)
-    for ax, board in zip(axes[0], boards):
+    cols = min(2, max(1, len(boards)))
+    rows = max(1, (len(boards) + cols - 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(8 * cols, 6 * rows), squeeze=False)
+    for ax in axes.flat[len(boards):]:
+        ax.set_visible(False)
+    for ax, board in zip(axes.flat, boards):
         pts = [p for p in data["points"] if p.get("board") == board
                and report.num(p.get("utilization")) and report.num(p.get("tok_per_s_estimated"))]
         fit = [p for p in pts if p.get("fits")]
