@@ -9,6 +9,7 @@
 #include "bench/command.hpp"
 #include "bench/config.hpp"
 #include "bench/formats.hpp"
+#include "bench/fpga_view.hpp"
 #include "bench/measure.hpp"
 #include "bench/report_runner.hpp"
 #include "bench/results.hpp"
@@ -45,6 +46,27 @@ void on_interrupt(int sig) {
         return;
     }
     g_stop_requested = sig;
+}
+
+// The estimator against the published designs, beside a run with estimated rows: the
+// report's FPGA view shows it (docs/fpga-view.md). A run without them, or a tree without
+// configs/published, goes without (said so), and a stale file is not left to contradict it.
+void write_validation(const nlohmann::json& results, const std::string& dir, bool print_table) {
+    const std::string path = (std::filesystem::path(dir) / "validation.json").string();
+    bool estimated = false;
+    for (const auto& r : results["rows"]) estimated = estimated || r["kind"] == "estimated";
+    try {
+        if (!estimated) {
+            remove_stale_output(path);
+            return;
+        }
+        const nlohmann::json doc = validate_published_designs();
+        write_file_atomically(path, doc.dump(2) + "\n");
+        if (print_table) std::fputs(validation_markdown(doc).c_str(), stdout);
+        std::fprintf(stderr, "validation: %s\n", path.c_str());
+    } catch (const InputError& e) {
+        std::fprintf(stderr, "validation: not written (%s)\n", e.what());
+    }
 }
 
 int run_run(int argc, char** argv) {
@@ -92,6 +114,7 @@ int run_run(int argc, char** argv) {
     std::fputs(print_results(results, format).c_str(), stdout);
     std::fflush(stdout);
     std::fprintf(stderr, "results: %s (and %s.csv)\n", path.c_str(), stem.c_str());
+    if (!interrupted) write_validation(results, cfg.out, format == OutputFormat::Markdown);
 
     int failed = 0;
     for (const auto& r : results["rows"]) failed += r["status"] == "failed";

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "bench/config.hpp"
+#include "bench/fpga_view.hpp"
 #include "bench/result_row.hpp"
 #include "core/atomic_file.hpp"
 #include "core/backend.hpp"
@@ -156,6 +157,7 @@ std::string results_markdown(const json& results) {
            << " tok/s decode (host-sampled: " << opt_num(at_path(r, {"decode_tok_s"})) << "), "
            << str(at_path(r, {"device_greedy", "tokens_per_run"})) << " tokens per run\n";
     }
+    md << fpga_view_markdown(results);
     if (!not_measured.empty()) {
         md << "\nNot measured:\n";
         for (const json* r : not_measured)

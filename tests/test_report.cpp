@@ -21,10 +21,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kPngs = {"tok_s.png", "ops.png", "roofline.png", "latency.png"};
+const std::vector<std::string> kPngs = {"tok_s.png",       "ops.png",           "roofline.png",      "latency.png",
+                                        "board_tok_s.png", "board_roofline.png", "fpga_resources.png"};
 const std::vector<std::string> kTables = {"results-table",   "not-measured-table", "correctness-table",
                                           "ops-table",       "published-table",    "environment-table",
-                                          "models-table",    "config",             "board"};
+                                          "models-table",    "config",             "board",
+                                          "fpga-resources-table", "fpga-ops-table", "validation-table"};
 
 uint32_t be32(const std::string& s, size_t at) {
     return uint32_t(uint8_t(s[at])) << 24 | uint32_t(uint8_t(s[at + 1])) << 16 | uint32_t(uint8_t(s[at + 2])) << 8 |
@@ -152,7 +154,8 @@ TEST_F(Report, HeadlessChromiumLoadsEveryResourceAndTakesAScreenshot) {
         ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
         const std::string dom = read_file(profile.file("dom"));
         // Set by the page's own script once every image has loaded (or failed).
-        EXPECT_NE(dom.find("data-images=\"4\""), std::string::npos) << dom.substr(0, 300);
+        EXPECT_NE(dom.find("data-images=\"" + std::to_string(kPngs.size()) + "\""), std::string::npos)
+            << dom.substr(0, 300);
         EXPECT_NE(dom.find("data-missing-images=\"0\""), std::string::npos) << dom.substr(0, 300);
     }
     {
@@ -188,6 +191,88 @@ TEST_F(Report, TheHtmlResultsTableHasTheMarkdownTablesColumnsAndCells) {
     EXPECT_EQ(md[0].front(), "model");
     EXPECT_EQ(md[0].back(), "rank");
     EXPECT_EQ(html, md);
+}
+
+// The FPGA view (issue 18): every compute unit's resources against the device, the estimated
+// cycles per op beside the C simulation's time, and the validation bench run wrote beside
+// the results; in the table on stdout and in index.html.
+TEST_F(Report, TheFpgaViewShowsResourcesCyclesAndTheValidation) {
+    ASSERT_EQ(result_->exit_code, 0) << result_->err;
+    const std::string& md = result_->out;
+    EXPECT_NE(md.find("FPGA view (estimated, not measured)"), std::string::npos) << md;
+    EXPECT_NE(md.find("| llama_forward | "), std::string::npos) << md;
+    EXPECT_NE(md.find("Estimator validation (bench validate: estimated beside published)"), std::string::npos) << md;
+    ASSERT_TRUE(fs::exists(file("validation.json")));
+    const nlohmann::json validation = nlohmann::json::parse(read_file(file("validation.json")));
+    EXPECT_EQ(validation["schema"], "lhb-validation/1");
+
+    const std::string html = read_file(file("index.html"));
+    const auto resources = html_table(html, "fpga-resources-table");
+    ASSERT_GE(resources.size(), 2u);
+    EXPECT_EQ(resources[0][1], "compute unit");
+    std::set<std::string> units;
+    for (const auto& row : resources) units.insert(row.size() > 1 ? row[1] : "");
+    for (const char* u : {"llama_forward", "op_matmul", "op_attention", "xclbin (every compute unit)"})
+        EXPECT_TRUE(units.count(u)) << u;
+    for (const auto& row : resources)
+        if (row.size() > 2 && row[1] == "llama_forward") {
+            EXPECT_NE(row[2].find(" / 1,728 ("), std::string::npos) << row[2];
+        }
+    // Each estimated row's per-op cycles, beside the hls-csim row's measured time.
+    const auto ops = html_table(html, "fpga-ops-table");
+    bool matmul = false;
+    for (const auto& row : ops)
+        if (row.size() == 6 && row[1] == "matmul") {
+            matmul = true;
+            EXPECT_NE(row[2], "-");  // estimated cycles
+            EXPECT_NE(row[3], "-");  // estimated ms
+            EXPECT_NE(row[4], "-");  // C simulation, measured
+        }
+    EXPECT_TRUE(matmul);
+    const auto checks = html_table(html, "validation-table");
+    ASSERT_EQ(checks.size(), validation["designs"].size() + 1);
+    EXPECT_EQ(checks[1][0], validation["designs"][0]["name"]);
+}
+
+// A validation.json beside the results that is not bench validate's is refused in one line,
+// and nothing is written.
+TEST_F(Report, ABadValidationFileIsRefusedWithOneLine) {
+    ASSERT_EQ(result_->exit_code, 0) << result_->err;
+    TempDir dir;
+    write_file(dir.file("results.json"), read_file(file("results.json")));
+    write_file(dir.file("validation.json"), "{\"schema\": \"something else\"}");
+    auto r = run_shell("/usr/bin/python3 '" + source_dir() + "/tools/report.py' '" + dir.file("results.json") + "' 2>&1");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.out, "report: " + dir.file("validation.json") + ": /schema: expected \"lhb-validation/1\"\n");
+    EXPECT_FALSE(fs::exists(dir.file("index.html")));
+}
+
+// Host and board figures never share a plot's axis: the host plots' rows have no board row,
+// the board plots' no host row (report.py's own partition, checked on this run's rows).
+TEST_F(Report, HostAndBoardPlotsTakeDisjointRows) {
+    ASSERT_EQ(result_->exit_code, 0) << result_->err;
+    const std::string script =
+        "import sys; sys.path.insert(0, '" + source_dir() + "/tools'); import report\n"
+        "r = report.load_results('" + file("results.json") + "')\n"
+        "rows = report.timed_rows(r)\n"
+        "host = [x for x in rows if not report.is_board_row(x)]\n"
+        "board = [x for x in rows if report.is_board_row(x)]\n"
+        "assert host and board and not any(x.get('kind') == 'estimated' for x in host)\n"
+        "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt\n"
+        "for f in (report.plot_tok_s, report.plot_roofline):\n"
+        "    for side in (False, True):\n"
+        "        fig = f(plt, r, board=side)\n"
+        "        text = ' '.join(t.get_text() for ax in fig.axes for t in ax.get_xticklabels() + ax.texts)\n"
+        "        legend = ' '.join(t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts())\n"
+        "        assert ('ESTIMATED' in text) == side, (f.__name__, side, text)\n"
+        "        assert ('published' in legend) == side, (f.__name__, side, legend)\n"
+        "        assert ('host' in legend.lower()) == (not side) or f is report.plot_tok_s, (f.__name__, side, legend)\n"
+        "print('ok')\n";
+    TempDir dir;
+    write_file(dir.file("check.py"), script);
+    auto r = run_shell("/usr/bin/python3 '" + dir.file("check.py") + "' 2>&1");
+    if (r.out.find("No module named 'matplotlib'") != std::string::npos) GTEST_SKIP() << "no matplotlib";
+    EXPECT_EQ(r.out, "ok\n");
 }
 
 // A version 1 file (no column list) is still rendered, with version 1's columns.

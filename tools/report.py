@@ -1,17 +1,22 @@
 #!/usr/bin/python3
 """Report of a `bench run` results file: PNG plots and a self-contained index.html.
 
-Usage: /usr/bin/python3 tools/report.py RESULTS.json [--out DIR]
+Usage: /usr/bin/python3 tools/report.py RESULTS.json [--out DIR] [--validation FILE]
 
 Writes, beside RESULTS.json (or in DIR):
-  tok_s.png     decode and prefill tok/s per backend and precision, the published figures
-                as reference lines, estimated board figures hatched and labeled "estimated"
-  ops.png       per-op latency per decoded token (stacked) and each op's speedup over cpu-ref
-  roofline.png  bytes per token against tok/s, with the host's measured read bandwidth and
-                the board's DDR bandwidth as ceilings
+  tok_s.png     decode and prefill tok/s of the host rows (measured on this CPU)
+  ops.png       per-op latency per decoded token (stacked) and each host row's per-op
+                speedup over cpu-ref
+  roofline.png  bytes per token against tok/s of the host rows, with the host's measured
+                read bandwidth as ceilings
+  board_tok_s.png, board_roofline.png, fpga_resources.png
+                the board rows (estimated, measured on a board, published) against the
+                board's DDR roofline and the published figures, and the estimated resources
+                of every compute unit against the device (the FPGA view, docs/fpga-view.md)
   latency.png   decode latency against position (attention grows with the context)
-  index.html    all of the above plus the results, correctness, per-op, environment, model
-                and config tables; no external assets (the images are files beside it)
+  index.html    all of the above plus the results, correctness, per-op, FPGA view (and the
+                estimator's validation from validation.json beside RESULTS.json, which bench
+                run writes), environment, model and config tables; no external assets
 
 Needs matplotlib (Debian: apt-get install python3-matplotlib). Without it, it says how to
 install it, still writes index.html with the tables, and exits with status 3.
@@ -38,15 +43,22 @@ OPS = ["rmsnorm", "matmul", "rope", "softmax", "attention", "swiglu", "residual"
 OP_COLORS = {"rmsnorm": "#8c564b", "matmul": "#1f77b4", "rope": "#9467bd", "softmax": "#e377c2",
              "attention": "#ff7f0e", "swiglu": "#2ca02c", "residual": "#7f7f7f", "other": "#c7c7c7"}
 IMAGES = [
-    ("tok_s.png", "Decode and prefill tokens per second (log scale). Hatched bars are estimated "
-                  "board figures, not measurements; dashed lines are published figures."),
-    ("ops.png", "Per-op latency of one decoded token, and each op's speedup over cpu-ref."),
-    ("roofline.png", "Memory roofline: bytes read per token against tok/s. Each ceiling is a "
-                     "bandwidth: tok/s = bandwidth / bytes per token."),
+    ("tok_s.png", "Host rows: decode and prefill tokens per second measured on this CPU (log scale). "
+                  "Board rows and the published board figures are in the board plot below."),
+    ("ops.png", "Per-op latency of one decoded token, and each host row's per-op speedup over cpu-ref."),
+    ("roofline.png", "Host memory roofline: bytes read per token against tok/s of the host rows, under the "
+                     "host's measured read bandwidths (tok/s = bandwidth / bytes per token)."),
     ("latency.png", "Latency of each decoded token against its position in the context."),
+    ("board_tok_s.png", "Board rows: estimated board figures (hatched, not measurements), rows measured on a "
+                        "board, the published figures (dashed lines) and the board's DDR roofline (log scale)."),
+    ("board_roofline.png", "Board memory roofline: bytes per token against tok/s of the board rows, under the "
+                           "board file's DDR peak and usable bandwidth, with the published figures."),
+    ("fpga_resources.png", "Estimated resources of every compute unit of the link config, as a share of the "
+                           "device (the board file's counts)."),
 ]
 TABLE_IDS = ["results-table", "not-measured-table", "correctness-table", "ops-table",
-             "published-table", "environment-table", "models-table", "config", "board"]
+             "published-table", "environment-table", "models-table", "config", "board",
+             "fpga-resources-table", "fpga-ops-table", "validation-table"]
 
 
 class BadInput(Exception):
@@ -290,14 +302,16 @@ def save_figure(fig, path):
 
 # ----------------------------------------------------------------------------- plots
 
-def plot_tok_s(plt, results):
+def plot_tok_s(plt, results, board=False):
+    """The host rows (measured on this CPU), or with `board` the board rows beside the
+    published board figures and the board's DDR roofline: never both on one axis."""
     from matplotlib.patches import Patch
     from matplotlib.lines import Line2D
     models = models_of(results) or ["(no measured points)"]
     fig, axes = plt.subplots(len(models), 1, figsize=(12, 7 * len(models)), squeeze=False)
-    published = results.get("published") or []
+    published = (results.get("published") or []) if board else []
     for ax, model in zip(axes[:, 0], models):
-        rows = [r for r in timed_rows(results) if r.get("model") == model]
+        rows = [r for r in timed_rows(results) if r.get("model") == model and is_board_row(r) == board]
         width = 0.38
         for i, r in enumerate(rows):
             est = r.get("kind") == "estimated"
@@ -322,11 +336,16 @@ def plot_tok_s(plt, results):
         ax.set_ylabel("tokens per second (log)")
         weights = next((r.get("weights") for r in rows), "real")
         ax.set_title(f"{model}" + (" (synthetic weights)" if weights == "synthetic" else "")
-                     + ": decode and prefill tok/s")
-        handles = [Patch(facecolor="#1f77b4", edgecolor="black", label="decode (measured)"),
-                   Patch(facecolor="#aec7e8", edgecolor="black", label="prefill (measured)"),
-                   Patch(facecolor="white", edgecolor="black", hatch="//", label="ESTIMATED board figure"),
+                     + (": board rows (estimated, on a board, published)" if board
+                        else ": host rows, measured on this CPU") + ": decode and prefill tok/s")
+        if not rows:
+            ax.text(0.5, 0.5, "no board rows" if board else "no host rows", ha="center", transform=ax.transAxes)
+        measured = "measured on a board; hatched: estimated" if board else "measured"
+        handles = [Patch(facecolor="#1f77b4", edgecolor="black", label=f"decode ({measured})"),
+                   Patch(facecolor="#aec7e8", edgecolor="black", label=f"prefill ({measured})"),
                    Patch(facecolor="white", edgecolor="#d62728", linewidth=2, label="failed correctness")]
+        if board:
+            handles.insert(2, Patch(facecolor="white", edgecolor="black", hatch="//", label="ESTIMATED board figure"))
         styles = ["--", ":", "-."]
         for k, p in enumerate(published):
             if not num(p.get("tok_s")):
@@ -338,10 +357,11 @@ def plot_tok_s(plt, results):
             color = "#2ca02c" if k % 2 else "#9467bd"
             ax.axhline(p["tok_s"], color=color, linestyle=styles[k % 3], linewidth=1.5)
             handles.append(Line2D([0], [0], color=color, linestyle=styles[k % 3], label=label))
+        ceilings = board_ceiling_lines(ax, rows, handles) if board else []
         ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
         ax.grid(axis="y", which="both", alpha=0.3)
         lo, hi = ax.get_ylim()
-        refs = [p["tok_s"] for p in published if num(p.get("tok_s"))]
+        refs = [p["tok_s"] for p in published if num(p.get("tok_s"))] + ceilings
         ax.set_ylim(min([lo] + [x / 2 for x in refs]), max([hi] + refs) * 3)  # room for lines and labels
     fig.tight_layout()
     return fig
@@ -406,7 +426,7 @@ def plot_ops(plt, results):
     # Speedup of each op over cpu-ref (same model, precision and lengths).
     pairs = []
     for r in rows:
-        if is_reference(r):
+        if is_reference(r) or is_board_row(r):  # a board's op times are in the FPGA view, not against the host
             continue
         ref = cpu_ref_twin(results, r)
         if ref:
@@ -437,7 +457,7 @@ def plot_ops(plt, results):
         right.set_ylabel("cpu-ref time / this backend's time (log)")
         right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
         right.grid(axis="y", which="both", alpha=0.3)
-    right.set_title("Each op's speedup over cpu-ref (hatched: estimated)")
+    right.set_title("Each op's speedup over cpu-ref (host rows, measured)")
     fig.tight_layout()
     return fig
 
@@ -456,21 +476,24 @@ def place_labels(ax, labels):
                     arrowprops={"arrowstyle": "-", "color": "#999", "linewidth": 0.5})
 
 
-def plot_roofline(plt, results):
+def plot_roofline(plt, results, board=False):
+    """The host rows under the host's measured bandwidths, or with `board` the board rows
+    under the board's DDR with the published figures: never both ceilings on one plot."""
     fig, ax = plt.subplots(figsize=(11, 7))
     rows = [r for r in timed_rows(results) if isinstance(r.get("roofline"), dict)
-            and num(r["roofline"].get("bytes_per_token"))]
+            and num(r["roofline"].get("bytes_per_token")) and is_board_row(r) == board]
     xs = [r["roofline"]["bytes_per_token"] for r in rows]
     models = {m.get("name"): m for m in results.get("models") or [] if isinstance(m, dict)}
     pub_points = []
-    for p in results.get("published") or []:
+    for p in (results.get("published") or []) if board else []:
         for name in p.get("applies_to_models") or []:
             m = models.get(name)
             if m and num(m.get("weight_bytes_per_token")) and num(p.get("tok_s")):
                 pub_points.append((m["weight_bytes_per_token"], p["tok_s"], p.get("name", "published")))
                 xs.append(m["weight_bytes_per_token"])
     if not xs:
-        ax.text(0.5, 0.5, "no roofline data in these results", ha="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no " + ("board" if board else "host") + " roofline data in these results", ha="center",
+                transform=ax.transAxes)
         return fig
     x_lo, x_hi = min(xs) / 4, max(xs) * 4
     grid = [x_lo * (x_hi / x_lo) ** (i / 50) for i in range(51)]
@@ -478,15 +501,15 @@ def plot_roofline(plt, results):
     ceilings = []
     env = results.get("environment") or {}
     dram = (env.get("dram_read_bandwidth") or {}).get("bytes_per_s")
-    if num(dram):
+    if num(dram) and not board:
         ceilings.append((dram, f"host DRAM read, measured: {gbs(dram)}", "#7f7f7f", "-"))
     for name, m in models.items():
         bw = (m.get("host_bandwidth") or {}).get("bytes_per_s")
-        if num(bw):
+        if num(bw) and not board:
             ceilings.append((bw, f"host read over a {name}-sized buffer, measured: {gbs(bw)}", "#1f77b4", "-"))
-    board = results.get("board") or {}
+    board_side, board = board, results.get("board") or {}
     peak = board.get("ddr_bytes_per_s")
-    if num(peak):
+    if num(peak) and board_side:
         bname = board.get("name") or "board"
         ceilings.append((peak, f"{bname} DDR peak (board file): {gbs(peak)}", "#d62728", "--"))
         eff = board.get("ddr_efficiency")
@@ -508,15 +531,19 @@ def plot_roofline(plt, results):
     for x, y, name in pub_points:
         ax.scatter([x], [y], marker="x", s=70, color="#2ca02c", zorder=3)
         labels.append((x, y, f"published: {name}", "#2ca02c"))
-    ax.scatter([], [], marker="o", color="#1f77b4", edgecolor="black", label="measured decode")
-    ax.scatter([], [], marker="^", color="#ff7f0e", edgecolor="black", label="ESTIMATED board decode")
-    ax.scatter([], [], marker="x", color="#2ca02c", label="published (weights only on x)")
+    if board_side:
+        ax.scatter([], [], marker="o", color="#1f77b4", edgecolor="black", label="measured on a board")
+        ax.scatter([], [], marker="^", color="#ff7f0e", edgecolor="black", label="ESTIMATED board decode")
+        ax.scatter([], [], marker="x", color="#2ca02c", label="published (weights only on x)")
+    else:
+        ax.scatter([], [], marker="o", color="#1f77b4", edgecolor="black", label="measured decode (this host)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(x_lo, x_hi)
     ax.set_xlabel("bytes read per decoded token (weights + KV cache; log)")
     ax.set_ylabel("decode tokens per second (log)")
-    ax.set_title("Memory roofline: a point on a line runs at that bandwidth")
+    ax.set_title(("Board memory roofline (board file's DDR)" if board_side else "Host memory roofline (measured)")
+                 + ": a point on a line runs at that bandwidth")
     ax.legend(fontsize=8, loc="lower left")
     place_labels(ax, labels)
     ax.grid(which="both", alpha=0.3)
@@ -864,7 +891,7 @@ window.addEventListener('load', function () {
 """
 
 
-def html_page(results, images, note=None):
+def html_page(results, images, note=None, validation=None):
     name = results.get("name", "?")
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              f"<title>llama-hls-bench: {esc(name)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
@@ -889,7 +916,7 @@ def html_page(results, images, note=None):
         parts.append("<p>Rows marked <i>synthetic weights</i> ran on random weights of the model's shape "
                      "(speed depends on the shape, not the values); their text output means nothing.</p>")
     parts.append('<nav><a href="#results">results</a><a href="#plots">plots</a>'
-                 '<a href="#correctness">correctness</a><a href="#ops">per-op</a>'
+                 '<a href="#correctness">correctness</a><a href="#ops">per-op</a><a href="#fpga">FPGA view</a>'
                  '<a href="#environment">environment</a><a href="#config-section">config</a></nav>')
     parts.append('<section id="results"><h2>Results</h2>' + results_table(results) + device_greedy_note(results)
                  + "</section>")
@@ -904,6 +931,7 @@ def html_page(results, images, note=None):
     parts.append('<section id="correctness"><h2>Correctness against cpu-ref</h2>' + correctness_table(results)
                  + accuracy_table(results) + "</section>")
     parts.append('<section id="ops"><h2>Per-op latency</h2>' + ops_table(results) + "</section>")
+    parts.append(fpga_view_section(results, validation))
     parts.append('<section id="published-figures"><h2>Published figures</h2>' + published_table(results)
                  + "</section>")
     parts.append('<section id="environment"><h2>Environment</h2>' + environment_table(results)
@@ -921,31 +949,224 @@ def html_page(results, images, note=None):
     return "\n".join(parts) + "\n"
 
 
+# ----------------------------------------------------------------------------- FPGA view
+# The board side of a run (docs/fpga-view.md): board rows against board ceilings only, the
+# estimated resources of every compute unit against the device, the estimated cycles of each
+# op beside the same kernels' C simulation on this host, and the estimator's validation.
+
+RESOURCES = [("DSP", "dsp"), ("BRAM36", "bram36"), ("URAM", "uram"), ("LUT", "lut"), ("FF", "ff")]
+VALIDATION_SCHEMA = "lhb-validation/1"
+
+
+def board_ceiling_lines(ax, rows, handles):
+    """The board's DDR roofline of each model's board rows (peak bandwidth of the board file
+    / bytes per token) as a line; returns their values for the axis limits."""
+    from matplotlib.lines import Line2D
+    values = []
+    for r in rows:
+        roof = r.get("roofline") if isinstance(r.get("roofline"), dict) else {}
+        v = roof.get("tok_s")
+        if r.get("kind") != "estimated" or not num(v) or any(abs(v - x) < 1e-9 * v for x in values):
+            continue
+        values.append(v)
+        ax.axhline(v, color="#d62728", linestyle="-", linewidth=1.2)
+        handles.append(Line2D([0], [0], color="#d62728", label=f"board DDR roofline (board file's peak), "
+                              f"{r.get('precision')}: {fmt(v)} tok/s"))
+    return values
+
+
+def plot_board_tok_s(plt, results):
+    return plot_tok_s(plt, results, board=True)
+
+
+def plot_board_roofline(plt, results):
+    return plot_roofline(plt, results, board=True)
+
+
+def estimated_designs(results):
+    """(label, resources) of each board and design the estimated rows were estimated for:
+    resources depend on those alone, not on the precision or the lengths."""
+    seen = {}
+    for r in results["rows"]:
+        d = r.get("detail") if r.get("kind") == "estimated" else None
+        res = d.get("resources_estimated") if isinstance(d, dict) else None
+        if isinstance(res, dict):
+            seen.setdefault(f"{d.get('board')} / {d.get('design')}", res)
+    return list(seen.items())
+
+
+def resource_units(res):
+    units = [u for u in res.get("compute_units") or [] if isinstance(u, dict)]
+    if isinstance(res.get("xclbin"), dict):
+        units.append(res["xclbin"])
+    return units
+
+
+def plot_fpga_resources(plt, results):
+    designs = estimated_designs(results)
+    fig, axes = plt.subplots(max(1, len(designs)), 1, figsize=(13, 5.5 * max(1, len(designs))), squeeze=False)
+    if not designs:
+        axes[0, 0].text(0.5, 0.5, "no estimated board rows in these results", ha="center",
+                        transform=axes[0, 0].transAxes)
+    for ax, (label, res) in zip(axes[:, 0], designs):
+        units = resource_units(res)
+        width = 0.8 / len(RESOURCES)
+        for k, (name, key) in enumerate(RESOURCES):
+            avail = res.get(f"{key}_available")
+            if not num(avail) or avail <= 0:
+                continue  # not given by the board file
+            shares = [100 * u.get(key, 0) / avail if num(u.get(key)) else 0 for u in units]
+            ax.bar([i - 0.4 + width * (k + 0.5) for i in range(len(units))], shares, width, label=f"{name} (of {avail:,.0f})",
+                   hatch="//", edgecolor="black", linewidth=0.4)
+        ax.axhline(100, color="#d62728", linestyle="--", linewidth=1.2, label="the device")
+        ax.set_xticks(range(len(units)))
+        ax.set_xticklabels([textwrap.fill(str(u.get("unit")), 14) for u in units], fontsize=8)
+        ax.set_ylabel("share of the device (%, ESTIMATED)")
+        ax.set_title(f"{label}: resources per compute unit (estimated; llama_forward "
+                     f"{'fits' if res.get('fits') else 'DOES NOT FIT'}, the whole xclbin "
+                     f"{'fits' if res.get('xclbin_fits') else 'DOES NOT FIT'})")
+        ax.legend(fontsize=8, loc="upper right")
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+FPGA_PLOTS = {"board_tok_s.png": plot_board_tok_s, "board_roofline.png": plot_board_roofline,
+              "fpga_resources.png": plot_fpga_resources}
+
+
+def against(used, available):
+    if not num(used):
+        return "-"
+    if num(available) and available > 0:
+        return f"{used:,.0f} / {available:,.0f} ({100 * used / available:.0f}%)"
+    return f"{used:,.0f}"
+
+
+def fpga_resources_table(results):
+    rows = []
+    for label, res in estimated_designs(results):
+        for u in resource_units(res):
+            rows.append([label, u.get("unit"), *[against(u.get(key), res.get(f"{key}_available")) for _, key in RESOURCES]])
+        rows.append([label, "fits the device", f"llama_forward: {'yes' if res.get('fits') else 'NO'}",
+                     f"every unit in one xclbin: {'yes' if res.get('xclbin_fits') else 'NO'}", "", "", ""])
+    return table("fpga-resources-table", ["board / design", "compute unit", *[n for n, _ in RESOURCES]], rows,
+                 "Estimated resources of every compute unit of the link config against the device (the board "
+                 "file's counts; LUT and FF only where it gives them).")
+
+
+def fpga_ops_table(results):
+    """Each estimated row's cycles per op beside the hls-csim row it was estimated from."""
+    measured = {r.get("id"): r for r in results["rows"] if r.get("kind") == "measured"}
+    rows = []
+    for r in results["rows"]:
+        d = r.get("detail") if r.get("kind") == "estimated" else None
+        if not isinstance(d, dict):
+            continue
+        sim = measured.get((r.get("simulation") or {}).get("row"))
+        cycles = d.get("cycles_by_op_estimated") or {}
+        est_ms = r.get("op_ms_per_token") or {}
+        sim_ms = (sim or {}).get("op_ms_per_token") or {}
+        point = f"{r.get('model')} {r.get('precision')} → {r.get('target')}"
+        for op in OPS:
+            if op not in cycles and op not in est_ms:
+                continue
+            c, e, m = cycles.get(op), est_ms.get(op), sim_ms.get(op) if isinstance(sim_ms, dict) else None
+            rows.append([point, op, f"{c:,.0f}" if num(c) else "-", fmt(e), fmt(m),
+                         f"{fmt(m / e)}x" if num(m) and num(e) and e > 0 else "-"])
+    return table("fpga-ops-table", ["point", "op", "cycles per token (estimated, middle decode position)",
+                                    "ms per token (estimated, board)",
+                                    "ms per token (C simulation, measured on this host)", "C simulation / estimate"],
+                 rows, "The HLS kernels' estimated board cycles per op beside their C simulation (hls-csim): the "
+                       "same kernels compiled natively, so its time is this host's, not the board's.")
+
+
+def load_validation(path, required):
+    """bench validate's JSON (validation.json beside the results, which bench run writes), or
+    None when it is not there and was not asked for."""
+    if not required and not os.path.lexists(path):
+        return None
+    raw = read_input(path, MAX_RESULTS_BYTES, "validation file")
+    try:
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=unique_keys)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadInput(f"{path}: invalid JSON: {e}")
+    if not isinstance(data, dict) or data.get("schema") != VALIDATION_SCHEMA:
+        raise BadInput(f"{path}: /schema: expected \"{VALIDATION_SCHEMA}\"")
+    if not isinstance(data.get("designs"), list) or not all(isinstance(d, dict) for d in data["designs"]):
+        raise BadInput(f"{path}: /designs: expected an array of designs")
+    data["file"] = path
+    return data
+
+
+def validation_table(validation):
+    rows = []
+    for d in (validation or {}).get("designs") or []:
+        t = d.get("tok_per_s") if isinstance(d.get("tok_per_s"), dict) else {}
+        band = t.get("band_percent")
+        rows.append([d.get("name"), d.get("board"), d.get("model"), fmt(t.get("published")), fmt(t.get("estimated")),
+                     f"{t['error_percent']:+.1f}%" if num(t.get("error_percent")) else "-",
+                     f"±{band:g}%" if num(band) else "reported",
+                     Raw(f'<td class="{"pass" if d.get("pass") else "fail"}">{"pass" if d.get("pass") else "FAIL"}</td>'),
+                     fmt(d.get("bytes_per_token_estimated") / 1e6) if num(d.get("bytes_per_token_estimated")) else "-",
+                     pct(d.get("memory_peak_share_estimated")), d.get("source")])
+    return table("validation-table", ["design", "board", "model", "published tok/s", "estimated tok/s", "error", "band",
+                                      "result", "MB/token (est.)", "of memory peak (est.)", "source"], rows)
+
+
+def fpga_view_section(results, validation):
+    parts = ['<section id="fpga"><h2>FPGA view (estimated)</h2>',
+             "<p>Every figure here is <b>estimated</b> by the board model (docs/hls-design.md) unless it says "
+             "published or measured.</p>", "<h3>Resources per compute unit against the device</h3>",
+             fpga_resources_table(results), "<h3>Estimated cycles per op beside C simulation</h3>",
+             fpga_ops_table(results), "<h3>The estimator against published designs</h3>"]
+    if validation is None:
+        parts.append('<p class="note">No validation.json beside the results: bench run writes it when the run has '
+                     "estimated rows; bench validate --json FOLDER/validation.json writes it for any folder.</p>")
+    else:
+        parts.append(f"<p>From {esc(validation.get('file'))} (bench validate: estimated beside published; "
+                     f"{'every estimate inside its band' if validation.get('pass') else 'SOME ESTIMATES LEAVE THEIR BANDS'}).</p>")
+    parts.append(validation_table(validation) + "</section>")
+    return "\n".join(parts)
+
+
 # ----------------------------------------------------------------------------- main
+
+def take_option(args, flag, what):
+    """Removes `flag VALUE` from args and returns VALUE (None when the flag is absent)."""
+    if flag not in args:
+        return None
+    i = args.index(flag)
+    if i + 1 >= len(args):
+        raise BadInput(f"{flag} needs {what}")
+    value = args[i + 1]
+    del args[i:i + 2]
+    return value
+
 
 def main(argv):
     args = list(argv[1:])
-    out_dir = None
-    if "--out" in args:
-        i = args.index("--out")
-        if i + 1 >= len(args):
-            print("report: --out needs a folder", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        out_dir = args[i + 1]
-        del args[i:i + 2]
+    try:
+        out_dir = take_option(args, "--out", "a folder")
+        validation_path = take_option(args, "--validation", "a file (bench validate --json FILE)")
+    except BadInput as e:
+        print(f"report: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if len(args) != 1 or args[0].startswith("-"):
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return EXIT_BAD_INPUT if args and args[0] not in ("-h", "--help") else 0
     path = args[0]
     try:
         results = load_results(path)
+        validation = load_validation(validation_path or os.path.join(os.path.dirname(os.path.abspath(path)),
+                                                                     "validation.json"), validation_path is not None)
     except BadInput as e:
         print(f"report: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(out_dir, exist_ok=True)
-        return write_report(results, out_dir)
+        return write_report(results, out_dir, validation)
     except BadInput as e:
         print(f"report: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -954,7 +1175,7 @@ def main(argv):
         return EXIT_BAD_INPUT
 
 
-def write_report(results, out_dir):
+def write_report(results, out_dir, validation=None):
     for file in ["index.html"] + [f for f, _ in IMAGES]:  # refused before any plotting
         check_output_target(os.path.join(out_dir, file))
     try:
@@ -963,17 +1184,17 @@ def write_report(results, out_dir):
         import matplotlib.pyplot as plt
     except ImportError:
         print(INSTALL_HINT, file=sys.stderr)
-        write_atomically(os.path.join(out_dir, "index.html"), html_page(results, [], INSTALL_HINT))
+        write_atomically(os.path.join(out_dir, "index.html"), html_page(results, [], INSTALL_HINT, validation))
         return EXIT_NO_MATPLOTLIB
 
     plots = {"tok_s.png": plot_tok_s, "ops.png": plot_ops, "roofline.png": plot_roofline,
-             "latency.png": plot_latency}
+             "latency.png": plot_latency, **FPGA_PLOTS}
     for file, _ in IMAGES:
         fig = plots[file](plt, results)
         save_figure(fig, os.path.join(out_dir, file))
         plt.close(fig)
     index = os.path.join(out_dir, "index.html")
-    write_atomically(index, html_page(results, IMAGES))
+    write_atomically(index, html_page(results, IMAGES, validation=validation))
     print(f"report: {index} (+ {', '.join(f for f, _ in IMAGES)})", file=sys.stderr)
     return 0
 
