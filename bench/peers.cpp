@@ -431,6 +431,8 @@ PeerRunResult PeerRunner::run_once(const PeerEntry& peer, const PeerPoint& point
 
     std::string text[2];
     int fds[2] = {out.fd[0], err.fd[0]};
+    // Non-blocking: something the peer started and left running may hold the pipes open.
+    for (int fd : fds) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
     const auto deadline = t0 + std::chrono::duration<double>(peer.timeout_s);
     bool reaped = false, timed_out = false, stopped = false, too_much = false;
     int wait_status = 0;
@@ -448,7 +450,7 @@ PeerRunResult PeerRunner::run_once(const PeerEntry& peer, const PeerPoint& point
             if (got > 0) {
                 text[i].append(buf, size_t(got));
                 too_much = too_much || text[i].size() > kMaxOutputBytes;
-            } else if (got == 0 || errno != EINTR) {
+            } else if (got == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
                 fds[i] = -1;  // the Pipe closes it
             }
         }
@@ -465,6 +467,7 @@ PeerRunResult PeerRunner::run_once(const PeerEntry& peer, const PeerPoint& point
             reaped = true;
         }
     }
+    ::kill(-pid, SIGKILL);  // what it left running in its group would disturb the next measurement
     // What the process wrote before it exited and is still in the pipes.
     for (int i = 0; i < 2; ++i) {
         char buf[65536];

@@ -6,10 +6,13 @@
 
 #include <sys/stat.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "bench/config.hpp"
+#include "bench/measure.hpp"
 #include "bench/peers.hpp"
 #include "bench/progress.hpp"
 #include "core/error.hpp"
@@ -43,6 +46,7 @@ case "$mode" in
   silent) echo "nothing to see" ;;
   fail) echo "error: cannot open model $1" >&2 ; exit 3 ;;
   slow) sleep 20 ;;
+  leaves-one-behind) sleep 20 & echo "achieved tok/s: 5" >&2 ;;
 esac
 )");
     ::chmod(script.c_str(), 0755);
@@ -172,10 +176,31 @@ TEST(Peers, AFailingPeerSaysWhatHappenedAndWhatWasExpected) {
     EXPECT_NE(r.error.find("did not finish within timeout_s = 0.3 s (killed)"), std::string::npos) << r.error;
     EXPECT_LT(r.seconds, 10);
 
+    // Done, but a process it started still holds its output open: the run ends with it.
+    r = PeerRunner::run_once(peer_of(exe, PeerParser::Llama2c, {"leaves-one-behind"}), point());
+    EXPECT_TRUE(r.ok()) << r.error;
+    EXPECT_LT(r.seconds, 10);
+
     test::write_file(dir.file("bad.sh"), "#!/nonexistent/interpreter\n");
     ::chmod(dir.file("bad.sh").c_str(), 0755);
     r = PeerRunner::run_once(peer_of(dir.file("bad.sh"), PeerParser::Llama2c, {}), point());
     EXPECT_EQ(r.error, "cannot execute " + dir.file("bad.sh") + ": No such file or directory");
+}
+
+// A stop request (SIGINT) kills a running peer at once and says so; nothing is parsed.
+TEST(Peers, AStopRequestEndsARunningPeer) {
+    test::TempDir dir;
+    const std::string exe = write_stand_in(dir);
+    std::thread stopper([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        g_stop_requested = SIGINT;
+    });
+    const PeerRunResult r = PeerRunner::run_once(peer_of(exe, PeerParser::Llama2c, {"slow"}), point());
+    stopper.join();
+    g_stop_requested = 0;
+    EXPECT_TRUE(r.interrupted);
+    EXPECT_EQ(r.error, "interrupted (the run was stopped)");
+    EXPECT_LT(r.seconds, 10);
 }
 
 // The message of the InputError that parsing `peers` (the JSON of the "peers" field) throws.
