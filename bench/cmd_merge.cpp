@@ -100,7 +100,7 @@ json merge_documents(const std::vector<std::string>& files) {
     merged["description"] = "bench merge of " + std::to_string(merged["runs"].size()) + " run(s)";
     merged["started_at"] = started;
     merged["finished_at"] = finished;
-    merged["table"] = table_json(merged["published"], hosts_of(merged).size() > 1);
+    merged["table"] = table_json(merged["published"], hosts_of(merged).size() > 1, has_energy(merged["rows"]));
     return merged;
 }
 

@@ -194,13 +194,134 @@ const std::vector<std::string> kTopKeys = {
     "$schema",     "name",          "description",     "models",  "backends",
     "precisions",  "threads",       "prompt_tokens",   "prompt",  "generate_tokens",
     "warmup",      "repetitions",   "correctness_steps", "board", "xclbin",
-    "published",   "out"};
+    "published",   "out",           "peers"};
 const std::vector<std::string> kModelKeys = {"name", "path", "tokenizer", "shape", "seed"};
 const std::vector<std::string> kBackendKeys = {"name", "threads", "xclbin", "fused"};
 const std::vector<std::string> kPublishedKeys = {"name",  "backend", "model",   "precision",
                                                  "tok_s", "tokens",  "seconds", "source"};
 
 constexpr int kMaxTokens = 1 << 20;
+
+// ---------------------------------------------------------------- peers
+const std::vector<std::string> kPeerKeys = {"name",    "command", "env",       "parser", "threads",
+                                            "models", "precision", "timeout_s"};
+const std::vector<std::string> kPeerParsers = {"llama2c", "llama-bench"};
+
+// A peer's "command": a command line (split as bench/peers.hpp says) or an array of
+// arguments; each (pointer, argument template) is checked for its placeholders.
+std::vector<std::pair<std::string, std::string>> peer_command(const Checker& c, const json& cmd, const std::string& ptr) {
+    std::vector<std::pair<std::string, std::string>> args;
+    if (cmd.is_string()) {
+        try {
+            for (const std::string& a : split_command_line(cmd.get<std::string>())) args.emplace_back(ptr, a);
+        } catch (const std::invalid_argument& e) {
+            c.fail_text(ptr, std::string("cannot split the command line: ") + e.what());
+        }
+    } else if (cmd.is_array() && !cmd.empty()) {
+        for (size_t j = 0; j < cmd.size(); ++j)
+            args.emplace_back(ptr + "/" + std::to_string(j), c.string(cmd[j], ptr + "/" + std::to_string(j), j > 0));
+    } else {
+        c.fail(ptr, "a command line (string) or a non-empty array of arguments", cmd);
+    }
+    for (const auto& [p, a] : args)
+        if (auto why = template_problem(a)) c.fail_text(p, *why);
+    return args;
+}
+
+PeerEntry parse_peer(const Checker& c, const json& p, const std::string& ptr, const RunConfig& cfg) {
+    c.object(p, ptr, kPeerKeys, {"name", "command", "parser"});
+    PeerEntry e;
+    e.pointer = ptr;
+    e.name = c.string(p["name"], ptr + "/name");
+    if (!std::regex_match(e.name, std::regex("[A-Za-z0-9._+-]{1,64}")))
+        c.fail(ptr + "/name", "1 to 64 characters from A-Z a-z 0-9 . _ + - (it names the peer's rows)", p["name"]);
+    const auto args = peer_command(c, p["command"], ptr + "/command");
+    const std::string& program = args.front().second;
+    if (program.find('{') != std::string::npos)
+        c.fail_text(args.front().first, "expected the program as a path or a name on PATH, without placeholders");
+    e.executable = resolve_executable(program, cfg.dir);
+    if (e.executable.empty())
+        c.fail_text(args.front().first,
+                    "peer \"" + e.name + "\": expected an executable file, found none at \"" + program + "\"" +
+                        (program.find('/') != std::string::npos ? " (relative paths resolve against " + cfg.dir + ")"
+                                                                : " on PATH") +
+                        " (../shared/docs/peers.md says how llama2.c and llama.cpp are built)");
+    for (const auto& a : args) e.command.push_back(a.second);
+    std::vector<std::pair<std::string, std::string>> templates = args;
+    if (p.contains("env")) {
+        const json& env = p["env"];
+        if (!env.is_object()) c.fail(ptr + "/env", "an object of environment variables (name: value)", env);
+        for (auto it = env.begin(); it != env.end(); ++it) {
+            const std::string vp = ptr + "/env/" + escape_pointer_token(it.key());
+            if (it.key().empty() || it.key().find('=') != std::string::npos)
+                c.fail_text(vp, "expected a variable name without '='");
+            e.env[it.key()] = c.string(it.value(), vp, true);
+            if (auto why = template_problem(e.env[it.key()])) c.fail_text(vp, *why);
+            templates.emplace_back(vp, e.env[it.key()]);
+        }
+    }
+    const json& parser = p["parser"];
+    if (parser.is_string()) {
+        const std::string name = parser.get<std::string>();
+        if (name == "llama2c") e.parser = PeerParser::Llama2c;
+        else if (name == "llama-bench") e.parser = PeerParser::LlamaBench;
+        else {
+            const std::string near = nearest_name(name, kPeerParsers);
+            c.fail(ptr + "/parser",
+                   "\"llama2c\", \"llama-bench\" or an object {\"decode\": REGEX, \"prefill\": REGEX}" +
+                       (near.empty() ? "" : " (did you mean \"" + near + "\"?)"),
+                   parser);
+        }
+    } else if (parser.is_object()) {
+        c.object(parser, ptr + "/parser", {"decode", "prefill"});
+        if (parser.empty()) c.fail_text(ptr + "/parser", "expected a \"decode\" or a \"prefill\" regex, found neither");
+        e.parser = PeerParser::Regex;
+        for (const char* k : {"decode", "prefill"}) {
+            if (!parser.contains(k)) continue;
+            const std::string rp = ptr + "/parser/" + k;
+            const std::string re = c.string(parser[k], rp);
+            try {
+                if (std::regex(re).mark_count() < 1) c.fail_text(rp, "expected a regex with a group capturing the number, found none");
+            } catch (const std::regex_error& err) {
+                c.fail_text(rp, std::string("expected an ECMAScript regular expression: ") + err.what());
+            }
+            (std::string(k) == "decode" ? e.decode_regex : e.prefill_regex) = re;
+        }
+    } else {
+        c.fail(ptr + "/parser", "\"llama2c\", \"llama-bench\" or an object {\"decode\": REGEX, \"prefill\": REGEX}", parser);
+    }
+    if (p.contains("threads")) e.threads = c.thread_list(p["threads"], ptr + "/threads");
+    if (p.contains("models")) {
+        const json& models = p["models"];
+        if (!models.is_object() || models.empty())
+            c.fail(ptr + "/models", "an object naming a file for some of the config's models (model name: path)", models);
+        std::vector<std::string> names;
+        for (const ModelEntry& m : cfg.models) names.push_back(m.name);
+        for (auto it = models.begin(); it != models.end(); ++it) {
+            const std::string mp = ptr + "/models/" + escape_pointer_token(it.key());
+            if (std::find(names.begin(), names.end(), it.key()) == names.end()) {
+                const std::string near = nearest_name(it.key(), names);
+                c.fail_text(mp, "expected the name of one of the config's models (" + join(names) + ")" +
+                                    (near.empty() ? "" : "; did you mean \"" + near + "\"?"));
+            }
+            const std::string file = resolve(cfg.dir, c.string(it.value(), mp));
+            if (!is_file(file)) c.fail_text(mp, "peer model file " + file + " not found");
+            e.models[it.key()] = file;
+        }
+    }
+    if (p.contains("precision")) e.precision = c.string(p["precision"], ptr + "/precision");
+    if (p.contains("timeout_s")) {
+        e.timeout_s = c.number(p["timeout_s"], ptr + "/timeout_s", 0);
+        if (e.timeout_s > 7 * 86400) c.fail(ptr + "/timeout_s", "a number of seconds in (0, 604800]", p["timeout_s"]);
+    }
+    for (const auto& [tp, t] : templates)
+        if (uses_placeholder(t, "tokenizer"))
+            for (const ModelEntry& m : cfg.models)
+                if (m.tokenizer.empty() && (e.models.empty() || e.models.count(m.name)))
+                    c.fail_text(tp, "uses {tokenizer}, but model \"" + m.name + "\" (" + m.pointer +
+                                        ") has none; expected a \"tokenizer\" for it");
+    return e;
+}
 
 }  // namespace
 
@@ -355,6 +476,17 @@ RunConfig parse_config(const std::string& text, const std::string& file) {
             if (p[i].contains("seconds")) e.seconds = c.number(p[i]["seconds"], ptr + "/seconds", 0);
             e.source = c.string(p[i]["source"], ptr + "/source");
             cfg.published.push_back(std::move(e));
+        }
+    }
+
+    if (root.contains("peers")) {
+        if (!root["peers"].is_array()) c.fail("/peers", "an array of peer objects", root["peers"]);
+        for (size_t i = 0; i < root["peers"].size(); ++i) {
+            const std::string ptr = "/peers/" + std::to_string(i);
+            PeerEntry e = parse_peer(c, root["peers"][i], ptr, cfg);
+            for (const PeerEntry& prev : cfg.peers)
+                if (prev.name == e.name) c.fail(ptr + "/name", "a name not used by another peer", root["peers"][i]["name"]);
+            cfg.peers.push_back(std::move(e));
         }
     }
 

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/peers.hpp"
 #include "core/nearest_name.hpp"
 
 namespace lhb::bench {
@@ -60,6 +61,7 @@ struct RunConfig {
     std::string board;   // resolved; empty: none
     std::string xclbin;  // resolved; empty: none
     std::vector<PublishedEntry> published;
+    std::vector<PeerEntry> peers;  // other programs measured beside the sweep (bench/peers.hpp)
     std::string out;        // resolved output folder
     nlohmann::json source;  // the file's JSON as read, copied into the results
     std::string text;       // the file's text, as written (key order and all)

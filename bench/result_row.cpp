@@ -1,5 +1,6 @@
 #include "bench/result_row.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -47,6 +48,8 @@ const std::vector<RowField> kRowFields = {
     {"rank", FieldType::Integer, [](const ResultRow& r) { return opt(r.rank); }},
     {"decode_tok_s", FieldType::Number, [](const ResultRow& r) { return opt(r.decode_tok_s); }},
     {"prefill_tok_s", FieldType::Number, [](const ResultRow& r) { return opt(r.prefill_tok_s); }},
+    {"avg_watts", FieldType::Number, [](const ResultRow& r) { return opt(r.avg_watts); }},
+    {"joules_per_token", FieldType::Number, [](const ResultRow& r) { return opt(r.joules_per_token); }},
     {"op_ms_per_token", FieldType::Object, [](const ResultRow& r) { return r.op_ms_per_token; }},
     {"correctness", FieldType::Object, [](const ResultRow& r) { return r.correctness; }},
     {"speedup", FieldType::Object, [](const ResultRow& r) { return r.speedup; }},
@@ -97,6 +100,10 @@ std::vector<CsvField> csv_fields(const json& published) {
         {"bytes_per_token", T::Number, "bytes", {{"roofline", "bytes_per_token"}}},
         {"roofline_tok_s", T::Number, "tok/s", {{"roofline", "tok_s"}}},
         {"roofline_fraction", T::Number, "fraction", {{"roofline", "fraction"}}, true},
+        {"avg_watts", T::Number, "W", {{"avg_watts"}}},
+        {"joules_per_token", T::Number, "J", {{"joules_per_token"}}},
+        {"energy_sources", T::String, "", {{"energy", "sources"}}},
+        {"peer_command", T::String, "", {{"peer", "command"}}},
         {"unstable", T::Boolean, "", {{"unstable"}}},
         {"host", T::String, "", {{"host"}}},
         {"correctness", T::String, "", {{"correctness", "status"}}},
@@ -115,7 +122,12 @@ std::vector<CsvField> csv_fields(const json& published) {
     return f;
 }
 
-std::vector<TableColumn> table_columns(const json& published, bool with_host) {
+bool has_energy(const json& rows) {
+    if (!rows.is_array()) return false;
+    return std::any_of(rows.begin(), rows.end(), [](const json& r) { return at_path(r, {"avg_watts"}).is_number(); });
+}
+
+std::vector<TableColumn> table_columns(const json& published, bool with_host, bool with_energy) {
     std::vector<TableColumn> c = {
         {"model", "model", "model", {"model"}},
         {"backend", "backend", "backend", {"backend"}},
@@ -128,6 +140,10 @@ std::vector<TableColumn> table_columns(const json& published, bool with_host) {
         {"decode_cv", "cv", "percent", {"decode", "tok_s", "cv"}, true},
         {"roofline_fraction", "roofline", "roofline", {"roofline", "fraction"}, true},
     };
+    if (with_energy) {
+        c.push_back({"avg_watts", "W", "number", {"avg_watts"}, true});
+        c.push_back({"joules_per_token", "J/tok", "number", {"joules_per_token"}, true});
+    }
     if (with_host) c.insert(c.begin(), {"host", "host", "text", {"host"}});
     for (const json& p : published) {
         const std::string b = text_of(at_path(p, {"backend"}));

@@ -34,6 +34,8 @@ struct ResultRow {
     bool ranked = false;
     std::optional<int> rank;
     std::optional<double> decode_tok_s, prefill_tok_s;
+    // Measured energy (bench/energy.hpp), absent where the machine cannot measure it.
+    std::optional<double> avg_watts, joules_per_token;
     nlohmann::json op_ms_per_token;  // object or null
     nlohmann::json correctness;      // object or null
     nlohmann::json speedup = nlohmann::json::object();
@@ -79,7 +81,10 @@ struct TableColumn {
     bool right_aligned = false;
 };
 // `with_host`: a first column naming each row's host (a merged document of several hosts).
-std::vector<TableColumn> table_columns(const nlohmann::json& published, bool with_host = false);
+// `with_energy`: watts and joules per token (when some row measured them: has_energy()).
+std::vector<TableColumn> table_columns(const nlohmann::json& published, bool with_host = false,
+                                       bool with_energy = false);
+bool has_energy(const nlohmann::json& rows);
 nlohmann::json to_json(const TableColumn& c);
 // One cell of the table (not yet escaped for markdown).
 std::string table_cell(const TableColumn& c, const nlohmann::json& row);

@@ -66,9 +66,9 @@ bool measured_in_table(const json& r) {
 
 }  // namespace
 
-json table_json(const json& published, bool with_host) {
+json table_json(const json& published, bool with_host, bool with_energy) {
     json columns = json::array();
-    for (const TableColumn& c : table_columns(published, with_host)) columns.push_back(to_json(c));
+    for (const TableColumn& c : table_columns(published, with_host, with_energy)) columns.push_back(to_json(c));
     return {{"columns", columns}};
 }
 
@@ -127,7 +127,8 @@ std::string results_csv(const json& results) {
 std::string results_markdown(const json& results) {
     const json& published = at_path(results, {"published"});
     const std::vector<std::string> hosts = hosts_of(results);
-    const std::vector<TableColumn> columns = table_columns(published, hosts.size() > 1);
+    const std::vector<TableColumn> columns =
+        table_columns(published, hosts.size() > 1, has_energy(at_path(results, {"rows"})));
     std::ostringstream md;
     md << "|";
     for (const TableColumn& c : columns) md << " " << md_cell(c.header) << " |";
@@ -172,7 +173,19 @@ std::string results_markdown(const json& results) {
             md << "- " << str(at_path(p, {"name"})) << ": " << num(at_path(p, {"tok_s"})) << " tok/s, " << str(at_path(p, {"model"})) << " "
                << str(at_path(p, {"precision"})) << ". Source: " << str(at_path(p, {"source"})) << "\n";
     }
-    md << "\nkind: measured = timed here; estimated = modelled board figure (not measured); published = quoted.\n";
+    md << "\nkind: measured = timed here; estimated = modelled board figure (not measured); published = quoted; "
+          "peer = another program run here between our points, its own tok/s (command below).\n";
+    for (const json& r : at_path(results, {"rows"}))
+        if (at_path(r, {"kind"}) == "peer" && at_path(r, {"status"}) == "ok") {
+            std::string command;
+            for (const json& a : at_path(r, {"peer", "command"})) command += (command.empty() ? "" : " ") + str(a);
+            md << "Peer " << str(at_path(r, {"id"})) << ": `" << command << "` (" << str(at_path(r, {"peer", "measures"}))
+               << ")\n";
+        }
+    if (has_energy(at_path(results, {"rows"})))
+        md << "Energy (measured): W = average power over each point's timed passes ("
+           << str(at_path(results, {"environment", "energy", "method"})) << "; "
+           << text_of(at_path(results, {"environment", "energy", "sources"})) << "), J/tok = W / decode tok/s.\n";
     md << "Speedups over the published board figures are shown for board rows only (estimated, "
           "measured on a board, published); host rows compare with host rows (rank).\n";
     const json runs = runs_of(results);

@@ -16,7 +16,7 @@ namespace lhb::bench {
 constexpr int kResultsSchemaVersion = 3;
 
 // /table of a results document: {"columns": [...]} (result_row.hpp's table_columns).
-nlohmann::json table_json(const nlohmann::json& published, bool with_host = false);
+nlohmann::json table_json(const nlohmann::json& published, bool with_host = false, bool with_energy = false);
 
 // The runs a document holds: its `runs` (a merged document) or the one run its environment
 // describes, each {run, hostname, name, started_at, finished_at, complete, environment}.

@@ -9,8 +9,10 @@
 #include <memory>
 #include <optional>
 
+#include "bench/energy.hpp"
 #include "bench/environment.hpp"
 #include "bench/measure.hpp"
+#include "bench/peers.hpp"
 #include "bench/progress.hpp"
 #include "bench/result_row.hpp"
 #include "bench/results.hpp"
@@ -356,7 +358,13 @@ json results_header(const RunConfig& cfg) {
         {"op_profile", "interleaved untimed and timed passes on the backend's op-by-op path; per-op medians over "
                        "the timed passes; timer_overhead = median timed / median untimed - 1"},
         {"roofline", "bytes per token (weights + KV cache read at each position, mean over decode) / host read "
-                     "bandwidth measured over a buffer the size of the weights, all cores"}};
+                     "bandwidth measured over a buffer the size of the weights, all cores"},
+        {"peers", "each peer run once per repetition by fork/exec (no shell), after each of our units at the same "
+                  "model and threads, the rest at the end round by round; tok/s as the peer printed it (rows of "
+                  "kind peer, median over repetitions)"},
+        {"energy", "where sysfs has RAPL counters or INA2xx hwmon monitors: energy over each point's throughput "
+                   "passes (each peer run); avg_watts = joules / seconds, joules_per_token = avg_watts / decode tok/s; "
+                   "absent where nothing can be measured (environment.energy says why)"}};
     return results;
 }
 
@@ -665,7 +673,10 @@ void Sweep::measure_point(const Unit& u, Prepared& p, int P) {
         r.reason = "correctness check failed: " + p.correctness["summary"].get<std::string>();
     }
     try {
+        EnergyMeter energy;
+        energy.start();
         Throughput t = measure_throughput(*p.backend, prompt, G, cfg_.warmup, cfg_.repetitions);
+        const std::optional<EnergyReading> joules = energy.stop();
         Backend& opb = p.op_backend ? *p.op_backend : *p.backend;
         OpProfile prof;
         if (!t.interrupted) prof = measure_ops(opb, prompt, G, cfg_.warmup > 0 ? 1 : 0, cfg_.repetitions);
@@ -677,6 +688,7 @@ void Sweep::measure_point(const Unit& u, Prepared& p, int P) {
         Stats dec = summarize(t.decode_tok_s), pre = summarize(t.prefill_tok_s);
         r.decode_tok_s = dec.median;
         r.prefill_tok_s = pre.median;
+        attach_energy(r, energy, joules, "the point's throughput passes (warmup and repetitions, prefill and decode)");
         d["decode"] = {{"tok_s", to_json(dec)}, {"ms_per_token", to_json(summarize(t.decode_ms_per_token))}};
         d["prefill"] = {{"tok_s", to_json(pre)}};
         d["decode_ms_by_position"] = {{"first_position", P}, {"ms", round_ms(t.decode_ms_by_position)}};
@@ -765,13 +777,15 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     const CpuSample cpu_start = sample_cpu();
     json results = results_header(cfg);
     std::vector<Unit> units = plan_units(cfg);
-    Progress progress(int(units.size() * cfg.prompt_tokens.size()), options.quiet, options.log_lines);
+    PeerSchedule peers(cfg);
+    Progress progress(int(units.size() * cfg.prompt_tokens.size()) + peers.points(), options.quiet, options.log_lines);
     const BoardInfo board = load_board(cfg);
     results["board"] = board.board;
 
     check_lengths(cfg);
     std::vector<std::unique_ptr<PreparedModel>> models;
     for (const ModelEntry& e : cfg.models) models.push_back(prepare_model(e, cfg, options, progress));
+    for (const auto& m : models) peers.set_model_file(m->entry->name, m->path, m->synthetic);
     {
         progress.start("measuring host DRAM read bandwidth");
         const Bandwidth dram = measure_read_bandwidth(0, kDramBufferBytes, options.bandwidth_seconds);
@@ -779,7 +793,11 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     }
     Sweep sweep(cfg, options, board, models, progress);
     sweep.rows() = published_rows(cfg, models, results);
-    for (Unit& u : units) sweep.run(u);
+    for (Unit& u : units) {
+        sweep.run(u);
+        peers.after_unit(cfg.models[u.model].name, u.threads, progress);  // peers between our points
+    }
+    for (ResultRow& r : peers.finish(progress, sweep.interrupted())) sweep.rows().push_back(std::move(r));
     progress.done();
 
     results["models"] = json::array();  // after the sweep: int8 points add their quantized files
@@ -788,11 +806,12 @@ json run_sweep(const RunConfig& cfg, const SweepOptions& options) {
     for (const ResultRow& r : sweep.rows()) results["rows"].push_back(to_json(r));
     rank_rows(results);
     for (json& r : results["rows"]) normalize_row(r);
-    results["table"] = table_json(results["published"]);
+    results["table"] = table_json(results["published"], false, has_energy(results["rows"]));
+    results["environment"]["energy"] = EnergyMeter().describe();
     results["environment"]["load_average_end"] = load_average();
     results["environment"]["other_processes_cpu"] = other_processes_cpu(cpu_start, sample_cpu());
-    results["interrupted"] = sweep.interrupted();
-    results["complete"] = !sweep.interrupted();
+    results["interrupted"] = sweep.interrupted() || peers.interrupted();
+    results["complete"] = !results["interrupted"].get<bool>();
     results["finished_at"] = utc_now_iso8601();
     results["duration_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
     return results;

@@ -198,9 +198,9 @@ def num(x):
 
 
 def timed_rows(results):
-    """Measured rows that were timed (ok or failed correctness) and estimated rows."""
+    """Measured rows that were timed (ok or failed correctness), peer rows and estimated rows."""
     return [r for r in results["rows"]
-            if r.get("kind") in ("measured", "estimated") and r.get("status") in ("ok", "failed")
+            if r.get("kind") in ("measured", "estimated", "peer") and r.get("status") in ("ok", "failed")
             and num(r.get("decode_tok_s"))]
 
 
@@ -209,6 +209,8 @@ def row_label(r, multi_model=False):
     if r.get("kind") == "estimated":
         target = str(r.get("target", "device")).replace(" (estimated)", "")
         parts = [f"{r.get('backend')} →", *textwrap.wrap(target, 18), "ESTIMATED"]
+    if r.get("kind") == "peer":
+        parts = [str(r.get("backend", "?")), "(peer)"]
     detail = f"{r.get('precision', '?')}"
     if num(r.get("threads")):
         detail += f" t{r['threads']}"
@@ -724,6 +726,19 @@ def device_greedy_note(results):
             + "".join(items) + "</ul>")
 
 
+def peers_table(results):
+    """Peer rows (config `peers`): the command each ran and what its figure counts."""
+    rows = [[r.get("model"), r.get("backend"), r.get("threads"), r.get("prompt_tokens"), r.get("status"),
+             fmt(r.get("decode_tok_s")), fmt(r.get("prefill_tok_s")), fmt(r.get("avg_watts")),
+             " ".join(str(a) for a in at_path(r, ["peer", "command"]) or []), at_path(r, ["peer", "measures"])]
+            for r in results["rows"] if r.get("kind") == "peer"]
+    if not rows:
+        return ""
+    return ("<h3>Peers (other programs, measured here between our points)</h3>"
+            + table("peers-table", ["model", "peer", "threads", "prompt", "status", "decode t/s", "prefill t/s", "W",
+                                    "command", "what its figure counts"], rows))
+
+
 def not_measured_table(results):
     rows = [[r.get("model"), r.get("backend"), r.get("precision"),
              r.get("threads") if num(r.get("threads")) else "-",
@@ -866,6 +881,7 @@ td.fail { color: #b00; font-weight: bold; }
 td.pass { color: #070; }
 td.kind-estimated { background: #fff1e0; font-weight: bold; }
 td.kind-published { background: #eef7ee; }
+td.kind-peer { background: #eef2fb; }
 td.none { color: #777; font-style: italic; }
 figure { margin: 1em 0 2em; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
@@ -904,7 +920,8 @@ def html_page(results, images, note=None, validation=None):
                    f"{esc(str(run['environment'].get('git_commit', ''))[:12])}" for run in runs_of(results))
     parts.append(f"<p>{on}. Speedups over published board figures are shown for board rows only. "
                  "<b>measured</b> = timed on this machine; <b>estimated</b> = a modelled board figure, "
-                 "not a measurement; <b>published</b> = quoted from its source.</p>")
+                 "not a measurement; <b>published</b> = quoted from its source; <b>peer</b> = another program "
+                 "(llama2.c, llama.cpp, ...) timed here by its own timer, between our points.</p>")
     others = (env.get("other_processes_cpu") or {}).get("fraction") if isinstance(env.get("other_processes_cpu"), dict) else None
     if num(others) and others > 0.05:
         parts.append(f'<p class="banner">Other processes used {100 * others:.0f}% of the machine\'s CPU time during '
@@ -919,7 +936,7 @@ def html_page(results, images, note=None, validation=None):
                  '<a href="#correctness">correctness</a><a href="#ops">per-op</a><a href="#fpga">FPGA view</a>'
                  '<a href="#environment">environment</a><a href="#config-section">config</a></nav>')
     parts.append('<section id="results"><h2>Results</h2>' + results_table(results) + device_greedy_note(results)
-                 + "</section>")
+                 + peers_table(results) + "</section>")
     parts.append('<section id="not-measured"><h2>Not measured</h2>' + not_measured_table(results) + "</section>")
     parts.append('<section id="plots"><h2>Plots</h2>')
     if note:
