@@ -71,7 +71,7 @@ private:
 void check_limit(const std::string& path, uint64_t bytes, uint64_t max_bytes) {
     if (bytes > max_bytes)
         throw InputError(path + ": not written: the file would take " + std::to_string(bytes) +
-                         " bytes, more than the limit of " + std::to_string(max_bytes) + " bytes (raise --max-size)");
+                         " bytes, expected at most " + std::to_string(max_bytes) + " bytes (the size limit, --max-size)");
 }
 
 void check_llama2c_constants(const ModelConfig& c, const std::string& where) {
@@ -280,8 +280,12 @@ GgufVocabulary synthetic_vocabulary(int n) {
     v.origin = "synthetic vocabulary";
     char buf[32];
     for (int id = 0; id < n; ++id) {
-        if (id >= 3 && id < 259) std::snprintf(buf, sizeof buf, "<0x%02X>", unsigned(id - 3));
-        else std::snprintf(buf, sizeof buf, id == 0 ? "<unk>" : id < 3 ? "<s>" : " tok%d", id);
+        // id 259 is the space run.c's encode puts in front of every text (its dummy prefix).
+        if (id == 0) std::snprintf(buf, sizeof buf, "<unk>");
+        else if (id < 3) buf[0] = '\0';  // "<s>", "</s>": add_piece names them
+        else if (id < 259) std::snprintf(buf, sizeof buf, "<0x%02X>", unsigned(id - 3));
+        else if (id == 259) std::snprintf(buf, sizeof buf, " ");
+        else std::snprintf(buf, sizeof buf, " tok%d", id);
         add_piece(v, buf, id < 259 ? 0.0f : -float(id - 259));
     }
     return v;

@@ -77,8 +77,8 @@ struct GgufVocabulary {
     std::string origin;  // general.name suffix / messages: "tokenizer.bin", "synthetic"
 };
 GgufVocabulary gguf_vocabulary(const Tokenizer& t, const std::string& origin);
-// n placeholder pieces (<unk>, <s>, </s>, the 256 byte pieces, then "▁tokN") for a model
-// with no tokenizer at hand; n must be at least 259.
+// n placeholder pieces (<unk>, <s>, </s>, the 256 byte pieces, "▁", then "▁tokN") for a model
+// with no tokenizer at hand; n must be at least 260.
 GgufVocabulary synthetic_vocabulary(int n);
 
 struct GgufModelFormat {

@@ -161,8 +161,8 @@ std::string write_synthetic(const ModelConfig& c, const std::string& path, const
     if (!o.tokenizer.empty()) {
         vocab = gguf_vocabulary(Tokenizer::load(o.tokenizer, c.vocab_size), o.tokenizer);
     } else {
-        if (c.vocab_size < 259)
-            fail_input(path, "vocab", "at least 259 for placeholder pieces (or a tokenizer with -z)",
+        if (c.vocab_size < 260)
+            fail_input(path, "vocab", "at least 260 for placeholder pieces (or a tokenizer with -z)",
                        std::to_string(c.vocab_size));
         vocab = synthetic_vocabulary(c.vocab_size);
     }

@@ -132,9 +132,9 @@ void expect_refused(const std::string& args, const std::string& needle) {
 TEST(SynthShapes, RefusesTooLargeOrUnencodableOutputsWritingNothing) {
     // 3.8 GB of Q4_0 is refused under a 1G limit before the first byte; so is llama2-7b in
     // F32 (27 GB) under the default 16G.
-    expect_refused("--shape llama2-7b --format gguf --type q4_0 --max-size 1G", "more than the limit of 1073741824 bytes");
-    expect_refused("--shape llama2-7b", "more than the limit of 17179869184 bytes (raise --max-size)");
-    expect_refused("--shape stories260K --max-size 100K", "bytes, more than the limit of 102400 bytes");
+    expect_refused("--shape llama2-7b --format gguf --type q4_0 --max-size 1G", "bytes, expected at most 1073741824 bytes");
+    expect_refused("--shape llama2-7b", "expected at most 17179869184 bytes (the size limit, --max-size)");
+    expect_refused("--shape stories260K --max-size 100K", "bytes, expected at most 102400 bytes");
     // Types a format has no encoding for, shapes a type cannot hold, constants llama2.c lacks.
     expect_refused("--shape stories15M --type q4_0", "llama2.c files are fp32 (v0) or int8 (v2)");
     expect_refused("--shape stories260K --format gguf --type q8_0", "hidden_dim multiples of its block of 32");
@@ -142,7 +142,7 @@ TEST(SynthShapes, RefusesTooLargeOrUnencodableOutputsWritingNothing) {
     expect_refused("--shape stories15M --format gguf --type q4_k", "no K-quant quantizer");
     expect_refused("--shape stories15M --format tflite", "--format: expected llama2c or gguf");
     expect_refused("--shape stories15M --max-size 12Q", "--max-size: expected a byte count");
-    expect_refused("--shape dim=64,hidden=96,layers=1,heads=4,vocab=100,seq=8 --format gguf", "at least 259");
+    expect_refused("--shape dim=64,hidden=96,layers=1,heads=4,vocab=100,seq=8 --format gguf", "at least 260");
 }
 
 TEST(SynthShapes, SmallFileSystemRefusedBeforeTheFirstByte) {
