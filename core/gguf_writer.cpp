@@ -42,6 +42,18 @@ void GgufWriter::add_f32(const std::string& key, float v) { add_raw(key, GgufTyp
 void GgufWriter::add_bool(const std::string& key, bool v) { add_raw(key, GgufType::BOOL, std::string(1, char(v))); }
 void GgufWriter::add_string(const std::string& key, const std::string& v) { add_raw(key, GgufType::STRING, encode_string(v)); }
 
+void GgufWriter::add_llama_hyperparameters(const GgufLlamaConfig& c) {
+    add_u32("llama.context_length", uint32_t(c.context_length));
+    add_u32("llama.embedding_length", uint32_t(c.dim));
+    add_u32("llama.feed_forward_length", uint32_t(c.hidden_dim));
+    add_u32("llama.attention.head_count", uint32_t(c.n_heads));
+    add_u32("llama.attention.head_count_kv", uint32_t(c.n_kv_heads));
+    add_u32("llama.block_count", uint32_t(c.n_layers));
+    add_u32("llama.rope.dimension_count", uint32_t(c.head_size()));
+    add_f32("llama.rope.freq_base", c.rope_freq_base);
+    add_f32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
+}
+
 void GgufWriter::add_strings(const std::string& key, const std::vector<std::string>& v) {
     std::string e = encode_u32(uint32_t(GgufType::STRING)) + encode_u64(v.size());
     for (const std::string& s : v) e += encode_string(s);
@@ -172,15 +184,7 @@ std::string synthetic_llama_gguf(const GgufLlamaConfig& c, GgmlType matrix_type,
     GgufWriter w;
     w.add_string("general.architecture", "llama");
     w.add_string("general.name", "synthetic");
-    w.add_u32("llama.context_length", uint32_t(c.context_length));
-    w.add_u32("llama.embedding_length", uint32_t(c.dim));
-    w.add_u32("llama.feed_forward_length", uint32_t(c.hidden_dim));
-    w.add_u32("llama.attention.head_count", uint32_t(c.n_heads));
-    w.add_u32("llama.attention.head_count_kv", uint32_t(c.n_kv_heads));
-    w.add_u32("llama.block_count", uint32_t(c.n_layers));
-    w.add_u32("llama.rope.dimension_count", uint32_t(c.head_size()));
-    w.add_f32("llama.rope.freq_base", c.rope_freq_base);
-    w.add_f32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
+    w.add_llama_hyperparameters(c);
     std::vector<std::string> tokens;
     std::vector<float> scores;
     std::vector<int32_t> types;

@@ -21,6 +21,9 @@ public:
     void add_strings(const std::string& key, const std::vector<std::string>& v);
     void add_f32s(const std::string& key, const std::vector<float>& v);
     void add_i32s(const std::string& key, const std::vector<int32_t>& v);
+    // llama.context_length .. llama.attention.layer_norm_rms_epsilon of c, as llama.cpp's
+    // converter writes them (rope.dimension_count is the head size).
+    void add_llama_hyperparameters(const GgufLlamaConfig& c);
     // A value already encoded (type + bytes after the type), for values the typed adders
     // do not cover (nested arrays) and for malformed test files.
     void add_raw(const std::string& key, GgufType type, const std::string& encoded_value);

@@ -349,15 +349,17 @@ GgufWriter gguf_layout(const ModelConfig& c, const GgufModelFormat& f, const Ggu
     w.add_u32("general.file_type", file_type);
     if (f.matrix_type == GgmlType::Q8_0 || f.matrix_type == GgmlType::Q4_0)
         w.add_u32("general.quantization_version", 2);
-    w.add_u32("llama.context_length", uint32_t(c.seq_len));
-    w.add_u32("llama.embedding_length", uint32_t(c.dim));
-    w.add_u32("llama.feed_forward_length", uint32_t(c.hidden_dim));
-    w.add_u32("llama.attention.head_count", uint32_t(c.n_heads));
-    w.add_u32("llama.attention.head_count_kv", uint32_t(c.n_kv_heads));
-    w.add_u32("llama.block_count", uint32_t(c.n_layers));
-    w.add_u32("llama.rope.dimension_count", uint32_t(c.head_size()));
-    w.add_f32("llama.rope.freq_base", c.rope_theta);
-    w.add_f32("llama.attention.layer_norm_rms_epsilon", c.norm_eps);
+    GgufLlamaConfig hp;
+    hp.dim = c.dim;
+    hp.hidden_dim = c.hidden_dim;
+    hp.n_layers = c.n_layers;
+    hp.n_heads = c.n_heads;
+    hp.n_kv_heads = c.n_kv_heads;
+    hp.vocab_size = c.vocab_size;
+    hp.context_length = c.seq_len;
+    hp.rope_freq_base = c.rope_theta;
+    hp.rms_eps = c.norm_eps;
+    w.add_llama_hyperparameters(hp);
     w.add_string("tokenizer.ggml.model", "llama");
     w.add_strings("tokenizer.ggml.tokens", v.tokens);
     w.add_f32s("tokenizer.ggml.scores", v.scores);
