@@ -50,7 +50,6 @@ constexpr TensorKind kLayerMatrices[] = {TensorKind::Wq, TensorKind::Wk, TensorK
 class RowWriter {
 public:
     explicit RowWriter(AtomicFile& f) : f_(f) {}
-    ~RowWriter() = default;
     void bytes(const void* p, size_t n) {
         const auto* c = static_cast<const char*>(p);
         buf_.insert(buf_.end(), c, c + n);
@@ -197,16 +196,12 @@ void write_llama2c(const ModelConfig& c, const Llama2cFormat& f, WeightSource& s
     std::vector<float> row;
     if (f.version != 2) {
         for (const TensorRef& t : f.version == 0 ? llama2c_v0_order(c) : llama2c_v1_order(c)) {
-            if (f.version == 0 && t.kind == TensorKind::Classifier) {
-                const std::vector<float> rope = v0_rope_tables(c);  // stored before an unshared wcls
-                out.bytes(rope.data(), rope.size() * 4);
-            }
             row.resize(size_t(t.cols));
             for (int64_t r = 0; r < t.rows; ++r) {
                 src.row(t, r, row.data());
                 out.bytes(row.data(), row.size() * 4);
             }
-            if (f.version == 0 && t.kind == TensorKind::FinalNorm && c.shared_classifier) {
+            if (f.version == 0 && t.kind == TensorKind::FinalNorm) {  // before an unshared wcls
                 const std::vector<float> rope = v0_rope_tables(c);
                 out.bytes(rope.data(), rope.size() * 4);
             }
