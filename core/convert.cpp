@@ -100,7 +100,8 @@ GgmlType llama2c_family(const Model& m) {
     return family;
 }
 
-std::string write_tokenizer_bin(const GgufFile& f, const std::string& path) {
+// The file's vocabulary as tokenizer.bin bytes (tokenizer.py's layout).
+std::string tokenizer_bin(const GgufFile& f) {
     const Tokenizer t = gguf_tokenizer(f);
     std::vector<std::string> pieces;
     uint32_t max_len = 0;
@@ -120,20 +121,20 @@ std::string write_tokenizer_bin(const GgufFile& f, const std::string& path) {
         bytes.append(reinterpret_cast<const char*>(&len), 4);
         bytes += pieces[size_t(id)];
     }
-    write_file_atomically(path, bytes);
-    return ", vocabulary to " + path;
+    return bytes;
 }
 
 std::string gguf_to_llama2c(const Model& m, const std::string& out, const ConvertOptions& o) {
-    if (o.gguf_type != GgmlType::F32)
-        throw InputError(m.path() + ": --type is for a GGUF output; this converts a GGUF file to llama2.c (--version)");
+    if (o.gguf_type != GgmlType::F32 || !o.tokenizer.empty())
+        throw InputError(m.path() + ": --type and -z are for a llama2.c input; this converts a GGUF file (with its "
+                                    "own vocabulary) to llama2.c (--version, --tokenizer-out)");
     const GgmlType family = llama2c_family(m);
     Llama2cFormat f;
     f.version = o.llama2c_version >= 0 ? o.llama2c_version : family == GgmlType::Q8_0 ? 2 : 0;
     if (family == GgmlType::Q8_0) {
         if (f.version != 2)
-            throw InputError(m.path() + ": Q8_0 matrices: expected --version 2 (int8 groups); version " +
-                             std::to_string(f.version) + " is fp32, which would not be this file's weights stored");
+            throw InputError(m.path() + ": Q8_0 matrices: expected --version 2 (int8 in groups, as Q8_0 stores them), "
+                                        "found --version " + std::to_string(f.version) + " (fp32)");
         if (o.group_size != 0 && o.group_size != kQK8_0)
             throw InputError(m.path() + ": Q8_0 matrices hold groups of 32; expected --group 32 or none, found " +
                              std::to_string(o.group_size) + " (regrouping would round a second time)");
@@ -143,11 +144,17 @@ std::string gguf_to_llama2c(const Model& m, const std::string& out, const Conver
     } else if (f.version == 2) {
         f.group_size = o.group_size ? o.group_size : default_group_size(m.config());
     }
+    // The vocabulary is checked before the model is written, and written after it.
+    const std::string vocab = o.tokenizer_out.empty() ? "" : tokenizer_bin(*m.gguf());
+    if (!o.tokenizer_out.empty()) check_output_target(o.tokenizer_out);
     auto src = model_weight_source(m);
     write_llama2c(m.config(), f, *src, out, o.max_bytes);
     std::string what = out + ": llama2.c version " + std::to_string(f.version) +
                        (f.version == 2 ? " (int8, group size " + std::to_string(f.group_size) + ")" : " (fp32)");
-    if (!o.tokenizer_out.empty()) what += write_tokenizer_bin(*m.gguf(), o.tokenizer_out);
+    if (!o.tokenizer_out.empty()) {
+        write_file_atomically(o.tokenizer_out, vocab);
+        what += ", vocabulary to " + o.tokenizer_out;
+    }
     return what;
 }
 

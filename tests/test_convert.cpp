@@ -227,6 +227,9 @@ TEST(Convert, RefusesWhatItCannotConvertInOneLineWritingNothing) {
     expect_refused(convert(quoted(gguf_path("synth256-q4_0.gguf")) + " " + out), "token_embd.weight is Q4_0: llama2.c files hold", dir);
     expect_refused(convert(quoted(gguf_path("synth256-q8_0.gguf")) + " " + out + " --version 0"), "expected --version 2", dir);
     expect_refused(convert(quoted(gguf_path("synth256-q8_0.gguf")) + " " + out + " --group 64"), "groups of 32", dir);
+    expect_refused(convert(quoted(gguf_path("synth256-f32.gguf")) + " " + out + tok), "-z are for a llama2.c input", dir);
+    expect_refused(convert(quoted(test::model_path("stories260K.bin")) + " " + out + tok + " --version 1"),
+                   "are for a llama2.c output", dir);
     // stories260K's hidden_dim 172 holds no whole blocks of 32 (llama-quantize refuses it too).
     expect_refused(convert(quoted(test::model_path("stories260K.bin")) + " " + out + tok + " --type q8_0"),
                    "hidden_dim multiples of its block of 32", dir);
