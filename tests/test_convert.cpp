@@ -270,6 +270,37 @@ TEST(Convert, SynthesizedGqaModelsConvertBothWaysWithTheSameLogits) {
               0);
     EXPECT_TRUE(test::read_file(dir.file("s.bin")) == test::read_file(dir.file("direct.bin")));
     EXPECT_TRUE(logits_diff(Model::open(dir.file("s.gguf")), Model::open(dir.file("s.bin")), 8).identical);
+    // A v2 (int8) input: its dequantized values, q * scale as runq.c computes them.
+    ASSERT_EQ(test::run_bench("synth --shape dim=64,hidden=96,layers=2,heads=4,kv_heads=2,vocab=300,seq=32 --seed 3 "
+                              "--type q8_0 --group 32 -o " + quoted(dir.file("q.bin")))
+                  .exit_code,
+              0);
+    test::write_file(dir.file("tok.bin"), [] {
+        std::string t(4, '\0');
+        t[0] = 8;
+        for (int id = 0; id < 300; ++id) {
+            const std::string piece = id == 1 ? "\n<s>\n" : id == 2 ? "\n</s>\n" : "p" + std::to_string(id);
+            const float score = -float(id);
+            const int32_t len = int32_t(piece.size());
+            t.append(reinterpret_cast<const char*>(&score), 4).append(reinterpret_cast<const char*>(&len), 4) += piece;
+        }
+        return t;
+    }());
+    const test::CommandResult q = convert(quoted(dir.file("q.bin")) + " " + quoted(dir.file("q.gguf")) + " -z " +
+                                          quoted(dir.file("tok.bin")));
+    ASSERT_EQ(q.exit_code, 0) << q.err;
+    const Model v2 = Model::open(dir.file("q.bin"));
+    const GgufFile qg(dir.file("q.gguf"));
+    const WeightMatrix& w2 = v2.weights().layers[1].w2;
+    const GgufTensorInfo* t = qg.find_tensor("blk.1.ffn_down.weight");
+    ASSERT_EQ(t->ggml_type(), GgmlType::F32);
+    bool same = true;
+    for (int64_t i = 0; i < w2.numel(); ++i) {
+        float x;
+        std::memcpy(&x, t->data + 4 * i, 4);
+        same = same && x == float(w2.q[i]) * w2.scales[i / 32];
+    }
+    EXPECT_TRUE(same);
     // The placeholder vocabulary is a working tokenizer (it has the dummy-prefix space).
     const test::CommandResult g = test::run_bench("generate " + quoted(dir.file("s.gguf")) + " -i hello -t 0 -n 6");
     EXPECT_EQ(g.exit_code, 0) << g.err;
