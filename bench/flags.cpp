@@ -1,5 +1,6 @@
 #include "bench/flags.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cfloat>
 #include <cmath>
@@ -23,6 +24,22 @@ int parse_int(const std::string& flag, const std::string& text, int min, int max
         throw InputError(flag + ": expected an integer " + range + ", found " + text);
     }
     return int(v);
+}
+
+uint64_t parse_byte_size(const std::string& flag, const std::string& text) {
+    const std::string units = "KMGT";
+    size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    const std::string rest = text.substr(digits);
+    const size_t unit = rest.size() == 1 ? units.find(char(std::toupper(static_cast<unsigned char>(rest[0])))) : 0;
+    if (digits == 0 || digits > 15 || (!rest.empty() && (rest.size() != 1 || unit == std::string::npos)))
+        throw InputError(flag + ": expected a byte count (digits, optionally K, M, G or T), found '" + text + "'");
+    uint64_t v = std::stoull(text.substr(0, digits));
+    for (size_t k = 0; !rest.empty() && k <= unit; ++k) {
+        if (v > (UINT64_MAX >> 10)) throw InputError(flag + ": expected a byte count below 2^64, found '" + text + "'");
+        v <<= 10;
+    }
+    return v;
 }
 
 double parse_double(const std::string& flag, const std::string& text) {

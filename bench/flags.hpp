@@ -8,6 +8,7 @@
 // A flag that takes a value always takes the next argument, whatever it looks like
 // (llama2.c's `run` reads its options in pairs: `-i -x` is the prompt "-x").
 #include <climits>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -19,6 +20,8 @@ namespace lhb::bench {
 int parse_int(const std::string& flag, const std::string& text, int min = INT_MIN, int max = INT_MAX);
 double parse_double(const std::string& flag, const std::string& text);
 float parse_float(const std::string& flag, const std::string& text);  // also finite as a float
+// A byte count: digits with an optional K, M, G or T (powers of 1024), e.g. "16G".
+uint64_t parse_byte_size(const std::string& flag, const std::string& text);
 
 class FlagParser {
 public:

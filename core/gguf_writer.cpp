@@ -42,6 +42,18 @@ void GgufWriter::add_f32(const std::string& key, float v) { add_raw(key, GgufTyp
 void GgufWriter::add_bool(const std::string& key, bool v) { add_raw(key, GgufType::BOOL, std::string(1, char(v))); }
 void GgufWriter::add_string(const std::string& key, const std::string& v) { add_raw(key, GgufType::STRING, encode_string(v)); }
 
+void GgufWriter::add_llama_hyperparameters(const GgufLlamaConfig& c) {
+    add_u32("llama.context_length", uint32_t(c.context_length));
+    add_u32("llama.embedding_length", uint32_t(c.dim));
+    add_u32("llama.feed_forward_length", uint32_t(c.hidden_dim));
+    add_u32("llama.attention.head_count", uint32_t(c.n_heads));
+    add_u32("llama.attention.head_count_kv", uint32_t(c.n_kv_heads));
+    add_u32("llama.block_count", uint32_t(c.n_layers));
+    add_u32("llama.rope.dimension_count", uint32_t(c.head_size()));
+    add_f32("llama.rope.freq_base", c.rope_freq_base);
+    add_f32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
+}
+
 void GgufWriter::add_strings(const std::string& key, const std::vector<std::string>& v) {
     std::string e = encode_u32(uint32_t(GgufType::STRING)) + encode_u64(v.size());
     for (const std::string& s : v) e += encode_string(s);
@@ -60,17 +72,31 @@ void GgufWriter::add_i32s(const std::string& key, const std::vector<int32_t>& v)
     add_raw(key, GgufType::ARRAY, e);
 }
 
-void GgufWriter::add_tensor(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type, std::string data) {
+namespace {
+
+uint64_t tensor_bytes(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type) {
     uint64_t elements = 1;
     for (uint64_t d : ne) elements *= d;
     const auto layout = block_layout(uint32_t(type));
-    if (ne.empty() || !layout || ne[0] % layout->block_elems != 0 ||
-        data.size() != elements / layout->block_elems * layout->block_bytes)
-        throw std::invalid_argument("GgufWriter::add_tensor: " + name + ": data does not match its shape and type");
-    tensors_.push_back({name, ne, type, std::move(data)});
+    if (ne.empty() || !layout || ne[0] % layout->block_elems != 0)
+        throw std::invalid_argument("GgufWriter: " + name + ": shape does not hold whole blocks of its type");
+    return elements / layout->block_elems * layout->block_bytes;
 }
 
-std::string GgufWriter::bytes(uint32_t version, uint64_t alignment) const {
+}  // namespace
+
+void GgufWriter::add_tensor(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type, std::string data) {
+    const uint64_t nbytes = tensor_bytes(name, ne, type);
+    if (data.size() != nbytes)
+        throw std::invalid_argument("GgufWriter::add_tensor: " + name + ": data does not match its shape and type");
+    tensors_.push_back({name, ne, type, std::move(data), nbytes, false});
+}
+
+void GgufWriter::add_tensor_info(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type) {
+    tensors_.push_back({name, ne, type, std::string(), tensor_bytes(name, ne, type), true});
+}
+
+std::string GgufWriter::header(uint32_t version, uint64_t alignment) const {
     auto pad = [&](uint64_t n) { return (n + alignment - 1) / alignment * alignment; };
     std::string out = "GGUF" + encode_u32(version) + encode_u64(tensors_.size()) + encode_u64(kvs_.size());
     for (const std::string& kv : kvs_) out += kv;
@@ -79,12 +105,24 @@ std::string GgufWriter::bytes(uint32_t version, uint64_t alignment) const {
         out += encode_string(t.name) + encode_u32(uint32_t(t.ne.size()));
         for (uint64_t d : t.ne) out += encode_u64(d);
         out += encode_u32(uint32_t(t.type)) + encode_u64(offset);
-        offset = pad(offset + t.data.size());
+        offset = pad(offset + t.nbytes);
     }
     out.resize(size_t(pad(out.size())), '\0');
+    return out;
+}
+
+uint64_t GgufWriter::data_bytes(uint64_t alignment) const {
+    uint64_t n = 0;
+    for (const Tensor& t : tensors_) n += (t.nbytes + alignment - 1) / alignment * alignment;
+    return n;
+}
+
+std::string GgufWriter::bytes(uint32_t version, uint64_t alignment) const {
+    std::string out = header(version, alignment);
     for (const Tensor& t : tensors_) {
+        if (t.streamed) throw std::invalid_argument("GgufWriter::bytes: " + t.name + " has no data (add_tensor_info)");
         out += t.data;
-        out.resize(size_t(pad(out.size())), '\0');
+        out.resize(size_t((out.size() + alignment - 1) / alignment * alignment), '\0');
     }
     return out;
 }
@@ -146,15 +184,7 @@ std::string synthetic_llama_gguf(const GgufLlamaConfig& c, GgmlType matrix_type,
     GgufWriter w;
     w.add_string("general.architecture", "llama");
     w.add_string("general.name", "synthetic");
-    w.add_u32("llama.context_length", uint32_t(c.context_length));
-    w.add_u32("llama.embedding_length", uint32_t(c.dim));
-    w.add_u32("llama.feed_forward_length", uint32_t(c.hidden_dim));
-    w.add_u32("llama.attention.head_count", uint32_t(c.n_heads));
-    w.add_u32("llama.attention.head_count_kv", uint32_t(c.n_kv_heads));
-    w.add_u32("llama.block_count", uint32_t(c.n_layers));
-    w.add_u32("llama.rope.dimension_count", uint32_t(c.head_size()));
-    w.add_f32("llama.rope.freq_base", c.rope_freq_base);
-    w.add_f32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
+    w.add_llama_hyperparameters(c);
     std::vector<std::string> tokens;
     std::vector<float> scores;
     std::vector<int32_t> types;

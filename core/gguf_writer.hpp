@@ -21,14 +21,25 @@ public:
     void add_strings(const std::string& key, const std::vector<std::string>& v);
     void add_f32s(const std::string& key, const std::vector<float>& v);
     void add_i32s(const std::string& key, const std::vector<int32_t>& v);
+    // llama.context_length .. llama.attention.layer_norm_rms_epsilon of c, as llama.cpp's
+    // converter writes them (rope.dimension_count is the head size).
+    void add_llama_hyperparameters(const GgufLlamaConfig& c);
     // A value already encoded (type + bytes after the type), for values the typed adders
     // do not cover (nested arrays) and for malformed test files.
     void add_raw(const std::string& key, GgufType type, const std::string& encoded_value);
 
     // ne in GGUF order (row length first); data must hold the tensor's bytes exactly.
     void add_tensor(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type, std::string data);
+    // For files too big to build in memory: only the tensor's info; the caller writes its
+    // bytes after header(), in the order added, each padded with zeros to the alignment.
+    void add_tensor_info(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type);
 
+    // The whole file (every tensor added with its data).
     std::string bytes(uint32_t version = 3, uint64_t alignment = 32) const;
+    // Everything before the data section: header, metadata, tensor infos, padding.
+    std::string header(uint32_t version = 3, uint64_t alignment = 32) const;
+    // Bytes of the data section (each tensor padded to the alignment).
+    uint64_t data_bytes(uint64_t alignment = 32) const;
 
     // Encoders for add_raw.
     static std::string encode_string(const std::string& s);
@@ -41,6 +52,8 @@ private:
         std::vector<uint64_t> ne;
         GgmlType type;
         std::string data;
+        uint64_t nbytes = 0;
+        bool streamed = false;  // added by add_tensor_info: data stays empty
     };
     std::vector<std::string> kvs_;  // each: key, type, value, encoded
     std::vector<Tensor> tensors_;
