@@ -185,10 +185,27 @@ void OpenMpBackend::pack_weights() {
                 if (m.dtype == DType::F32 && pack_fp32_)
                     std::memcpy(dst, m.f32 + int64_t(r.lo) * m.cols, packed_bytes(m, r, true));
                 else if (m.dtype == DType::Q8_0)
-                    openmp::pack_q8_rows(m, r.lo, r.hi, dst);
+                    pack_q8_and_release(m, r.lo, r.hi, dst);
                 dst += packed_bytes(m, r, pack_fp32_);
             });
         }
+    }
+}
+
+// The tiles are the only copy of an int8 matrix that this backend reads (op by op too), so
+// the file's pages of these rows leave the resident set as they are packed, about 1 MiB at
+// a time: the weights are not held twice, not even halfway through load(). (Someone else
+// reading the file's weights later, cpu-ref in the same process say, maps the pages back.)
+void OpenMpBackend::pack_q8_and_release(const WeightMatrix& m, int lo, int hi, unsigned char* dst) {
+    const int step = std::max(1, (1 << 20) / std::max(1, m.cols) / openmp::kQ8TileRows) * openmp::kQ8TileRows;
+    for (int a = lo; a < hi; a += step) {
+        const int b = std::min(hi, a + step);
+        openmp::pack_q8_rows(m, a, b, dst);
+        dst += q8_packed_bytes(b - a, m.cols, m.group_size);
+        const int64_t first = int64_t(a) * m.cols, end = int64_t(b) * m.cols;
+        model_->release_pages(m.q + first, size_t(end - first));
+        const int64_t g0 = first / m.group_size, g1 = end / m.group_size;  // whole groups of these rows
+        model_->release_pages(m.scales + g0, size_t(g1 - g0) * sizeof(float));
     }
 }
 
