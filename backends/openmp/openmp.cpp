@@ -209,6 +209,21 @@ void OpenMpBackend::pack_q8_and_release(const WeightMatrix& m, int lo, int hi, u
     }
 }
 
+// An int8 classifier shared with the embedding is in the tiles, and the file's pages of it
+// were released: a token's row comes from the tiles (the same values), so decoding does not
+// map the table back page by page (each fault maps its neighbours too: fault-around).
+void OpenMpBackend::embedding_row(int token, float* out) const {
+    const ModelWeights& w = model_->weights();
+    const int dim = model_->config().dim;
+    const bool in_tiles = model_->config().shared_classifier && w.wcls.dtype == DType::Q8_0 && !q8_parts_.empty() &&
+                          !q8_parts_[size_t(w.wcls.id.index())].empty();
+    if (in_tiles)
+        for (const Q8Part& part : q8_parts_[size_t(w.wcls.id.index())])
+            if (token >= part.lo && token < part.hi)
+                return openmp::unpack_q8_row(packed_.get() + part.offset, token - part.lo, dim, w.wcls.group_size, out);
+    w.embedding_row(token, dim, out);
+}
+
 void OpenMpBackend::rmsnorm(float* out, const float* x, const float* weight, int n) {
     if (exact_) return exact::rmsnorm(out, x, weight, n, norm_eps());
     rmsnorm_into(out, x, weight, n, norm_eps());
@@ -334,7 +349,7 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
     const int first_t = std::min(key_t_valid_, pos);
 
     const float eps = p.norm_eps;
-    w.embedding_row(token, dim, s.x.data());
+    embedding_row(token, s.x.data());
     exact::rope_angles(rope_cos_.data(), rope_sin_.data(), pos, head_size, p.rope_theta);
     const float* rc = rope_cos_.data();
     const float* rs = rope_sin_.data();

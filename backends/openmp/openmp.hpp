@@ -78,6 +78,7 @@ private:
     float* forward_fused(int token, int pos);
     void pack_weights();
     void pack_q8_and_release(const WeightMatrix& m, int lo, int hi, unsigned char* dst);
+    void embedding_row(int token, float* out) const;
     void matmul_q8(float* out, const float* x, const WeightMatrix& w);
     void matmul_ggml(float* out, const float* x, const WeightMatrix& w);
 
