@@ -21,6 +21,13 @@ public:
 
     const unsigned char* data() const { return data_; }
     size_t size() const { return size_; }
+    // For a caller that keeps its own copy of bytes [p, p + n) (a backend's repacked
+    // weights): drops the whole pages of that range that lie in this mapping from the
+    // process's resident set (madvise MADV_DONTNEED). They stay in the page cache, and
+    // reading them again maps them back with the same bytes (a private read-only mapping
+    // has no private pages to lose). Anything outside the mapping is left alone; a partial
+    // page at either end stays. Returns the bytes released.
+    size_t release_pages(const void* p, size_t n) const;
 
 private:
     std::unique_ptr<InputFile> file_;  // open while mapped: an input of this run meanwhile

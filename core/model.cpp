@@ -83,6 +83,11 @@ void ModelWeights::embedding_row(int token, int dim, float* out) const {
         return;
     }
     const WeightMatrix& e = embedding_blocks;
+    if (e.dtype == DType::Q8_0) {  // runq.c's dequantization, one row at a time
+        const int64_t first = int64_t(token) * dim;
+        for (int64_t i = first; i < first + dim; ++i) out[i - first] = float(e.q[i]) * e.scales[i / e.group_size];
+        return;
+    }
     const size_t stride = row_bytes(e.ggml_type, size_t(e.cols));
     dequantize_row(e.ggml_type, e.blocks + size_t(token) * stride, out, size_t(dim));
 }
@@ -291,9 +296,8 @@ NonFiniteWeight first_non_finite_weight(const ModelWeights& w, const ModelConfig
         for (auto [m, name] : {std::pair{&L.w1, "w1"}, {&L.w2, "w2"}, {&L.w3, "w3"}}) scan_matrix(*m, layer + name);
     }
     scan(w.rms_final, c.dim, "rms_final");
-    // A shared classifier is the embedding, already scanned (for Q8_0 through its
-    // dequantized copy, which any non-finite scale poisons; a tied GGUF output is the
-    // embedding's own blocks).
+    // A shared classifier is the embedding, already scanned (for Q8_0 its scales; a tied
+    // GGUF output is the embedding's own blocks).
     if (!c.shared_classifier) scan_matrix(w.wcls, "wcls");
     return found;
 }
@@ -453,20 +457,15 @@ void Model::load_v2(const unsigned char* base, size_t size) {
         w.layers[size_t(l)].rms_ffn = rms_ffn + l * d;
     }
 
-    // Owned storage: the dequantized embedding (runq.c looks tokens up in fp32), then any
-    // misaligned scales.
+    // The embedding stays in the file's int8 (runq.c dequantizes the whole table at load,
+    // a second copy 4x the size of the int8 one); embedding_row dequantizes the row it is
+    // asked for, with runq.c's arithmetic. Owned storage holds only misaligned scales.
     int64_t extra = 0;
     for (auto& [p, n] : misaligned) extra += n;
-    owned_.resize(size_t(V * d + extra));
-    const unsigned char* emb_scales = reinterpret_cast<const unsigned char*>(embedding.q) + V * d;
-    for (int64_t g = 0; g < V * d / gs; ++g) {
-        float scale;
-        std::memcpy(&scale, emb_scales + g * 4, 4);
-        for (int64_t i = g * gs; i < (g + 1) * gs; ++i) owned_[size_t(i)] = float(embedding.q[i]) * scale;
-    }
-    w.token_embedding = owned_.data();
+    owned_.resize(size_t(extra));
+    w.token_embedding = nullptr;
     if (!misaligned.empty()) {
-        float* dst = owned_.data() + V * d;
+        float* dst = owned_.data();
         auto fix = [&](WeightMatrix& m) {
             if (m.scales) return;
             const unsigned char* src = reinterpret_cast<const unsigned char*>(m.q) + m.numel();
@@ -481,6 +480,7 @@ void Model::load_v2(const unsigned char* base, size_t size) {
         if (cls_is_embedding) w.wcls = embedding;
         else fix(w.wcls);
     }
+    w.embedding_blocks = embedding;
 }
 
 // GGUF, llama architecture (core/gguf.hpp validates the container and the llama view; the
@@ -573,6 +573,8 @@ std::string first_ggml_weight(const ModelWeights& w) {
     if (w.wcls.dtype == DType::Ggml) return named(w.wcls, "wcls");
     return "";
 }
+
+size_t Model::release_pages(const void* p, size_t n) const { return file_ ? file_->release_pages(p, n) : 0; }
 
 int64_t Model::weight_bytes_per_token() const {
     const ModelConfig& c = config_;

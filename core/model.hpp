@@ -94,11 +94,11 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
-    // [vocab][dim] fp32 (dequantized for llama2.c's Q8_0); nullptr for a GGUF embedding of
-    // another type, which stays in its blocks (embedding_blocks) and is dequantized a row
-    // at a time by embedding_row.
+    // [vocab][dim] fp32; nullptr for an embedding of another type (llama2.c's Q8_0, a GGUF
+    // block type), which stays as the file has it (embedding_blocks) and is dequantized a
+    // row at a time by embedding_row.
     const float* token_embedding = nullptr;
-    WeightMatrix embedding_blocks;  // DType::Ggml when token_embedding is nullptr
+    WeightMatrix embedding_blocks;  // DType::Q8_0 or DType::Ggml when token_embedding is nullptr
     std::vector<LayerWeights> layers;
     const float* rms_final = nullptr;  // [dim]
     WeightMatrix wcls;                 // [vocab][dim]
@@ -164,6 +164,11 @@ public:
     std::string extend_context(int positions);
     // Bytes read per decoded token for weights (embedding row + every matrix + norms).
     int64_t weight_bytes_per_token() const;
+    // For a backend that has copied weights [p, p + n) into its own layout and reads only
+    // that copy: the file's pages of that range leave the resident set (MappedFile::
+    // release_pages), so the weights are not held twice. Owned storage (dequantized or
+    // realigned data) is left alone. The views stay valid: a later read maps the pages back.
+    size_t release_pages(const void* p, size_t n) const;
 
 private:
     Model();
@@ -175,7 +180,7 @@ private:
     ModelWeights weights_;
     FileFormat format_ = FileFormat::V0Legacy;
     std::unique_ptr<MappedFile> file_;
-    std::vector<float> owned_;  // Q8_0 files: dequantized embedding, realigned scales
+    std::vector<float> owned_;  // Q8_0 files: realigned scales
     std::unique_ptr<GgufFile> gguf_;  // over file_'s bytes (declared after it: destroyed first)
     int context_length_ = 0;
 };

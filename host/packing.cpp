@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -169,8 +170,18 @@ void pack_weights(const Model& model, const DeviceLayout& layout,
         emb[size_t(p)] = lhk::embedding_offset(d, p);
     }
     pack_matrix_region(w.wcls, d, dst, cls, where);
-    // int8 models keep the fp32 table the model dequantized at load (runq.c's), for lookups.
-    if (lhk::embedding_separate(d)) pack_region(w.token_embedding, d.vocab_size, d.dim, dst, emb);
+    // int8 models keep an fp32 table for lookups (runq.c's dequantized embedding), made here
+    // a row at a time by the model's own dequantization.
+    if (lhk::embedding_separate(d)) {
+        std::vector<float> table;
+        const float* fp32 = w.token_embedding;
+        if (!fp32) {
+            table.resize(size_t(d.vocab_size) * size_t(d.dim));
+            for (int t = 0; t < d.vocab_size; ++t) w.embedding_row(t, d.dim, table.data() + size_t(t) * size_t(d.dim));
+            fp32 = table.data();
+        }
+        pack_region(fp32, d.vocab_size, d.dim, dst, emb);
+    }
 }
 
 PackedModel pack_model(const Model& model) {

@@ -54,7 +54,7 @@ TEST(OpenMp, EveryOpWithinToleranceAtStories15MShapes) {
     EXPECT_EQ(test::expect_all_ops_pass(b, parse_shape("stories15M"), 4, 11), 1u + 4 + 3 * 5 + 2);
 }
 
-// The fused forward pass (one parallel region, packed per-thread weights) against the
+// The fused forward pass (one parallel region, each thread its rows of every matrix) against the
 // op-by-op pass and cpu-ref, with thread counts that split rows unevenly.
 TEST(OpenMp, FusedForwardMatchesOpByOpAndCpuRef) {
     test::TempDir tmp;

@@ -135,6 +135,28 @@ TEST(OpenMpInt8, TileBytesFollowTheDocumentedLayout) {
     EXPECT_EQ(scale, 0.f);
 }
 
+// A row read back from the tiles (openmp's embedding lookup when the classifier is the
+// embedding) is runq.c's dequantization float(q) * scale, bit for bit: group sizes with and
+// without padding, rows in the first, a middle and a partial last tile.
+TEST(OpenMpInt8, RowUnpackedFromTheTilesIsTheDequantizedRow) {
+    std::mt19937 rng(11);
+    for (int gs : {6, 32, 48}) {
+        const int rows = 37, cols = 2 * 48;
+        const test::Q8Matrix m(rows, cols, gs, rng, -128, 127);
+        std::vector<unsigned char> tiles(size_t(openmp::q8_packed_bytes(rows, cols, gs)));
+        openmp::pack_q8_rows(m.view, 0, rows, tiles.data());
+        std::vector<float> row(static_cast<size_t>(cols));
+        for (int r : {0, 15, 16, 20, 36}) {
+            openmp::unpack_q8_row(tiles.data(), r, cols, gs, row.data());
+            for (int j = 0; j < cols; ++j) {
+                const int64_t i = int64_t(r) * cols + j;
+                ASSERT_TRUE(same_bits(row[size_t(j)], float(m.q[size_t(i)]) * m.s[size_t(i / gs)]))
+                    << "group " << gs << " row " << r << " column " << j;
+            }
+        }
+    }
+}
+
 // Every kernel, group sizes with 1..24 chunks (1, 2 and 3 padded), rows that fill no tile,
 // one tile, an odd number of tiles and a partial last one, split into parts at tile
 // boundaries as the threads do, plain and accumulating: equal to cpu-ref's int8 matmul

@@ -185,11 +185,43 @@ void OpenMpBackend::pack_weights() {
                 if (m.dtype == DType::F32 && pack_fp32_)
                     std::memcpy(dst, m.f32 + int64_t(r.lo) * m.cols, packed_bytes(m, r, true));
                 else if (m.dtype == DType::Q8_0)
-                    openmp::pack_q8_rows(m, r.lo, r.hi, dst);
+                    pack_q8_and_release(m, r.lo, r.hi, dst);
                 dst += packed_bytes(m, r, pack_fp32_);
             });
         }
     }
+}
+
+// The tiles are the only copy of an int8 matrix that this backend reads (op by op too), so
+// the file's pages of these rows leave the resident set as they are packed, about 1 MiB at
+// a time: the weights are not held twice, not even halfway through load(). (Someone else
+// reading the file's weights later, cpu-ref in the same process say, maps the pages back.)
+void OpenMpBackend::pack_q8_and_release(const WeightMatrix& m, int lo, int hi, unsigned char* dst) {
+    const int step = std::max(1, (1 << 20) / std::max(1, m.cols) / openmp::kQ8TileRows) * openmp::kQ8TileRows;
+    for (int a = lo; a < hi; a += step) {
+        const int b = std::min(hi, a + step);
+        openmp::pack_q8_rows(m, a, b, dst);
+        dst += q8_packed_bytes(b - a, m.cols, m.group_size);
+        const int64_t first = int64_t(a) * m.cols, end = int64_t(b) * m.cols;
+        model_->release_pages(m.q + first, size_t(end - first));
+        const int64_t g0 = first / m.group_size, g1 = end / m.group_size;  // whole groups of these rows
+        model_->release_pages(m.scales + g0, size_t(g1 - g0) * sizeof(float));
+    }
+}
+
+// An int8 classifier shared with the embedding is in the tiles, and the file's pages of it
+// were released: a token's row comes from the tiles (the same values), so decoding does not
+// map the table back page by page (each fault maps its neighbours too: fault-around).
+void OpenMpBackend::embedding_row(int token, float* out) const {
+    const ModelWeights& w = model_->weights();
+    const int dim = model_->config().dim;
+    const bool in_tiles = model_->config().shared_classifier && w.wcls.dtype == DType::Q8_0 && !q8_parts_.empty() &&
+                          !q8_parts_[size_t(w.wcls.id.index())].empty();
+    if (in_tiles)
+        for (const Q8Part& part : q8_parts_[size_t(w.wcls.id.index())])
+            if (token >= part.lo && token < part.hi)
+                return openmp::unpack_q8_row(packed_.get() + part.offset, token - part.lo, dim, w.wcls.group_size, out);
+    w.embedding_row(token, dim, out);
 }
 
 void OpenMpBackend::rmsnorm(float* out, const float* x, const float* weight, int n) {
@@ -317,7 +349,7 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
     const int first_t = std::min(key_t_valid_, pos);
 
     const float eps = p.norm_eps;
-    w.embedding_row(token, dim, s.x.data());
+    embedding_row(token, s.x.data());
     exact::rope_angles(rope_cos_.data(), rope_sin_.data(), pos, head_size, p.rope_theta);
     const float* rc = rope_cos_.data();
     const float* rs = rope_sin_.data();

@@ -6,12 +6,12 @@
 // the cheap ops fused into the matmuls that produce their inputs; with op timing attached
 // or fused = false it runs op by op through the base class instead.
 //
-// For the fused pass, load() copies each thread's rows of every matrix, in the order the
-// pass reads them, into one contiguous block per thread (2 MiB aligned, transparent huge
-// pages requested): a token then reads each thread's weights as one sequential stream, as
-// a STREAM kernel does, which is what lets decode approach the read bandwidth. That costs
-// a second copy of the matrices in memory (61 MB for stories15M); set_pack_fp32(false)
-// reads them where the file is mapped instead.
+// The weights are held once (docs/openmp.md, Memory). fp32 matrices are read where the
+// file is mapped, each thread its own rows of each matrix. set_pack_fp32(true) instead
+// copies each thread's rows of every matrix, in the order the pass reads them, into one
+// contiguous block per thread (2 MiB aligned, transparent huge pages requested), one
+// sequential stream per thread like a STREAM kernel; that costs a second copy of the
+// matrices (61 MB for stories15M), so it is not the default.
 //
 // GGUF weight types (DType::Ggml, backends/openmp/ggml_kernels.hpp) are never packed: both
 // paths read the file's blocks in place, with the input converted as llama.cpp does
@@ -21,7 +21,8 @@
 // tiles (backends/openmp/q8_kernels.hpp) and the activations quantized per group before
 // each matmul, as runq.c does; each thread quantizes its own copy, so this adds no
 // barrier. The tiles are always packed (the op-by-op path reads them too, found by the
-// matrix's WeightId). With an int8 model loaded, rmsnorm and attention run in llama2.c's
+// matrix's WeightId), and the file's pages of each packed row range are released from
+// the resident set as soon as it is packed (Model::release_pages): the tiles replace them. With an int8 model loaded, rmsnorm and attention run in llama2.c's
 // exact order (backends/openmp/exact_attention.hpp: the quantizer would turn their
 // last-bit differences into whole int8 steps), so int8 logits equal cpu-ref int8's bit for
 // bit; the fused pass keeps a transposed copy of the keys for that. RoPE, softmax, SwiGLU
@@ -59,9 +60,9 @@ public:
     void set_q8_kernel(openmp::Q8Kernel k);
     openmp::Q8Kernel q8_kernel() const { return q8_kernel_; }
 
-    // Whether load() copies fp32 matrices into per-thread streams for the fused pass (the
-    // default: faster, at the cost of a second copy of the weights, docs/openmp.md) or the
-    // pass reads them where the file is mapped. Takes effect at the next load().
+    // Whether load() copies fp32 matrices into per-thread streams for the fused pass (a
+    // second copy of the weights, docs/openmp.md) or the pass reads them where the file is
+    // mapped (the default). Takes effect at the next load().
     void set_pack_fp32(bool pack) { pack_fp32_ = pack; }
     bool pack_fp32() const { return pack_fp32_; }
 
@@ -76,6 +77,8 @@ public:
 private:
     float* forward_fused(int token, int pos);
     void pack_weights();
+    void pack_q8_and_release(const WeightMatrix& m, int lo, int hi, unsigned char* dst);
+    void embedding_row(int token, float* out) const;
     void matmul_q8(float* out, const float* x, const WeightMatrix& w);
     void matmul_ggml(float* out, const float* x, const WeightMatrix& w);
 
@@ -90,7 +93,7 @@ private:
     int local_stride_ = 0;
     std::vector<float> rope_cos_, rope_sin_;  // per token: head_size / 2 angles
 
-    bool pack_fp32_ = true;
+    bool pack_fp32_ = false;
     int row_align_ = 4;  // threads' row shares start at multiples of this (16 for int8 tiles)
 
     struct FreeDeleter {

@@ -366,6 +366,18 @@ void pack_q8_rows(const WeightMatrix& m, int row_begin, int row_end, unsigned ch
         }
 }
 
+void unpack_q8_row(const unsigned char* tiles, int row, int cols, int gs, float* out) {
+    const int ch = round_up4(gs) / 4, groups = cols / gs, r = row % kQ8TileRows;
+    const unsigned char* block = tiles + int64_t(row / kQ8TileRows) * q8_tile_bytes(cols, gs);
+    for (int g = 0; g < groups; ++g) {
+        float s;
+        std::memcpy(&s, block + ch * 64 + r * 4, 4);
+        for (int col = 0; col < gs; ++col)
+            out[g * gs + col] = float(int8_t(block[(col / 4) * 64 + r * 4 + col % 4] ^ 0x80)) * s;
+        block += ch * 64 + kQ8TileRows * 4;
+    }
+}
+
 void matvec_q8(float* out, const unsigned char* tiles, const Q8Vector& x, int rows, bool add, Q8Kernel k) {
     if (rows <= 0) return;
 #if LHB_Q8_X86

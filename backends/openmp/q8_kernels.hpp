@@ -70,6 +70,10 @@ int64_t q8_packed_bytes(int rows, int cols, int group_size);
 // row_begin, ...) bytes of tiles to dst.
 void pack_q8_rows(const WeightMatrix& m, int row_begin, int row_end, unsigned char* dst);
 
+// Row `row` (0-based from the first tile) of the tiles at `tiles` of a [.][cols] matrix,
+// dequantized as runq.c does (float(q) * scale, the values Model::embedding_row gives).
+void unpack_q8_row(const unsigned char* tiles, int row, int cols, int group_size, float* out);
+
 // out[r] = sum over groups g of float(ival) * w_scale * x_scale (runq.c's order and
 // rounding, so the result equals cpu-ref's bit for bit) for the `rows` rows whose tiles
 // start at `tiles`; when `add` is set, out[r] += that instead (a fused residual add).
