@@ -1,5 +1,6 @@
 #include "backends/openmp/ggml_kernels.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #if defined(__x86_64__) || defined(__i386__)
@@ -142,7 +143,9 @@ bool cpu_has_f16c() {
 
 Q8Kernel usable(Q8Kernel k) {
 #if LHB_GGML_X86
-    const bool f16c = cpu_has_f16c();
+    // Once: CPUID traps to the hypervisor in a VM (microseconds), and the batched path asks
+    // per slice of rows.
+    static const bool f16c = cpu_has_f16c();
     if (k == Q8Kernel::Avx512Vnni && q8_kernel_supported(k) && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512vbmi") && f16c)
         return k;
@@ -162,15 +165,16 @@ Kernels kernels_for(GgmlType t, Q8Kernel k) {
     return f.row || f.rows8 ? f : reference_kernels(t);
 }
 
-}  // namespace
-
-void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row_begin, int row_end, bool add,
-                 Q8Kernel k) {
+void check_activations(const WeightMatrix& m, const GgmlVector& x) {
     if (m.dtype != DType::Ggml || vec_dot_type(x.type) != vec_dot_type(m.ggml_type) || x.a.n != size_t(m.cols))
         throw std::logic_error(std::string("openmp ggml matvec: activations converted for ") +
                                ggml_type_name(uint32_t(x.type)) + " x " + std::to_string(x.a.n) + ", matrix is " +
                                ggml_type_name(uint32_t(m.ggml_type)) + " x " + std::to_string(m.cols));
-    const Kernels f = kernels_for(m.ggml_type, usable(k));
+}
+
+// Rows [row_begin, row_end) of m against x with the kernels f; out[0] is row_begin's.
+void rows_with(const Kernels& f, float* out, const WeightMatrix& m, const GgmlVector& x, int row_begin, int row_end,
+               bool add) {
     const size_t stride = row_bytes(m.ggml_type, size_t(m.cols));
     auto put = [&](int r, float v) {
         float& o = out[r - row_begin];
@@ -190,6 +194,29 @@ void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row
     }
     const unsigned char* row = m.blocks + size_t(row_begin) * stride;
     for (int r = row_begin; r < row_end; ++r, row += stride) put(r, f.row(row, x));
+}
+
+}  // namespace
+
+void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row_begin, int row_end, bool add,
+                 Q8Kernel k) {
+    check_activations(m, x);
+    rows_with(kernels_for(m.ggml_type, usable(k)), out, m, x, row_begin, row_end, add);
+}
+
+void matmul_ggml_block(float* out, int64_t out_stride, const WeightMatrix& m, const GgmlVector* x, int n,
+                       int row_begin, int row_end, Q8Kernel k) {
+    for (int t = 0; t < n; ++t) check_activations(m, x[t]);
+    const Kernels f = kernels_for(m.ggml_type, usable(k));
+    // Slices of about kSliceBytes (whole groups of 8 rows): small enough to stay in L1/L2
+    // while every token reads them, so memory sees each block once per call.
+    constexpr size_t kSliceBytes = size_t(32) << 10;
+    const size_t stride = row_bytes(m.ggml_type, size_t(m.cols));
+    const int slice = int(std::max<size_t>(1, kSliceBytes / stride / 8)) * 8;
+    for (int r0 = row_begin; r0 < row_end; r0 += slice) {
+        const int r1 = std::min(row_end, r0 + slice);
+        for (int t = 0; t < n; ++t) rows_with(f, out + t * out_stride + (r0 - row_begin), m, x[t], r0, r1, false);
+    }
 }
 
 }  // namespace lhb::openmp

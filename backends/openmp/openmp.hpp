@@ -72,12 +72,25 @@ public:
                    float* att, int pos, const AttentionShape& shape) override;
     float* forward(int token, int pos) override;
     float* forward_batch(const int* tokens, int n, int pos, BatchLogits which, float* all_logits = nullptr) override;
+    // The prompt path's matrix x block (backends/openmp/batch_kernels.hpp): each thread's
+    // rows read once per block of tokens. fp32 within tolerance of matmul() (another
+    // summation order); int8 and GGUF types equal to matmul() per token bit for bit.
+    void matmul_batch(float* out, const float* x, const WeightMatrix& w, int n) override;
+    // attention() for every (token, head) of a block in parallel; each the same arithmetic
+    // as attention()'s, so the same values bit for bit.
+    void attention_batch(float* out, const float* q, const float* key_cache, const float* value_cache, float* att,
+                         int pos, int n, const AttentionShape& shape) override;
 
 private:
     float* forward_fused(int token, int pos);
     void pack_weights();
     void matmul_q8(float* out, const float* x, const WeightMatrix& w);
     void matmul_ggml(float* out, const float* x, const WeightMatrix& w);
+    struct Q8Part;
+    // The tiles of an int8 matrix and their parts: the packed ones of a model matrix, or w
+    // packed into op_tiles_ (parts cut for threads_, into *own).
+    const std::vector<Q8Part>& q8_tiles(const WeightMatrix& w, std::vector<Q8Part>& own, const unsigned char** base);
+    void matmul_block(float* out, const float* x, const WeightMatrix& w, int n);  // n <= kBatchBlock
 
     int threads_ = 1;
     bool fused_ = true;
@@ -119,6 +132,13 @@ private:
     // blocks, no packed copy; the input converted per thread (fused pass) or once (op by op).
     std::vector<openmp::GgmlVector> thread_gx_;
     openmp::GgmlVector op_gx_;
+    // The batched path's scratch: a block's activations transposed (fp32), quantized or
+    // converted per token (int8, GGUF), a transposed copy of foreign keys, and attention
+    // scores per thread.
+    std::vector<float> batch_xt_;
+    std::vector<openmp::Q8Vector> batch_xq_;
+    std::vector<openmp::GgmlVector> batch_gx_;
+    std::vector<float> batch_kt_, batch_att_;
 };
 
 }  // namespace lhb
