@@ -200,8 +200,8 @@ TEST(OpenMpBatch, LlamaCppGgufFiles) {
 }
 
 // Each GGUF type openmp computes from blocks, in a file of that type: the grouped-query
-// shape (256 wide: the K-quants' super-blocks) filling its context, and Q8_0 and Q4_0 at
-// the stories15M shape (288 wide: no K-quants). A GGUF of F32 matrices loads as fp32 views.
+// shape (256 wide: the K-quants' super-blocks) filling its context, and Q4_0 at the
+// stories15M shape (288 wide: no K-quants; a short prompt, cpu-ref's scalar blocks are slow). A GGUF of F32 matrices loads as fp32 views.
 TEST(OpenMpBatch, EveryGgufType) {
     test::TempDir tmp;
     for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16}) {
@@ -209,17 +209,15 @@ TEST(OpenMpBatch, EveryGgufType) {
         expect_model(Model::open(synthetic_gguf(tmp, kGqaShape, t, 9)), 70, exact(t) ? Match::Bits : Match::Fp32Tolerance,
                      "GQA " + name + ", seq 70");
     }
-    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0}) {
-        const std::string name = ggml_type_name(uint32_t(t));
-        expect_model(Model::open(synthetic_gguf(tmp, "stories15M", t, 11)), 34, Match::Bits, "stories15M shape " + name);
-    }
+    expect_model(Model::open(synthetic_gguf(tmp, "stories15M", GgmlType::Q4_0, 11)), 34, Match::Bits,
+                 "stories15M shape Q4_0");
 }
 
 // Quantized weights to the bits, on every kernel this CPU runs (the model tests above use
 // the best one): matmul_batch against matmul() token by token, for the classifier (300 rows:
 // a partial int8 tile of 16 and a partial GGUF group of 8) and w2 (512 wide) of an int8
-// model and of a GGUF model of each type, blocks with and without a partial group of 4
-// tokens, 1 and 2 threads.
+// model and of a GGUF model of each type, a block with a partial group of 4 tokens and a
+// whole one, 1 and 2 threads.
 TEST(OpenMpBatch, QuantizedBlockKernelsEqualMatmulOnEveryKernel) {
     test::TempDir tmp;
     std::vector<std::string> paths = {test::q8_model(tmp, kGqaShape, 32, "gqa", 5)};
@@ -235,7 +233,7 @@ TEST(OpenMpBatch, QuantizedBlockKernelsEqualMatmulOnEveryKernel) {
                 b.set_q8_kernel(k);
                 b.load(m);
                 for (const WeightMatrix* w : {&m.weights().wcls, &m.weights().layers[1].w2})
-                    for (int n : {2, 7, 32}) {
+                    for (int n : {7, 32}) {
                         SCOPED_TRACE(path + " " + openmp::q8_kernel_name(k) + " " + std::to_string(w->rows) + "x" +
                                      std::to_string(w->cols) + " n " + std::to_string(n) + " threads " +
                                      std::to_string(threads));
