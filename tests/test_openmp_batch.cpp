@@ -39,27 +39,13 @@
 namespace lhb {
 namespace {
 
-std::vector<int> prompt_of(int n, int vocab, int seed) {
-    std::vector<int> t(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) t[size_t(i)] = (i == 0) ? 1 : (seed * 7919 + i * 104729) % vocab;
-    return t;
-}
-
-// cpu-ref's forward() logits at positions 0..n-1, flattened [n][vocab].
-std::vector<float> token_by_token(const Model& m, const std::vector<int>& tokens) {
-    CpuRefBackend b;
-    b.load(m);
-    const size_t vocab = size_t(m.config().vocab_size);
-    std::vector<float> out(tokens.size() * vocab);
-    for (size_t i = 0; i < tokens.size(); ++i)
-        std::memcpy(out.data() + i * vocab, b.forward(tokens[i], int(i)), vocab * sizeof(float));
-    return out;
-}
+using test::prompt_of;
+using test::token_by_token;
 
 enum class Match { Bits, Fp32Tolerance };
 
-// Compares row i of got against want for i in [first, last); returns how many positions
-// differed (the first few are reported).
+// Row i - first of got against row i of want for i in [first, last); reports the first
+// three positions that differ.
 void expect_rows(const float* got, const std::vector<float>& want, int vocab, int first, int last, Match match,
                  const std::string& what) {
     const Tolerance tol = logits_tolerance(DType::F32);

@@ -15,8 +15,10 @@
 #define LHB_TARGET_AVX2 __attribute__((target("avx2")))
 // GCC 12's AVX-512 intrinsic wrappers pass a deliberately undefined vector and then warn
 // about it; the results do not depend on it (as in q8_kernels.cpp).
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #else
 #define LHB_BATCH_X86 0
 #endif

@@ -18,9 +18,13 @@ namespace {
 
 using RowDot = float (*)(const unsigned char* row, const GgmlVector& x);
 using Rows8Dot = void (*)(const unsigned char* const rows[8], const GgmlVector& x, float out[8]);
+// Eight rows against n <= kTokensPerCall tokens' vectors: out[t][i] = row i . x[t].
+using Rows8Tokens = void (*)(const unsigned char* const rows[8], const GgmlVector* const x[], int n, float out[][8]);
+constexpr int kTokensPerCall = 4;
 struct Kernels {
     RowDot row = nullptr;      // one row
     Rows8Dot rows8 = nullptr;  // eight rows (taken when present)
+    Rows8Tokens rows8_tokens = nullptr;  // eight rows, several tokens (the batched path, when present)
 };
 
 // Portable: the reference itself.
@@ -215,7 +219,26 @@ void matmul_ggml_block(float* out, int64_t out_stride, const WeightMatrix& m, co
     const int slice = int(std::max<size_t>(1, kSliceBytes / stride / 8)) * 8;
     for (int r0 = row_begin; r0 < row_end; r0 += slice) {
         const int r1 = std::min(row_end, r0 + slice);
-        for (int t = 0; t < n; ++t) rows_with(f, out + t * out_stride + (r0 - row_begin), m, x[t], r0, r1, false);
+        if (!f.rows8_tokens) {
+            for (int t = 0; t < n; ++t) rows_with(f, out + t * out_stride + (r0 - row_begin), m, x[t], r0, r1, false);
+            continue;
+        }
+        // Eight rows' blocks prepared once for kTokensPerCall tokens (a last partial group of
+        // rows repeats its last row, as rows_with does).
+        for (int g = r0; g < r1; g += 8) {
+            const int nr = std::min(8, r1 - g);
+            const unsigned char* rows[8];
+            for (int i = 0; i < 8; ++i) rows[i] = m.blocks + size_t(g + (i < nr ? i : nr - 1)) * stride;
+            for (int t = 0; t < n; t += kTokensPerCall) {
+                const int nt = std::min(kTokensPerCall, n - t);
+                const GgmlVector* xs[kTokensPerCall];
+                for (int j = 0; j < nt; ++j) xs[j] = &x[t + j];
+                float v[kTokensPerCall][8];
+                f.rows8_tokens(rows, xs, nt, v);
+                for (int j = 0; j < nt; ++j)
+                    for (int i = 0; i < nr; ++i) out[(t + j) * out_stride + (g + i - row_begin)] = v[j][i];
+            }
+        }
     }
 }
 
