@@ -18,6 +18,7 @@
 //   row kernels it reuses.)
 #include <cstdint>
 
+#include "backends/openmp/ggml_kernels.hpp"
 #include "backends/openmp/q8_kernels.hpp"
 
 namespace lhb::openmp {
@@ -41,5 +42,17 @@ void matmul_f32_block(float* out, int64_t out_stride, const float* w, const floa
 // matvec_q8(tiles, x[t]) bit for bit on every kernel.
 void matmul_q8_block(float* out, int64_t out_stride, const unsigned char* tiles, const Q8Vector* x, int n, int rows,
                      Q8Kernel k);
+
+// ---- GGUF Q8_0 / Q4_0 under AVX-512 VNNI --------------------------------------------------
+// Rows [row_begin, row_end) of a DType::Ggml Q8_0 or Q4_0 matrix against n vectors converted
+// for it: each 16 rows' blocks are first rearranged, in a scratch tile per call, into the
+// int8 tiles' chunk layout (q8_kernels.hpp: 4 columns of 16 rows per 64 bytes; Q8_0 as
+// q ^ 0x80, Q4_0 as its nibbles 0..15) with the 16 rows' fp16 scales as floats, so one
+// vpdpbusd gives 16 rows' partial block sums with no horizontal reduction; then every token
+// adds each row's block term with the reference's float operations in its order (Q8_0:
+// isum * (d_w * d_x), Q4_0: (isum * d_w) * d_x, block after block), so each token's rows
+// equal matvec_ggml's bit for bit. Call only when q8_kernel_supported(Avx512Vnni).
+void matmul_ggml_q4q8_vnni(float* out, int64_t out_stride, const WeightMatrix& m, const GgmlVector* x, int n,
+                           int row_begin, int row_end);
 
 }  // namespace lhb::openmp

@@ -1,7 +1,9 @@
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "backends/openmp/batch_kernels.hpp"
+#include "core/quant_types.hpp"
 
 // Built with -ffp-contract=off (the q8 sources' flags): every token's per-group
 // `acc += (float(isum) * w_scale) * x_scale` rounds exactly as matvec_q8's (runq.c's) does.
@@ -144,9 +146,100 @@ void block_simd(float* out, int64_t os, const unsigned char* p, const Q8Vector* 
     }
 }
 
+// GGUF Q8_0 / Q4_0: one 16-row tile of nb blocks, rearranged (see batch_kernels.hpp):
+// block b is 8 chunks of 64 bytes, then 16 float scales.
+constexpr int kQ40Chunks = 8, kGgmlTileBlock = 64 * kQ40Chunks + 64;
+
+// Row by row: each row's block copied as 4-byte pieces into its lane of every chunk, then
+// the chunks fixed up in place as whole vectors (Q8_0: ^ 0x80; Q4_0: the nibbles).
+template <bool Q4>
+LHB_TARGET_AVX512 void rearrange_tile(unsigned char* dst, const WeightMatrix& m, int r0, int nr, int nb) {
+    constexpr int kBlock = Q4 ? int(sizeof(BlockQ4_0)) : int(sizeof(BlockQ8_0));
+    constexpr int kPieces = Q4 ? 4 : 8;  // 4-byte pieces of a block's quants
+    const size_t stride = row_bytes(m.ggml_type, size_t(m.cols));
+    for (int r = 0; r < kQ8TileRows; ++r) {
+        const unsigned char* row = m.blocks + size_t(r0 + std::min(r, nr - 1)) * stride;  // spare rows repeat the last
+        for (int b = 0; b < nb; ++b) {
+            const unsigned char* blk = row + size_t(b) * kBlock;
+            unsigned char* tb = dst + size_t(b) * kGgmlTileBlock;
+            for (int c = 0; c < kPieces; ++c) std::memcpy(tb + 64 * c + 4 * r, blk + 2 + 4 * c, 4);
+            uint16_t h;
+            std::memcpy(&h, blk, 2);
+            std::memcpy(tb + 64 * kQ40Chunks + 2 * r, &h, 2);  // fp16 for now, converted below
+        }
+    }
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    for (int b = 0; b < nb; ++b) {
+        unsigned char* tb = dst + size_t(b) * kGgmlTileBlock;
+        if constexpr (Q4) {
+            for (int c = 0; c < 4; ++c) {  // bytes 4c..4c+3: elements 4c.. (low nibbles), 16 + 4c.. (high)
+                const __m512i q = _mm512_loadu_si512(tb + 64 * c);
+                _mm512_storeu_si512(tb + 64 * c, _mm512_and_si512(q, low4));
+                _mm512_storeu_si512(tb + 64 * (c + 4), _mm512_and_si512(_mm512_srli_epi16(q, 4), low4));
+            }
+        } else {
+            for (int c = 0; c < kQ40Chunks; ++c)
+                _mm512_storeu_si512(tb + 64 * c, _mm512_xor_si512(_mm512_loadu_si512(tb + 64 * c), _mm512_set1_epi8(char(0x80))));
+        }
+        const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tb + 64 * kQ40Chunks));
+        _mm512_storeu_ps(tb + 64 * kQ40Chunks, _mm512_cvtph_ps(d));
+    }
+}
+
+template <bool Q4, int T>
+LHB_TARGET_AVX512 void ggml_tile_tokens(float* out, int64_t os, const unsigned char* tile, const GgmlVector* x, int nb,
+                                        int nr) {
+    __m512 sum[T];
+    for (int i = 0; i < T; ++i) sum[i] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; ++b) {
+        const unsigned char* tb = tile + size_t(b) * kGgmlTileBlock;
+        __m512i a[T];
+        for (int i = 0; i < T; ++i)
+            a[i] = Q4 ? _mm512_setzero_si512() : _mm512_set1_epi32(-128 * x[i].block_sum[size_t(b)]);
+        for (int c = 0; c < kQ40Chunks; ++c) {
+            const __m512i w = load64(tb + 64 * c);
+            for (int i = 0; i < T; ++i)
+                a[i] = _mm512_dpbusd_epi32(
+                    a[i], w, _mm512_set1_epi32(load_i32(x[i].a.q8_0.data() + size_t(b) * sizeof(BlockQ8_0) + 2 + 4 * c)));
+        }
+        const __m512 wd = _mm512_loadu_ps(tb + 64 * kQ40Chunks);
+        for (int i = 0; i < T; ++i) {
+            if constexpr (Q4) a[i] = _mm512_sub_epi32(a[i], _mm512_set1_epi32(8 * x[i].block_sum[size_t(b)]));
+            const __m512 fi = _mm512_cvtepi32_ps(a[i]);
+            const __m512 xd = _mm512_set1_ps(x[i].block_scale[size_t(b)]);
+            sum[i] = _mm512_add_ps(sum[i], Q4 ? _mm512_mul_ps(_mm512_mul_ps(fi, wd), xd) : _mm512_mul_ps(fi, _mm512_mul_ps(wd, xd)));
+        }
+    }
+    for (int i = 0; i < T; ++i) _mm512_mask_storeu_ps(out + i * os, __mmask16((1u << nr) - 1u), sum[i]);
+}
+
+template <bool Q4>
+void ggml_q4q8_vnni(float* out, int64_t os, const WeightMatrix& m, const GgmlVector* x, int n, int lo, int hi) {
+    const int nb = m.cols / 32;
+    std::vector<unsigned char> tile(size_t(nb) * kGgmlTileBlock);
+    for (int r0 = lo; r0 < hi; r0 += kQ8TileRows) {
+        const int nr = std::min(kQ8TileRows, hi - r0);
+        rearrange_tile<Q4>(tile.data(), m, r0, nr, nb);
+        float* o = out + (r0 - lo);
+        int t = 0;
+        for (; t + 4 <= n; t += 4) ggml_tile_tokens<Q4, 4>(o + t * os, os, tile.data(), x + t, nb, nr);
+        for (; t < n; ++t) ggml_tile_tokens<Q4, 1>(o + t * os, os, tile.data(), x + t, nb, nr);
+    }
+}
+
 #endif  // LHB_BATCH_X86
 
 }  // namespace
+
+void matmul_ggml_q4q8_vnni(float* out, int64_t out_stride, const WeightMatrix& m, const GgmlVector* x, int n,
+                           int row_begin, int row_end) {
+#if LHB_BATCH_X86
+    if (m.ggml_type == GgmlType::Q4_0) return ggml_q4q8_vnni<true>(out, out_stride, m, x, n, row_begin, row_end);
+    return ggml_q4q8_vnni<false>(out, out_stride, m, x, n, row_begin, row_end);
+#else
+    (void)out, (void)out_stride, (void)m, (void)x, (void)n, (void)row_begin, (void)row_end;
+#endif
+}
 
 void matmul_q8_block(float* out, int64_t out_stride, const unsigned char* tiles, const Q8Vector* x, int n, int rows,
                      Q8Kernel k) {

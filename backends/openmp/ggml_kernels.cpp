@@ -1,5 +1,7 @@
 #include "backends/openmp/ggml_kernels.hpp"
 
+#include "backends/openmp/batch_kernels.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -211,6 +213,9 @@ void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row
 void matmul_ggml_block(float* out, int64_t out_stride, const WeightMatrix& m, const GgmlVector* x, int n,
                        int row_begin, int row_end, Q8Kernel k) {
     for (int t = 0; t < n; ++t) check_activations(m, x[t]);
+    if ((m.ggml_type == GgmlType::Q8_0 || m.ggml_type == GgmlType::Q4_0) && k == Q8Kernel::Avx512Vnni &&
+        q8_kernel_supported(k))
+        return matmul_ggml_q4q8_vnni(out, out_stride, m, x, n, row_begin, row_end);
     const Kernels f = kernels_for(m.ggml_type, usable(k));
     // Slices of about kSliceBytes (whole groups of 8 rows): small enough to stay in L1/L2
     // while every token reads them, so memory sees each block once per call.

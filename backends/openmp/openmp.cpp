@@ -336,10 +336,13 @@ void OpenMpBackend::matmul_block(float* out, const float* x, const WeightMatrix&
     }
     if (w.dtype == DType::Ggml) {
         if (batch_gx_.size() < size_t(n)) batch_gx_.resize(size_t(n));
+        const bool converted = batch_input_converted(x, n, cols, 1000 + int(vec_dot_type(w.ggml_type)));
 #pragma omp parallel num_threads(threads_) if (parallel)
         {
+            if (!converted) {
 #pragma omp for schedule(static)
-            for (int t = 0; t < n; ++t) batch_gx_[size_t(t)].quantize(w.ggml_type, x + size_t(t) * size_t(cols), cols);
+                for (int t = 0; t < n; ++t) batch_gx_[size_t(t)].quantize(w.ggml_type, x + size_t(t) * size_t(cols), cols);
+            }
             const Range r = share(rows, omp_get_num_threads(), omp_get_thread_num(), 8);
             openmp::matmul_ggml_block(out + r.lo, rows, w, batch_gx_.data(), n, r.lo, r.hi, q8_kernel_);
         }
@@ -348,6 +351,7 @@ void OpenMpBackend::matmul_block(float* out, const float* x, const WeightMatrix&
     // int8: the packed tiles' parts cut into slices of a few tiles, shared out in order.
     if (batch_xq_.size() < size_t(n)) batch_xq_.resize(size_t(n));
     for (int t = 0; t < n; ++t) batch_xq_[size_t(t)].reset(cols, w.group_size);
+    const bool converted = batch_input_converted(x, n, cols, w.group_size);
     const unsigned char* base = nullptr;
     std::vector<Q8Part> own;
     const std::vector<Q8Part>& parts = q8_tiles(w, own, &base);
@@ -365,14 +369,29 @@ void OpenMpBackend::matmul_block(float* out, const float* x, const WeightMatrix&
     const int ns = int(slices.size());
 #pragma omp parallel num_threads(threads_) if (parallel)
     {
+        if (!converted) {
 #pragma omp for schedule(static)
-        for (int t = 0; t < n; ++t) quantize_q8(x + size_t(t) * size_t(cols), batch_xq_[size_t(t)], q8_kernel_);
+            for (int t = 0; t < n; ++t) quantize_q8(x + size_t(t) * size_t(cols), batch_xq_[size_t(t)], q8_kernel_);
+        }
 #pragma omp for schedule(static)
         for (int i = 0; i < ns; ++i) {
             const Slice& sl = slices[size_t(i)];
             openmp::matmul_q8_block(out + sl.lo, rows, sl.tiles, batch_xq_.data(), n, sl.rows, q8_kernel_);
         }
     }
+}
+
+// Whether batch_xq_ / batch_gx_ already hold x[n][cols] converted for `kind`; if not,
+// records that they are about to (the caller converts). fp32 blocks are not converted.
+bool OpenMpBackend::batch_input_converted(const float* x, int n, int cols, int kind) {
+    const size_t count = size_t(n) * size_t(cols);
+    if (kind == batch_converted_for_ && cols == batch_converted_cols_ && batch_converted_.size() == count &&
+        std::memcmp(batch_converted_.data(), x, count * sizeof(float)) == 0)
+        return true;
+    batch_converted_.assign(x, x + count);
+    batch_converted_for_ = kind;
+    batch_converted_cols_ = cols;
+    return false;
 }
 
 // Token i of the block attends over positions 0..pos+i; the (token, head) pairs are

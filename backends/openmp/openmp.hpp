@@ -139,6 +139,12 @@ private:
     std::vector<openmp::Q8Vector> batch_xq_;
     std::vector<openmp::GgmlVector> batch_gx_;
     std::vector<float> batch_kt_, batch_att_;
+    // The block batch_xq_ / batch_gx_ were converted from (a copy) and for what (int8:
+    // group size; GGUF: 1000 + vec_dot_type): wq, wk and wv read the same block, as w1 and
+    // w3 do, and a byte comparison is far cheaper than converting again.
+    std::vector<float> batch_converted_;
+    int batch_converted_for_ = -1, batch_converted_cols_ = 0;
+    bool batch_input_converted(const float* x, int n, int cols, int kind);
 };
 
 }  // namespace lhb
