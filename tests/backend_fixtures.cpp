@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -110,6 +111,22 @@ double max_logit_error(Backend& cand, Backend& ref, int steps, int* agreeing) {
     }
     if (agreeing) *agreeing = agree;
     return worst;
+}
+
+std::vector<int> prompt_of(int n, int vocab, int seed) {
+    std::vector<int> t(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) t[size_t(i)] = (i == 0) ? 1 : (seed * 7919 + i * 104729) % vocab;
+    return t;
+}
+
+std::vector<float> token_by_token(const Model& m, const std::vector<int>& tokens) {
+    CpuRefBackend b;
+    b.load(m);
+    const size_t vocab = size_t(m.config().vocab_size);
+    std::vector<float> out(tokens.size() * vocab);
+    for (size_t i = 0; i < tokens.size(); ++i)
+        std::memcpy(out.data() + i * vocab, b.forward(tokens[i], int(i)), vocab * sizeof(float));
+    return out;
 }
 
 }  // namespace lhb::test

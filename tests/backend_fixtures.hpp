@@ -81,4 +81,11 @@ size_t expect_all_ops_pass(Backend& candidate, const ModelConfig& c, size_t matm
 // given, how many leading greedy tokens agree.
 double max_logit_error(Backend& cand, Backend& ref, int steps, int* agreeing = nullptr);
 
+// A prompt of n tokens for the batched-pass tests: BOS, then ids spread over the vocabulary
+// by `seed`.
+std::vector<int> prompt_of(int n, int vocab, int seed);
+// cpu-ref's forward() logits of tokens at positions 0.., flattened [n][vocab]: the
+// reference the batched passes are held to.
+std::vector<float> token_by_token(const Model& m, const std::vector<int>& tokens);
+
 }  // namespace lhb::test

@@ -11,27 +11,14 @@
 #include "core/error.hpp"
 #include "core/model.hpp"
 #include "core/synth.hpp"
+#include "tests/backend_fixtures.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb {
 namespace {
 
-std::vector<int> prompt_of(int n, int vocab, int seed) {
-    std::vector<int> t(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) t[size_t(i)] = (i == 0) ? 1 : (seed * 7919 + i * 104729) % vocab;
-    return t;
-}
-
-// Every position's logits of tokens at pos 0.. by forward(), flattened [n][vocab].
-std::vector<float> token_by_token(const Model& m, const std::vector<int>& tokens) {
-    CpuRefBackend b;
-    b.load(m);
-    const size_t vocab = size_t(m.config().vocab_size);
-    std::vector<float> out(tokens.size() * vocab);
-    for (size_t i = 0; i < tokens.size(); ++i)
-        std::memcpy(out.data() + i * vocab, b.forward(tokens[i], int(i)), vocab * sizeof(float));
-    return out;
-}
+using test::prompt_of;
+using test::token_by_token;
 
 // forward_batch over tokens split into prompts of `split` tokens (the last one shorter),
 // every position's logits.

@@ -1,5 +1,8 @@
 #include "backends/openmp/ggml_kernels.hpp"
 
+#include "backends/openmp/batch_kernels.hpp"
+
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #if defined(__x86_64__) || defined(__i386__)
@@ -17,9 +20,13 @@ namespace {
 
 using RowDot = float (*)(const unsigned char* row, const GgmlVector& x);
 using Rows8Dot = void (*)(const unsigned char* const rows[8], const GgmlVector& x, float out[8]);
+// Eight rows against n <= kTokensPerCall tokens' vectors: out[t][i] = row i . x[t].
+using Rows8Tokens = void (*)(const unsigned char* const rows[8], const GgmlVector* const x[], int n, float out[][8]);
+constexpr int kTokensPerCall = 4;
 struct Kernels {
     RowDot row = nullptr;      // one row
     Rows8Dot rows8 = nullptr;  // eight rows (taken when present)
+    Rows8Tokens rows8_tokens = nullptr;  // eight rows, several tokens (the batched path, when present)
 };
 
 // Portable: the reference itself.
@@ -142,7 +149,9 @@ bool cpu_has_f16c() {
 
 Q8Kernel usable(Q8Kernel k) {
 #if LHB_GGML_X86
-    const bool f16c = cpu_has_f16c();
+    // Once: CPUID traps to the hypervisor in a VM (microseconds), and the batched path asks
+    // per slice of rows.
+    static const bool f16c = cpu_has_f16c();
     if (k == Q8Kernel::Avx512Vnni && q8_kernel_supported(k) && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512vbmi") && f16c)
         return k;
@@ -162,15 +171,16 @@ Kernels kernels_for(GgmlType t, Q8Kernel k) {
     return f.row || f.rows8 ? f : reference_kernels(t);
 }
 
-}  // namespace
-
-void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row_begin, int row_end, bool add,
-                 Q8Kernel k) {
+void check_activations(const WeightMatrix& m, const GgmlVector& x) {
     if (m.dtype != DType::Ggml || vec_dot_type(x.type) != vec_dot_type(m.ggml_type) || x.a.n != size_t(m.cols))
         throw std::logic_error(std::string("openmp ggml matvec: activations converted for ") +
                                ggml_type_name(uint32_t(x.type)) + " x " + std::to_string(x.a.n) + ", matrix is " +
                                ggml_type_name(uint32_t(m.ggml_type)) + " x " + std::to_string(m.cols));
-    const Kernels f = kernels_for(m.ggml_type, usable(k));
+}
+
+// Rows [row_begin, row_end) of m against x with the kernels f; out[0] is row_begin's.
+void rows_with(const Kernels& f, float* out, const WeightMatrix& m, const GgmlVector& x, int row_begin, int row_end,
+               bool add) {
     const size_t stride = row_bytes(m.ggml_type, size_t(m.cols));
     auto put = [&](int r, float v) {
         float& o = out[r - row_begin];
@@ -190,6 +200,51 @@ void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row
     }
     const unsigned char* row = m.blocks + size_t(row_begin) * stride;
     for (int r = row_begin; r < row_end; ++r, row += stride) put(r, f.row(row, x));
+}
+
+}  // namespace
+
+void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row_begin, int row_end, bool add,
+                 Q8Kernel k) {
+    check_activations(m, x);
+    rows_with(kernels_for(m.ggml_type, usable(k)), out, m, x, row_begin, row_end, add);
+}
+
+void matmul_ggml_block(float* out, int64_t out_stride, const WeightMatrix& m, const GgmlVector* x, int n,
+                       int row_begin, int row_end, Q8Kernel k) {
+    for (int t = 0; t < n; ++t) check_activations(m, x[t]);
+    if ((m.ggml_type == GgmlType::Q8_0 || m.ggml_type == GgmlType::Q4_0) && k == Q8Kernel::Avx512Vnni &&
+        q8_kernel_supported(k))
+        return matmul_ggml_q4q8_vnni(out, out_stride, m, x, n, row_begin, row_end);
+    const Kernels f = kernels_for(m.ggml_type, usable(k));
+    // Slices of about kSliceBytes (whole groups of 8 rows): small enough to stay in L1/L2
+    // while every token reads them, so memory sees each block once per call.
+    constexpr size_t kSliceBytes = size_t(32) << 10;
+    const size_t stride = row_bytes(m.ggml_type, size_t(m.cols));
+    const int slice = int(std::max<size_t>(1, kSliceBytes / stride / 8)) * 8;
+    for (int r0 = row_begin; r0 < row_end; r0 += slice) {
+        const int r1 = std::min(row_end, r0 + slice);
+        if (!f.rows8_tokens) {
+            for (int t = 0; t < n; ++t) rows_with(f, out + t * out_stride + (r0 - row_begin), m, x[t], r0, r1, false);
+            continue;
+        }
+        // Eight rows' blocks prepared once for kTokensPerCall tokens (a last partial group of
+        // rows repeats its last row, as rows_with does).
+        for (int g = r0; g < r1; g += 8) {
+            const int nr = std::min(8, r1 - g);
+            const unsigned char* rows[8];
+            for (int i = 0; i < 8; ++i) rows[i] = m.blocks + size_t(g + (i < nr ? i : nr - 1)) * stride;
+            for (int t = 0; t < n; t += kTokensPerCall) {
+                const int nt = std::min(kTokensPerCall, n - t);
+                const GgmlVector* xs[kTokensPerCall];
+                for (int j = 0; j < nt; ++j) xs[j] = &x[t + j];
+                float v[kTokensPerCall][8];
+                f.rows8_tokens(rows, xs, nt, v);
+                for (int j = 0; j < nt; ++j)
+                    for (int i = 0; i < nr; ++i) out[(t + j) * out_stride + (g + i - row_begin)] = v[j][i];
+            }
+        }
+    }
 }
 
 }  // namespace lhb::openmp

@@ -53,4 +53,13 @@ struct GgmlVector {
 void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row_begin, int row_end, bool add,
                  Q8Kernel k);
 
+// The batched prompt path's matrix x block of tokens (batch_kernels.hpp says why): rows
+// [row_begin, row_end) of m against n vectors, each converted for m's type; token t's rows
+// go to out + t * out_stride and equal matvec_ggml(m, x[t]) bit for bit: slices of rows
+// small enough to stay in cache while every token reads them (the blocks come from memory
+// once per call, not once per token); Q8_0 and Q4_0 prepare each group of 8 rows' blocks
+// once for 4 tokens, the other types run the row kernels per token.
+void matmul_ggml_block(float* out, int64_t out_stride, const WeightMatrix& m, const GgmlVector* x, int n,
+                       int row_begin, int row_end, Q8Kernel k);
+
 }  // namespace lhb::openmp

@@ -10,6 +10,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "backends/openmp/batch_kernels.hpp"
 #include "backends/openmp/exact_attention.hpp"
 #include "backends/openmp/ggml_kernels.hpp"
 #include "backends/openmp/kernels.hpp"
@@ -37,6 +38,9 @@ namespace {
 constexpr int64_t kParallelMatmulMin = 1 << 16;
 // Below this much attention work (positions x query dims) one thread does all heads.
 constexpr int64_t kParallelAttentionMin = 1 << 13;
+// A block's matmul goes parallel from this many multiply-adds (weights x tokens): with
+// fewer, one thread finishes sooner than a fork/join on a shared machine.
+constexpr int64_t kParallelBatchMin = 1 << 20;
 
 // Thread `part` of `parts` gets rows [lo, hi): equal shares with boundaries on multiples
 // of `align` (fp32: 4, the matvec kernel's row group; int8: 16, a tile; both even, as
@@ -255,25 +259,30 @@ void OpenMpBackend::matmul_ggml(float* out, const float* x, const WeightMatrix& 
 // int8: x quantized once, then each part's rows from its tiles. The model's matrices are
 // read from the packed blocks (parts = the fused pass's thread shares); any other matrix
 // (the correctness check draws its own) is packed into op_tiles_ first.
+const std::vector<OpenMpBackend::Q8Part>& OpenMpBackend::q8_tiles(const WeightMatrix& w, std::vector<Q8Part>& own,
+                                                                   const unsigned char** base) {
+    if (model_ && model_->weights().holds(w) && !q8_parts_.empty() && !q8_parts_[size_t(w.id.index())].empty()) {
+        *base = packed_.get();
+        return q8_parts_[size_t(w.id.index())];
+    }
+    op_tiles_.resize(size_t(q8_packed_bytes(w.rows, w.cols, w.group_size)));
+    openmp::pack_q8_rows(w, 0, w.rows, op_tiles_.data());
+    *base = op_tiles_.data();
+    const int64_t tile = openmp::q8_tile_bytes(w.cols, w.group_size);
+    own.clear();
+    for (int t = 0; t < threads_; ++t) {
+        const Range r = share(w.rows, threads_, t, openmp::kQ8TileRows);
+        own.push_back(Q8Part{size_t(r.lo / openmp::kQ8TileRows * tile), r.lo, r.hi});
+    }
+    return own;
+}
+
 void OpenMpBackend::matmul_q8(float* out, const float* x, const WeightMatrix& w) {
     op_xq_.reset(w.cols, w.group_size);
     quantize_q8(x, op_xq_, q8_kernel_);
-    const unsigned char* base = packed_.get();
-    const std::vector<Q8Part>* parts = nullptr;
+    const unsigned char* base = nullptr;
     std::vector<Q8Part> own;
-    if (model_ && model_->weights().holds(w) && !q8_parts_.empty() && !q8_parts_[size_t(w.id.index())].empty()) {
-        parts = &q8_parts_[size_t(w.id.index())];
-    } else {
-        op_tiles_.resize(size_t(q8_packed_bytes(w.rows, w.cols, w.group_size)));
-        openmp::pack_q8_rows(w, 0, w.rows, op_tiles_.data());
-        base = op_tiles_.data();
-        const int64_t tile = openmp::q8_tile_bytes(w.cols, w.group_size);
-        for (int t = 0; t < threads_; ++t) {
-            const Range r = share(w.rows, threads_, t, openmp::kQ8TileRows);
-            own.push_back(Q8Part{size_t(r.lo / openmp::kQ8TileRows * tile), r.lo, r.hi});
-        }
-        parts = &own;
-    }
+    const std::vector<Q8Part>* parts = &q8_tiles(w, own, &base);
     const int n = int(parts->size());
     const bool parallel = w.numel() >= kParallelMatmulMin && threads_ > 1 && n > 1;
 #pragma omp parallel for num_threads(std::min(threads_, n)) schedule(static) if (parallel)
@@ -320,9 +329,159 @@ float* OpenMpBackend::forward(int token, int pos) {
     return forward_fused(token, pos);
 }
 
+// The base class's pass (a block of tokens layer by layer) through the overrides below.
+// With exact attention, attention_batch brings each layer's key_t_ up to the block's last
+// position (from key_t_valid_, which this first pulls back to pos: the block rewrites the
+// keys from there on), so afterwards key_t_ is valid through pos + n - 1.
 float* OpenMpBackend::forward_batch(const int* tokens, int n, int pos, BatchLogits which, float* all_logits) {
-    key_t_valid_ = std::min(key_t_valid_, std::max(pos, 0));  // the block's keys skip key_t_, as op by op
-    return Backend::forward_batch(tokens, n, pos, which, all_logits);
+    key_t_valid_ = std::min(key_t_valid_, std::max(pos, 0));
+    float* logits = Backend::forward_batch(tokens, n, pos, which, all_logits);
+    if (!key_t_.empty()) key_t_valid_ = pos + n;
+    return logits;
+}
+
+void OpenMpBackend::matmul_batch(float* out, const float* x, const WeightMatrix& w, int n) {
+    if (n == 1) return matmul(out, x, w);  // decode's kernels (a block of one wastes lanes)
+    for (int first = 0; first < n; first += kBatchBlock) {
+        const int m = std::min(kBatchBlock, n - first);
+        matmul_block(out + size_t(first) * size_t(w.rows), x + size_t(first) * size_t(w.cols), w, m);
+    }
+}
+
+// One parallel region per matrix (the block's work is n times a token's, so a fork/join
+// costs little): the inputs are converted per token (int8: quantized as runq.c, GGUF: as
+// llama.cpp, fp32: transposed) with the tokens split across threads, then each thread
+// multiplies its rows into every token's output.
+void OpenMpBackend::matmul_block(float* out, const float* x, const WeightMatrix& w, int n) {
+    const int rows = w.rows, cols = w.cols;
+    const bool parallel = w.numel() * n >= kParallelBatchMin && threads_ > 1;
+    if (w.dtype == DType::F32) {
+        const int width = openmp::f32_block_width(n);
+        batch_xt_.resize(size_t(cols) * size_t(width));
+        openmp::transpose_block(batch_xt_.data(), x, n, cols, width);
+#pragma omp parallel num_threads(threads_) if (parallel)
+        {
+            const Range r = share(rows, omp_get_num_threads(), omp_get_thread_num(), 16);
+            openmp::matmul_f32_block(out + r.lo, rows, w.f32, batch_xt_.data(), n, width, cols, r.lo, r.hi);
+        }
+        return;
+    }
+    if (w.dtype == DType::Ggml) {
+        if (batch_gx_.size() < size_t(n)) batch_gx_.resize(size_t(n));
+        const bool converted = batch_input_converted(x, n, cols, 1000 + int(vec_dot_type(w.ggml_type)));
+#pragma omp parallel num_threads(threads_) if (parallel)
+        {
+            if (!converted) {
+#pragma omp for schedule(static)
+                for (int t = 0; t < n; ++t) batch_gx_[size_t(t)].quantize(w.ggml_type, x + size_t(t) * size_t(cols), cols);
+            }
+            const Range r = share(rows, omp_get_num_threads(), omp_get_thread_num(), 8);
+            openmp::matmul_ggml_block(out + r.lo, rows, w, batch_gx_.data(), n, r.lo, r.hi, q8_kernel_);
+        }
+        return;
+    }
+    // int8: the packed tiles' parts cut into slices of a few tiles, shared out in order.
+    if (batch_xq_.size() < size_t(n)) batch_xq_.resize(size_t(n));
+    for (int t = 0; t < n; ++t) batch_xq_[size_t(t)].reset(cols, w.group_size);
+    const bool converted = batch_input_converted(x, n, cols, w.group_size);
+    const unsigned char* base = nullptr;
+    std::vector<Q8Part> own;
+    const std::vector<Q8Part>& parts = q8_tiles(w, own, &base);
+    struct Slice {
+        const unsigned char* tiles;
+        int lo, rows;
+    };
+    constexpr int kSliceRows = 4 * openmp::kQ8TileRows;
+    const int64_t tile_bytes = openmp::q8_tile_bytes(cols, w.group_size);
+    std::vector<Slice> slices;
+    for (const Q8Part& pt : parts)
+        for (int lo = pt.lo; lo < pt.hi; lo += kSliceRows)
+            slices.push_back({base + pt.offset + size_t((lo - pt.lo) / openmp::kQ8TileRows * tile_bytes), lo,
+                              std::min(kSliceRows, pt.hi - lo)});
+    const int ns = int(slices.size());
+#pragma omp parallel num_threads(threads_) if (parallel)
+    {
+        if (!converted) {
+#pragma omp for schedule(static)
+            for (int t = 0; t < n; ++t) quantize_q8(x + size_t(t) * size_t(cols), batch_xq_[size_t(t)], q8_kernel_);
+        }
+#pragma omp for schedule(static)
+        for (int i = 0; i < ns; ++i) {
+            const Slice& sl = slices[size_t(i)];
+            openmp::matmul_q8_block(out + sl.lo, rows, sl.tiles, batch_xq_.data(), n, sl.rows, q8_kernel_);
+        }
+    }
+}
+
+// Whether batch_xq_ / batch_gx_ already hold x[n][cols] converted for `kind`; if not,
+// records that they are about to (the caller converts). fp32 blocks are not converted.
+bool OpenMpBackend::batch_input_converted(const float* x, int n, int cols, int kind) {
+    const size_t count = size_t(n) * size_t(cols);
+    if (kind == batch_converted_for_ && cols == batch_converted_cols_ && batch_converted_.size() == count &&
+        std::memcmp(batch_converted_.data(), x, count * sizeof(float)) == 0)
+        return true;
+    batch_converted_.assign(x, x + count);
+    batch_converted_for_ = kind;
+    batch_converted_cols_ = cols;
+    return false;
+}
+
+// Token i of the block attends over positions 0..pos+i; the (token, head) pairs are
+// interleaved over the threads (static, 1), which balances their growing lengths. Exact
+// attention reads keys transposed: the model's layers from key_t_ (brought up to date
+// here, see forward_batch), any other cache from a transposed copy made here.
+void OpenMpBackend::attention_batch(float* out, const float* q, const float* key_cache, const float* value_cache,
+                                    float* att, int pos, int n, const AttentionShape& s) {
+    (void)att;  // each thread has its own scores (batch_att_)
+    const int end = pos + n, items = n * s.n_heads, hs = s.head_size;
+    const size_t qd = size_t(s.n_heads) * size_t(hs);
+    const bool parallel = int64_t(end) * n * s.n_heads * hs >= kParallelAttentionMin && threads_ > 1;
+    batch_att_.resize(size_t(threads_) * size_t(end));
+    const float* kt = nullptr;  // exact: keys transposed, [kv_dim][kt_stride]
+    int64_t kt_stride = 0;
+    int kt_from = 0;            // positions [kt_from, end) to transpose first
+    float* kt_fill = nullptr;
+    if (exact_) {
+        const ModelConfig& c = model_->config();
+        const size_t layer_floats = size_t(c.seq_len) * size_t(c.kv_dim());
+        const auto at = reinterpret_cast<uintptr_t>(key_cache), first = reinterpret_cast<uintptr_t>(state_->key_cache.data());
+        const size_t layer = (at - first) / sizeof(float) / layer_floats;
+        const bool own_cache = !key_t_.empty() && at >= first && s.kv_dim == c.kv_dim() && layer < size_t(c.n_layers) &&
+                               key_cache == state_->key_cache.data() + layer * layer_floats;
+        if (own_cache) {
+            kt_fill = key_t_.data() + layer * layer_floats;
+            kt_stride = c.seq_len;
+            kt_from = std::min(key_t_valid_, pos);
+        } else {
+            batch_kt_.resize(size_t(s.kv_dim) * size_t(end));
+            kt_fill = batch_kt_.data();
+            kt_stride = end;
+        }
+        kt = kt_fill;
+    }
+#pragma omp parallel num_threads(threads_) if (parallel)
+    {
+        float* scores = batch_att_.data() + size_t(omp_get_thread_num()) * size_t(end);
+        if (kt_fill) {
+#pragma omp for schedule(static)
+            for (int i = 0; i < s.kv_dim; i++)
+                for (int t = kt_from; t < end; t++)
+                    kt_fill[size_t(i) * size_t(kt_stride) + size_t(t)] = key_cache[int64_t(t) * s.kv_dim + i];
+        }
+#pragma omp for schedule(static, 1)
+        for (int j = 0; j < items; ++j) {
+            const int i = j / s.n_heads, h = j % s.n_heads;
+            float* out_i = out + size_t(i) * qd;
+            const float* q_i = q + size_t(i) * qd;
+            if (kt) {
+                const int kv_off = (h / (s.n_heads / s.n_kv_heads)) * hs;
+                openmp::exact_attend_head(out_i + h * hs, q_i + h * hs, kt + int64_t(kv_off) * kt_stride, kt_stride,
+                                          value_cache + kv_off, s.kv_dim, scores, pos + i, hs);
+            } else {
+                attend_head(h, out_i, q_i, key_cache, value_cache, scores, pos + i, s);
+            }
+        }
+    }
 }
 
 // llama2.c's forward() in one parallel region. Each thread owns equal shares of the rows

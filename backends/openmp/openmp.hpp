@@ -73,6 +73,14 @@ public:
                    float* att, int pos, const AttentionShape& shape) override;
     float* forward(int token, int pos) override;
     float* forward_batch(const int* tokens, int n, int pos, BatchLogits which, float* all_logits = nullptr) override;
+    // The prompt path's matrix x block (backends/openmp/batch_kernels.hpp): each thread's
+    // rows read once per block of tokens. fp32 within tolerance of matmul() (another
+    // summation order); int8 and GGUF types equal to matmul() per token bit for bit.
+    void matmul_batch(float* out, const float* x, const WeightMatrix& w, int n) override;
+    // attention() for every (token, head) of a block in parallel; each the same arithmetic
+    // as attention()'s, so the same values bit for bit.
+    void attention_batch(float* out, const float* q, const float* key_cache, const float* value_cache, float* att,
+                         int pos, int n, const AttentionShape& shape) override;
 
 private:
     float* forward_fused(int token, int pos);
@@ -81,6 +89,11 @@ private:
     void embedding_row(int token, float* out) const;
     void matmul_q8(float* out, const float* x, const WeightMatrix& w);
     void matmul_ggml(float* out, const float* x, const WeightMatrix& w);
+    struct Q8Part;
+    // The tiles of an int8 matrix and their parts: the packed ones of a model matrix, or w
+    // packed into op_tiles_ (parts cut for threads_, into *own).
+    const std::vector<Q8Part>& q8_tiles(const WeightMatrix& w, std::vector<Q8Part>& own, const unsigned char** base);
+    void matmul_block(float* out, const float* x, const WeightMatrix& w, int n);  // n <= kBatchBlock
 
     int threads_ = 1;
     bool fused_ = true;
@@ -122,6 +135,19 @@ private:
     // blocks, no packed copy; the input converted per thread (fused pass) or once (op by op).
     std::vector<openmp::GgmlVector> thread_gx_;
     openmp::GgmlVector op_gx_;
+    // The batched path's scratch: a block's activations transposed (fp32), quantized or
+    // converted per token (int8, GGUF), a transposed copy of foreign keys, and attention
+    // scores per thread.
+    std::vector<float> batch_xt_;
+    std::vector<openmp::Q8Vector> batch_xq_;
+    std::vector<openmp::GgmlVector> batch_gx_;
+    std::vector<float> batch_kt_, batch_att_;
+    // The block batch_xq_ / batch_gx_ were converted from (a copy) and for what (int8:
+    // group size; GGUF: 1000 + vec_dot_type): wq, wk and wv read the same block, as w1 and
+    // w3 do, and a byte comparison is far cheaper than converting again.
+    std::vector<float> batch_converted_;
+    int batch_converted_for_ = -1, batch_converted_cols_ = 0;
+    bool batch_input_converted(const float* x, int n, int cols, int kind);
 };
 
 }  // namespace lhb
