@@ -34,10 +34,11 @@ public:
     // tokens at a time keep that small.
     int greedy_tokens_per_run() const override { return 4; }
 
-    void run_forward(int token, int pos, int steps, const lhk::ModelDims& dims, const hls::WeightBuffers& w,
-                     const hls::KvBuffers& kv, hls::DeviceBuffer& logits, hls::DeviceBuffer& tokens) override {
+    void run_forward(int token, int pos, int steps, int prompt, int prompt_logits, const lhk::ModelDims& dims,
+                     const hls::WeightBuffers& w, const hls::KvBuffers& kv, hls::DeviceBuffer& logits,
+                     hls::DeviceBuffer& tokens) override {
         // The weight buffers are both the readers' (w_p) and the tables (t_p).
-        llama_forward(token, pos, steps, dims, at(*w[0]), at(*w[1]), at(*w[2]), at(*w[3]), at(*w[0]), at(*w[1]),
+        llama_forward(token, pos, steps, prompt, prompt_logits, dims, at(*w[0]), at(*w[1]), at(*w[2]), at(*w[3]), at(*w[0]), at(*w[1]),
                       at(*w[2]), at(*w[3]), at(*kv[0]), at(*kv[1]), at(*kv[2]), at(*kv[3]), at(logits), at(tokens));
     }
     void run_rmsnorm(hls::DeviceBuffer& out, hls::DeviceBuffer& x, hls::DeviceBuffer& w, int n) override {

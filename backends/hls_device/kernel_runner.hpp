@@ -61,7 +61,8 @@ public:
     // Greedy tokens one llama_forward run may decode.
     virtual int greedy_tokens_per_run() const = 0;
 
-    virtual void run_forward(int token, int pos, int steps, const lhk::ModelDims& dims,
+    // llama_forward (prompt > 0: a prompt block, its ids in `tokens`; kernels/llama_kernels.hpp).
+    virtual void run_forward(int token, int pos, int steps, int prompt, int prompt_logits, const lhk::ModelDims& dims,
                              const WeightBuffers& weights, const KvBuffers& kv, DeviceBuffer& logits,
                              DeviceBuffer& tokens) = 0;
     virtual void run_rmsnorm(DeviceBuffer& out, DeviceBuffer& x, DeviceBuffer& w, int n) = 0;
