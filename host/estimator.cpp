@@ -351,14 +351,25 @@ json TokenEstimate::to_json() const {
     };
 }
 
-DeviceEstimate to_device_estimate(const TokenEstimate& e, const TokenEstimate* greedy) {
+namespace {
+
+// What the device estimate of a token or a prompt says: its target, time and split by op.
+DeviceEstimate device_estimate(const std::string& board, double clock_mhz, double seconds,
+                               const std::array<double, kNumOps>& op_cycles, json detail) {
     DeviceEstimate d;
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%s @ %.0f MHz (estimated)", e.board.c_str(), e.clock_mhz);
+    std::snprintf(buf, sizeof buf, "%s @ %.0f MHz (estimated)", board.c_str(), clock_mhz);
     d.target = buf;
-    d.token_seconds = e.token_seconds;
-    for (int i = 0; i < kNumOps; ++i) d.op_seconds[size_t(i)] = e.op_cycles[size_t(i)] / (e.clock_mhz * 1e6);
-    d.detail = e.to_json();
+    d.token_seconds = seconds;
+    for (int i = 0; i < kNumOps; ++i) d.op_seconds[size_t(i)] = op_cycles[size_t(i)] / (clock_mhz * 1e6);
+    d.detail = std::move(detail);
+    return d;
+}
+
+}  // namespace
+
+DeviceEstimate to_device_estimate(const TokenEstimate& e, const TokenEstimate* greedy) {
+    DeviceEstimate d = device_estimate(e.board, e.clock_mhz, e.token_seconds, e.op_cycles, e.to_json());
     if (greedy) {
         d.greedy_token_seconds = greedy->token_seconds;
         d.greedy_tokens_per_run = greedy->greedy_chunk;
@@ -431,14 +442,7 @@ json PrefillEstimate::to_json() const {
 }
 
 DeviceEstimate to_device_estimate(const PrefillEstimate& e) {
-    DeviceEstimate d;
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%s @ %.0f MHz (estimated)", e.board.c_str(), e.clock_mhz);
-    d.target = buf;
-    d.token_seconds = e.seconds;
-    for (int i = 0; i < kNumOps; ++i) d.op_seconds[size_t(i)] = e.op_cycles[size_t(i)] / (e.clock_mhz * 1e6);
-    d.detail = e.to_json();
-    return d;
+    return device_estimate(e.board, e.clock_mhz, e.seconds, e.op_cycles, e.to_json());
 }
 
 }  // namespace lhb::hls

@@ -57,56 +57,15 @@ inline void block_read_beats(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w
     if (r < units[3]) wr[3] = w3.read();
 }
 
-// int8: what beat b of every row pair needs, whatever the token: the first column of its
-// group's slice, how many of its kQ8Cols columns are real, its group and the flags of
-// matmul_q8.hpp's Q8Step. The same walk over a pair's beats as q8_steps.
-struct BlockQ8Step {
-    int col;         // first column of the beat's slice
-    uint8_t width;   // real columns in the slice (0 on scale and padding beats)
-    uint8_t scales;  // 1: a scale beat
-    uint8_t ends;    // 1: the last beat of a group
-    uint8_t slot;    // the group's place in its chunk
-    int group;       // the group (for the token's activation scale)
-};
-
-inline void block_q8_steps(int cols, int gs, BlockQ8Step steps[kMaxQ8PairBeats], int pb) {
-    const int groups = cols / gs;
-    const int slices = ceil_div(gs, kQ8Cols);
+// int8: what beat b of every row pair needs, whatever the token (matmul_q8.hpp's walk).
+inline void block_q8_steps(int cols, int gs, Q8Beat steps[kMaxQ8PairBeats], int pb) {
     LHK_TRACE_LOOP(LoopId::BlockQ8Steps, pb, kNoPort, 0);
-    int g = 0, k = 0, slot = 0, col = 0;
-    bool scale_next = true;
+    Q8BeatWalk walk(cols, gs);
 block_q8_steps:
     for (int b = 0; b < pb; ++b) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=kPartialSums max=kMaxQ8PairBeats
-        BlockQ8Step st{0, 0, 0, 0, 0, 0};
-        if (g < groups) {
-            if (scale_next) {
-                st.scales = 1;
-                scale_next = false;
-            } else {
-                const int left = gs - k * kQ8Cols;
-                st.col = col + k * kQ8Cols;
-                st.width = uint8_t(left < kQ8Cols ? left : kQ8Cols);
-                st.group = g;
-                st.slot = uint8_t(slot);
-                if (k == slices - 1) {
-                    st.ends = 1;
-                    k = 0;
-                    col += gs;
-                    ++g;
-                    if (slot == kQ8ChunkGroups - 1) {
-                        slot = 0;
-                        scale_next = true;
-                    } else {
-                        ++slot;
-                    }
-                } else {
-                    ++k;
-                }
-            }
-        }
-        steps[b] = st;
+        steps[b] = walk.next();
     }
 }
 
@@ -127,7 +86,7 @@ inline void block_engines(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, 
     static_assert(kLanes == 4 && kQ8ScalesPerBeat == 4, "the shared datapath has four multipliers a token lane");
     const bool q8 = gs > 0;
     const int per = q8 ? q8_pair_beats(cols, gs) : row_beats(cols);  // beats of a row (pair)
-    BlockQ8Step steps[kMaxQ8PairBeats];
+    Q8Beat steps[kMaxQ8PairBeats];
     if (q8) block_q8_steps(cols, gs, steps, per);
     int units[kWeightPorts], rows_e[kWeightPorts];
 #pragma HLS ARRAY_PARTITION variable=units complete
@@ -162,7 +121,7 @@ inline void block_engines(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, 
             wscale[e][k] = 0.0f;
         }
     }
-    const BlockQ8Step none{0, 0, 0, 0, 0, 0};
+    const Q8Beat none{0, 0, 0, 0, 0, 0};
     BlockCursor c;
 mat_block_engine:
     for (int64_t i = 0; i < trips; ++i) {
@@ -172,7 +131,7 @@ mat_block_engine:
 #pragma HLS DEPENDENCE variable=acc_b inter distance=kPrefillGroups true
 #pragma HLS DEPENDENCE variable=gsum_a inter distance=kPrefillGroups true
 #pragma HLS DEPENDENCE variable=gsum_b inter distance=kPrefillGroups true
-        const BlockQ8Step st = q8 ? steps[c.b] : none;
+        const Q8Beat st = q8 ? steps[c.b] : none;
         if (c.g == 0) {
             block_read_beats(w0, w1, w2, w3, units, c.r, wr);
             if (st.scales) {
