@@ -205,10 +205,12 @@ float* HlsDeviceBackend::forward_batch(const int* tokens, int n, int pos, BatchL
     if (!options_.fused) return Backend::forward_batch(tokens, n, pos, which, all_logits);
     check_batch(tokens, n, pos, which, all_logits);
     const int vocab = model_->config().vocab_size;
-    // llama_forward's prefill mode, a block of kPrefillTokens at a time: each block's ids to
-    // the device, its layers with one weight stream, logits only where they are wanted.
-    for (int first = 0; first < n; first += lhk::kPrefillTokens) {
-        const int m = std::min(lhk::kPrefillTokens, n - first);
+    // llama_forward's prefill mode, a block of kPrefillTokens at a time (every token's logits:
+    // as many as the runner takes a run): each block's ids to the device, its layers with one
+    // weight stream, logits only where they are wanted.
+    const int block = which == BatchLogits::All ? runner_->prompt_logits_per_run(layout_.dims) : lhk::kPrefillTokens;
+    for (int first = 0; first < n; first += block) {
+        const int m = std::min(block, n - first);
         const bool last = first + m == n;
         const int wanted = which == BatchLogits::All ? lhk::kPromptLogitsEvery
                            : last                    ? lhk::kPromptLogitsLast

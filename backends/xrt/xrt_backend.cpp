@@ -98,6 +98,8 @@ public:
 
     // One run decodes the whole sequence: the ids buffer holds kMaxSeqLen of them.
     int greedy_tokens_per_run() const override { return lhk::kMaxSeqLen; }
+    // The logits buffer holds a whole block's.
+    int prompt_logits_per_run(const lhk::ModelDims&) const override { return lhk::kPrefillTokens; }
 
     void run_forward(int token, int pos, int steps, int prompt, int prompt_logits, const lhk::ModelDims& dims,
                      const hls::WeightBuffers& w, const hls::KvBuffers& kv, hls::DeviceBuffer& logits,
