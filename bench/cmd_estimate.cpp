@@ -42,7 +42,7 @@ const char* kUsage =
     "            chunk, so the text still streams), or seq_len if shorter\n"
     "  --pos     position of the token; default 0\n"
     "  --mean    also the mean over a whole run of seq_len tokens (17 positions traced)\n"
-    "  --prompt  also a prompt of N tokens from --pos through the prefill mode (blocks of 32\n"
+    "  --prompt  also a prompt of N tokens from --pos through the prefill mode (blocks of 35\n"
     "            tokens, each weight read once a block): its time, tok/s and the time to\n"
     "            first token, beside decoding it token by token (each block traced)\n"
     "  --loops   print every loop: trips, II, depth, bytes, cycles\n"

@@ -206,7 +206,8 @@ TokenEstimate estimate(const Trace& trace, const ModelConfig& c, int pos, const 
                 costs.push_back(lc);
                 int64_t port_traffic = l.bytes;
                 if (readers && lhk::loop_info(l.id).rule == lhk::LoopRule::Engine) {
-                    const int64_t taken = l.trips * l.repeats * engine_weight_bytes(l.id, d, traits);
+                    const int64_t taken =
+                        l.trips * l.repeats / engine_trips_per_beat(l.id) * engine_weight_bytes(l.id, d, traits);
                     weights += double(taken);
                     // A design from a file has no traced reader: its readers move what its engines take.
                     if (!design.compiled) port_traffic += taken;

@@ -18,15 +18,15 @@ TraceStep single(lhk::LoopId id, int64_t trips, int port = lhk::kNoPort, int64_t
 
 }  // namespace
 
-int io_port(const lhk::Design& d) { return std::max(lhk::kIoPort, std::max(d.weight_ports, d.kv_ports)); }
+int64_t engine_trips_per_beat(lhk::LoopId engine) {
+    return engine == lhk::LoopId::BlockEngine || engine == lhk::LoopId::BlockQ8Engine ? lhk::kPrefillGroups : 1;
+}
 
-// The prefill engines hold each beat for kPrefillGroups trips.
-static_assert(lhk::kBeatBytes % lhk::kPrefillGroups == 0, "a prefill engine trip takes a whole number of bytes");
+int io_port(const lhk::Design& d) { return std::max(lhk::kIoPort, std::max(d.weight_ports, d.kv_ports)); }
 
 int64_t engine_weight_bytes(lhk::LoopId engine, const lhk::Design& d, const DesignTraits& t) {
     if (engine == lhk::LoopId::MatQ8Engine) return d.port_bits / 8;
-    if (engine == lhk::LoopId::BlockEngine || engine == lhk::LoopId::BlockQ8Engine)
-        return std::max(1, d.port_bits / 8 / lhk::kPrefillGroups);
+    if (engine == lhk::LoopId::BlockEngine || engine == lhk::LoopId::BlockQ8Engine) return d.port_bits / 8;
     return std::max<int64_t>(1, std::llround(t.weight_bytes(d.lanes)));
 }
 

@@ -149,10 +149,11 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     mem("int8 activations", kMat, lhk::kQ8Cols, lhk::ceil_div64(lhk::kMaxCols, 4 * lhk::kQ8Cols), false);
     mem("int8 activation scales", kMat, 1, lhk::kMaxQ8Groups, false);
     mem("int8 matmul steps (one copy per engine)", kMat, E, 4 * int64_t(lhk::kMaxQ8PairBeats), false);
-    // Prefill (the compiled kernels' prompt mode, kernels/primitives/matmul_block.hpp): the four
-    // lockstep engines apply a held beat to kPrefillTokenLanes tokens a clock, and the block's
-    // rows of kPrefillTokens tokens stay on chip. Design files describe other designs: none.
-    if (same_design(d, lhk::kDesign)) {
+    // Prefill (this project's kernels, the designs with weight readers: llama_forward's prompt
+    // mode, kernels/primitives/matmul_block.hpp): the lockstep engines apply a held beat to
+    // kPrefillTokenLanes tokens a clock, and the block's rows of kPrefillTokens tokens stay on
+    // chip. The published designs (no readers) have no such mode.
+    if (d.weight_fifo_beats > 0) {
         const double TL = lhk::kPrefillTokenLanes;
         const int64_t T = lhk::kPrefillTokens, q8c = lhk::kQ8Cols;
         // One datapath for both precisions: per engine and token lane, L multipliers (fp32

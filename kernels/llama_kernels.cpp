@@ -110,7 +110,7 @@ inline void read_prompt_ids(const Beat* tokens, int n, const ModelDims& d, int i
 prompt_ids:
     for (int i = 0; i < nb; ++i) {
 #pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens/kFloatsPerBeat
+#pragma HLS LOOP_TRIPCOUNT min=1 max=(kPrefillTokens+kFloatsPerBeat-1)/kFloatsPerBeat
         const Beat b = tokens[i];
         for (int l = 0; l < kFloatsPerBeat; ++l) {
 #pragma HLS UNROLL
@@ -249,8 +249,8 @@ void decode(int token, int pos, int steps, int prompt, int prompt_logits, const 
 
     // Prefill: the block's rows. The block engines read kPrefillTokenLanes tokens' beats a
     // clock from the matmul input (xin, hb; int8: xq, xs) and write two rows of each engine
-    // for those tokens into yout; the ops between the matmuls take a token's row kLanes
-    // values a clock.
+    // for those tokens into yout (BRAM: 40 banks of 1376 words fill URAMs badly); the ops
+    // between the matmuls take a token's row kLanes values a clock.
     float bx[kPrefillTokens][kMaxDim], bq[kPrefillTokens][kMaxDim], bk[kPrefillTokens][kMaxDim],
         bv[kPrefillTokens][kMaxDim];
     BlockVectors bhb, xin, yout;
@@ -269,9 +269,12 @@ void decode(int token, int pos, int steps, int prompt, int prompt_logits, const 
 #pragma HLS ARRAY_PARTITION variable=bxq dim=1 cyclic factor=kPrefillTokenLanes
 #pragma HLS ARRAY_PARTITION variable=bxq dim=2 cyclic factor=kQ8Cols
 #pragma HLS ARRAY_PARTITION variable=bxs dim=1 cyclic factor=kPrefillTokenLanes
+#pragma HLS BIND_STORAGE variable=bx type=ram_2p impl=uram
+#pragma HLS BIND_STORAGE variable=bq type=ram_2p impl=uram
+#pragma HLS BIND_STORAGE variable=bk type=ram_2p impl=uram
+#pragma HLS BIND_STORAGE variable=bv type=ram_2p impl=uram
 #pragma HLS BIND_STORAGE variable=bhb type=ram_2p impl=uram
 #pragma HLS BIND_STORAGE variable=xin type=ram_2p impl=uram
-#pragma HLS BIND_STORAGE variable=yout type=ram_2p impl=uram
 
     const bool prefill = prompt > 0;
     const int block = prompt_block_tokens(prompt, pos, d);
