@@ -253,3 +253,28 @@ TEST(HlsPrefillEstimate, DeviceModelHook) {
 
 }  // namespace
 }  // namespace lhb
+
+namespace lhb {
+namespace {
+
+// bench estimate --prompt: the prefill figures beside the decode ones, labeled estimated, in
+// the tables and the JSON; a prompt past the context is one line and exit 1.
+TEST(HlsPrefillEstimate, BenchEstimatePrompt) {
+    const auto t = test::run_bench("estimate --shape stories260K --prompt 40");
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_NE(t.out.find("estimated prefill of a 40-token prompt from position 0 (2 kernel runs"), std::string::npos)
+        << t.out;
+    EXPECT_NE(t.out.find("time to first token"), std::string::npos);
+    const auto j = test::run_bench("estimate --shape stories260K --prompt 40 --precision int8 --json");
+    ASSERT_EQ(j.exit_code, 0) << j.err;
+    const nlohmann::json doc = nlohmann::json::parse(j.out);
+    EXPECT_EQ(doc.at("prefill").at("label"), "estimated");
+    EXPECT_EQ(doc.at("prefill").at("kernel_runs"), 2);
+    EXPECT_GT(doc.at("prefill").at("speedup_over_decode_estimated").get<double>(), 1.0);
+    const auto bad = test::run_bench("estimate --shape stories260K --pos 500 --prompt 40");
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("--prompt: expected 1..12 tokens from position 500, found 40"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace lhb

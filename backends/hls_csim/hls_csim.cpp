@@ -35,7 +35,7 @@ public:
     // tokens at a time keep that small.
     int greedy_tokens_per_run() const override { return 4; }
     // For the same reason, a prompt block's classifier passes within about 256 MB of FIFO
-    // (stories15M fp32: 6 of its 37 MB passes; stories260K: all 32).
+    // (stories15M fp32: 7 of its 37 MB passes; stories260K: all 35).
     int prompt_logits_per_run(const lhk::ModelDims& dims) const override {
         int64_t bytes = 0;
         for (int p = 0; p < lhk::kWeightPorts; ++p) bytes += lhk::classifier_weight_beats(dims, p) * lhk::kBeatBytes;
