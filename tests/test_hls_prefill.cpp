@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <regex>
 #include <vector>
 
 #include "backends/cpu_ref/cpu_ref.hpp"
@@ -274,6 +275,42 @@ TEST(HlsPrefillEstimate, BenchEstimatePrompt) {
     const auto bad = test::run_bench("estimate --shape stories260K --pos 500 --prompt 40");
     EXPECT_EQ(bad.exit_code, 1);
     EXPECT_NE(bad.err.find("--prompt: expected 1..12 tokens from position 500, found 40"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace lhb
+
+namespace lhb {
+namespace {
+
+// zcu106-xrt sets llama_forward's arguments by position (ForwardArg in backends/xrt/
+// xrt_backend.cpp, not compiled here without XRT): its scalars are the kernel's, in the
+// kernel's order, prompt and prompt_logits included, and the buffers follow at kW0.
+TEST(HlsPrefill, XrtForwardArgumentsAreTheKernelsInOrder) {
+    const std::string hpp = test::read_file(test::source_dir() + "/kernels/llama_kernels.hpp");
+    const size_t at = hpp.find("void llama_forward(");
+    ASSERT_NE(at, std::string::npos);
+    const std::string params = hpp.substr(at, hpp.find(')', at) - at);
+    std::vector<std::string> names;
+    const std::regex last_word(R"(([A-Za-z_]\w*)\s*(,|$))");
+    for (auto it = std::sregex_iterator(params.begin(), params.end(), last_word); it != std::sregex_iterator(); ++it)
+        names.push_back((*it)[1]);
+    const std::vector<std::string> want = {"token", "pos", "steps", "prompt", "prompt_logits", "dims", "w0", "w1",
+                                           "w2", "w3", "t0", "t1", "t2", "t3", "kv0", "kv1", "kv2", "kv3",
+                                           "logits", "tokens"};
+    EXPECT_EQ(names, want);
+    const std::string xrt = test::read_file(test::source_dir() + "/backends/xrt/xrt_backend.cpp");
+    const size_t e = xrt.find("enum ForwardArg {");
+    ASSERT_NE(e, std::string::npos);
+    const std::string body = xrt.substr(e, xrt.find('}', e) - e);
+    const std::regex entry(R"(\b(k[A-Z]\w*)\s*(=\s*0)?\s*,)");
+    std::vector<std::string> scalars;
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), entry); it != std::sregex_iterator(); ++it) {
+        if ((*it)[1] == "kW0") break;
+        scalars.push_back((*it)[1]);
+    }
+    EXPECT_EQ(scalars, (std::vector<std::string>{"kToken", "kPos", "kSteps", "kPrompt", "kPromptLogits", "kDims"}));
+    EXPECT_NE(xrt.find("forward_(token, pos, steps, prompt, prompt_logits, dims,"), std::string::npos);
 }
 
 }  // namespace
