@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,7 @@ namespace {
 const char* kUsage =
     "Usage: bench estimate [--shape SHAPE | --model FILE] [--precision fp32|int8] [--group N]\n"
     "                      [--board FILE] [--design FILE] [--decode MODE] [--greedy-run N]\n"
-    "                      [--pos N] [--mean] [--loops] [--json]\n"
+    "                      [--pos N] [--mean] [--prompt N] [--loops] [--json]\n"
     "Estimates (does not measure) one decoded token of the HLS kernels on a board: cycles per\n"
     "op, latency, tok/s and DSP/BRAM/URAM against the board's capacity. Trip counts come from\n"
     "a C simulation of llama_forward at that position on zeroed buffers of the shape (the\n"
@@ -41,6 +42,9 @@ const char* kUsage =
     "            chunk, so the text still streams), or seq_len if shorter\n"
     "  --pos     position of the token; default 0\n"
     "  --mean    also the mean over a whole run of seq_len tokens (17 positions traced)\n"
+    "  --prompt  also a prompt of N tokens from --pos through the prefill mode (blocks of 35\n"
+    "            tokens, each weight read once a block): its time, tok/s and the time to\n"
+    "            first token, beside decoding it token by token (each block traced)\n"
     "  --loops   print every loop: trips, II, depth, bytes, cycles\n"
     "  --json    print the estimate as JSON instead of tables\n";
 
@@ -125,9 +129,26 @@ void print_tables(const hls::TokenEstimate& e, const std::string& shape_label, b
     }
 }
 
+void print_prefill(const hls::PrefillEstimate& p, double decode_seconds) {
+    std::printf("\nestimated prefill of a %d-token prompt from position %d (%d kernel runs of up to %d tokens):\n",
+                p.tokens, p.pos, p.blocks, lhk::kPrefillTokens);
+    std::printf("  kernel %.3f ms + host %.3f ms = %.3f ms: %.1f tok/s; time to first token %.3f ms\n",
+                p.kernel_seconds * 1e3, p.host_seconds * 1e3, p.seconds * 1e3, p.tok_per_s, p.seconds * 1e3);
+    std::printf("  the same prompt decoded token by token (host-sampled): %.3f ms (%.1f tok/s): prefill %.1fx\n",
+                decode_seconds * 1e3, p.tokens / decode_seconds, decode_seconds / p.seconds);
+    std::printf("  cycles bound by:");
+    for (const auto& [bound, cycles] : p.bound_cycles)
+        std::printf(" %s %.1f%%", bound.c_str(), 100.0 * double(cycles) / p.kernel_cycles);
+    std::printf("; by op:");
+    for (const auto& [name, cycles] : p.kernel_op_cycles)
+        std::printf(" %s %.1f%%", name.c_str(), 100.0 * cycles / p.kernel_cycles);
+    std::printf("\n");
+}
+
 int run_estimate(int argc, char** argv) {
     std::string shape = "stories15M", model_path, board_path, design_path, precision;
     int pos = 0, group = 0, greedy_run = 0;  // 0: kGreedyChunk, or seq_len if shorter
+    int prompt = 0;                           // 0: no prefill estimate
     hls::DecodeMode mode = hls::DecodeMode::HostSampled;
     bool mean = false, loops = false, as_json = false, shape_given = false;
     FlagParser flags(kUsage);
@@ -139,6 +160,7 @@ int run_estimate(int argc, char** argv) {
         .text({"--board"}, board_path)
         .text({"--design"}, design_path)
         .integer({"--pos"}, pos)
+        .integer({"--prompt"}, prompt)
         .text({"--precision"}, precision)
         .integer({"--group"}, group)
         .value({"--greedy-run"}, [&](const std::string& f, const std::string& v) {
@@ -184,7 +206,19 @@ int run_estimate(int argc, char** argv) {
     if (greedy_run == 0) greedy_run = std::min(kGreedyChunk, c.seq_len);
     if (greedy_run < 1 || greedy_run > c.seq_len)
         throw InputError("--greedy-run: expected 1.." + std::to_string(c.seq_len) + ", found " + std::to_string(greedy_run));
+    if (prompt < 0 || (prompt > 0 && pos + prompt > c.seq_len))
+        throw InputError("--prompt: expected 1.." + std::to_string(c.seq_len - pos) + " tokens from position " +
+                         std::to_string(pos) + ", found " + std::to_string(prompt));
+    if (prompt > 0 && !design_path.empty())
+        throw InputError("--prompt: the prefill mode is the compiled kernels'; not with --design");
     const hls::TokenEstimate e = hls::estimate_token(c, pos, design, board, group_size, mode, greedy_run);
+    std::optional<hls::PrefillEstimate> pre;
+    double decode_prompt_seconds = 0;  // the same prompt token by token (host-sampled forward())
+    if (prompt > 0) {
+        pre = hls::estimate_prefill(c, pos, prompt, board, group_size);
+        decode_prompt_seconds =
+            hls::mean_token_seconds(c, pos, prompt, design, board, group_size) * prompt;
+    }
 
     // The mean over a run: token time is piecewise linear in the position (attention reads
     // pos + 1 rows), so 17 evenly spaced positions and linear interpolation between them.
@@ -215,6 +249,11 @@ int run_estimate(int argc, char** argv) {
             j["run_seconds_estimated"] = run_seconds;
             j["run_tok_per_s_estimated"] = c.seq_len / run_seconds;
         }
+        if (pre) {
+            j["prefill"] = pre->to_json();
+            j["prefill"]["decode_prompt_seconds_estimated"] = decode_prompt_seconds;
+            j["prefill"]["speedup_over_decode_estimated"] = decode_prompt_seconds / pre->seconds;
+        }
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
@@ -228,6 +267,7 @@ int run_estimate(int argc, char** argv) {
     if (mean)
         std::printf("estimated mean over a %d-token run (positions 0..%d, %zu traced): %.1f tok/s\n", c.seq_len,
                     c.seq_len - 1, sampled.size(), c.seq_len / run_seconds);
+    if (pre) print_prefill(*pre, decode_prompt_seconds);
     return 0;
 }
 

@@ -197,6 +197,21 @@ constexpr Datapath kDatapaths[] = {
                      kIntAddCycles + o.L.fadd + 2 * o.L.fmul + o.L.fadd + log2_ceil(o.d.partial_sums) * o.L.fadd +
                      o.L.fcmp + o.io};
      }},
+    // Prefill, the four engines in lockstep: a held beat times a token's lanes, lane tree, the
+    // token's accumulator (revisited every kPrefillGroups trips), the row result's write
+    {LoopId::BlockEngine,
+     [](const Ops& o) -> Timing {
+         return {recurrence_ii(o.L.fadd, lhk::kPrefillGroups),
+                 o.io + o.L.bram + o.L.fmul + o.lanes_tree + o.L.fadd + o.io};
+     }},
+    // Prefill int8: packed multiply, integer tree, the group's int32 sum, int -> float, two
+    // multiplies by the scales, the token's accumulator, the write
+    {LoopId::BlockQ8Engine,
+     [](const Ops& o) -> Timing {
+         return {recurrence_ii(o.L.fadd, lhk::kPrefillGroups),
+                 o.io + o.L.bram + kIntMulCycles + log2_ceil(lhk::q8_cols_per_beat(o.d)) * kIntAddCycles +
+                     kIntAddCycles + o.L.fadd + 2 * o.L.fmul + o.L.fadd + o.io};
+     }},
 };
 
 constexpr bool needs_datapath(lhk::LoopRule r) { return r == lhk::LoopRule::Datapath || r == lhk::LoopRule::Engine; }

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/error.hpp"
 #include "host/shape_trace.hpp"
 
 namespace lhb::hls {
@@ -27,6 +28,7 @@ Op backend_op(lhk::TraceOp op) {
         case lhk::TraceOp::Residual: return Op::Residual;
         case lhk::TraceOp::Quantize: return Op::MatMul;  // part of the int8 matmul, as in cpu-ref
         case lhk::TraceOp::WeightStream: return Op::MatMul;  // the matmuls' weights
+        case lhk::TraceOp::BlockMatMul: return Op::MatMul;
         case lhk::TraceOp::Count: break;
     }
     return Op::Residual;
@@ -204,7 +206,8 @@ TokenEstimate estimate(const Trace& trace, const ModelConfig& c, int pos, const 
                 costs.push_back(lc);
                 int64_t port_traffic = l.bytes;
                 if (readers && lhk::loop_info(l.id).rule == lhk::LoopRule::Engine) {
-                    const int64_t taken = l.trips * l.repeats * engine_weight_bytes(l.id, d, traits);
+                    const int64_t taken =
+                        l.trips * l.repeats / engine_trips_per_beat(l.id) * engine_weight_bytes(l.id, d, traits);
                     weights += double(taken);
                     // A design from a file has no traced reader: its readers move what its engines take.
                     if (!design.compiled) port_traffic += taken;
@@ -349,19 +352,98 @@ json TokenEstimate::to_json() const {
     };
 }
 
-DeviceEstimate to_device_estimate(const TokenEstimate& e, const TokenEstimate* greedy) {
+namespace {
+
+// What the device estimate of a token or a prompt says: its target, time and split by op.
+DeviceEstimate device_estimate(const std::string& board, double clock_mhz, double seconds,
+                               const std::array<double, kNumOps>& op_cycles, json detail) {
     DeviceEstimate d;
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%s @ %.0f MHz (estimated)", e.board.c_str(), e.clock_mhz);
+    std::snprintf(buf, sizeof buf, "%s @ %.0f MHz (estimated)", board.c_str(), clock_mhz);
     d.target = buf;
-    d.token_seconds = e.token_seconds;
-    for (int i = 0; i < kNumOps; ++i) d.op_seconds[size_t(i)] = e.op_cycles[size_t(i)] / (e.clock_mhz * 1e6);
-    d.detail = e.to_json();
+    d.token_seconds = seconds;
+    for (int i = 0; i < kNumOps; ++i) d.op_seconds[size_t(i)] = op_cycles[size_t(i)] / (clock_mhz * 1e6);
+    d.detail = std::move(detail);
+    return d;
+}
+
+}  // namespace
+
+DeviceEstimate to_device_estimate(const TokenEstimate& e, const TokenEstimate* greedy) {
+    DeviceEstimate d = device_estimate(e.board, e.clock_mhz, e.token_seconds, e.op_cycles, e.to_json());
     if (greedy) {
         d.greedy_token_seconds = greedy->token_seconds;
         d.greedy_tokens_per_run = greedy->greedy_chunk;
     }
     return d;
+}
+
+PrefillEstimate estimate_prefill(const ModelConfig& c, int pos, int n, const BoardSpec& board, int group_size) {
+    if (n < 1 || pos < 0 || pos + n > c.seq_len)
+        throw InputError("estimate: a prompt of " + std::to_string(n) + " tokens at position " + std::to_string(pos) +
+                         " does not fit the context of " + std::to_string(c.seq_len));
+    const DesignSpec design = compiled_design();
+    PrefillEstimate p;
+    p.pos = pos;
+    p.tokens = n;
+    p.group_size = group_size;
+    p.precision = precision_label(group_size);
+    for (int first = 0; first < n; first += lhk::kPrefillTokens) {
+        const int m = std::min(lhk::kPrefillTokens, n - first);
+        const bool last = first + m == n;
+        const Trace t = trace_prefill(c, pos + first, m, group_size, last ? lhk::kPromptLogitsLast : lhk::kPromptLogitsNone);
+        const TokenEstimate e = estimate_token(t, c, pos + first, design, board, group_size);
+        p.board = e.board;
+        p.clock_mhz = e.clock_mhz;
+        p.kernel_cycles += e.kernel_cycles;
+        p.block_cycles.push_back(e.kernel_cycles);
+        for (int i = 0; i < kNumOps; ++i) p.op_cycles[size_t(i)] += e.op_cycles[size_t(i)];
+        for (const auto& [name, cy] : e.kernel_op_cycles) p.kernel_op_cycles[name] += cy;
+        for (const auto& [bound, cy] : e.bound_cycles) p.bound_cycles[bound] += cy;
+        p.total_bytes += e.total_bytes;
+        p.resources = e.resources;
+        ++p.blocks;
+        // A run and the sync of the block's ids; after the last, the logits' sync and the sampling.
+        p.host_seconds += (board.host_launch_us + board.host_tokens_sync_us +
+                           (last ? board.host_sync_us + board.host_sampling_us : 0.0)) * 1e-6;
+    }
+    p.kernel_seconds = p.kernel_cycles / (p.clock_mhz * 1e6);
+    p.seconds = p.kernel_seconds + p.host_seconds;
+    p.tok_per_s = p.seconds > 0 ? n / p.seconds : 0;
+    return p;
+}
+
+json PrefillEstimate::to_json() const {
+    json ops = json::object();
+    for (int i = 0; i < kNumOps; ++i) ops[op_name(Op(i))] = op_cycles[size_t(i)];
+    return {{"label", "estimated"},
+            {"pos", pos},
+            {"prompt_tokens", tokens},
+            {"kernel_runs", blocks},
+            {"tokens_per_run", lhk::kPrefillTokens},
+            {"precision", precision},
+            {"group_size", group_size},
+            {"board", board},
+            {"clock_mhz", clock_mhz},
+            {"cycles_by_op_estimated", ops},
+            {"cycles_by_kernel_op_estimated", kernel_op_cycles},
+            {"cycles_by_bound_estimated", bound_cycles},
+            {"cycles_by_run_estimated", block_cycles},
+            {"kernel_cycles_estimated", kernel_cycles},
+            {"kernel_seconds_estimated", kernel_seconds},
+            {"host_seconds_estimated", host_seconds},
+            {"prompt_seconds_estimated", seconds},
+            {"time_to_first_token_seconds_estimated", seconds},
+            {"prefill_tok_per_s_estimated", tok_per_s},
+            {"bytes_total", total_bytes},
+            {"resources_fit", resources.fits},
+            {"resources_estimated",
+             {{"dsp", resources.dsp}, {"bram36", resources.bram36}, {"uram", resources.uram}, {"lut", resources.lut},
+              {"ff", resources.ff}}}};
+}
+
+DeviceEstimate to_device_estimate(const PrefillEstimate& e) {
+    return device_estimate(e.board, e.clock_mhz, e.seconds, e.op_cycles, e.to_json());
 }
 
 }  // namespace lhb::hls

@@ -100,6 +100,29 @@ double mean_token_seconds(const ModelConfig& c, int first, int tokens, const Des
                           const BoardSpec& board, int group_size = 0, DecodeMode mode = DecodeMode::HostSampled,
                           int greedy_chunk = kGreedyChunk, std::vector<int>* positions = nullptr);
 
+// A prompt of n tokens at positions pos..pos+n-1 through llama_forward's prefill mode, as
+// HlsDeviceBackend::forward_batch runs it (the compiled kernels only): one kernel run per
+// block of kPrefillTokens tokens, each traced in C simulation and estimated as a token is
+// (every weight beat read once for its block, the engines' multiply-adds against the DDR
+// per matmul, attention of every token over the cache so far), the classifier once for the
+// last token. `seconds` ends when the host has sampled the token after the prompt: the time
+// to first token.
+struct PrefillEstimate {
+    int pos = 0, tokens = 0, blocks = 0, group_size = 0;
+    std::string precision, board;
+    double clock_mhz = 0;
+    double kernel_cycles = 0, kernel_seconds = 0, host_seconds = 0, seconds = 0, tok_per_s = 0;
+    std::array<double, kNumOps> op_cycles{};         // by lhb::Op, the whole prompt
+    std::map<std::string, double> kernel_op_cycles;  // by kernel op
+    std::map<std::string, int64_t> bound_cycles;     // compute / port / ddr
+    std::vector<double> block_cycles;                // each kernel run's
+    int64_t total_bytes = 0;
+    ResourceEstimate resources;
+    nlohmann::json to_json() const;
+};
+PrefillEstimate estimate_prefill(const ModelConfig& c, int pos, int n, const BoardSpec& board, int group_size = 0);
+DeviceEstimate to_device_estimate(const PrefillEstimate& e);
+
 // For DeviceModel::estimate: `e` host-sampled; `greedy`, if given, the same token decoded
 // greedily on the device.
 DeviceEstimate to_device_estimate(const TokenEstimate& e, const TokenEstimate* greedy = nullptr);

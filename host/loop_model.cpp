@@ -18,10 +18,15 @@ TraceStep single(lhk::LoopId id, int64_t trips, int port = lhk::kNoPort, int64_t
 
 }  // namespace
 
+int64_t engine_trips_per_beat(lhk::LoopId engine) {
+    return engine == lhk::LoopId::BlockEngine || engine == lhk::LoopId::BlockQ8Engine ? lhk::kPrefillGroups : 1;
+}
+
 int io_port(const lhk::Design& d) { return std::max(lhk::kIoPort, std::max(d.weight_ports, d.kv_ports)); }
 
 int64_t engine_weight_bytes(lhk::LoopId engine, const lhk::Design& d, const DesignTraits& t) {
     if (engine == lhk::LoopId::MatQ8Engine) return d.port_bits / 8;
+    if (engine == lhk::LoopId::BlockEngine || engine == lhk::LoopId::BlockQ8Engine) return d.port_bits / 8;
     return std::max<int64_t>(1, std::llround(t.weight_bytes(d.lanes)));
 }
 
@@ -52,8 +57,24 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
     std::vector<TraceStep> steps;
     switch (op.op) {
         case lhk::TraceOp::Embedding:
-            steps.push_back(single(LoopId::EmbedRead, beats(a[0]), a[1] % d.weight_ports, beats(a[0]) * port_bytes));
+            if (a[3] == 1)  // a prompt block's a[0] token ids from the io port
+                steps.push_back(single(LoopId::PromptIds, beats(a[0]), io_port(d), beats(a[0]) * port_bytes));
+            else
+                steps.push_back(single(LoopId::EmbedRead, beats(a[0]), a[1] % d.weight_ports, beats(a[0]) * port_bytes));
             break;
+        case lhk::TraceOp::BlockMatMul: {
+            // Prefill (the compiled kernels' block engines): the int8 steps of a row pair, the
+            // four engines in lockstep, kPrefillGroups trips a beat over engine 0's rows (or
+            // row pairs), their weights from the readers' FIFOs; then a[2] tokens' rows copied.
+            const int rows = a[0], cols = a[1], gs = a[3];
+            const bool q8 = gs > 0;
+            const int per = q8 ? lhk::q8_pair_iters(cols, gs, d) : lhk::row_iters(cols, d);
+            const int64_t units = q8 ? lhk::q8_pairs_on_engine(rows, 0, d) : lhk::rows_on_engine(rows, 0, d);
+            if (q8) steps.push_back(single(LoopId::BlockQ8Steps, per));
+            steps.push_back(single(q8 ? LoopId::BlockQ8Engine : LoopId::BlockEngine, units * per * lhk::kPrefillGroups));
+            if (a[2] > 0) steps.push_back(single(LoopId::BlockCopy, int64_t(a[2]) * lhk::vec_iters(rows, d)));
+            break;
+        }
         case lhk::TraceOp::RmsNorm: {
             const int64_t it = vec_iters(LoopId::RmsScale, a[0]);
             steps.push_back(single(LoopId::RmsSumSq, vec_iters(LoopId::RmsSumSq, a[0])));

@@ -19,8 +19,10 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
 // The bundle of the io port (logits, per-op vectors): the one after the weight and KV ports.
 int io_port(const lhk::Design& d);
 
-// Weight bytes a matmul engine (a loop of rule Engine) takes per trip: `lanes` floats (fp32)
-// or one beat of int8 values (Q8_0).
+// Weight bytes a matmul engine (a loop of rule Engine) takes per beat: `lanes` floats (fp32)
+// or one beat of int8 values (Q8_0, and the prefill engines), and the trips it holds a beat
+// for (1, or kPrefillGroups for the prefill engines).
 int64_t engine_weight_bytes(lhk::LoopId engine, const lhk::Design& d, const DesignTraits& t = {});
+int64_t engine_trips_per_beat(lhk::LoopId engine);
 
 }  // namespace lhb::hls

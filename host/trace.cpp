@@ -93,9 +93,32 @@ Trace trace_forward(const ModelConfig& c, int pos, int group_size, DecodeMode mo
     BeatBuffer logits(layout.logits_beats);
     BeatBuffer tokens(token_beats(1));
     TraceRecorder rec;
-    llama_forward(1 % c.vocab_size, pos, mode == DecodeMode::DeviceGreedy ? 1 : 0, layout.dims, w[0].data(),
+    llama_forward(1 % c.vocab_size, pos, mode == DecodeMode::DeviceGreedy ? 1 : 0, 0, lhk::kPromptLogitsNone,
+                  layout.dims, w[0].data(),
                   w[1].data(), w[2].data(), w[3].data(), w[0].data(), w[1].data(), w[2].data(), w[3].data(),
                   kv[0].data(), kv[1].data(), kv[2].data(), kv[3].data(), logits.data(), tokens.data());
+    return rec.take();
+}
+
+}  // namespace lhb::hls
+
+namespace lhb::hls {
+
+Trace trace_prefill(const ModelConfig& c, int pos, int n, int group_size, int prompt_logits) {
+    const DeviceLayout layout = DeviceLayout::of(c, "trace", group_size);
+    if (pos < 0 || n < 1 || n > lhk::kPrefillTokens || pos + n > c.seq_len)
+        throw InputError("trace: a prompt block of " + std::to_string(n) + " tokens at position " +
+                         std::to_string(pos) + " is outside 1.." + std::to_string(lhk::kPrefillTokens) +
+                         " tokens within 0.." + std::to_string(c.seq_len - 1));
+    std::array<BeatBuffer, kPorts> w;
+    for (int p = 0; p < kPorts; ++p) w[size_t(p)] = BeatBuffer(layout.weight_beats[size_t(p)]);
+    auto kv = make_kv_stripes(layout);
+    BeatBuffer logits(int64_t(layout.logits_beats) * lhk::kPrefillTokens);
+    BeatBuffer tokens(token_beats(lhk::kPrefillTokens));  // zeroed: every id 0
+    TraceRecorder rec;
+    llama_forward(0, pos, 0, n, prompt_logits, layout.dims, w[0].data(), w[1].data(), w[2].data(), w[3].data(),
+                  w[0].data(), w[1].data(), w[2].data(), w[3].data(), kv[0].data(), kv[1].data(), kv[2].data(),
+                  kv[3].data(), logits.data(), tokens.data());
     return rec.take();
 }
 

@@ -15,6 +15,7 @@
 // Co-simulation depth hints (beats): a bound on the buffers, not their size.
 #define LHK_DEPTH_WEIGHTS 16777216
 #define LHK_DEPTH_VECTOR 8192
+#define LHK_DEPTH_LOGITS 280000  // a prompt block's logits: kPrefillTokens x 32000 / 4 beats
 #define LHK_DEPTH_TOKENS 256  // kMaxSeqLen token ids, four per beat
 // Depth of each weight reader's FIFO (beats): kWeightFifoBeats below.
 #define LHK_WEIGHT_FIFO_BEATS 1024
@@ -76,6 +77,24 @@ constexpr int kQ8ChunkGroups = kQ8ScalesPerBeat / kQ8RowsPerBeat;  // groups per
 // whole kQ8Cols slices, so 4 costs one slice (half of it padding) and 12 costs two.
 constexpr int kMaxGroupSize = 64;
 constexpr int kMinGroupSize = 4;
+
+// ---- Prefill (a prompt block through the layers at once) ---------------------------------
+// llama_forward's prefill mode keeps the activations of up to kPrefillTokens prompt tokens
+// on chip and applies each weight beat to all of them (primitives/matmul_block.hpp), so a
+// block costs one weight stream. The engines then bound the time, not the DDR: each clock
+// they apply their four beats to kPrefillTokenLanes tokens, so a beat is held for
+// kPrefillGroups clocks. kPrefillGroups is also the distance at which a token's accumulator
+// is revisited, so it must cover the fadd latency (5 at 300 MHz, 7 at faster clocks: the
+// board file). The token lanes are what the DSPs allow (host/resources.cpp): 4 engines x 5
+// token lanes x 4 lanes = 80 fp32 MACs a clock (320 int8 MACs), 35 tokens in 7 clocks.
+constexpr int kPrefillTokenLanes = 5;
+constexpr int kPrefillGroups = 7;
+constexpr int kPrefillTokens = kPrefillTokenLanes * kPrefillGroups;
+// llama_forward's prompt_logits: which of the block's tokens get logits.
+constexpr int kPromptLogitsNone = 0;   // none: a block before the prompt's last one
+constexpr int kPromptLogitsLast = 1;   // the last token's (logits[0..])
+constexpr int kPromptLogitsEvery = 2;  // every token's, token t's at t * logits_beats
+static_assert(kPrefillGroups >= 7, "a token's accumulator is revisited every kPrefillGroups clocks: at least the fadd latency");
 
 // ---- Derived sizes (do not edit) -------------------------------------------------------
 constexpr int ceil_div_c(int a, int b) { return (a + b - 1) / b; }

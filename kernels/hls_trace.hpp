@@ -28,7 +28,8 @@ namespace lhk {
     X(SwiGLU, "swiglu")                                                                           \
     X(Residual, "residual")                                                                       \
     X(Quantize, "quantize")          /* an activation vector quantized to int8 for Q8_0 matmuls */ \
-    X(WeightStream, "weight-stream") /* a weight port's reader: every matrix of the call */
+    X(WeightStream, "weight-stream") /* a weight port's reader: every matrix of the call */       \
+    X(BlockMatMul, "matmul-block")   /* prefill: one matrix applied to a block of tokens */
 
 // How the estimator counts a loop's cycles (host/cycle_model.cpp). Every loop is pipelined;
 // one that moves bytes on a port is also bounded by the port and the DDR.
@@ -44,6 +45,7 @@ enum class LoopRule : int {
 // vectors on the io port); rule: how its cycles are counted.
 #define LHK_TRACE_LOOPS(X)                                                                                  \
     X(EmbedRead, "embed_read", Embedding, PortCopy)        /* one embedding row from one weight port */     \
+    X(PromptIds, "prompt_ids", Embedding, PortCopy)        /* prefill: the block's token ids from the io port */ \
     X(RmsSumSq, "rms_sumsq", RmsNorm, Datapath)            /* sum of squares */                             \
     X(RmsScale, "rms_scale", RmsNorm, Datapath)            /* normalize, scale by the weight from DDR */    \
     X(MatLoadX, "mat_load_x", MatMul, LocalCopy)           /* input vector copied to every engine */        \
@@ -68,7 +70,11 @@ enum class LoopRule : int {
     X(QuantScale, "quant_scale", Quantize, Datapath)       /* int8: x / scale rounded to int8 */            \
     X(MatQ8Steps, "q8_steps", MatMul, LocalCopy)           /* int8: a row pair's activations, to every engine */ \
     X(MatQ8Engine, "mat_q8_engine", MatMul, Engine)        /* int8: one engine: all beats of its row pairs */ \
-    X(WeightRead, "weight_read", WeightStream, PortCopy)   /* a reader: its port's matrices, into its FIFO */
+    X(WeightRead, "weight_read", WeightStream, PortCopy)   /* a reader: its port's matrices, into its FIFO */ \
+    X(BlockEngine, "mat_block_engine", BlockMatMul, Engine) /* prefill: the four engines, a beat to every token */ \
+    X(BlockQ8Steps, "block_q8_steps", BlockMatMul, LocalCopy) /* prefill int8: what each beat of a row pair needs */ \
+    X(BlockQ8Engine, "mat_block_q8_engine", BlockMatMul, Engine) /* prefill int8: the four engines */ \
+    X(BlockCopy, "block_copy", BlockMatMul, LocalCopy)     /* prefill: the block's row results to their vectors */
 
 #define LHK_TRACE_ID(id, ...) id,
 enum class TraceOp : int { LHK_TRACE_OPS(LHK_TRACE_ID) Count };

@@ -5,6 +5,7 @@
 #include "kernels/llama_layout.hpp"
 #include "kernels/primitives/attention.hpp"
 #include "kernels/primitives/matmul.hpp"
+#include "kernels/primitives/matmul_block.hpp"
 #include "kernels/primitives/matmul_q8.hpp"
 #include "kernels/primitives/quantize.hpp"
 #include "kernels/primitives/rmsnorm.hpp"
@@ -98,17 +99,134 @@ layers:
     quantize_input(xb, dim, d, xq, xs);
 }
 
-// llama_forward's compute process: decode_tokens(steps, pos, d) tokens from `token` at
-// `pos`. steps <= 0: one token, and the host samples the next from the logits. steps > 0:
-// greedy decoding on the device: each token's argmax (found by the classifier's engines as
-// they write their rows) is the next token, so the logits stay on chip and the host pays one
-// launch per `steps` tokens. Token ids go to tokens[], kFloatsPerBeat per beat as int32
-// bits. The host stops at the first BOS (id 1), where llama2.c ends a story; the kernel
-// decodes every token it was asked for, because its readers stream the weights of all of
-// them. One call site each for the layers and the classifier: one copy of their hardware.
-void decode(int token, int pos, int steps, const ModelDims& d, const Beat* t0, const Beat* t1, const Beat* t2,
-            const Beat* t3, Beat* kv0, Beat* kv1, Beat* kv2, Beat* kv3, Beat* logits, Beat* tokens,
-            Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Stream<Beat>& s3) {
+// ---- Prefill: a prompt block through the layers at once ---------------------------------
+
+// The block's token ids from tokens[] (int32 bits, four per beat), each clamped into the
+// vocabulary so that a bad id cannot address outside the embedding table.
+inline void read_prompt_ids(const Beat* tokens, int n, const ModelDims& d, int ids[kPrefillTokens]) {
+    const int nb = vec_beats(n);
+    LHK_TRACE_OP(TraceOp::Embedding, n, kIoPort, 0, 1);
+    LHK_TRACE_LOOP(LoopId::PromptIds, nb, kIoPort, int64_t(nb) * kBeatBytes);
+prompt_ids:
+    for (int i = 0; i < nb; ++i) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=(kPrefillTokens+kFloatsPerBeat-1)/kFloatsPerBeat
+        const Beat b = tokens[i];
+        for (int l = 0; l < kFloatsPerBeat; ++l) {
+#pragma HLS UNROLL
+            const int t = i * kFloatsPerBeat + l;
+            const int id = int(bits_of(b.v[l]));
+            if (t < n) ids[t] = id < 0 || id >= d.vocab_size ? 0 : id;
+        }
+    }
+}
+
+// For int8 models, the block's matmul input rows (n tokens, cols values each) quantized.
+inline void block_quantize(const BlockVectors& x, int n, int cols, const ModelDims& d, BlockQ8& xq,
+                           BlockQ8Scales& xs) {
+    if (!is_q8(d)) return;
+block_quantize:
+    for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
+        quantize_q8(x[t], cols, d.group_size, xq[t], xs[t]);
+    }
+}
+
+// yout = W x for the block (every token's row) for layer matrix m, its weights streamed by
+// the readers once, in the model's precision; with `to`, the first n tokens' rows copied
+// there.
+template <int Cols>
+inline void block_layer_matmul(Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Stream<Beat>& s3,
+                               const ModelDims& d, int m, const BlockVectors& x, const BlockQ8& xq,
+                               const BlockQ8Scales& xs, BlockVectors& yout, float (*to)[Cols], int n) {
+    const int rows = matrix_rows(d, m), cols = matrix_cols(d, m);
+    LHK_TRACE_OP(TraceOp::BlockMatMul, rows, cols, to ? n : 0, d.group_size);
+    block_engines(s0, s1, s2, s3, x, xq, xs, yout, rows, cols, d.group_size);
+    if (to) block_copy<Cols>(yout, to, n, rows);
+}
+
+// The n prompt tokens ids[] at pos..pos+n-1 through every layer, the K and V rows of every
+// position written to the cache: leaves each token's residual stream in x. Each weight beat
+// is read once for the block (block_layer_matmul); the ops between the matmuls run token
+// after token on the block's rows with the decode primitives. Attention of token t reads
+// positions 0..pos+t: every K and V row of the block is stored before any token attends.
+// Long because it is the layer, op after op, as forward_layers is.
+inline void prefill_layers(const int ids[kPrefillTokens], int n, int pos, const ModelDims& d, const Beat* t0,
+                           const Beat* t1, const Beat* t2, const Beat* t3, Beat* kv0, Beat* kv1, Beat* kv2,
+                           Beat* kv3, Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Stream<Beat>& s3,
+                           float x[kPrefillTokens][kMaxDim], float q[kPrefillTokens][kMaxDim],
+                           float k[kPrefillTokens][kMaxDim], float v[kPrefillTokens][kMaxDim], BlockVectors& hb,
+                           BlockVectors& xin, BlockVectors& yout, BlockQ8& xq, BlockQ8Scales& xs) {
+    const int dim = d.dim, hidden = d.hidden_dim, kv_dim = kv_dim_of(d), hs = head_size_of(d);
+    float (*no_copy)[kMaxCols] = nullptr;
+prefill_embed:
+    for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
+        embed(t0, t1, t2, t3, d, ids[t], x[t]);
+    }
+prefill_layers:
+    for (int l = 0; l < d.n_layers; ++l) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxLayers
+    prefill_att_norm:
+        for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
+            rmsnorm(xin[t], x[t], t0 + rms_att_offset(d, l), dim, 0);
+        }
+        block_quantize(xin, n, dim, d, xq, xs);
+        block_layer_matmul<kMaxDim>(s0, s1, s2, s3, d, kWq, xin, xq, xs, yout, q, n);
+        block_layer_matmul<kMaxDim>(s0, s1, s2, s3, d, kWk, xin, xq, xs, yout, k, n);
+        block_layer_matmul<kMaxDim>(s0, s1, s2, s3, d, kWv, xin, xq, xs, yout, v, n);
+    prefill_rope_kv:
+        for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
+            rope(q[t], k[t], pos + t, dim, kv_dim, hs);
+            kv_store(kv0, kv1, kv2, kv3, k[t], v[t], l, pos + t, d);
+        }
+    prefill_attention:
+        for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
+            attention(kv0, kv1, kv2, kv3, q[t], xin[t], l, pos + t, d);
+        }
+        block_quantize(xin, n, dim, d, xq, xs);
+        block_layer_matmul<kMaxCols>(s0, s1, s2, s3, d, kWo, xin, xq, xs, yout, no_copy, n);
+    prefill_att_residual:
+        for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
+            residual_add(x[t], yout[t], dim);
+            rmsnorm(xin[t], x[t], t0 + rms_ffn_offset(d, l), dim, 0);
+        }
+        block_quantize(xin, n, dim, d, xq, xs);
+        block_layer_matmul<kMaxCols>(s0, s1, s2, s3, d, kW1, xin, xq, xs, yout, hb, n);
+        block_layer_matmul<kMaxCols>(s0, s1, s2, s3, d, kW3, xin, xq, xs, yout, no_copy, n);
+    prefill_swiglu:
+        for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
+            swiglu(hb[t], yout[t], hidden);
+        }
+        block_quantize(hb, n, hidden, d, xq, xs);
+        block_layer_matmul<kMaxCols>(s0, s1, s2, s3, d, kW2, hb, xq, xs, yout, no_copy, n);
+    prefill_ffn_residual:
+        for (int t = 0; t < n; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
+            residual_add(x[t], yout[t], dim);
+        }
+    }
+}
+
+// llama_forward's compute process. Decoding (prompt <= 0): decode_tokens(steps, pos, d) tokens
+// from `token` at `pos`. steps <= 0: one token, and the host samples the next from the logits.
+// steps > 0: greedy decoding on the device: each token's argmax (found by the classifier's
+// engines as they write their rows) is the next token, so the logits stay on chip and the
+// host pays one launch per `steps` tokens. Token ids go to tokens[], kFloatsPerBeat per beat
+// as int32 bits. The host stops at the first BOS (id 1), where llama2.c ends a story; the
+// kernel decodes every token it was asked for, because its readers stream the weights of all
+// of them. A prompt block (prompt > 0): prompt_block_tokens ids from tokens[] through the
+// layers at once (prefill_layers), then the classifier for the tokens prompt_logits names.
+// One call site each for the decode layers, the prefill layers and the classifier: one copy
+// of their hardware.
+void decode(int token, int pos, int steps, int prompt, int prompt_logits, const ModelDims& d, const Beat* t0,
+            const Beat* t1, const Beat* t2, const Beat* t3, Beat* kv0, Beat* kv1, Beat* kv2, Beat* kv3,
+            Beat* logits, Beat* tokens, Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Stream<Beat>& s3) {
     float x[kMaxDim], xb[kMaxDim], xb2[kMaxDim], q[kMaxDim], k[kMaxDim], v[kMaxDim];
     float hb[kMaxHidden], hb2[kMaxHidden];
     // int8 models: a matmul input quantized (4 values written per clock, 8 read).
@@ -129,18 +247,63 @@ void decode(int token, int pos, int steps, const ModelDims& d, const Beat* t0, c
 #pragma HLS ARRAY_PARTITION variable=yb dim=1 complete
 #pragma HLS BIND_STORAGE variable=yb type=ram_2p impl=uram
 
-    const bool greedy = steps > 0;
-    const int n = decode_tokens(steps, pos, d);
+    // Prefill: the block's rows. The block engines read kPrefillTokenLanes tokens' beats a
+    // clock from the matmul input (xin, hb; int8: xq, xs) and write two rows of each engine
+    // for those tokens into yout (BRAM: 40 banks of 1376 words fill URAMs badly); the ops
+    // between the matmuls take a token's row kLanes values a clock.
+    float bx[kPrefillTokens][kMaxDim], bq[kPrefillTokens][kMaxDim], bk[kPrefillTokens][kMaxDim],
+        bv[kPrefillTokens][kMaxDim];
+    BlockVectors bhb, xin, yout;
+    BlockQ8 bxq;
+    BlockQ8Scales bxs;
+#pragma HLS ARRAY_PARTITION variable=bx dim=2 cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=bq dim=2 cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=bk dim=2 cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=bv dim=2 cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=bhb dim=1 cyclic factor=kPrefillTokenLanes
+#pragma HLS ARRAY_PARTITION variable=bhb dim=2 cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=xin dim=1 cyclic factor=kPrefillTokenLanes
+#pragma HLS ARRAY_PARTITION variable=xin dim=2 cyclic factor=kLanes
+#pragma HLS ARRAY_PARTITION variable=yout dim=1 cyclic factor=kPrefillTokenLanes
+#pragma HLS ARRAY_PARTITION variable=yout dim=2 cyclic factor=8
+#pragma HLS ARRAY_PARTITION variable=bxq dim=1 cyclic factor=kPrefillTokenLanes
+#pragma HLS ARRAY_PARTITION variable=bxq dim=2 cyclic factor=kQ8Cols
+#pragma HLS ARRAY_PARTITION variable=bxs dim=1 cyclic factor=kPrefillTokenLanes
+#pragma HLS BIND_STORAGE variable=bx type=ram_2p impl=uram
+#pragma HLS BIND_STORAGE variable=bq type=ram_2p impl=uram
+#pragma HLS BIND_STORAGE variable=bk type=ram_2p impl=uram
+#pragma HLS BIND_STORAGE variable=bv type=ram_2p impl=uram
+#pragma HLS BIND_STORAGE variable=bhb type=ram_2p impl=uram
+#pragma HLS BIND_STORAGE variable=xin type=ram_2p impl=uram
+
+    const bool prefill = prompt > 0;
+    const int block = prompt_block_tokens(prompt, pos, d);
+    if (block > 0) {
+        int ids[kPrefillTokens];
+        read_prompt_ids(tokens, block, d, ids);
+        prefill_layers(ids, block, pos, d, t0, t1, t2, t3, kv0, kv1, kv2, kv3, s0, s1, s2, s3, bx, bq, bk, bv, bhb,
+                       xin, yout, bxq, bxs);
+    }
+    const bool greedy = !prefill && steps > 0;
+    const int n = prefill ? prompt_classifier_runs(block, prompt_logits) : decode_tokens(steps, pos, d);
     Beat out;
     for (int l = 0; l < kFloatsPerBeat; ++l) out.v[l] = float_of(0u);
 decode_steps:
     for (int s = 0; s < n; ++s) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSeqLen
-        forward_layers(token, pos + s, d, t0, t1, t2, t3, kv0, kv1, kv2, kv3, s0, s1, s2, s3, x, xb, xb2, q, k, v,
-                       hb, hb2, xq, xs, yb);
-        const int next = is_q8(d) ? matmul_q8_classify(s0, s1, s2, s3, xq, xs, logits, d.vocab_size, d.dim,
+        if (prefill) {
+            // The classifier's input: the final norm of the block's token s, or its last.
+            const int t = prompt_logits == kPromptLogitsEvery ? s : block - 1;
+            rmsnorm(xb, bx[t], t0 + rms_final_offset(d), d.dim, 0);
+            quantize_input(xb, d.dim, d, xq, xs);
+        } else {
+            forward_layers(token, pos + s, d, t0, t1, t2, t3, kv0, kv1, kv2, kv3, s0, s1, s2, s3, x, xb, xb2, q, k,
+                           v, hb, hb2, xq, xs, yb);
+        }
+        Beat* const row_logits = logits + (prefill ? int64_t(s) * logits_beats(d) : 0);
+        const int next = is_q8(d) ? matmul_q8_classify(s0, s1, s2, s3, xq, xs, row_logits, d.vocab_size, d.dim,
                                                        d.group_size, !greedy, kIoPort, yb)
-                                  : matmul_classify(s0, s1, s2, s3, xb, logits, d.vocab_size, d.dim, !greedy,
+                                  : matmul_classify(s0, s1, s2, s3, xb, row_logits, d.vocab_size, d.dim, !greedy,
                                                     kIoPort, yb);
         if (greedy) {
             out.v[s % kFloatsPerBeat] = float_of(uint32_t(next));
@@ -194,7 +357,8 @@ void op_matmul_compute(Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Str
 
 using lhk::Beat;
 
-extern "C" void llama_forward(int token, int pos, int steps, lhk::ModelDims dims, const Beat* w0,
+extern "C" void llama_forward(int token, int pos, int steps, int prompt, int prompt_logits, lhk::ModelDims dims,
+                              const Beat* w0,
                               const Beat* w1, const Beat* w2, const Beat* w3, const Beat* t0, const Beat* t1,
                               const Beat* t2, const Beat* t3, Beat* kv0, Beat* kv1, Beat* kv2, Beat* kv3,
                               Beat* logits, Beat* tokens) {
@@ -210,11 +374,13 @@ extern "C" void llama_forward(int token, int pos, int steps, lhk::ModelDims dims
 #pragma HLS INTERFACE mode=m_axi port=kv1 bundle=tkv1 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
 #pragma HLS INTERFACE mode=m_axi port=kv2 bundle=tkv2 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
 #pragma HLS INTERFACE mode=m_axi port=kv3 bundle=tkv3 offset=slave depth=LHK_DEPTH_WEIGHTS max_write_burst_length=LHK_BURST_BEATS
-#pragma HLS INTERFACE mode=m_axi port=logits bundle=gmem4 offset=slave depth=LHK_DEPTH_VECTOR max_write_burst_length=LHK_BURST_BEATS
+#pragma HLS INTERFACE mode=m_axi port=logits bundle=gmem4 offset=slave depth=LHK_DEPTH_LOGITS max_write_burst_length=LHK_BURST_BEATS
 #pragma HLS INTERFACE mode=m_axi port=tokens bundle=gmem4 offset=slave depth=LHK_DEPTH_TOKENS
 #pragma HLS INTERFACE mode=s_axilite port=token
 #pragma HLS INTERFACE mode=s_axilite port=pos
 #pragma HLS INTERFACE mode=s_axilite port=steps
+#pragma HLS INTERFACE mode=s_axilite port=prompt
+#pragma HLS INTERFACE mode=s_axilite port=prompt_logits
 #pragma HLS INTERFACE mode=s_axilite port=dims
 #pragma HLS INTERFACE mode=s_axilite port=return
     // Five processes: a reader per weight port (w_p on bundle gmem_p: every matrix of every
@@ -229,11 +395,11 @@ extern "C" void llama_forward(int token, int pos, int steps, lhk::ModelDims dims
 #pragma HLS STREAM variable=s1 depth=LHK_WEIGHT_FIFO_BEATS
 #pragma HLS STREAM variable=s2 depth=LHK_WEIGHT_FIFO_BEATS
 #pragma HLS STREAM variable=s3 depth=LHK_WEIGHT_FIFO_BEATS
-    weight_reader(w0, 0, dims, steps, pos, s0);
-    weight_reader(w1, 1, dims, steps, pos, s1);
-    weight_reader(w2, 2, dims, steps, pos, s2);
-    weight_reader(w3, 3, dims, steps, pos, s3);
-    decode(token, pos, steps, dims, t0, t1, t2, t3, kv0, kv1, kv2, kv3, logits, tokens, s0, s1, s2, s3);
+    weight_reader(w0, 0, dims, steps, pos, prompt, prompt_logits, s0);
+    weight_reader(w1, 1, dims, steps, pos, prompt, prompt_logits, s1);
+    weight_reader(w2, 2, dims, steps, pos, prompt, prompt_logits, s2);
+    weight_reader(w3, 3, dims, steps, pos, prompt, prompt_logits, s3);
+    decode(token, pos, steps, prompt, prompt_logits, dims, t0, t1, t2, t3, kv0, kv1, kv2, kv3, logits, tokens, s0, s1, s2, s3);
 }
 
 extern "C" void op_rmsnorm(Beat* out, const Beat* x, const Beat* w, int n) {

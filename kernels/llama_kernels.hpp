@@ -19,16 +19,23 @@ extern "C" {
 // buffers, read by two processes: each port's reader streams every matrix from w_p; the
 // forward pass reads the embedding row and the norms from t_p. Appends k and v of each
 // position to the KV stripes and reads positions 0..pos back.
-//   steps <= 0: one token; writes dims.vocab_size logits (logits_beats(dims) beats) for
-//               the host to sample from. `tokens` is not touched.
-//   steps > 0:  greedy decoding on the device: `token` at pos, then each token's argmax
-//               (llama2.c's sample_argmax) at the next position, `steps` tokens (no further
-//               than seq_len). Writes the decoded ids to tokens[] as int32 bits, four per
-//               beat; the host stops at the first BOS (id 1). `logits` is not touched.
-void llama_forward(int token, int pos, int steps, lhk::ModelDims dims, const lhk::Beat* w0,
-                   const lhk::Beat* w1, const lhk::Beat* w2, const lhk::Beat* w3, const lhk::Beat* t0,
-                   const lhk::Beat* t1, const lhk::Beat* t2, const lhk::Beat* t3, lhk::Beat* kv0,
-                   lhk::Beat* kv1, lhk::Beat* kv2, lhk::Beat* kv3, lhk::Beat* logits, lhk::Beat* tokens);
+//   prompt <= 0, steps <= 0: one token; writes dims.vocab_size logits (logits_beats(dims)
+//               beats) for the host to sample from. `tokens` is not touched.
+//   prompt <= 0, steps > 0: greedy decoding on the device: `token` at pos, then each token's
+//               argmax (llama2.c's sample_argmax) at the next position, `steps` tokens (no
+//               further than seq_len). Writes the decoded ids to tokens[] as int32 bits, four
+//               per beat; the host stops at the first BOS (id 1). `logits` is not touched.
+//   prompt > 0: prefill: a block of min(prompt, kPrefillTokens, seq_len - pos) prompt tokens,
+//               their ids read from tokens[] (int32 bits, four per beat), through the layers
+//               at positions pos.. with each weight beat read once for the whole block; the
+//               K and V rows of every position written. Logits as prompt_logits says
+//               (kPromptLogits*): none, the last token's at logits[0..], or token t's at
+//               logits[t * logits_beats(dims)..]. `token` and `steps` are not used.
+void llama_forward(int token, int pos, int steps, int prompt, int prompt_logits, lhk::ModelDims dims,
+                   const lhk::Beat* w0, const lhk::Beat* w1, const lhk::Beat* w2, const lhk::Beat* w3,
+                   const lhk::Beat* t0, const lhk::Beat* t1, const lhk::Beat* t2, const lhk::Beat* t3,
+                   lhk::Beat* kv0, lhk::Beat* kv1, lhk::Beat* kv2, lhk::Beat* kv3, lhk::Beat* logits,
+                   lhk::Beat* tokens);
 
 // The ops alone, so each can be run and timed by itself on the board.
 // out[n] = w * x / rms(x)

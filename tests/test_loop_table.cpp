@@ -29,13 +29,15 @@ void collect(const hls::Trace& t, Seen* seen) {
             for (const hls::TraceLoop& l : s.loops) (*seen)[l.id].insert(op.op);
 }
 
-// llama_forward in every mode: fp32 and int8 weights, host-sampled and device-greedy.
+// llama_forward in every mode: fp32 and int8 weights, host-sampled, device-greedy and prefill.
 Seen seen_in_forward_passes() {
     Seen seen;
     const ModelConfig c = parse_shape("stories260K");
     for (int gs : {0, 4})  // stories260K: dim 64, hidden 172
         for (hls::DecodeMode mode : {hls::DecodeMode::HostSampled, hls::DecodeMode::DeviceGreedy})
             collect(hls::trace_forward(c, 3, gs, mode), &seen);
+    for (int gs : {0, 4})  // and its prefill mode
+        collect(hls::trace_prefill(c, 3, 5, gs, lhk::kPromptLogitsLast), &seen);
     return seen;
 }
 

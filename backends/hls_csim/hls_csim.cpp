@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/llama_kernels.hpp"
+#include "kernels/primitives/weight_stream.hpp"
 
 namespace lhb {
 namespace {
@@ -33,11 +34,19 @@ public:
     // every weight of the call (61 MB a token for the stories15M shape in fp32): a few
     // tokens at a time keep that small.
     int greedy_tokens_per_run() const override { return 4; }
+    // For the same reason, a prompt block's classifier passes within about 256 MB of FIFO
+    // (stories15M fp32: 7 of its 37 MB passes; stories260K: all 35).
+    int prompt_logits_per_run(const lhk::ModelDims& dims) const override {
+        int64_t bytes = 0;
+        for (int p = 0; p < lhk::kWeightPorts; ++p) bytes += lhk::classifier_weight_beats(dims, p) * lhk::kBeatBytes;
+        return int(std::clamp<int64_t>((int64_t(256) << 20) / std::max<int64_t>(bytes, 1), 1, lhk::kPrefillTokens));
+    }
 
-    void run_forward(int token, int pos, int steps, const lhk::ModelDims& dims, const hls::WeightBuffers& w,
-                     const hls::KvBuffers& kv, hls::DeviceBuffer& logits, hls::DeviceBuffer& tokens) override {
+    void run_forward(int token, int pos, int steps, int prompt, int prompt_logits, const lhk::ModelDims& dims,
+                     const hls::WeightBuffers& w, const hls::KvBuffers& kv, hls::DeviceBuffer& logits,
+                     hls::DeviceBuffer& tokens) override {
         // The weight buffers are both the readers' (w_p) and the tables (t_p).
-        llama_forward(token, pos, steps, dims, at(*w[0]), at(*w[1]), at(*w[2]), at(*w[3]), at(*w[0]), at(*w[1]),
+        llama_forward(token, pos, steps, prompt, prompt_logits, dims, at(*w[0]), at(*w[1]), at(*w[2]), at(*w[3]), at(*w[0]), at(*w[1]),
                       at(*w[2]), at(*w[3]), at(*kv[0]), at(*kv[1]), at(*kv[2]), at(*kv[3]), at(logits), at(tokens));
     }
     void run_rmsnorm(hls::DeviceBuffer& out, hls::DeviceBuffer& x, hls::DeviceBuffer& w, int n) override {

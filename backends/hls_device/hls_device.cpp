@@ -39,7 +39,8 @@ void HlsDeviceBackend::load(const Model& model) {
             kv_[size_t(p)] = runner_->alloc(hls::BufferUse::Kv, p, layout_.kv_beats);
             kv_[size_t(p)]->to_device(layout_.kv_beats);
         }
-        logits_ = runner_->alloc(hls::BufferUse::Logits, 0, layout_.logits_beats);
+        // A prompt block may ask for every token's logits (llama_forward's prompt_logits).
+        logits_ = runner_->alloc(hls::BufferUse::Logits, 0, layout_.logits_beats * lhk::kPrefillTokens);
         tokens_ = runner_->alloc(hls::BufferUse::Tokens, 0, hls::token_beats(lhk::kMaxSeqLen));
     } catch (const InputError&) {
         weights_ = {};
@@ -183,18 +184,18 @@ void HlsDeviceBackend::check_token_pos(int token, int pos) const {
                          std::to_string(c.seq_len) + ")");
 }
 
-void HlsDeviceBackend::run_forward(int token, int pos, int steps) {
+void HlsDeviceBackend::run_forward(int token, int pos, int steps, int prompt, int prompt_logits) {
     hls::WeightBuffers w{};
     hls::KvBuffers kv{};
     for (int p = 0; p < hls::kPorts; ++p) w[size_t(p)] = weights_[size_t(p)].get();
     for (int p = 0; p < lhk::kKvPorts; ++p) kv[size_t(p)] = kv_[size_t(p)].get();
-    runner_->run_forward(token, pos, steps, layout_.dims, w, kv, *logits_, *tokens_);
+    runner_->run_forward(token, pos, steps, prompt, prompt_logits, layout_.dims, w, kv, *logits_, *tokens_);
 }
 
 float* HlsDeviceBackend::forward(int token, int pos) {
     if (!options_.fused) return Backend::forward(token, pos);
     check_token_pos(token, pos);
-    run_forward(token, pos, 0);
+    run_forward(token, pos, 0, 0, lhk::kPromptLogitsNone);
     logits_->from_device(layout_.logits_beats);
     hls::from_beats(logits_->host(), model_->config().vocab_size, state_->logits.data());
     return state_->logits.data();
@@ -203,13 +204,31 @@ float* HlsDeviceBackend::forward(int token, int pos) {
 float* HlsDeviceBackend::forward_batch(const int* tokens, int n, int pos, BatchLogits which, float* all_logits) {
     if (!options_.fused) return Backend::forward_batch(tokens, n, pos, which, all_logits);
     check_batch(tokens, n, pos, which, all_logits);
-    const size_t vocab = size_t(model_->config().vocab_size);
-    float* logits = nullptr;
-    for (int i = 0; i < n; ++i) {
-        logits = forward(tokens[i], pos + i);
-        if (which == BatchLogits::All) std::memcpy(all_logits + size_t(i) * vocab, logits, vocab * sizeof(float));
+    const int vocab = model_->config().vocab_size;
+    // llama_forward's prefill mode, a block of kPrefillTokens at a time (every token's logits:
+    // as many as the runner takes a run): each block's ids to the device, its layers with one
+    // weight stream, logits only where they are wanted.
+    const int block = which == BatchLogits::All ? runner_->prompt_logits_per_run(layout_.dims) : lhk::kPrefillTokens;
+    for (int first = 0; first < n; first += block) {
+        const int m = std::min(block, n - first);
+        const bool last = first + m == n;
+        const int wanted = which == BatchLogits::All ? lhk::kPromptLogitsEvery
+                           : last                    ? lhk::kPromptLogitsLast
+                                                     : lhk::kPromptLogitsNone;
+        lhk::Beat* ids = tokens_->host();
+        for (int i = 0; i < m; ++i) ids[i / lhk::kFloatsPerBeat].v[i % lhk::kFloatsPerBeat] = lhk::float_of(uint32_t(tokens[first + i]));
+        tokens_->to_device(hls::token_beats(m));
+        run_forward(0, pos + first, 0, m, wanted);
+        const int rows = wanted == lhk::kPromptLogitsEvery ? m : wanted == lhk::kPromptLogitsLast ? 1 : 0;
+        if (rows == 0) continue;
+        logits_->from_device(layout_.logits_beats * rows);
+        for (int r = 0; r < rows; ++r) {
+            const lhk::Beat* src = logits_->host() + int64_t(r) * layout_.logits_beats;
+            if (which == BatchLogits::All) hls::from_beats(src, vocab, all_logits + size_t(first + r) * size_t(vocab));
+            if (last && r == rows - 1) hls::from_beats(src, vocab, state_->logits.data());
+        }
     }
-    return logits;
+    return state_->logits.data();
 }
 
 int HlsDeviceBackend::decode_greedy(int token, int pos, int steps, std::vector<int>& out) {
@@ -220,7 +239,7 @@ int HlsDeviceBackend::decode_greedy(int token, int pos, int steps, std::vector<i
     int done = 0;
     while (done < n) {
         const int run = std::min(runner_->greedy_tokens_per_run(), n - done);
-        run_forward(token, pos + done, run);
+        run_forward(token, pos + done, run, 0, lhk::kPromptLogitsNone);
         tokens_->from_device(hls::token_beats(run));
         done += hls::read_token_ids(tokens_->host(), run, c.vocab_size, options_.name.c_str(), out);
         if (out.back() == lhk::kBosToken) break;  // read_token_ids stops at the first BOS
@@ -238,6 +257,13 @@ std::optional<hls::DeviceEstimate> HlsDeviceBackend::estimate(int pos) const {
     const hls::TokenEstimate greedy = hls::estimate_token(model_->config(), pos, hls::compiled_design(), board, gs,
                                                           hls::DecodeMode::DeviceGreedy);
     return hls::to_device_estimate(sampled, &greedy);
+}
+
+std::optional<hls::DeviceEstimate> HlsDeviceBackend::estimate_prefill(int pos, int n) const {
+    if (!options_.models_board || !model_) return std::nullopt;
+    const hls::BoardSpec board =
+        hls::load_board(options_.board.empty() ? hls::default_board_path() : options_.board);
+    return hls::to_device_estimate(hls::estimate_prefill(model_->config(), pos, n, board, layout_.dims.group_size));
 }
 
 }  // namespace lhb

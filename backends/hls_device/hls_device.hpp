@@ -45,21 +45,23 @@ public:
     void swiglu(float* hb, const float* hb2, int n) override;
 
     float* forward(int token, int pos) override;
-    // The KV cache lives on the device, so a prompt goes through llama_forward one token at
-    // a time (logits of every position computed, the ones not asked for dropped).
+    // llama_forward's prefill mode, kPrefillTokens prompt tokens a run: each block's weights
+    // streamed once, its K and V rows written on the device, logits computed only where asked.
     float* forward_batch(const int* tokens, int n, int pos, BatchLogits which, float* all_logits = nullptr) override;
     // llama_forward's greedy mode: a run of tokens per kernel call, as on the board.
     int decode_greedy(int token, int pos, int steps, std::vector<int>& out) override;
     // The board estimate when options.models_board (else none).
     std::optional<hls::DeviceEstimate> estimate(int pos) const override;
+    // The prompt through the prefill mode, block by block (hls::estimate_prefill).
+    std::optional<hls::DeviceEstimate> estimate_prefill(int pos, int n) const override;
 
 private:
     using BufferPtr = std::unique_ptr<hls::DeviceBuffer>;
 
     void upload_weights(const Model& model);
     void check_token_pos(int token, int pos) const;
-    // llama_forward on the loaded model's buffers.
-    void run_forward(int token, int pos, int steps);
+    // llama_forward on the loaded model's buffers (prompt > 0: a prompt block, its ids in tokens_).
+    void run_forward(int token, int pos, int steps, int prompt, int prompt_logits);
     // Where a matmul's weights are: the model's region in the weight buffers, or `own`
     // filled with w packed on its own.
     hls::MatrixRegions matrix_regions(const WeightMatrix& w, std::array<BufferPtr, hls::kPorts>& own);

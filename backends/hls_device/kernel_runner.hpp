@@ -60,8 +60,12 @@ public:
     virtual std::unique_ptr<DeviceBuffer> alloc(BufferUse use, int port, int64_t beats) = 0;
     // Greedy tokens one llama_forward run may decode.
     virtual int greedy_tokens_per_run() const = 0;
+    // Tokens of a prompt block whose logits one llama_forward run may compute (1..kPrefillTokens):
+    // each is a classifier pass through the weight readers.
+    virtual int prompt_logits_per_run(const lhk::ModelDims& dims) const = 0;
 
-    virtual void run_forward(int token, int pos, int steps, const lhk::ModelDims& dims,
+    // llama_forward (prompt > 0: a prompt block, its ids in `tokens`; kernels/llama_kernels.hpp).
+    virtual void run_forward(int token, int pos, int steps, int prompt, int prompt_logits, const lhk::ModelDims& dims,
                              const WeightBuffers& weights, const KvBuffers& kv, DeviceBuffer& logits,
                              DeviceBuffer& tokens) = 0;
     virtual void run_rmsnorm(DeviceBuffer& out, DeviceBuffer& x, DeviceBuffer& w, int n) = 0;

@@ -7,9 +7,10 @@
 // their scales inline; the same bitstream runs both (ModelDims::group_size, op_matmul's
 // group_size argument). Per token: one run of llama_forward and one sync of the logits;
 // greedy decoding runs llama_forward once for the whole run of tokens and syncs only their
-// ids. Per-op mode (fused = false) runs the op_* kernels one by one; each op's time then
-// includes the syncs of its inputs and outputs, which is what the board really pays for an
-// op run alone.
+// ids; a prompt goes through llama_forward's prefill mode a block at a time (its ids synced
+// in, the logits it asks for out). Per-op mode (fused = false) runs the op_* kernels one by
+// one; each op's time then includes the syncs of its inputs and outputs, which is what the
+// board really pays for an op run alone.
 #include <xrt/xrt_bo.h>
 #include <xrt/xrt_device.h>
 #include <xrt/xrt_kernel.h>
@@ -33,6 +34,8 @@ enum ForwardArg {
     kToken = 0,
     kPos,
     kSteps,
+    kPrompt,
+    kPromptLogits,
     kDims,
     kW0,
     kT0 = kW0 + kPorts,  // the same buffers again: the tables the forward pass reads
@@ -97,11 +100,15 @@ public:
 
     // One run decodes the whole sequence: the ids buffer holds kMaxSeqLen of them.
     int greedy_tokens_per_run() const override { return lhk::kMaxSeqLen; }
+    // The logits buffer holds a whole block's.
+    int prompt_logits_per_run(const lhk::ModelDims&) const override { return lhk::kPrefillTokens; }
 
-    void run_forward(int token, int pos, int steps, const lhk::ModelDims& dims, const hls::WeightBuffers& w,
-                     const hls::KvBuffers& kv, hls::DeviceBuffer& logits, hls::DeviceBuffer& tokens) override {
-        forward_(token, pos, steps, dims, bo(*w[0]), bo(*w[1]), bo(*w[2]), bo(*w[3]), bo(*w[0]), bo(*w[1]),
-                 bo(*w[2]), bo(*w[3]), bo(*kv[0]), bo(*kv[1]), bo(*kv[2]), bo(*kv[3]), bo(logits), bo(tokens))
+    void run_forward(int token, int pos, int steps, int prompt, int prompt_logits, const lhk::ModelDims& dims,
+                     const hls::WeightBuffers& w, const hls::KvBuffers& kv, hls::DeviceBuffer& logits,
+                     hls::DeviceBuffer& tokens) override {
+        forward_(token, pos, steps, prompt, prompt_logits, dims, bo(*w[0]), bo(*w[1]), bo(*w[2]), bo(*w[3]),
+                 bo(*w[0]), bo(*w[1]), bo(*w[2]), bo(*w[3]), bo(*kv[0]), bo(*kv[1]), bo(*kv[2]), bo(*kv[3]),
+                 bo(logits), bo(tokens))
             .wait();
     }
     void run_rmsnorm(hls::DeviceBuffer& out, hls::DeviceBuffer& x, hls::DeviceBuffer& w, int n) override {

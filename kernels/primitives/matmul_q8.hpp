@@ -57,57 +57,77 @@ inline void mul2_shared(int a, int b, int x, int* ax, int* bx) {
 #endif
 }
 
+// Where beat b of a row pair is in the layout (llama_layout.hpp), whatever the activations:
+// a scale beat, a slice of a group's weights (its first column, how many of its kQ8Cols
+// columns are real, the group and its place in the chunk, whether it ends the group), or
+// padding after the last chunk (all zero).
+struct Q8Beat {
+    int col;         // first column of the slice
+    uint8_t width;   // real columns in the slice (0 on scale and padding beats)
+    uint8_t scales;  // 1: a scale beat
+    uint8_t ends;    // 1: the last beat of a group
+    uint8_t slot;    // the group's place in its chunk
+    int group;
+};
+
+// A row pair's beats in order: per chunk a scale beat, then each group's slices.
+struct Q8BeatWalk {
+    int groups, slices, gs;
+    int g = 0, k = 0, slot = 0, col = 0;  // group, slice in the group, group in the chunk, group's first column
+    bool scale_next = true;
+    Q8BeatWalk(int cols, int group_size) : groups(cols / group_size), slices(ceil_div(group_size, kQ8Cols)), gs(group_size) {}
+    Q8Beat next() {
+#pragma HLS INLINE
+        Q8Beat at{0, 0, 0, 0, 0, 0};
+        if (g >= groups) return at;
+        if (scale_next) {
+            at.scales = 1;
+            scale_next = false;
+            return at;
+        }
+        const int left = gs - k * kQ8Cols;
+        at.col = col + k * kQ8Cols;
+        at.width = uint8_t(left < kQ8Cols ? left : kQ8Cols);
+        at.group = g;
+        at.slot = uint8_t(slot);
+        if (k == slices - 1) {
+            at.ends = 1;
+            k = 0;
+            col += gs;
+            ++g;
+            if (slot == kQ8ChunkGroups - 1) {
+                slot = 0;
+                scale_next = true;
+            } else {
+                ++slot;
+            }
+        } else {
+            ++k;
+        }
+        return at;
+    }
+};
+
 // The steps of a row pair of `cols` columns in groups of gs, from the quantized activations,
 // into every engine's copy: per chunk a scale beat, then each group's weight beats.
 inline void q8_steps(const int8_t* xq, const float* xs, int cols, int gs,
                      Q8Step steps[kWeightPorts][kMaxQ8PairBeats], int pb) {
-    const int groups = cols / gs;
-    const int slices = ceil_div(gs, kQ8Cols);  // weight beats per group
     LHK_TRACE_LOOP(LoopId::MatQ8Steps, pb, kNoPort, 0);
-    int g = 0, k = 0, slot = 0;  // group, weight beat in the group, group in the chunk
-    int col = 0;                 // first column of group g
-    bool scale_next = true;
+    Q8BeatWalk walk(cols, gs);
 q8_steps:
     for (int b = 0; b < pb; ++b) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=kPartialSums max=kMaxQ8PairBeats
+        const Q8Beat at = walk.next();
         Q8Step st;
         for (int l = 0; l < kQ8Cols; ++l) {
 #pragma HLS UNROLL
-            st.xq[l] = 0;
+            st.xq[l] = l < at.width ? xq[at.col + l] : int8_t(0);
         }
-        st.xs = 0.0f;
-        st.scales = 0;
-        st.ends = 0;
-        st.slot = 0;
-        if (g < groups) {
-            if (scale_next) {
-                st.scales = 1;
-                scale_next = false;
-            } else {
-                for (int l = 0; l < kQ8Cols; ++l) {
-#pragma HLS UNROLL
-                    const int c = k * kQ8Cols + l;
-                    st.xq[l] = c < gs ? xq[col + c] : int8_t(0);
-                }
-                st.xs = xs[g];
-                st.slot = uint8_t(slot);
-                if (k == slices - 1) {
-                    st.ends = 1;
-                    k = 0;
-                    col += gs;
-                    ++g;
-                    if (slot == kQ8ChunkGroups - 1) {
-                        slot = 0;
-                        scale_next = true;
-                    } else {
-                        ++slot;
-                    }
-                } else {
-                    ++k;
-                }
-            }
-        }
+        st.xs = at.width > 0 ? xs[at.group] : 0.0f;
+        st.scales = at.scales;
+        st.ends = at.ends;
+        st.slot = at.slot;
         for (int e = 0; e < kWeightPorts; ++e) {
 #pragma HLS UNROLL
             steps[e][b] = st;

@@ -19,14 +19,30 @@ inline int decode_tokens(int steps, int pos, const ModelDims& d) {
     return n < 1 ? 0 : n > kMaxSeqLen ? kMaxSeqLen : n;
 }
 
-// Beats one token's matmuls read from weight port `port`.
-inline int64_t token_weight_beats(const ModelDims& d, int port) {
+// Tokens of a prompt block (llama_forward's `prompt`): at most kPrefillTokens, no further
+// than seq_len; 0 when prompt <= 0 (decoding).
+inline int prompt_block_tokens(int prompt, int pos, const ModelDims& d) {
+    const int left = d.seq_len - pos;
+    const int n = prompt < left ? prompt : left;
+    return n < 1 ? 0 : n > kPrefillTokens ? kPrefillTokens : n;
+}
+// Classifier runs of a prompt block of n tokens whose logits `prompt_logits` asks for.
+inline int prompt_classifier_runs(int n, int prompt_logits) {
+    return prompt_logits == kPromptLogitsEvery ? n : prompt_logits == kPromptLogitsLast && n > 0 ? 1 : 0;
+}
+
+// Beats one pass through the layers' matmuls reads from weight port `port`, and the
+// classifier's.
+inline int64_t layers_weight_beats(const ModelDims& d, int port) {
     int64_t layer = 0;
     for (int k = 0; k < kMatricesPerLayer; ++k) {
 #pragma HLS UNROLL
         layer += engine_beats(matrix_rows(d, k), matrix_cols(d, k), d.group_size, port);
     }
-    return layer * d.n_layers + engine_beats(d.vocab_size, d.dim, d.group_size, port);
+    return layer * d.n_layers;
+}
+inline int64_t classifier_weight_beats(const ModelDims& d, int port) {
+    return engine_beats(d.vocab_size, d.dim, d.group_size, port);
 }
 
 // `beats` beats from w + offset into s: one pipelined loop, so the m_axi adapter issues
@@ -40,26 +56,43 @@ stream_region:
     }
 }
 
-// Everything engine `port` reads for `tokens` tokens (llama_forward's readers).
-inline void weight_reader(const Beat* w, int port, ModelDims d, int steps, int pos, Stream<Beat>& s) {
-    const int tokens = decode_tokens(steps, pos, d);
-    const int64_t per_token = token_weight_beats(d, port);
-    LHK_TRACE_OP(TraceOp::WeightStream, port, int32_t(per_token), tokens, 0);
-    LHK_TRACE_LOOP(LoopId::WeightRead, per_token * tokens, port, per_token * tokens * kBeatBytes);
-reader_tokens:
-    for (int t = 0; t < tokens; ++t) {
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSeqLen
-    reader_layers:
-        for (int l = 0; l < d.n_layers; ++l) {
+// Every matrix of one pass through the layers, in the order the forward pass uses them.
+inline void stream_layers(const Beat* w, int port, const ModelDims& d, Stream<Beat>& s) {
+reader_layers:
+    for (int l = 0; l < d.n_layers; ++l) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxLayers
-        reader_matrices:
-            for (int k = 0; k < kMatricesPerLayer; ++k) {
-                const int m = kMatmulOrder[k];
-                stream_region(w, matrix_offset(d, port, l, m),
-                              engine_beats(matrix_rows(d, m), matrix_cols(d, m), d.group_size, port), s);
-            }
+    reader_matrices:
+        for (int k = 0; k < kMatricesPerLayer; ++k) {
+            const int m = kMatmulOrder[k];
+            stream_region(w, matrix_offset(d, port, l, m),
+                          engine_beats(matrix_rows(d, m), matrix_cols(d, m), d.group_size, port), s);
         }
-        stream_region(w, classifier_offset(d, port), engine_beats(d.vocab_size, d.dim, d.group_size, port), s);
+    }
+}
+
+// Everything engine `port` reads in one llama_forward call (its readers). Decoding: the
+// layers and the classifier of every token. A prompt block: the layers once (every weight
+// beat serves the whole block), then the classifier once for each token that gets logits.
+inline void weight_reader(const Beat* w, int port, ModelDims d, int steps, int pos, int prompt, int prompt_logits,
+                          Stream<Beat>& s) {
+    const bool prefill = prompt > 0;
+    const int block = prompt_block_tokens(prompt, pos, d);
+    const int passes = prefill ? (block > 0 ? 1 : 0) : decode_tokens(steps, pos, d);
+    const int classifiers = prefill ? prompt_classifier_runs(block, prompt_logits) : 0;
+    const int64_t layers = layers_weight_beats(d, port), cls = classifier_weight_beats(d, port);
+    const int64_t per_pass = prefill ? layers + cls * classifiers : layers + cls;
+    LHK_TRACE_OP(TraceOp::WeightStream, port, int32_t(per_pass), passes, 0);
+    LHK_TRACE_LOOP(LoopId::WeightRead, per_pass * passes, port, per_pass * passes * kBeatBytes);
+reader_tokens:
+    for (int t = 0; t < passes; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSeqLen
+        stream_layers(w, port, d, s);
+        if (!prefill) stream_region(w, classifier_offset(d, port), cls, s);
+    }
+reader_prompt_logits:
+    for (int c = 0; c < classifiers; ++c) {
+#pragma HLS LOOP_TRIPCOUNT min=0 max=kPrefillTokens
+        stream_region(w, classifier_offset(d, port), cls, s);
     }
 }
 
