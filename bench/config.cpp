@@ -193,6 +193,7 @@ std::string resolve(const std::string& dir, const std::string& path) {
 const std::vector<std::string> kTopKeys = {
     "$schema",     "name",          "description",     "models",  "backends",
     "precisions",  "threads",       "prompt_tokens",   "prompt",  "generate_tokens",
+    "n_prompt",    "n_gen",         "n_depth",         "depth",
     "warmup",      "repetitions",   "correctness_steps", "board", "xclbin",
     "published",   "out"};
 const std::vector<std::string> kModelKeys = {"name", "path", "tokenizer", "shape", "seed"};
@@ -276,13 +277,24 @@ RunConfig parse_config(const std::string& text, const std::string& file) {
     // the top-level axes
     cfg.threads = root.contains("threads") ? c.thread_list(root["threads"], "/threads")
                                            : std::vector<int>{1};
-    cfg.prompt_tokens = root.contains("prompt_tokens")
-                            ? c.int_list(root["prompt_tokens"], "/prompt_tokens", 1, kMaxTokens)
-                            : std::vector<int>{32};
+    // Each length axis under llama-bench's name or this project's older one, not both.
+    auto axis = [&](std::initializer_list<const char*> keys, int lo, std::vector<int> fallback, std::string& key) {
+        const char* given = nullptr;
+        for (const char* k : keys) {
+            if (!root.contains(k)) continue;
+            if (given) c.fail_text(std::string("/") + k, std::string("the same axis as /") + given + "; expected one of them");
+            given = k;
+        }
+        if (!given) return fallback;
+        key = given;
+        return c.int_list(root[given], "/" + key, lo, kMaxTokens);
+    };
+    cfg.prompt_tokens = axis({"n_prompt", "prompt_tokens"}, 1, {32}, cfg.prompt_key);
+    // The first generated token is left out of decode tok/s, so at least 2.
+    cfg.generate_tokens = axis({"n_gen", "generate_tokens"}, 2, {64}, cfg.generate_key);
+    cfg.depth_tokens = axis({"n_depth", "depth"}, 0, {0}, cfg.depth_key);
     if (root.contains("prompt")) cfg.prompt = c.string(root["prompt"], "/prompt");
     else cfg.prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun.";
-    if (root.contains("generate_tokens"))
-        cfg.generate_tokens = c.integer(root["generate_tokens"], "/generate_tokens", 2, kMaxTokens);
     if (root.contains("warmup")) cfg.warmup = c.integer(root["warmup"], "/warmup", 0, 100);
     if (root.contains("repetitions")) cfg.repetitions = c.integer(root["repetitions"], "/repetitions", 1, 1000);
     if (root.contains("correctness_steps"))

@@ -51,9 +51,13 @@ struct RunConfig {
     std::vector<BackendEntry> backends;
     std::vector<std::string> precisions;  // "fp32", "int8"
     std::vector<int> threads;
-    std::vector<int> prompt_tokens;
+    // The llama-bench axes (docs/config.md): every point is a prompt of P tokens then G
+    // generated ones, with D tokens already in the KV cache, for each P x G x D.
+    std::vector<int> prompt_tokens;    // "n_prompt" (or "prompt_tokens")
+    std::vector<int> generate_tokens;  // "n_gen" (or "generate_tokens")
+    std::vector<int> depth_tokens;     // "n_depth" (or "depth"), default [0]
+    std::string prompt_key = "prompt_tokens", generate_key = "generate_tokens", depth_key = "n_depth";  // as written
     std::string prompt;  // text encoded for the prompt when a tokenizer is present
-    int generate_tokens = 64;
     int warmup = 1;
     int repetitions = 3;
     int correctness_steps = 32;

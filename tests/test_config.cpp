@@ -61,7 +61,7 @@ TEST(Config, EveryFieldIsRead) {
     EXPECT_EQ(c.threads, (std::vector<int>{1, 2}));
     EXPECT_EQ(c.prompt_tokens, (std::vector<int>{8, 16}));
     EXPECT_EQ(c.prompt, "Hello");
-    EXPECT_EQ(c.generate_tokens, 10);
+    EXPECT_EQ(c.generate_tokens, (std::vector<int>{10}));
     EXPECT_EQ(c.warmup, 0);
     EXPECT_EQ(c.repetitions, 5);
     EXPECT_EQ(c.correctness_steps, 7);
@@ -82,6 +82,45 @@ TEST(Config, BackendObjectsCarryTheirOwnThreadsAndOptions) {
     EXPECT_TRUE(c.backends[0].threads.empty());
     EXPECT_EQ(c.backends[1].threads, (std::vector<int>{1, 2}));
     EXPECT_FALSE(c.backends[1].fused);
+}
+
+// llama-bench's axes: n_prompt, n_gen, n_depth (each a list or one value), or the older names.
+TEST(Config, LlamaBenchAxesAreReadUnderEitherName) {
+    RunConfig c = parse_config(valid_config(R"(, "n_prompt": [32, 128], "n_gen": [16, 64], "n_depth": [0, 256])"),
+                               "c.json");
+    EXPECT_EQ(c.prompt_tokens, (std::vector<int>{32, 128}));
+    EXPECT_EQ(c.generate_tokens, (std::vector<int>{16, 64}));
+    EXPECT_EQ(c.depth_tokens, (std::vector<int>{0, 256}));
+    EXPECT_EQ(c.prompt_key, "n_prompt");
+    EXPECT_EQ(c.generate_key, "n_gen");
+    RunConfig d = parse_config(valid_config(R"(, "prompt_tokens": 8, "generate_tokens": [4], "depth": 16)"), "c.json");
+    EXPECT_EQ(d.prompt_tokens, std::vector<int>{8});
+    EXPECT_EQ(d.generate_tokens, std::vector<int>{4});
+    EXPECT_EQ(d.depth_tokens, std::vector<int>{16});
+    EXPECT_EQ(d.depth_key, "depth");
+    RunConfig defaults = parse_config(valid_config(), "c.json");
+    EXPECT_EQ(defaults.prompt_tokens, std::vector<int>{32});
+    EXPECT_EQ(defaults.generate_tokens, std::vector<int>{64});
+    EXPECT_EQ(defaults.depth_tokens, std::vector<int>{0});
+}
+
+TEST(ConfigErrors, LlamaBenchAxesNameTheFieldAndWhatWasExpected) {
+    EXPECT_EQ(error_of(valid_config(R"(, "n_prompt": [32, 0])")),
+              "cfg/c.json: /n_prompt/1: expected an integer in [1, 1048576], found integer 0");
+    EXPECT_EQ(error_of(valid_config(R"(, "n_gen": [64, 1])")),
+              "cfg/c.json: /n_gen/1: expected an integer in [2, 1048576], found integer 1");
+    EXPECT_EQ(error_of(valid_config(R"(, "n_depth": -1)")),
+              "cfg/c.json: /n_depth: expected an integer in [0, 1048576], found integer -1");
+    EXPECT_EQ(error_of(valid_config(R"(, "n_depth": [0, 0])")),
+              "cfg/c.json: /n_depth/1: expected a value not already listed, found integer 0");
+    EXPECT_EQ(error_of(valid_config(R"(, "n_gen": "64")")),
+              "cfg/c.json: /n_gen: expected a non-empty array of integers in [2, 1048576], found string \"64\"");
+    EXPECT_EQ(error_of(valid_config(R"(, "n_prompt": [8], "prompt_tokens": [8])")),
+              "cfg/c.json: /prompt_tokens: the same axis as /n_prompt; expected one of them");
+    EXPECT_EQ(error_of(valid_config(R"(, "depth": 8, "n_depth": [8])")),
+              "cfg/c.json: /depth: the same axis as /n_depth; expected one of them");
+    std::string err = error_of(valid_config(R"(, "n_dpeth": [8])"));
+    EXPECT_NE(err.find("did you mean \"n_depth\"?"), std::string::npos) << err;
 }
 
 // --- one test per kind of mistake --------------------------------------------------------
@@ -204,6 +243,18 @@ TEST(ConfigErrors, BenchRunReportsOneLineAndWritesNothing) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_EQ(r.err, "error: " + dir.file("c.json") + ": /repetitions: expected an integer in [1, 1000], found integer -4\n");
     EXPECT_TRUE(r.out.empty());
+    EXPECT_FALSE(fs::exists(dir.file("out")));
+}
+
+// With a depth, the message names the depth axis and the sum under the names the config used.
+TEST(ConfigErrors, DepthPlusPromptPlusGeneratedBeyondTheContextIsRefused) {
+    test::TempDir dir;
+    test::write_file(dir.file("c.json"),
+                     valid_config(R"(, "n_depth": [0, 400], "n_prompt": [64], "n_gen": [16, 64], "out": "out")"));
+    auto r = test::run_bench("run '" + dir.file("c.json") + "' --quiet");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err, "error: " + dir.file("c.json") +
+                         ": /n_depth: expected n_depth + n_prompt + n_gen <= tiny's seq_len 512, found 400 + 64 + 64\n");
     EXPECT_FALSE(fs::exists(dir.file("out")));
 }
 

@@ -21,7 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kPngs = {"tok_s.png", "ops.png", "roofline.png", "latency.png"};
+const std::vector<std::string> kPngs = {"tok_s.png", "ops.png", "roofline.png", "latency.png", "prefill.png"};
 const std::vector<std::string> kTables = {"results-table",   "not-measured-table", "correctness-table",
                                           "ops-table",       "published-table",    "environment-table",
                                           "models-table",    "config",             "board"};
@@ -152,7 +152,7 @@ TEST_F(Report, HeadlessChromiumLoadsEveryResourceAndTakesAScreenshot) {
         ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
         const std::string dom = read_file(profile.file("dom"));
         // Set by the page's own script once every image has loaded (or failed).
-        EXPECT_NE(dom.find("data-images=\"4\""), std::string::npos) << dom.substr(0, 300);
+        EXPECT_NE(dom.find("data-images=\"" + std::to_string(kPngs.size()) + "\""), std::string::npos) << dom.substr(0, 300);
         EXPECT_NE(dom.find("data-missing-images=\"0\""), std::string::npos) << dom.substr(0, 300);
     }
     {
@@ -212,7 +212,7 @@ TEST(ReportInput, ABadResultsFileIsRefusedWithOneLine) {
                             dir.file("err") + "'";
     int status = std::system(cmd.c_str());
     EXPECT_EQ(WEXITSTATUS(status), 2);
-    EXPECT_EQ(read_file(dir.file("err")), "report: " + dir.file("r.json") + ": /schema_version: expected 1 to 3, found 99\n");
+    EXPECT_EQ(read_file(dir.file("err")), "report: " + dir.file("r.json") + ": /schema_version: expected 1 to 4, found 99\n");
     EXPECT_FALSE(fs::exists(dir.file("index.html")));
 }
 

@@ -1,0 +1,223 @@
+// The sweep's llama-bench axes (n_prompt x n_gen x n_depth) and the order of its passes: one
+// short run of a synthetic stories260K-shaped model on cpu-ref and hls-csim, its rows, files
+// and the order in which its points were measured.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "bench/config.hpp"
+#include "bench/formats.hpp"
+#include "bench/results.hpp"
+#include "bench/sweep.hpp"
+#include "core/registry.hpp"
+#include "core/sampler.hpp"
+#include "core/synth.hpp"
+#include "tests/json_schema_lite.hpp"
+#include "tests/test_support.hpp"
+
+namespace lhb::bench {
+namespace {
+
+using nlohmann::json;
+
+struct PassRecord {
+    std::string point, phase;
+    int round;
+};
+
+// One run for the whole suite: 2 prompt lengths x 1 generate length x 2 depths, 2 rounds.
+class RunAxes : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = new test::TempDir;
+        json cfg = {{"name", "axes"},
+                    {"models", {{{"name", "tiny"}, {"path", "absent.bin"}, {"shape", "stories260K"}}}},
+                    {"backends", {"cpu-ref", "hls-csim"}},
+                    {"n_prompt", {4, 8}},
+                    {"n_gen", {4}},
+                    {"n_depth", {0, 8}},
+                    {"warmup", 1},
+                    {"repetitions", 2},
+                    {"correctness_steps", 4},
+                    {"board", test::source_dir() + "/configs/boards/zcu106.json"},
+                    {"out", "out"}};
+        test::write_file(dir_->file("c.json"), cfg.dump());
+        SweepOptions options;
+        options.quiet = true;
+        options.bandwidth_seconds = 0.02;
+        passes_ = new std::vector<PassRecord>;
+        options.on_pass = [](const std::string& point, const std::string& phase, int round) {
+            passes_->push_back({point, phase, round});
+        };
+        results_ = new json(run_sweep(load_config(dir_->file("c.json")), options));
+    }
+    static void TearDownTestSuite() {
+        delete results_;
+        delete passes_;
+        delete dir_;
+    }
+    static std::vector<const json*> rows(const std::string& kind, const std::string& backend = "cpu-ref") {
+        std::vector<const json*> out;
+        for (const json& r : (*results_)["rows"])
+            if (r["kind"] == kind && r["backend"] == backend) out.push_back(&r);
+        return out;
+    }
+    static inline test::TempDir* dir_ = nullptr;
+    static inline json* results_ = nullptr;
+    static inline std::vector<PassRecord>* passes_ = nullptr;
+};
+
+TEST_F(RunAxes, EveryPointOfTheAxesHasARowWithItsTestNameDepthAndTtft) {
+    ASSERT_EQ((*results_)["complete"], true);
+    std::vector<std::string> tests;
+    for (const json* r : rows("measured")) {
+        SCOPED_TRACE((*r)["id"].get<std::string>());
+        EXPECT_EQ((*r)["status"], "ok") << (*r)["reason"];
+        tests.push_back((*r)["test"]);
+        const int depth = (*r)["depth_tokens"], prompt = (*r)["prompt_tokens"];
+        EXPECT_EQ((*r)["generate_tokens"], 4);
+        EXPECT_EQ((*r)["decode_ms_by_position"]["first_position"], depth + prompt);
+        EXPECT_GT((*r)["prefill_tok_s"].get<double>(), 0);
+        EXPECT_GT((*r)["decode_tok_s"].get<double>(), 0);
+        // TTFT: the prompt and the first decoded token, so longer than the first token alone.
+        ASSERT_TRUE((*r)["ttft_ms"].is_number());
+        EXPECT_EQ((*r)["ttft"]["ms"]["n"], 2);
+        EXPECT_GT((*r)["ttft_ms"].get<double>(), 0);
+        EXPECT_GT((*r)["ttft"]["ms"]["max"].get<double>(), (*r)["decode_ms_by_position"]["ms"][0].get<double>() * 0.5);
+        if (depth > 0) {
+            EXPECT_NE((*r)["id"].get<std::string>().find("/d" + std::to_string(depth) + "/"), std::string::npos);
+        }
+    }
+    EXPECT_EQ(tests, (std::vector<std::string>{"pp4+tg4", "pp8+tg4", "pp4+tg4@d8", "pp8+tg4@d8"}));
+}
+
+TEST_F(RunAxes, PointsAreMeasuredRoundRobinNotBackToBack) {
+    // cpu-ref's measured passes: every point once per round, rounds in order.
+    std::vector<std::pair<std::string, int>> measured;
+    for (const PassRecord& p : *passes_)
+        if (p.phase == "measure" && p.point.find(" cpu-ref ") != std::string::npos) measured.push_back({p.point, p.round});
+    ASSERT_EQ(measured.size(), 8u);  // 4 points x 2 rounds
+    for (size_t i = 0; i < measured.size(); ++i) {
+        EXPECT_EQ(measured[i].second, int(i / 4)) << measured[i].first;
+        EXPECT_EQ(measured[i].first, measured[i % 4].first) << "round " << measured[i].second;
+        if (i > 0) {
+            EXPECT_NE(measured[i].first, measured[i - 1].first) << "a point ran twice in a row";
+        }
+    }
+    // Warmups come before any measured pass, and each round's op profiles after its passes.
+    std::map<std::string, int> first_measure;
+    for (size_t i = 0; i < passes_->size(); ++i) {
+        const PassRecord& p = (*passes_)[i];
+        if (p.phase == "measure") first_measure.try_emplace(p.point, int(i));
+    }
+    for (size_t i = 0; i < passes_->size(); ++i) {
+        const PassRecord& p = (*passes_)[i];
+        if (p.phase == "warmup" || p.phase == "op warmup") {
+            EXPECT_LT(int(i), first_measure.at(p.point)) << p.point;
+        }
+    }
+}
+
+TEST_F(RunAxes, RooflineUsesTheBandwidthOfEachRoundAndNeverShowsAFractionAboveOne) {
+    for (const json& r : (*results_)["rows"]) {
+        SCOPED_TRACE(r["id"].get<std::string>());
+        const json& f = r.contains("roofline") ? r["roofline"]["fraction"] : json();
+        if (f.is_number() && f.get<double>() > 1) {
+            EXPECT_EQ(r["unstable"], true);
+        }
+        if (r["kind"] != "measured" || r["status"] != "ok") continue;
+        ASSERT_EQ(r["roofline"]["bandwidth_by_round"].size(), 2u);
+        if (r["unstable"] == true) {
+            EXPECT_TRUE(f.is_null());
+            EXPECT_GT(r["roofline"]["fraction_unstable"].get<double>(), 1);
+        } else {
+            EXPECT_GT(f.get<double>(), 0);
+            EXPECT_LE(f.get<double>(), 1);
+        }
+    }
+    // The same invariant in every printer: no fraction above 1 in the table, CSV or exports.
+    for (const auto& row : export_rows(*results_)) {
+        const auto& f = row["roofline_fraction"];
+        if (f.is_number()) {
+            EXPECT_LE(f.get<double>(), 1) << row["id"];
+        }
+    }
+}
+
+TEST_F(RunAxes, CsvJsonAndTheTableCarryTheAxesAndTtft) {
+    const std::string csv = results_csv(*results_);
+    const std::string header = csv.substr(0, csv.find('\n'));
+    for (const char* col : {",depth_tokens,", ",test,", ",ttft_ms,"})
+        EXPECT_NE(header.find(col), std::string::npos) << col << " in " << header;
+    EXPECT_NE(csv.find(",pp8+tg4@d8,"), std::string::npos);
+    const std::string md = results_markdown(*results_);
+    EXPECT_NE(md.find("| TTFT ms |"), std::string::npos) << md;
+    EXPECT_NE(md.find("| pp4+tg4@d8 |"), std::string::npos) << md;
+    int depth8 = 0;
+    for (const auto& row : export_rows(*results_)) {
+        if (row["kind"] != "measured" || row["backends"] != "cpu-ref") continue;
+        EXPECT_TRUE(row["ttft_ms"].is_number()) << row["id"];
+        EXPECT_TRUE(row["n_depth"].is_number()) << row["id"];
+        depth8 += row["n_depth"] == 8 && row["test"].get<std::string>().ends_with("@d8");
+    }
+    EXPECT_EQ(depth8, 2);
+    auto errors = test::SchemaLite(json::parse(test::read_file(test::source_dir() + "/docs/results.schema.json")))
+                      .validate(*results_);
+    EXPECT_TRUE(errors.empty()) << errors.size() << " errors, first: " << (errors.empty() ? "" : errors[0]);
+}
+
+// An estimated row's prefill and TTFT come from the device's prefill estimate
+// (estimate_prefill) or are absent; they are never made up from the decode estimates.
+TEST_F(RunAxes, EstimatedRowsHaveAPrefillAndTtftOnlyFromThePrefillEstimate) {
+    const auto est = rows("estimated", "hls-csim");
+    ASSERT_EQ(est.size(), 4u);
+    for (const json* r : est) {
+        SCOPED_TRACE((*r)["id"].get<std::string>());
+        EXPECT_GT((*r)["decode_tok_s"].get<double>(), 0);
+        EXPECT_EQ((*r)["prefill_tok_s"].is_number(), (*r)["ttft_ms"].is_number());
+        if ((*r)["ttft_ms"].is_number()) {
+            EXPECT_GT((*r)["ttft_ms"].get<double>(), (*r)["decode_ms_by_position"]["ms"][0].get<double>());
+        }
+    }
+}
+
+// The sweep and `bench generate` run every prompt through forward_batch: every backend that
+// can run here, fused and op by op, must take a prompt of several blocks and agree with its
+// own forward() (same greedy token; logits within what the correctness check allows).
+TEST(PromptBatch, EveryBackendRunsABatchedPromptLikeItsForward) {
+    test::TempDir dir;
+    write_synthetic_model(parse_shape("stories260K"), dir.file("m.bin"), 1);
+    Model model = Model::open(dir.file("m.bin"));
+    const int vocab = model.config().vocab_size, n = 2 * Backend::kBatchBlock + 3;
+    std::vector<int> tokens(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) tokens[size_t(i)] = i == 0 ? 1 : 3 + (i * 7919) % (vocab - 3);
+    int tried = 0;
+    for (const BackendFactory* f : BackendRegistry::all()) {
+        for (bool fused : {true, false}) {
+            BackendOptions o;
+            o.threads = 1;
+            o.fused = fused;
+            if (f->available && !f->available(o).available) continue;
+            SCOPED_TRACE(f->name + (fused ? "" : " (op by op)"));
+            auto one = BackendRegistry::create(f->name, o), batched = BackendRegistry::create(f->name, o);
+            one->load(model);
+            batched->load(model);
+            std::vector<float> want;
+            for (int i = 0; i < n; ++i) {
+                const float* l = one->forward(tokens[size_t(i)], i);
+                if (i == n - 1) want.assign(l, l + vocab);
+            }
+            const float* got = batched->forward_batch(tokens.data(), n, 0, BatchLogits::Last);
+            float max_err = 0;
+            for (int i = 0; i < vocab; ++i) max_err = std::max(max_err, std::fabs(got[i] - want[size_t(i)]));
+            EXPECT_LT(max_err, 1e-3f);
+            EXPECT_EQ(sample_argmax(got, vocab), sample_argmax(want.data(), vocab));
+            ++tried;
+        }
+    }
+    EXPECT_GE(tried, 4);  // cpu-ref, openmp and hls-csim at least, in both modes
+}
+
+}  // namespace
+}  // namespace lhb::bench
