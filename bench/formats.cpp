@@ -37,6 +37,10 @@ json depth_of(const json& row) {
     return at_path(row, {"generate_tokens"}).is_number() && at_path(row, {"prompt_tokens"}).is_number() ? json(0) : json(nullptr);
 }
 
+bool prefill_only(const json& row) {
+    return at_path(row, {"prompt_tokens"}).is_number() && !at_path(row, {"generate_tokens"}).is_number();
+}
+
 json ns_per_token(const json& ms) { return ms.is_number() ? json(ms.get<double>() * 1e6) : json(nullptr); }
 
 std::string model_type(const ExportSource& s) {
@@ -80,8 +84,14 @@ const std::vector<ExportField>& export_fields() {
         {"test_time", T::String, [](S s) { return at_path(s.run, {"started_at"}); }},
         {"avg_ns", T::Number, [](S s) { return ns_per_token(at_path(s.row, {"decode", "ms_per_token", "mean"})); }},
         {"stddev_ns", T::Number, [](S s) { return ns_per_token(stddev(s.row, {"decode", "ms_per_token", "mean"})); }},
-        {"avg_ts", T::Number, [](S s) { return mean_or(s.row, {"decode", "tok_s", "mean"}, "decode_tok_s"); }},
-        {"stddev_ts", T::Number, [](S s) { return stddev(s.row, {"decode", "tok_s", "mean"}); }},
+        // A prefill-only point (llama-bench's pp test) has its prefill t/s here, as llama-bench.
+        {"avg_ts", T::Number, [](S s) {
+             return prefill_only(s.row) ? mean_or(s.row, {"prefill", "tok_s", "mean"}, "prefill_tok_s")
+                                        : mean_or(s.row, {"decode", "tok_s", "mean"}, "decode_tok_s");
+         }},
+        {"stddev_ts", T::Number, [](S s) {
+             return stddev(s.row, prefill_only(s.row) ? RowPath{"prefill", "tok_s", "mean"} : RowPath{"decode", "tok_s", "mean"});
+         }},
         {"id", T::String, [](S s) { return at_path(s.row, {"id"}); }},
         {"kind", T::String, [](S s) { return at_path(s.row, {"kind"}); }},
         {"weights", T::String, [](S s) { return at_path(s.row, {"weights"}); }},

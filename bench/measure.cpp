@@ -90,8 +90,10 @@ Pass run_pass(Backend& backend, const std::vector<int>& tokens, const PassShape&
     // loop, which samples inside the timed region). The first decoded token is timed but
     // left out of tok/s, as llama2.c leaves out its first iteration; it ends the TTFT.
     int token = logits ? sample_argmax(logits, vocab) : 1;
-    pass.decode_seconds.reserve(size_t(shape.generate));
-    for (int i = 0; i < shape.generate; ++i) {
+    // A prefill-only point (llama-bench's pp test) still decodes one token: its TTFT.
+    const int decode = shape.generate > 0 ? shape.generate : (P > 0 ? 1 : 0);
+    pass.decode_seconds.reserve(size_t(decode));
+    for (int i = 0; i < decode; ++i) {
         if (stop_requested()) {
             pass.interrupted = true;
             break;

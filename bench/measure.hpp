@@ -30,7 +30,8 @@ inline bool stop_requested() { return g_stop_requested != 0; }
 // What one pass runs, as llama-bench's tests: `depth` tokens into the KV cache first,
 // untimed (llama-bench's -d), then a prompt of `prompt` tokens timed as one batched forward
 // pass (prefill), then `generate` greedy tokens, each timed from its forward pass to its
-// argmax (decode at depth depth + prompt).
+// argmax (decode at depth depth + prompt). With no generated tokens (a prefill-only point)
+// one token is still decoded, for the time to first token.
 struct PassShape {
     int depth = 0;
     int prompt = 0;

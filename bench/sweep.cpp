@@ -155,10 +155,12 @@ const Model& model_for(PreparedModel& m, const std::string& precision, const std
 
 // ---------------------------------------------------------------- rows
 
-// "pp32 tg64", "pp32 tg64 d512": the lengths of a point, for labels and ids.
+// "pp32 tg64", "pp128", "tg64 d512": the lengths of a point, for labels and ids.
 std::string lengths_text(const PassShape& s, char sep) {
-    return "pp" + std::to_string(s.prompt) + sep + "tg" + std::to_string(s.generate) +
-           (s.depth > 0 ? sep + ("d" + std::to_string(s.depth)) : "");
+    std::string t = s.prompt > 0 ? "pp" + std::to_string(s.prompt) : "";
+    if (s.generate > 0) t += (t.empty() ? "" : std::string(1, sep)) + "tg" + std::to_string(s.generate);
+    if (s.depth > 0) t += sep + ("d" + std::to_string(s.depth));
+    return t;
 }
 
 std::string point_label(const std::string& model, const std::string& backend, const std::string& precision,
@@ -178,8 +180,8 @@ ResultRow point_row(const PreparedModel& m, const std::string& backend, const st
     ResultRow r(point_id(m.entry->name, backend, precision, threads, shape, kind), kind, m.entry->name,
                 m.synthetic ? "synthetic" : "real", backend, precision);
     r.threads = threads;
-    r.prompt_tokens = shape.prompt;
-    r.generate_tokens = shape.generate;
+    if (shape.prompt > 0) r.prompt_tokens = shape.prompt;
+    if (shape.generate > 0) r.generate_tokens = shape.generate;
     r.depth_tokens = shape.depth;
     return r;
 }
@@ -342,6 +344,19 @@ std::optional<double> board_value(const json& board, const char* section, const 
 
 // ---------------------------------------------------------------- the run's parts
 
+// The points of every unit, at each depth: the combined ones (prompt_tokens x
+// generate_tokens), then llama-bench's prefill-only (n_prompt) and decode-only (n_gen) ones.
+std::vector<PassShape> plan_points(const RunConfig& cfg) {
+    std::vector<PassShape> points;
+    for (int d : cfg.depth_tokens) {
+        for (int p : cfg.prompt_tokens)
+            for (int g : cfg.generate_tokens) points.push_back({d, p, g});
+        for (int p : cfg.pp_tokens) points.push_back({d, p, 0});
+        for (int g : cfg.tg_tokens) points.push_back({d, 0, g});
+    }
+    return points;
+}
+
 // The top of the results document: what ran, where, and how each figure is measured.
 json results_header(const RunConfig& cfg) {
     json results;
@@ -404,22 +419,27 @@ BoardInfo load_board(const RunConfig& cfg) {
     return b;
 }
 
-// Every length against each model's seq_len (from the file's header, or the shape it will
-// be synthesized with), before anything is written, so a mistake costs nothing.
+// Every point's positions against each model's seq_len (from the file's header, or the
+// shape it will be synthesized with), before anything is written, so a mistake costs nothing.
 void check_lengths(const RunConfig& cfg) {
-    const int max_prompt = *std::max_element(cfg.prompt_tokens.begin(), cfg.prompt_tokens.end());
-    const int max_gen = *std::max_element(cfg.generate_tokens.begin(), cfg.generate_tokens.end());
-    const int max_depth = *std::max_element(cfg.depth_tokens.begin(), cfg.depth_tokens.end());
     for (const ModelEntry& e : cfg.models) {
         const ModelConfig mc = fs::is_regular_file(e.path) ? Model::open(e.path).config() : parse_shape(e.shape);
-        if (int64_t(max_depth) + max_prompt + max_gen > mc.seq_len) {
-            const std::string sum = cfg.prompt_key + " + " + cfg.generate_key;
-            const std::string found = std::to_string(max_prompt) + " + " + std::to_string(max_gen);
-            const std::string limit = " <= " + e.name + "'s seq_len " + std::to_string(mc.seq_len) + ", found ";
-            if (max_depth == 0)
-                throw InputError(cfg.file + ": /" + cfg.prompt_key + ": expected " + sum + limit + found);
-            throw InputError(cfg.file + ": /" + cfg.depth_key + ": expected " + cfg.depth_key + " + " + sum + limit +
-                             std::to_string(max_depth) + " + " + found);
+        for (const PassShape& s : plan_points(cfg)) {
+            // A prefill-only point decodes one token, for its time to first token.
+            const int decoded = s.generate > 0 ? s.generate : 1;
+            if (int64_t(s.depth) + s.prompt + decoded <= mc.seq_len) continue;
+            std::string sum = s.generate == 0 ? "n_prompt + 1" : s.prompt == 0 ? "n_gen" : "prompt_tokens + generate_tokens";
+            std::string found = s.generate == 0   ? std::to_string(s.prompt) + " + 1"
+                                : s.prompt == 0 ? std::to_string(s.generate)
+                                                : std::to_string(s.prompt) + " + " + std::to_string(s.generate);
+            std::string field = s.generate == 0 ? "n_prompt" : s.prompt == 0 ? "n_gen" : "prompt_tokens";
+            if (s.depth > 0) {
+                field = cfg.depth_key;
+                sum = cfg.depth_key + " + " + sum;
+                found = std::to_string(s.depth) + " + " + found;
+            }
+            throw InputError(cfg.file + ": /" + field + ": expected " + sum + " <= " + e.name + "'s seq_len " +
+                             std::to_string(mc.seq_len) + ", found " + found);
         }
         if (cfg.correctness_steps > mc.seq_len)
             throw InputError(cfg.file + ": /correctness_steps: expected at most " + e.name + "'s seq_len " +
@@ -443,8 +463,8 @@ std::unique_ptr<PreparedModel> prepare_model(const ModelEntry& e, const RunConfi
         m->tokenizer.emplace(gguf_tokenizer(*m->model->gguf()));  // the file's own vocabulary
     m->prompt_source = m->tokenizer ? "text" : "token ids";
     // One token sequence per depth + prompt length: the depth's tokens, then the prompt's.
-    for (int d : cfg.depth_tokens)
-        for (int p : cfg.prompt_tokens) m->prompts.try_emplace(d + p, make_prompt(*m, cfg.prompt, d + p));
+    for (const PassShape& s : plan_points(cfg))
+        m->prompts.try_emplace(s.depth + s.prompt, make_prompt(*m, cfg.prompt, s.depth + s.prompt));
     progress.start("measuring host read bandwidth over a " + e.name + "-sized buffer");
     m->bandwidth = measure_read_bandwidth(0, m->model->weight_bytes_per_token(), options.bandwidth_seconds);
     m->info = {{"name", e.name},
@@ -528,15 +548,6 @@ std::vector<Unit> plan_units(const RunConfig& cfg) {
     return units;
 }
 
-// The points of every unit: each depth, then each prompt length, then each generate length.
-std::vector<PassShape> plan_points(const RunConfig& cfg) {
-    std::vector<PassShape> points;
-    for (int d : cfg.depth_tokens)
-        for (int p : cfg.prompt_tokens)
-            for (int g : cfg.generate_tokens) points.push_back({d, p, g});
-    return points;
-}
-
 // The state of the sweep while its units run.
 class Sweep {
 public:
@@ -570,6 +581,8 @@ private:
     bool measure_rounds(const Unit& u, Prepared& p, std::vector<PointRun>& runs, std::vector<Bandwidth>& bandwidths);
     Pass pass(const Unit& u, Backend& backend, const PointRun& run, const char* phase, int round, PassOptions o);
     void finish_point(const Unit& u, Prepared& p, const PointRun& run, const std::vector<Bandwidth>& bandwidths);
+    static void add_decode_figures(ResultRow& r, const Model& model, const PointRun& run,
+                                   const std::vector<Bandwidth>& bandwidths);
     void skip(const Unit& u, const PassShape& shape, const std::string& status, const std::string& reason);
     PreparedModel& model(const Unit& u) const { return *models_[u.model]; }
     std::string label(const Unit& u, const PassShape& shape) const {
@@ -732,7 +745,7 @@ bool Sweep::measure_rounds(const Unit& u, Prepared& p, std::vector<PointRun>& ru
             if (pass(u, *p.backend, run, "warmup", -1, {}).interrupted) return false;
     if (cfg_.warmup > 0)
         for (PointRun& run : runs)
-            if (pass(u, opb, run, "op warmup", -1, {}).interrupted) return false;
+            if (run.shape.generate >= 2 && pass(u, opb, run, "op warmup", -1, {}).interrupted) return false;
     const double bandwidth_seconds = options_.bandwidth_seconds / cfg_.repetitions;
     const int64_t working_set = p.model->weight_bytes_per_token();
     for (int r = 0; r < cfg_.repetitions; ++r) {
@@ -745,12 +758,14 @@ bool Sweep::measure_rounds(const Unit& u, Prepared& p, std::vector<PointRun>& ru
             Pass timed = pass(u, *p.backend, run, "measure", r, o);
             if (timed.interrupted) return false;
             run.throughput.add(std::move(timed), run.shape);
+            if (run.shape.generate < 2) continue;  // a prefill-only point: no decode to compare
             const int first = run.shape.depth + run.shape.prompt;
             const double bytes = mean_bytes_per_token(*p.model, first + 1, first + run.shape.generate - 1);
             const double roof = roofline_tok_per_s(bytes, bw);
             run.fraction_by_round.push_back(roof > 0 ? run.throughput.decode_tok_s.back() / roof : 0.0);
         }
         for (PointRun& run : runs) {
+            if (run.shape.generate < 2) continue;
             Pass plain = pass(u, opb, run, "ops untimed", r, {});
             if (plain.interrupted) return false;
             PassOptions o;
@@ -763,14 +778,14 @@ bool Sweep::measure_rounds(const Unit& u, Prepared& p, std::vector<PointRun>& ru
     return true;
 }
 
-// A measured point's row from its rounds, and for a backend that models a device the
-// estimated row beside it.
+// A measured point's row from its rounds (its prefill figures when it has a prompt, its
+// decode figures when it decodes), and for a backend that models a device the estimated
+// row beside it.
 void Sweep::finish_point(const Unit& u, Prepared& p, const PointRun& run, const std::vector<Bandwidth>& bandwidths) {
     PreparedModel& m = model(u);
     const BackendEntry& b = *u.backend;
     const PassShape& s = run.shape;
     const Throughput& t = run.throughput;
-    const OpProfile& prof = run.profile;
     ResultRow r = point_row(m, b.name, u.precision, u.threads, s, "measured");
     json& d = r.details;
     d["fused"] = b.fused;
@@ -780,27 +795,50 @@ void Sweep::finish_point(const Unit& u, Prepared& p, const PointRun& run, const 
         r.status = "failed";
         r.reason = "correctness check failed: " + p.correctness["summary"].get<std::string>();
     }
-    Stats dec = summarize(t.decode_tok_s), pre = summarize(t.prefill_tok_s), ttft = summarize(t.ttft_ms);
+    std::string outcome = r.status;
+    if (s.prompt > 0) {
+        const Stats pre = summarize(t.prefill_tok_s), ttft = summarize(t.ttft_ms);
+        r.prefill_tok_s = pre.median;
+        r.ttft_ms = ttft.median;
+        d["prefill"] = {{"tok_s", to_json(pre)}};
+        d["ttft"] = {{"ms", to_json(ttft)}};
+        outcome += ", prefill " + fixed(pre.median, 2) + " tok/s";
+    }
+    if (s.generate >= 2) {
+        add_decode_figures(r, *p.model, run, bandwidths);
+        outcome += ", decode " + fixed(*r.decode_tok_s, 2) + " tok/s";
+    }
+    std::optional<ResultRow> est = estimated_row(m, *p.model, r, t, s, board_.ddr_bytes_per_s);
+    if (est) d["estimated_row"] = est->id;
+    rows_.push_back(r);
+    if (est) rows_.push_back(std::move(*est));
+    progress_.finish(label(u, s), outcome);
+}
+
+// Decode tok/s, latency by position, the op profile and the roofline of a decoding point.
+void Sweep::add_decode_figures(ResultRow& r, const Model& model, const PointRun& run,
+                               const std::vector<Bandwidth>& bandwidths) {
+    const PassShape& s = run.shape;
+    const Throughput& t = run.throughput;
+    const OpProfile& prof = run.profile;
+    json& d = r.details;
+    const Stats dec = summarize(t.decode_tok_s);
     r.decode_tok_s = dec.median;
-    r.prefill_tok_s = pre.median;
-    if (ttft.n > 0) r.ttft_ms = ttft.median;
     d["decode"] = {{"tok_s", to_json(dec)}, {"ms_per_token", to_json(summarize(t.decode_ms_per_token))}};
-    d["prefill"] = {{"tok_s", to_json(pre)}};
-    if (ttft.n > 0) d["ttft"] = {{"ms", to_json(ttft)}};
     d["decode_ms_by_position"] = {{"first_position", s.depth + s.prompt}, {"ms", round_ms(t.decode_ms_by_position())}};
     if (prof.any_op_time) {
         std::array<double, kNumOps> ms{};
         for (int op = 0; op < kNumOps; ++op) ms[size_t(op)] = median(prof.op_ms_per_token[size_t(op)]);
         r.op_ms_per_token = ops_json(ms, median(prof.other_ms_per_token));
     }
-    d["op_profile"] = {{"path", b.fused ? "op by op (separate instance, fused = false)" : "op by op"},
+    d["op_profile"] = {{"path", r.details["fused"] == true ? "op by op (separate instance, fused = false)" : "op by op"},
                        {"ops_reported", prof.any_op_time},
                        {"untimed_ms_per_token", median(prof.untimed_ms_per_token)},
                        {"timed_ms_per_token", median(prof.timed_ms_per_token)},
                        {"timer_overhead", prof.timer_overhead()},
                        {"repetitions", int(prof.timed_ms_per_token.size())}};
     const int first = s.depth + s.prompt;
-    const double bytes = mean_bytes_per_token(*p.model, first + 1, first + s.generate - 1);
+    const double bytes = mean_bytes_per_token(model, first + 1, first + s.generate - 1);
     std::vector<double> bw_by_round;
     for (const Bandwidth& bw : bandwidths) bw_by_round.push_back(bw.bytes_per_second);
     const double bw = median(bw_by_round);
@@ -821,13 +859,6 @@ void Sweep::finish_point(const Unit& u, Prepared& p, const PointRun& run, const 
         d["roofline"]["fraction"] = nullptr;
         d["roofline"]["fraction_unstable"] = fraction;
     }
-    std::optional<ResultRow> est = estimated_row(m, *p.model, r, t, s, board_.ddr_bytes_per_s);
-    if (est) d["estimated_row"] = est->id;
-    rows_.push_back(r);
-    if (est) rows_.push_back(std::move(*est));
-    char outcome[128];
-    std::snprintf(outcome, sizeof outcome, "%s, decode %.2f tok/s", r.status.c_str(), dec.median);
-    progress_.finish(label(u, s), outcome);
 }
 
 }  // namespace

@@ -51,6 +51,15 @@ GenerateResult generate(Backend& backend, const Tokenizer& tokenizer, Sampler& s
     r.tokens.push_back(token);
     int pos = 0;
     bool ended = false;  // a BOS came: the sequence is over
+    // The token that follows position pos: echoed and fed on, or the end at a BOS.
+    auto advance = [&](int next) {
+        pos++;
+        if (next == 1) return !(ended = true);
+        print_piece(tokenizer.decode(token, next), out);
+        r.tokens.push_back(next);
+        token = next;
+        return true;
+    };
     // A prompt of more than one token runs as one batched forward pass (positions
     // 0..n_prompt-1, fewer when steps ends inside it) and is echoed as llama2.c echoes it
     // while forcing it. Forced positions draw nothing from the sampler's RNG, in llama2.c as
@@ -60,17 +69,8 @@ GenerateResult generate(Backend& backend, const Tokenizer& tokenizer, Sampler& s
     if (n_prompt > 1) {
         const int n = std::min(n_prompt, steps);
         float* logits = backend.forward_batch(prompt_tokens.data(), n, 0, BatchLogits::Last);
-        for (int i = 0; i < n && !ended; ++i) {
-            const int next = i + 1 < n_prompt ? prompt_tokens[size_t(i) + 1] : sampler.sample(logits);
-            pos++;
-            if (next == 1) {
-                ended = true;
-                break;
-            }
-            print_piece(tokenizer.decode(token, next), out);
-            r.tokens.push_back(next);
-            token = next;
-        }
+        for (int i = 0; i < n && !ended; ++i)
+            advance(i + 1 < n_prompt ? prompt_tokens[size_t(i) + 1] : sampler.sample(logits));
         start_clock(pos);
     }
     // Past the prompt (or after a one-token prompt, from position 0). Greedy sampling goes
@@ -84,27 +84,12 @@ GenerateResult generate(Backend& backend, const Tokenizer& tokenizer, Sampler& s
             chunk.clear();
             backend.decode_greedy(token, pos, started ? std::min(kGreedyChunk, steps - pos) : 1, chunk);
             if (chunk.empty()) break;
-            for (int next : chunk) {
-                pos++;
-                if (next == 1) {
-                    ended = true;
-                    break;
-                }
-                print_piece(tokenizer.decode(token, next), out);
-                r.tokens.push_back(next);
-                token = next;
-            }
+            for (int next : chunk)
+                if (!advance(next)) break;
             start_clock(pos);
             continue;
         }
-        float* logits = backend.forward(token, pos);
-        const int next = sampler.sample(logits);
-        pos++;
-        if (next == 1) break;  // BOS ends the sequence
-        print_piece(tokenizer.decode(token, next), out);
-        r.tokens.push_back(next);
-        token = next;
-        start_clock(pos);
+        if (advance(sampler.sample(backend.forward(token, pos)))) start_clock(pos);
     }
     std::fputc('\n', out);
     std::fflush(out);

@@ -26,7 +26,8 @@ struct PassRecord {
     int round;
 };
 
-// One run for the whole suite: 2 prompt lengths x 1 generate length x 2 depths, 2 rounds.
+// One run for the whole suite, at depths 0 and 8: a combined point (pp4+tg4), a
+// prefill-only one (pp8) and a decode-only one (tg6); 2 rounds.
 class RunAxes : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
@@ -34,8 +35,10 @@ protected:
         json cfg = {{"name", "axes"},
                     {"models", {{{"name", "tiny"}, {"path", "absent.bin"}, {"shape", "stories260K"}}}},
                     {"backends", {"cpu-ref", "hls-csim"}},
-                    {"n_prompt", {4, 8}},
-                    {"n_gen", {4}},
+                    {"prompt_tokens", {4}},
+                    {"generate_tokens", {4}},
+                    {"n_prompt", {8}},
+                    {"n_gen", {6}},
                     {"n_depth", {0, 8}},
                     {"warmup", 1},
                     {"repetitions", 2},
@@ -75,21 +78,32 @@ TEST_F(RunAxes, EveryPointOfTheAxesHasARowWithItsTestNameDepthAndTtft) {
         SCOPED_TRACE((*r)["id"].get<std::string>());
         EXPECT_EQ((*r)["status"], "ok") << (*r)["reason"];
         tests.push_back((*r)["test"]);
-        const int depth = (*r)["depth_tokens"], prompt = (*r)["prompt_tokens"];
-        EXPECT_EQ((*r)["generate_tokens"], 4);
-        EXPECT_EQ((*r)["decode_ms_by_position"]["first_position"], depth + prompt);
-        EXPECT_GT((*r)["prefill_tok_s"].get<double>(), 0);
-        EXPECT_GT((*r)["decode_tok_s"].get<double>(), 0);
-        // TTFT: the prompt and the first decoded token, so longer than the first token alone.
-        ASSERT_TRUE((*r)["ttft_ms"].is_number());
-        EXPECT_EQ((*r)["ttft"]["ms"]["n"], 2);
-        EXPECT_GT((*r)["ttft_ms"].get<double>(), 0);
-        EXPECT_GT((*r)["ttft"]["ms"]["max"].get<double>(), (*r)["decode_ms_by_position"]["ms"][0].get<double>() * 0.5);
+        const int depth = (*r)["depth_tokens"];
+        const bool prompt = (*r)["prompt_tokens"].is_number(), decode = (*r)["generate_tokens"].is_number();
         if (depth > 0) {
             EXPECT_NE((*r)["id"].get<std::string>().find("/d" + std::to_string(depth) + "/"), std::string::npos);
         }
+        // A prompt: prefill tok/s and the time to first token (the prompt + one decoded token).
+        EXPECT_EQ((*r)["prefill_tok_s"].is_number(), prompt);
+        EXPECT_EQ((*r)["ttft_ms"].is_number(), prompt);
+        if (prompt) {
+            EXPECT_GT((*r)["prefill_tok_s"].get<double>(), 0);
+            EXPECT_GT((*r)["ttft_ms"].get<double>(), 0);
+            EXPECT_EQ((*r)["ttft"]["ms"]["n"], 2);
+        }
+        // Decoding: decode tok/s, latency from the first decoded position, op profile, roofline.
+        EXPECT_EQ((*r)["decode_tok_s"].is_number(), decode);
+        EXPECT_EQ(r->contains("roofline"), decode);
+        if (decode) {
+            EXPECT_GT((*r)["decode_tok_s"].get<double>(), 0);
+            const int first = depth + (prompt ? (*r)["prompt_tokens"].get<int>() : 0);
+            EXPECT_EQ((*r)["decode_ms_by_position"]["first_position"], first);
+            EXPECT_EQ((*r)["decode_ms_by_position"]["ms"].size(), (*r)["generate_tokens"].get<size_t>());
+            EXPECT_EQ((*r)["op_profile"]["repetitions"], 2);
+        }
     }
-    EXPECT_EQ(tests, (std::vector<std::string>{"pp4+tg4", "pp8+tg4", "pp4+tg4@d8", "pp8+tg4@d8"}));
+    EXPECT_EQ(tests, (std::vector<std::string>{"pp4+tg4", "pp8", "tg6", "pp4+tg4@d8", "pp8@d8", "tg6@d8"}));
+    EXPECT_EQ((*results_)["rows"].size(), 2u * 6u + 4u);  // cpu-ref and hls-csim, + the decoding points' estimates
 }
 
 TEST_F(RunAxes, PointsAreMeasuredRoundRobinNotBackToBack) {
@@ -97,10 +111,10 @@ TEST_F(RunAxes, PointsAreMeasuredRoundRobinNotBackToBack) {
     std::vector<std::pair<std::string, int>> measured;
     for (const PassRecord& p : *passes_)
         if (p.phase == "measure" && p.point.find(" cpu-ref ") != std::string::npos) measured.push_back({p.point, p.round});
-    ASSERT_EQ(measured.size(), 8u);  // 4 points x 2 rounds
+    ASSERT_EQ(measured.size(), 12u);  // 6 points x 2 rounds
     for (size_t i = 0; i < measured.size(); ++i) {
-        EXPECT_EQ(measured[i].second, int(i / 4)) << measured[i].first;
-        EXPECT_EQ(measured[i].first, measured[i % 4].first) << "round " << measured[i].second;
+        EXPECT_EQ(measured[i].second, int(i / 6)) << measured[i].first;
+        EXPECT_EQ(measured[i].first, measured[i % 6].first) << "round " << measured[i].second;
         if (i > 0) {
             EXPECT_NE(measured[i].first, measured[i - 1].first) << "a point ran twice in a row";
         }
@@ -126,7 +140,7 @@ TEST_F(RunAxes, RooflineUsesTheBandwidthOfEachRoundAndNeverShowsAFractionAboveOn
         if (f.is_number() && f.get<double>() > 1) {
             EXPECT_EQ(r["unstable"], true);
         }
-        if (r["kind"] != "measured" || r["status"] != "ok") continue;
+        if (r["kind"] != "measured" || r["status"] != "ok" || !r["generate_tokens"].is_number()) continue;
         ASSERT_EQ(r["roofline"]["bandwidth_by_round"].size(), 2u);
         if (r["unstable"] == true) {
             EXPECT_TRUE(f.is_null());
@@ -150,18 +164,27 @@ TEST_F(RunAxes, CsvJsonAndTheTableCarryTheAxesAndTtft) {
     const std::string header = csv.substr(0, csv.find('\n'));
     for (const char* col : {",depth_tokens,", ",test,", ",ttft_ms,"})
         EXPECT_NE(header.find(col), std::string::npos) << col << " in " << header;
-    EXPECT_NE(csv.find(",pp8+tg4@d8,"), std::string::npos);
+    EXPECT_NE(csv.find(",pp4+tg4@d8,"), std::string::npos);
+    EXPECT_NE(csv.find(",pp8@d8,"), std::string::npos);
+    EXPECT_NE(csv.find(",tg6@d8,"), std::string::npos);
     const std::string md = results_markdown(*results_);
     EXPECT_NE(md.find("| TTFT ms |"), std::string::npos) << md;
     EXPECT_NE(md.find("| pp4+tg4@d8 |"), std::string::npos) << md;
     int depth8 = 0;
     for (const auto& row : export_rows(*results_)) {
         if (row["kind"] != "measured" || row["backends"] != "cpu-ref") continue;
-        EXPECT_TRUE(row["ttft_ms"].is_number()) << row["id"];
+        EXPECT_EQ(row["ttft_ms"].is_number(), row["n_prompt"].is_number()) << row["id"];
         EXPECT_TRUE(row["n_depth"].is_number()) << row["id"];
         depth8 += row["n_depth"] == 8 && row["test"].get<std::string>().ends_with("@d8");
+        // llama-bench's avg_ts: a pp test's prefill t/s, a tg (or pp+tg) test's decode t/s.
+        EXPECT_TRUE(row["avg_ts"].is_number()) << row["id"];
+        if (!row["n_gen"].is_number()) {
+            EXPECT_EQ(row["avg_ts"], row["prefill_avg_ts"]) << row["id"];
+        } else {
+            EXPECT_EQ(row["avg_ts"].get<double>() > 0, true) << row["id"];
+        }
     }
-    EXPECT_EQ(depth8, 2);
+    EXPECT_EQ(depth8, 3);
     auto errors = test::SchemaLite(json::parse(test::read_file(test::source_dir() + "/docs/results.schema.json")))
                       .validate(*results_);
     EXPECT_TRUE(errors.empty()) << errors.size() << " errors, first: " << (errors.empty() ? "" : errors[0]);
@@ -171,11 +194,14 @@ TEST_F(RunAxes, CsvJsonAndTheTableCarryTheAxesAndTtft) {
 // (estimate_prefill) or are absent; they are never made up from the decode estimates.
 TEST_F(RunAxes, EstimatedRowsHaveAPrefillAndTtftOnlyFromThePrefillEstimate) {
     const auto est = rows("estimated", "hls-csim");
-    ASSERT_EQ(est.size(), 4u);
+    ASSERT_EQ(est.size(), 4u);  // the decoding points (pp4+tg4, tg6 at two depths)
     for (const json* r : est) {
         SCOPED_TRACE((*r)["id"].get<std::string>());
         EXPECT_GT((*r)["decode_tok_s"].get<double>(), 0);
         EXPECT_EQ((*r)["prefill_tok_s"].is_number(), (*r)["ttft_ms"].is_number());
+        if (!(*r)["prompt_tokens"].is_number()) {
+            EXPECT_TRUE((*r)["prefill_tok_s"].is_null());
+        }
         if ((*r)["ttft_ms"].is_number()) {
             EXPECT_GT((*r)["ttft_ms"].get<double>(), (*r)["decode_ms_by_position"]["ms"][0].get<double>());
         }
