@@ -111,7 +111,7 @@ TEST(RunResults, MarkdownMarksFailuresUnrankedAndListsSkippedPointsWithReasons) 
     EXPECT_NE(md.find("| m (synthetic weights) | openmp | fp32 | 2 | measured | pp8+tg16 | 200.0 | 100.0 | - | 2.0% | - | - | FAIL (not ranked) | - |"),
               std::string::npos)
         << md;
-    EXPECT_NE(md.find("- m zcu106-xrt fp32 t2 pp8: skipped: no device"), std::string::npos) << md;
+    EXPECT_NE(md.find("- m zcu106-xrt fp32 t2 pp8+tg16: skipped: no device"), std::string::npos) << md;
     EXPECT_NE(md.find("Source: somewhere"), std::string::npos) << md;
 }
 

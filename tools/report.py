@@ -579,8 +579,9 @@ def plot_prefill(plt, results):
     fig, axes = plt.subplots(len(models), 2, figsize=(14, 5 * len(models)), squeeze=False)
     for (ax_pp, ax_ttft), model in zip(axes, models):
         series = {}
-        for r in timed_rows(results):
-            if r.get("model") != model or not num(r.get("prompt_tokens")):
+        for r in results["rows"]:
+            if (r.get("model") != model or r.get("kind") not in ("measured", "estimated")
+                    or r.get("status") not in ("ok", "failed") or not num(r.get("prompt_tokens"))):
                 continue
             key = (r.get("kind"), r.get("backend"), r.get("target"), r.get("precision"), r.get("threads"),
                    r.get("generate_tokens"), r.get("depth_tokens") if num(r.get("depth_tokens")) else 0)
