@@ -269,10 +269,31 @@ std::optional<ResultRow> estimated_row(const PreparedModel& m, const Model& mode
                                        std::optional<double> board_bw) {
     const auto& est = t.decode_estimates;
     const int G = shape.generate, first = shape.depth + shape.prompt;
-    if (est.size() != size_t(G)) return std::nullopt;
+    // A prefill-only point decodes one token (its TTFT); without a prefill estimate it has
+    // nothing to estimate.
+    const bool prefill_only = G == 0;
+    if (est.size() != size_t(prefill_only ? 1 : G)) return std::nullopt;
     for (const auto& e : est)
         if (!e) return std::nullopt;
+    if (prefill_only && !(t.prefill_estimate && t.prefill_estimate->token_seconds > 0)) return std::nullopt;
     ResultRow r = point_row(m, measured.backend, measured.precision, *measured.threads, shape, "estimated");
+    json& d = r.details;
+    d["target"] = est.front()->target;
+    r.status = measured.status;
+    r.reason = measured.reason;
+    r.correctness = measured.correctness;
+    d["simulation"] = {{"row", measured.id},
+                       {"decode_tok_s", measured.decode_tok_s ? json(*measured.decode_tok_s) : json(nullptr)},
+                       {"prefill_tok_s", measured.prefill_tok_s ? json(*measured.prefill_tok_s) : json(nullptr)}};
+    if (t.prefill_estimate && t.prefill_estimate->token_seconds > 0) {
+        const double prefill = t.prefill_estimate->token_seconds;
+        r.prefill_tok_s = shape.prompt / prefill;
+        r.ttft_ms = 1e3 * (prefill + est.front()->token_seconds);
+    }
+    if (prefill_only) {
+        d["detail"] = t.prefill_estimate->detail;
+        return r;
+    }
     double decode = 0, greedy = 0;
     std::array<double, kNumOps> op_ms{};
     std::vector<double> by_pos;
@@ -287,16 +308,6 @@ std::optional<ResultRow> estimated_row(const PreparedModel& m, const Model& mode
     double op_sum = 0;
     for (double x : op_ms) op_sum += x;
     const double decode_ms = 1e3 * decode / (G - 1);
-    json& d = r.details;
-    d["target"] = est.front()->target;
-    r.status = measured.status;
-    r.reason = measured.reason;
-    r.correctness = measured.correctness;
-    if (t.prefill_estimate && t.prefill_estimate->token_seconds > 0) {
-        const double prefill = t.prefill_estimate->token_seconds;
-        r.prefill_tok_s = shape.prompt / prefill;
-        r.ttft_ms = 1e3 * (prefill + est.front()->token_seconds);
-    }
     r.decode_tok_s = decode > 0 ? (G - 1) / decode : 0.0;
     d["decode_ms_per_token"] = decode_ms;
     r.op_ms_per_token = ops_json(op_ms, std::max(0.0, decode_ms - op_sum));
@@ -309,9 +320,6 @@ std::optional<ResultRow> estimated_row(const PreparedModel& m, const Model& mode
                               {"tokens_per_run", greedy_run}};
     else
         d["device_greedy"] = nullptr;
-    d["simulation"] = {{"row", measured.id},
-                       {"decode_tok_s", measured.decode_tok_s ? json(*measured.decode_tok_s) : json(nullptr)},
-                       {"prefill_tok_s", measured.prefill_tok_s ? json(*measured.prefill_tok_s) : json(nullptr)}};
     d["detail"] = est[size_t(G / 2)]->detail;
     const double bytes = mean_bytes_per_token(model, first + 1, first + G - 1);
     json roof = {{"bytes_per_token", bytes}, {"bandwidth_source", "board DDR (from the board file)"}};
