@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/roofline.hpp"
 #include "core/sampler.hpp"
 
 namespace lhb::bench {
@@ -150,6 +151,21 @@ void OpProfile::add(const Pass& plain, const Pass& timed, int generate) {
         if (timed.ops.calls[size_t(op)] > 0) any_op_time = true;
     }
     other_ms_per_token.push_back(std::max(0.0, total - in_ops));
+}
+
+RoundRoofline round_roofline(double bytes_per_token, const std::vector<double>& bandwidth_by_round,
+                             const std::vector<double>& decode_tok_s_by_round) {
+    RoundRoofline r;
+    std::vector<double> fractions;
+    for (size_t i = 0; i < bandwidth_by_round.size() && i < decode_tok_s_by_round.size(); ++i) {
+        const double roof = roofline_tok_per_s(bytes_per_token, bandwidth_by_round[i]);
+        fractions.push_back(roof > 0 ? decode_tok_s_by_round[i] / roof : 0.0);
+    }
+    r.bandwidth_bytes_per_s = median_of(bandwidth_by_round);
+    r.tok_s = roofline_tok_per_s(bytes_per_token, r.bandwidth_bytes_per_s);
+    r.fraction = median_of(fractions);
+    r.unstable = r.fraction > 1;
+    return r;
 }
 
 }  // namespace lhb::bench

@@ -86,4 +86,15 @@ struct OpProfile {
     void add(const Pass& plain, const Pass& timed, int generate);
 };
 
+// The memory roofline of a decoding point from its rounds: each round's decode tok/s
+// against the bandwidth measured in that same round (so drift moves both alike).
+struct RoundRoofline {
+    double bandwidth_bytes_per_s = 0;  // median over rounds
+    double tok_s = 0;                  // at that bandwidth
+    double fraction = 0;               // median over rounds of the round's decode tok/s / roofline
+    bool unstable = false;             // fraction > 1: physically impossible, not a result
+};
+RoundRoofline round_roofline(double bytes_per_token, const std::vector<double>& bandwidth_by_round,
+                             const std::vector<double>& decode_tok_s_by_round);
+
 }  // namespace lhb::bench

@@ -581,7 +581,6 @@ private:
         const std::vector<int>* tokens = nullptr;
         Throughput throughput;
         OpProfile profile;
-        std::vector<double> fraction_by_round;  // the round's decode tok/s / the round's roofline
     };
     std::optional<std::string> why_not_run(const Unit& u);
     Prepared prepare(Unit& u);
@@ -759,18 +758,12 @@ bool Sweep::measure_rounds(const Unit& u, Prepared& p, std::vector<PointRun>& ru
     for (int r = 0; r < cfg_.repetitions; ++r) {
         if (stop_requested()) return false;
         bandwidths.push_back(measure_read_bandwidth(0, working_set, bandwidth_seconds));
-        const double bw = bandwidths.back().bytes_per_second;
         for (PointRun& run : runs) {
             PassOptions o;
             o.collect_estimates = (r == cfg_.repetitions - 1);
             Pass timed = pass(u, *p.backend, run, "measure", r, o);
             if (timed.interrupted) return false;
             run.throughput.add(std::move(timed), run.shape);
-            if (run.shape.generate < 2) continue;  // a prefill-only point: no decode to compare
-            const int first = run.shape.depth + run.shape.prompt;
-            const double bytes = mean_bytes_per_token(*p.model, first + 1, first + run.shape.generate - 1);
-            const double roof = roofline_tok_per_s(bytes, bw);
-            run.fraction_by_round.push_back(roof > 0 ? run.throughput.decode_tok_s.back() / roof : 0.0);
         }
         for (PointRun& run : runs) {
             if (run.shape.generate < 2) continue;
@@ -849,23 +842,22 @@ void Sweep::add_decode_figures(ResultRow& r, const Model& model, const PointRun&
     const double bytes = mean_bytes_per_token(model, first + 1, first + s.generate - 1);
     std::vector<double> bw_by_round;
     for (const Bandwidth& bw : bandwidths) bw_by_round.push_back(bw.bytes_per_second);
-    const double bw = median(bw_by_round);
-    const double fraction = median(run.fraction_by_round);
+    const RoundRoofline roof = round_roofline(bytes, bw_by_round, t.decode_tok_s);
     d["roofline"] = {{"bytes_per_token", bytes},
-                     {"bandwidth_bytes_per_s", bw},
+                     {"bandwidth_bytes_per_s", roof.bandwidth_bytes_per_s},
                      {"bandwidth_source", "host read bandwidth over a buffer the size of this precision's weights, "
                                           "measured in each round beside the timed passes (median of rounds)"},
                      {"bandwidth_by_round", bw_by_round},
-                     {"tok_s", roofline_tok_per_s(bytes, bw)},
-                     {"fraction", fraction}};
-    if (fraction > 1) {
+                     {"tok_s", roof.tok_s},
+                     {"fraction", roof.fraction}};
+    if (roof.unstable) {
         // Physically impossible: the bandwidth measured is not the one the point saw. Kept
         // for diagnosis under another name; no printer shows it as the row's fraction.
         r.unstable = true;
         d["unstable_reason"] = "decode tok/s above the memory roofline measured in the same rounds (fraction " +
-                               fixed(fraction, 3) + "): its fraction is not a result";
+                               fixed(roof.fraction, 3) + "): its fraction is not a result";
         d["roofline"]["fraction"] = nullptr;
-        d["roofline"]["fraction_unstable"] = fraction;
+        d["roofline"]["fraction_unstable"] = roof.fraction;
     }
 }
 

@@ -8,9 +8,11 @@
 
 #include "bench/config.hpp"
 #include "bench/formats.hpp"
+#include "bench/measure.hpp"
 #include "bench/results.hpp"
 #include "bench/sweep.hpp"
 #include "core/registry.hpp"
+#include "core/roofline.hpp"
 #include "core/sampler.hpp"
 #include "core/synth.hpp"
 #include "tests/json_schema_lite.hpp"
@@ -212,6 +214,23 @@ TEST_F(RunAxes, EstimatedRowsHaveAPrefillAndTtftOnlyFromThePrefillEstimate) {
         }
     }
     EXPECT_EQ(decoding, 4);  // pp4+tg4 and tg6 at two depths
+}
+
+// Each round's decode against that round's bandwidth: a machine twice as slow in one round
+// (both figures halved) changes nothing; a fraction above 1 is flagged, never a result.
+TEST(RoundRoofline, EachRoundAgainstItsOwnBandwidth) {
+    const double bytes = 1e6;  // 1 MB per token: roofline tok/s = bandwidth / 1e6
+    RoundRoofline drift = round_roofline(bytes, {10e9, 5e9, 10e9}, {6000, 3000, 6000});
+    EXPECT_DOUBLE_EQ(drift.fraction, 0.6);
+    EXPECT_DOUBLE_EQ(drift.bandwidth_bytes_per_s, 10e9);
+    EXPECT_DOUBLE_EQ(drift.tok_s, 10000);
+    EXPECT_FALSE(drift.unstable);
+    // Measured apart (the bandwidth once, in the slow stretch, beside the median tok/s) the
+    // same machine would read above 1; per round it does not.
+    EXPECT_GT(6000 / roofline_tok_per_s(bytes, 5e9), 1.0);
+    RoundRoofline impossible = round_roofline(bytes, {4e9, 4e9, 4e9}, {5000, 4500, 3000});
+    EXPECT_DOUBLE_EQ(impossible.fraction, 1.125);
+    EXPECT_TRUE(impossible.unstable);
 }
 
 // The sweep and `bench generate` run every prompt through forward_batch: every backend that
