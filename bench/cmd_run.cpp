@@ -23,8 +23,9 @@ namespace {
 const char* kUsage =
     "Usage: bench run CONFIG.json [--out DIR] [-o md|csv|json|jsonl|sql] [--quiet] [--log] [--no-report]\n"
     "Runs the sweep CONFIG.json describes (docs/config.md): for each model x backend x\n"
-    "precision x threads x prompt length, a correctness check against cpu-ref, then prefill\n"
-    "and decode tok/s, per-op latency and the memory-roofline fraction.\n"
+    "precision x threads, a correctness check against cpu-ref, then at each point (n_prompt x\n"
+    "n_gen x n_depth, measured round-robin) prefill and decode tok/s, time to first token,\n"
+    "per-op latency and the memory-roofline fraction.\n"
     "Writes DIR/results.json (docs/results-schema.md), DIR/results.csv and the report\n"
     "(PNGs + index.html, tools/report.py); prints the results table on stdout.\n"
     "  --out DIR    output folder (default: the config's \"out\")\n"

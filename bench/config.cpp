@@ -193,6 +193,7 @@ std::string resolve(const std::string& dir, const std::string& path) {
 const std::vector<std::string> kTopKeys = {
     "$schema",     "name",          "description",     "models",  "backends",
     "precisions",  "threads",       "prompt_tokens",   "prompt",  "generate_tokens",
+    "n_prompt",    "n_gen",         "n_depth",         "depth",
     "warmup",      "repetitions",   "correctness_steps", "board", "xclbin",
     "published",   "out",           "peers"};
 const std::vector<std::string> kModelKeys = {"name", "path", "tokenizer", "shape", "seed"};
@@ -397,13 +398,26 @@ RunConfig parse_config(const std::string& text, const std::string& file) {
     // the top-level axes
     cfg.threads = root.contains("threads") ? c.thread_list(root["threads"], "/threads")
                                            : std::vector<int>{1};
-    cfg.prompt_tokens = root.contains("prompt_tokens")
-                            ? c.int_list(root["prompt_tokens"], "/prompt_tokens", 1, kMaxTokens)
-                            : std::vector<int>{32};
+    // The length axes (docs/config.md): combined points, llama-bench's prefill-only and
+    // decode-only tests, and the depth of all of them.
+    auto axis = [&](const char* key, int lo) {
+        return root.contains(key) ? c.int_list(root[key], std::string("/") + key, lo, kMaxTokens) : std::vector<int>{};
+    };
+    cfg.prompt_tokens = axis("prompt_tokens", 1);
+    // The first generated token is left out of decode tok/s, so at least 2.
+    cfg.generate_tokens = axis("generate_tokens", 2);
+    cfg.pp_tokens = axis("n_prompt", 1);
+    cfg.tg_tokens = axis("n_gen", 2);
+    const bool llama_bench_axes = !cfg.pp_tokens.empty() || !cfg.tg_tokens.empty();
+    if (cfg.prompt_tokens.empty() && (!cfg.generate_tokens.empty() || !llama_bench_axes)) cfg.prompt_tokens = {32};
+    if (cfg.generate_tokens.empty() && !cfg.prompt_tokens.empty()) cfg.generate_tokens = {64};
+    if (root.contains("n_depth") && root.contains("depth"))
+        c.fail_text("/depth", "the same axis as /n_depth; expected one of them");
+    if (root.contains("depth")) cfg.depth_key = "depth";
+    cfg.depth_tokens = root.contains(cfg.depth_key) ? c.int_list(root[cfg.depth_key], "/" + cfg.depth_key, 0, kMaxTokens)
+                                                    : std::vector<int>{0};
     if (root.contains("prompt")) cfg.prompt = c.string(root["prompt"], "/prompt");
     else cfg.prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun.";
-    if (root.contains("generate_tokens"))
-        cfg.generate_tokens = c.integer(root["generate_tokens"], "/generate_tokens", 2, kMaxTokens);
     if (root.contains("warmup")) cfg.warmup = c.integer(root["warmup"], "/warmup", 0, 100);
     if (root.contains("repetitions")) cfg.repetitions = c.integer(root["repetitions"], "/repetitions", 1, 1000);
     if (root.contains("correctness_steps"))

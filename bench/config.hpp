@@ -52,9 +52,17 @@ struct RunConfig {
     std::vector<BackendEntry> backends;
     std::vector<std::string> precisions;  // "fp32", "int8"
     std::vector<int> threads;
-    std::vector<int> prompt_tokens;
+    // The points (docs/config.md), as llama-bench's tests, at each depth of depth_tokens:
+    // prompt_tokens x generate_tokens combined ("pp32+tg64", llama-bench's -pg), then a
+    // prefill-only point per pp_tokens ("pp128", -p) and a decode-only one per tg_tokens
+    // ("tg64", -n). Without any of the four, the combined [32] x [64].
+    std::vector<int> prompt_tokens;    // "prompt_tokens"
+    std::vector<int> generate_tokens;  // "generate_tokens"
+    std::vector<int> pp_tokens;        // "n_prompt"
+    std::vector<int> tg_tokens;        // "n_gen"
+    std::vector<int> depth_tokens;     // "n_depth" (or "depth"), default [0]
+    std::string depth_key = "n_depth";  // as written
     std::string prompt;  // text encoded for the prompt when a tokenizer is present
-    int generate_tokens = 64;
     int warmup = 1;
     int repetitions = 3;
     int correctness_steps = 32;

@@ -29,6 +29,18 @@ json stddev(const json& row, const RowPath& stats) {
     return cv.get<double>() * mean.get<double>();
 }
 
+// llama-bench's n_depth: 0 for a row written before depth_tokens (its points had none);
+// null where no lengths apply (a published figure).
+json depth_of(const json& row) {
+    const json& d = at_path(row, {"depth_tokens"});
+    if (d.is_number()) return d;
+    return at_path(row, {"generate_tokens"}).is_number() && at_path(row, {"prompt_tokens"}).is_number() ? json(0) : json(nullptr);
+}
+
+bool prefill_only(const json& row) {
+    return at_path(row, {"prompt_tokens"}).is_number() && !at_path(row, {"generate_tokens"}).is_number();
+}
+
 json ns_per_token(const json& ms) { return ms.is_number() ? json(ms.get<double>() * 1e6) : json(nullptr); }
 
 std::string model_type(const ExportSource& s) {
@@ -65,11 +77,21 @@ const std::vector<ExportField>& export_fields() {
         {"n_threads", T::Integer, [](S s) { return at_path(s.row, {"threads"}); }},
         {"n_prompt", T::Integer, [](S s) { return at_path(s.row, {"prompt_tokens"}); }},
         {"n_gen", T::Integer, [](S s) { return at_path(s.row, {"generate_tokens"}); }},
+        {"n_depth", T::Integer, [](S s) { return depth_of(s.row); }},
+        {"test", T::String, [](S s) {
+             return json(test_name(at_path(s.row, {"prompt_tokens"}), at_path(s.row, {"generate_tokens"}), depth_of(s.row)));
+         }},
         {"test_time", T::String, [](S s) { return at_path(s.run, {"started_at"}); }},
         {"avg_ns", T::Number, [](S s) { return ns_per_token(at_path(s.row, {"decode", "ms_per_token", "mean"})); }},
         {"stddev_ns", T::Number, [](S s) { return ns_per_token(stddev(s.row, {"decode", "ms_per_token", "mean"})); }},
-        {"avg_ts", T::Number, [](S s) { return mean_or(s.row, {"decode", "tok_s", "mean"}, "decode_tok_s"); }},
-        {"stddev_ts", T::Number, [](S s) { return stddev(s.row, {"decode", "tok_s", "mean"}); }},
+        // A prefill-only point (llama-bench's pp test) has its prefill t/s here, as llama-bench.
+        {"avg_ts", T::Number, [](S s) {
+             return prefill_only(s.row) ? mean_or(s.row, {"prefill", "tok_s", "mean"}, "prefill_tok_s")
+                                        : mean_or(s.row, {"decode", "tok_s", "mean"}, "decode_tok_s");
+         }},
+        {"stddev_ts", T::Number, [](S s) {
+             return stddev(s.row, prefill_only(s.row) ? RowPath{"prefill", "tok_s", "mean"} : RowPath{"decode", "tok_s", "mean"});
+         }},
         {"id", T::String, [](S s) { return at_path(s.row, {"id"}); }},
         {"kind", T::String, [](S s) { return at_path(s.row, {"kind"}); }},
         {"weights", T::String, [](S s) { return at_path(s.row, {"weights"}); }},
@@ -81,6 +103,7 @@ const std::vector<ExportField>& export_fields() {
         {"prefill_tok_s", T::Number, [](S s) { return at_path(s.row, {"prefill_tok_s"}); }},
         {"prefill_avg_ts", T::Number, [](S s) { return mean_or(s.row, {"prefill", "tok_s", "mean"}, "prefill_tok_s"); }},
         {"prefill_stddev_ts", T::Number, [](S s) { return stddev(s.row, {"prefill", "tok_s", "mean"}); }},
+        {"ttft_ms", T::Number, [](S s) { return at_path(s.row, {"ttft_ms"}); }},
         {"roofline_fraction", T::Number,
          [](S s) { return at_path(s.row, {"unstable"}) == true ? json(nullptr) : at_path(s.row, {"roofline", "fraction"}); }},
         {"unstable", T::Boolean, [](S s) { return at_path(s.row, {"unstable"}); }},

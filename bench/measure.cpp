@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/roofline.hpp"
 #include "core/sampler.hpp"
 
 namespace lhb::bench {
@@ -61,74 +62,74 @@ double Pass::decode_seconds_after_first() const {
     return t;
 }
 
-Pass run_pass(Backend& backend, const std::vector<int>& prompt, int generate, const PassOptions& options) {
+std::optional<double> Pass::ttft_seconds() const {
+    if (prefill_seconds <= 0 || decode_seconds.empty()) return std::nullopt;
+    return prefill_seconds + decode_seconds.front();
+}
+
+Pass run_pass(Backend& backend, const std::vector<int>& tokens, const PassShape& shape, const PassOptions& options) {
     Pass pass;
     const int vocab = backend.model()->config().vocab_size;
-    const int P = int(prompt.size());
+    const int D = shape.depth, P = shape.prompt;
     const auto* device = dynamic_cast<const hls::DeviceModel*>(&backend);  // backends that model a device
-    auto estimate_at = [&](int pos) {
-        if (options.collect_estimates) pass.estimates.push_back(device ? device->estimate(pos) : std::nullopt);
-    };
     backend.set_op_times(nullptr);
+    if (stop_requested()) return pass.interrupted = true, pass;
 
-    // Prefill: the Backend interface runs one position at a time, so prefill is P forward
-    // passes timed together; the estimates are gathered in between, outside the clock.
+    // The depth, untimed, then the prompt: each one batched forward pass (logits of its last
+    // token only). Without either, decoding starts from BOS at position 0.
     const float* logits = nullptr;
-    for (int pos = 0; pos < P; ++pos) {
-        if (stop_requested()) {
-            pass.interrupted = true;
-            return pass;
-        }
+    if (D > 0) logits = backend.forward_batch(tokens.data(), D, 0, BatchLogits::Last);
+    if (P > 0) {
+        if (stop_requested()) return pass.interrupted = true, pass;
         auto t0 = Clock::now();
-        logits = backend.forward(prompt[size_t(pos)], pos);
-        pass.prefill_seconds += since(t0);
-        estimate_at(pos);
+        logits = backend.forward_batch(tokens.data() + D, P, D, BatchLogits::Last);
+        pass.prefill_seconds = since(t0);
+        if (options.collect_estimates && device) pass.prefill_estimate = device->estimate_prefill(D, P);
     }
 
     // Decode: greedy, each token timed from its forward pass to its argmax (as llama2.c's
     // loop, which samples inside the timed region). The first decoded token is timed but
-    // left out of tok/s, as llama2.c leaves out its first iteration.
-    int token = sample_argmax(logits, vocab);
-    pass.decode_seconds.reserve(size_t(generate));
-    for (int i = 0; i < generate; ++i) {
+    // left out of tok/s, as llama2.c leaves out its first iteration; it ends the TTFT.
+    int token = logits ? sample_argmax(logits, vocab) : 1;
+    // A prefill-only point (llama-bench's pp test) still decodes one token: its TTFT.
+    const int decode = shape.generate > 0 ? shape.generate : (P > 0 ? 1 : 0);
+    pass.decode_seconds.reserve(size_t(decode));
+    for (int i = 0; i < decode; ++i) {
         if (stop_requested()) {
             pass.interrupted = true;
             break;
         }
-        const int pos = P + i;
+        const int pos = D + P + i;
         if (options.time_ops && i == 1) backend.set_op_times(&pass.ops);
         auto t0 = Clock::now();
         logits = backend.forward(token, pos);
         token = sample_argmax(logits, vocab);
         pass.decode_seconds.push_back(since(t0));
-        estimate_at(pos);
+        if (options.collect_estimates) pass.decode_estimates.push_back(device ? device->estimate(pos) : std::nullopt);
     }
     backend.set_op_times(nullptr);
     return pass;
 }
 
-Throughput measure_throughput(Backend& backend, const std::vector<int>& prompt, int generate, int warmup,
-                              int repetitions) {
-    Throughput t;
-    const int P = int(prompt.size());
-    for (int w = 0; w < warmup; ++w) {
-        if (run_pass(backend, prompt, generate, {}).interrupted) return t.interrupted = true, t;
+void Throughput::add(Pass&& p, const PassShape& shape) {
+    const int G = shape.generate;
+    const double decode = p.decode_seconds_after_first();
+    prefill_tok_s.push_back(p.prefill_seconds > 0 ? shape.prompt / p.prefill_seconds : 0);
+    decode_tok_s.push_back(decode > 0 ? (G - 1) / decode : 0);
+    decode_ms_per_token.push_back(G > 1 ? 1e3 * decode / (G - 1) : 0);
+    if (auto ttft = p.ttft_seconds()) ttft_ms.push_back(1e3 * *ttft);
+    ms_by_position.resize(p.decode_seconds.size());
+    for (size_t i = 0; i < p.decode_seconds.size(); ++i) ms_by_position[i].push_back(1e3 * p.decode_seconds[i]);
+    if (!p.decode_estimates.empty()) {
+        prefill_estimate = std::move(p.prefill_estimate);
+        decode_estimates = std::move(p.decode_estimates);
     }
-    std::vector<std::vector<double>> by_position(static_cast<size_t>(generate));
-    for (int r = 0; r < repetitions; ++r) {
-        PassOptions o;
-        o.collect_estimates = (r == repetitions - 1);
-        Pass p = run_pass(backend, prompt, generate, o);
-        if (p.interrupted) return t.interrupted = true, t;
-        const double decode = p.decode_seconds_after_first();
-        t.prefill_tok_s.push_back(p.prefill_seconds > 0 ? P / p.prefill_seconds : 0);
-        t.decode_tok_s.push_back(decode > 0 ? (generate - 1) / decode : 0);
-        t.decode_ms_per_token.push_back(1e3 * decode / (generate - 1));
-        for (int i = 0; i < generate; ++i) by_position[size_t(i)].push_back(1e3 * p.decode_seconds[size_t(i)]);
-        if (o.collect_estimates) t.estimates = std::move(p.estimates);
-    }
-    for (auto& v : by_position) t.decode_ms_by_position.push_back(median_of(v));
-    return t;
+}
+
+std::vector<double> Throughput::decode_ms_by_position() const {
+    std::vector<double> out;
+    for (const auto& v : ms_by_position) out.push_back(median_of(v));
+    return out;
 }
 
 double OpProfile::timer_overhead() const {
@@ -137,32 +138,34 @@ double OpProfile::timer_overhead() const {
     return u > 0 ? median_of(timed_ms_per_token) / u - 1 : 0;
 }
 
-OpProfile measure_ops(Backend& backend, const std::vector<int>& prompt, int generate, int warmup,
-                      int repetitions) {
-    OpProfile prof;
+void OpProfile::add(const Pass& plain, const Pass& timed, int generate) {
     const double tokens = generate - 1;
-    if (warmup > 0 && run_pass(backend, prompt, generate, {}).interrupted) return prof.interrupted = true, prof;
-    // Interleaved, so slow drifts (frequency, other load) hit both sides alike.
-    for (int r = 0; r < repetitions; ++r) {
-        Pass plain = run_pass(backend, prompt, generate, {});
-        if (plain.interrupted) return prof.interrupted = true, prof;
-        PassOptions o;
-        o.time_ops = true;
-        Pass timed = run_pass(backend, prompt, generate, o);
-        if (timed.interrupted) return prof.interrupted = true, prof;
-        prof.untimed_ms_per_token.push_back(1e3 * plain.decode_seconds_after_first() / tokens);
-        const double total = 1e3 * timed.decode_seconds_after_first() / tokens;
-        prof.timed_ms_per_token.push_back(total);
-        double in_ops = 0;
-        for (int op = 0; op < kNumOps; ++op) {
-            double ms = 1e3 * timed.ops.seconds[size_t(op)] / tokens;
-            prof.op_ms_per_token[size_t(op)].push_back(ms);
-            in_ops += ms;
-            if (timed.ops.calls[size_t(op)] > 0) prof.any_op_time = true;
-        }
-        prof.other_ms_per_token.push_back(std::max(0.0, total - in_ops));
+    untimed_ms_per_token.push_back(1e3 * plain.decode_seconds_after_first() / tokens);
+    const double total = 1e3 * timed.decode_seconds_after_first() / tokens;
+    timed_ms_per_token.push_back(total);
+    double in_ops = 0;
+    for (int op = 0; op < kNumOps; ++op) {
+        double ms = 1e3 * timed.ops.seconds[size_t(op)] / tokens;
+        op_ms_per_token[size_t(op)].push_back(ms);
+        in_ops += ms;
+        if (timed.ops.calls[size_t(op)] > 0) any_op_time = true;
     }
-    return prof;
+    other_ms_per_token.push_back(std::max(0.0, total - in_ops));
+}
+
+RoundRoofline round_roofline(double bytes_per_token, const std::vector<double>& bandwidth_by_round,
+                             const std::vector<double>& decode_tok_s_by_round) {
+    RoundRoofline r;
+    std::vector<double> fractions;
+    for (size_t i = 0; i < bandwidth_by_round.size() && i < decode_tok_s_by_round.size(); ++i) {
+        const double roof = roofline_tok_per_s(bytes_per_token, bandwidth_by_round[i]);
+        fractions.push_back(roof > 0 ? decode_tok_s_by_round[i] / roof : 0.0);
+    }
+    r.bandwidth_bytes_per_s = median_of(bandwidth_by_round);
+    r.tok_s = roofline_tok_per_s(bytes_per_token, r.bandwidth_bytes_per_s);
+    r.fraction = median_of(fractions);
+    r.unstable = r.fraction > 1;
+    return r;
 }
 
 }  // namespace lhb::bench

@@ -531,6 +531,7 @@ PeerSchedule::PeerSchedule(const RunConfig& cfg) : repetitions_(cfg.repetitions)
     for (const ModelEntry& m : cfg.models)
         for (int threads : all_threads)
             for (int prompt : cfg.prompt_tokens)
+                for (int gen : cfg.generate_tokens)
                 for (const PeerEntry& peer : cfg.peers) {
                     if (!peer.models.empty() && !peer.models.count(m.name)) continue;
                     if (!peer.threads.empty() &&
@@ -543,7 +544,7 @@ PeerSchedule::PeerSchedule(const RunConfig& cfg) : repetitions_(cfg.repetitions)
                     p.where.tokenizer = m.tokenizer;
                     p.where.threads = threads;
                     p.where.n_prompt = prompt;
-                    p.where.n_gen = cfg.generate_tokens;
+                    p.where.n_gen = gen;
                     points_.push_back(std::move(p));
                 }
     // A peer's own thread counts the backends do not use run too (at the end).
@@ -551,12 +552,13 @@ PeerSchedule::PeerSchedule(const RunConfig& cfg) : repetitions_(cfg.repetitions)
         for (int threads : peer.threads)
             if (std::find(all_threads.begin(), all_threads.end(), threads) == all_threads.end())
                 for (const ModelEntry& m : cfg.models)
-                    for (int prompt : cfg.prompt_tokens) {
+                    for (int prompt : cfg.prompt_tokens)
+                    for (int gen : cfg.generate_tokens) {
                         if (!peer.models.empty() && !peer.models.count(m.name)) continue;
                         Point p;
                         p.peer = &peer;
                         p.where = {m.name, peer.models.count(m.name) ? peer.models.at(m.name) : m.path, m.tokenizer,
-                                   false, threads, prompt, cfg.generate_tokens};
+                                   false, threads, prompt, gen};
                         points_.push_back(std::move(p));
                     }
 }

@@ -42,6 +42,9 @@ const std::vector<RowField> kRowFields = {
     {"threads", FieldType::Integer, [](const ResultRow& r) { return opt(r.threads); }},
     {"prompt_tokens", FieldType::Integer, [](const ResultRow& r) { return opt(r.prompt_tokens); }},
     {"generate_tokens", FieldType::Integer, [](const ResultRow& r) { return opt(r.generate_tokens); }},
+    {"depth_tokens", FieldType::Integer, [](const ResultRow& r) { return opt(r.depth_tokens); }},
+    {"test", FieldType::String,
+     [](const ResultRow& r) { return json(test_name(opt(r.prompt_tokens), opt(r.generate_tokens), opt(r.depth_tokens))); }},
     {"status", FieldType::String, [](const ResultRow& r) { return json(r.status); }},
     {"reason", FieldType::String, [](const ResultRow& r) { return opt(r.reason); }},
     {"ranked", FieldType::Boolean, [](const ResultRow& r) { return json(r.ranked); }},
@@ -50,6 +53,7 @@ const std::vector<RowField> kRowFields = {
     {"prefill_tok_s", FieldType::Number, [](const ResultRow& r) { return opt(r.prefill_tok_s); }},
     {"avg_watts", FieldType::Number, [](const ResultRow& r) { return opt(r.avg_watts); }},
     {"joules_per_token", FieldType::Number, [](const ResultRow& r) { return opt(r.joules_per_token); }},
+    {"ttft_ms", FieldType::Number, [](const ResultRow& r) { return opt(r.ttft_ms); }},
     {"op_ms_per_token", FieldType::Object, [](const ResultRow& r) { return r.op_ms_per_token; }},
     {"correctness", FieldType::Object, [](const ResultRow& r) { return r.correctness; }},
     {"speedup", FieldType::Object, [](const ResultRow& r) { return r.speedup; }},
@@ -86,11 +90,15 @@ std::vector<CsvField> csv_fields(const json& published) {
         {"threads", T::Integer, "", {{"threads"}}},
         {"prompt_tokens", T::Integer, "tokens", {{"prompt_tokens"}}},
         {"generate_tokens", T::Integer, "tokens", {{"generate_tokens"}}},
+        {"depth_tokens", T::Integer, "tokens", {{"depth_tokens"}}},
+        {"test", T::String, "", {{"test"}}},
         {"status", T::String, "", {{"status"}}},
         {"reason", T::String, "", {{"reason"}}},
         {"rank", T::Integer, "", {{"rank"}}},
         {"prefill_tok_s", T::Number, "tok/s", {{"prefill_tok_s"}}},
         {"decode_tok_s", T::Number, "tok/s", {{"decode_tok_s"}}},
+        {"ttft_ms", T::Number, "ms", {{"ttft_ms"}}},
+        {"ttft_cv", T::Number, "fraction", {{"ttft", "ms", "cv"}}},
         {"decode_tok_s_min", T::Number, "tok/s", {{"decode", "tok_s", "min"}}},
         {"decode_tok_s_p90", T::Number, "tok/s", {{"decode", "tok_s", "p90"}}},
         {"decode_cv", T::Number, "fraction", {{"decode", "tok_s", "cv"}}},
@@ -137,6 +145,7 @@ std::vector<TableColumn> table_columns(const json& published, bool with_host, bo
         {"test", "test", "test", {"prompt_tokens"}},
         {"prefill_tok_s", "prefill t/s", "number", {"prefill_tok_s"}, true},
         {"decode_tok_s", "decode t/s", "number", {"decode_tok_s"}, true},
+        {"ttft_ms", "TTFT ms", "number", {"ttft_ms"}, true},
         {"decode_cv", "cv", "percent", {"decode", "tok_s", "cv"}, true},
         {"roofline_fraction", "roofline", "roofline", {"roofline", "fraction"}, true},
     };
@@ -182,10 +191,8 @@ std::string table_cell(const TableColumn& c, const json& row) {
         return text_of(v);
     }
     if (f == "test") {
-        const json& g = at_path(row, {"generate_tokens"});
-        if (v.is_number()) return "pp" + text_of(v) + "+tg" + text_of(g);
-        if (g.is_number()) return "tg" + text_of(g);
-        return "-";
+        const std::string t = test_name(v, at_path(row, {"generate_tokens"}), at_path(row, {"depth_tokens"}));
+        return t.empty() ? "-" : t;
     }
     if (f == "correctness") {
         if (at_path(row, {"status"}) == "failed") return "FAIL (not ranked)";
@@ -205,6 +212,9 @@ std::string row_key(const json& row, bool with_host) {
     for (const char* k : {"id", "kind", "model", "weights", "backend", "target", "precision", "threads", "fused",
                           "prompt_tokens", "generate_tokens"})
         key += text_of(at_path(row, {k})) + '\x1f';
+    // No depth (a file before depth_tokens) is depth 0: such rows pair with today's.
+    const json& depth = at_path(row, {"depth_tokens"});
+    key += (depth.is_number() && depth.get<double>() > 0 ? text_of(depth) : "0") + '\x1f';
     if (with_host) key += text_of(at_path(row, {"host"}));
     return key;
 }
@@ -225,6 +235,14 @@ void normalize_row(json& row) {
         row["unstable_reason"] = "decode tok/s above the memory roofline (fraction " + fixed(fraction.get<double>(), 3) +
                                  "): the bandwidth measured is not the one this point saw; its fraction is not a result";
     if (!is_board_row(row)) row["speedup"] = json::object();
+}
+
+std::string test_name(const json& prompt, const json& generate, const json& depth) {
+    std::string t;
+    if (prompt.is_number()) t = "pp" + text_of(prompt) + (generate.is_number() ? "+" : "");
+    if (generate.is_number()) t += "tg" + text_of(generate);
+    if (!t.empty() && depth.is_number() && depth.get<double>() > 0) t += "@d" + text_of(depth);
+    return t;
 }
 
 std::string fixed(double v, int digits) {

@@ -29,6 +29,7 @@ struct ResultRow {
 
     std::string id, kind, model, weights = "real", backend, precision;
     std::optional<int> threads, prompt_tokens, generate_tokens;
+    std::optional<int> depth_tokens;  // tokens in the KV cache before the prompt (llama-bench's n_depth)
     std::string status = "ok";
     std::optional<std::string> reason;
     bool ranked = false;
@@ -36,6 +37,7 @@ struct ResultRow {
     std::optional<double> decode_tok_s, prefill_tok_s;
     // Measured energy (bench/energy.hpp), absent where the machine cannot measure it.
     std::optional<double> avg_watts, joules_per_token;
+    std::optional<double> ttft_ms;  // time to first token: the prompt and the first decoded token
     nlohmann::json op_ms_per_token;  // object or null
     nlohmann::json correctness;      // object or null
     nlohmann::json speedup = nlohmann::json::object();
@@ -103,6 +105,10 @@ std::string row_label(const nlohmann::json& row, bool with_host);
 // roofline fraction exceeds 1 (a physically impossible figure: the bandwidth measured is
 // not the one the run saw), and no speedup over the published board figures on a host row.
 void normalize_row(nlohmann::json& row);
+
+// llama-bench's name of a point: "pp32+tg64", "pp32+tg64@d512" (depth), "tg201" (a published
+// figure: no prompt length), "" when neither length is known.
+std::string test_name(const nlohmann::json& prompt, const nlohmann::json& generate, const nlohmann::json& depth);
 
 // Number formats shared by the printers.
 std::string fixed(double v, int digits);

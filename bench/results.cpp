@@ -25,6 +25,7 @@ namespace {
 
 std::string str(const json& j) { return text_of(j); }
 std::string opt_num(const json& j) { return j.is_number() ? num(j.get<double>()) : "-"; }
+std::string prefixed(const std::string& s) { return s.empty() ? s : " " + s; }
 
 std::string csv_field(const std::string& s) {
     if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -164,7 +165,8 @@ std::string results_markdown(const json& results) {
         for (const json* r : not_measured)
             md << "- " << str(at_path(*r, {"model"})) << " " << str(at_path(*r, {"backend"})) << " " << str(at_path(*r, {"precision"}))
                << (at_path(*r, {"threads"}).is_number() ? " t" + str(at_path(*r, {"threads"})) : "")
-               << (at_path(*r, {"prompt_tokens"}).is_number() ? " pp" + str(at_path(*r, {"prompt_tokens"})) : "") << ": "
+               << prefixed(test_name(at_path(*r, {"prompt_tokens"}), at_path(*r, {"generate_tokens"}),
+                                     at_path(*r, {"depth_tokens"}))) << ": "
                << str(at_path(*r, {"status"})) << ": " << str(at_path(*r, {"reason"})) << "\n";
     }
     if (!published.empty()) {

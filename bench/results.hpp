@@ -13,7 +13,7 @@ namespace lhb::bench {
 // 3: rows have `unstable`, `host` and `run`; speedups over published board figures only on
 // board rows; merged documents (bench merge) have `runs`. Readers accept 1 to 3 and bring
 // older rows to version 3 (normalize_rows).
-constexpr int kResultsSchemaVersion = 3;
+constexpr int kResultsSchemaVersion = 4;
 
 // /table of a results document: {"columns": [...]} (result_row.hpp's table_columns).
 nlohmann::json table_json(const nlohmann::json& published, bool with_host = false, bool with_energy = false);

@@ -1,8 +1,9 @@
 #pragma once
 // `bench run`'s sweep: prepares the models (synthesizing missing ones), measures the host's
-// bandwidth, then for every point (model x backend x precision x threads x prompt length)
-// checks correctness against cpu-ref and measures it. Produces the results document
+// bandwidth, then for every unit (model x backend x precision x threads) checks correctness
+// against cpu-ref and measures its points (prompt x generate x depth lengths) round-robin. Produces the results document
 // (docs/results-schema.md); writing it is results.hpp's job.
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -15,7 +16,10 @@ namespace lhb::bench {
 struct SweepOptions {
     bool quiet = false;      // no progress line
     bool log_lines = false;  // one stderr line per finished point, terminal or not
-    double bandwidth_seconds = 0.5;  // time spent measuring each read bandwidth
+    double bandwidth_seconds = 0.5;  // time spent measuring each read bandwidth (a unit's: over its rounds)
+    // Called before every pass of every point (phase "warmup", "op warmup", "measure",
+    // "ops untimed", "ops timed"; round -1 for warmups): lets a test see the order.
+    std::function<void(const std::string& point, const std::string& phase, int round)> on_pass;
 };
 
 // Returns the results document. If g_stop_requested is set during the run (SIGINT), it

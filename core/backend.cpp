@@ -113,14 +113,16 @@ void Backend::check_batch(const int* tokens, int n, int pos, BatchLogits which, 
 }
 
 // forward()'s layers for a block of tokens, layer by layer: every matrix is applied to the
-// whole block at once (matmul_batch), the per-token ops run row by row.
+// whole block at once (matmul_batch), the per-token ops run row by row. The elementwise ops
+// too: each call has forward()'s length, which a device op may be sized for (hls-device's
+// kernels refuse more than kMaxCols).
 void Backend::forward_block(const int* tokens, int n, int pos) {
     const ModelConfig& p = model_->config();
     const ModelWeights& w = model_->weights();
     RunState& s = *state_;
     BatchState& b = *batch_;
     const int dim = p.dim, kv_dim = p.kv_dim(), hidden_dim = p.hidden_dim;
-    const size_t d = size_t(dim), nd = size_t(n) * d, nh = size_t(n) * size_t(hidden_dim);
+    const size_t d = size_t(dim), h = size_t(hidden_dim);
     const AttentionShape shape = AttentionShape::of(p);
 
     for (int i = 0; i < n; ++i) w.embedding_row(tokens[i], dim, b.x.data() + size_t(i) * d);
@@ -148,7 +150,9 @@ void Backend::forward_block(const int* tokens, int n, int pos) {
                             s.att.data(), pos, n, shape);
         });
         timed(Op::MatMul, [&] { matmul_batch(b.xb2.data(), b.xb.data(), L.wo, n); });
-        timed(Op::Residual, [&] { residual_add(b.x.data(), b.xb2.data(), int(nd)); });
+        timed(Op::Residual, [&] {
+            for (int i = 0; i < n; ++i) residual_add(b.x.data() + size_t(i) * d, b.xb2.data() + size_t(i) * d, dim);
+        });
 
         timed(Op::RmsNorm, [&] {
             for (int i = 0; i < n; ++i) rmsnorm(b.xb.data() + size_t(i) * d, b.x.data() + size_t(i) * d, L.rms_ffn, dim);
@@ -157,9 +161,13 @@ void Backend::forward_block(const int* tokens, int n, int pos) {
             matmul_batch(b.hb.data(), b.xb.data(), L.w1, n);
             matmul_batch(b.hb2.data(), b.xb.data(), L.w3, n);
         });
-        timed(Op::SwiGLU, [&] { swiglu(b.hb.data(), b.hb2.data(), int(nh)); });
+        timed(Op::SwiGLU, [&] {
+            for (int i = 0; i < n; ++i) swiglu(b.hb.data() + size_t(i) * h, b.hb2.data() + size_t(i) * h, hidden_dim);
+        });
         timed(Op::MatMul, [&] { matmul_batch(b.xb.data(), b.hb.data(), L.w2, n); });
-        timed(Op::Residual, [&] { residual_add(b.x.data(), b.xb.data(), int(nd)); });
+        timed(Op::Residual, [&] {
+            for (int i = 0; i < n; ++i) residual_add(b.x.data() + size_t(i) * d, b.xb.data() + size_t(i) * d, dim);
+        });
     }
 }
 

@@ -37,59 +37,67 @@ GenerateResult generate(Backend& backend, const Tokenizer& tokenizer, Sampler& s
                         const std::string& prompt, int steps, std::FILE* out) {
     GenerateResult r;
     std::vector<int> prompt_tokens = tokenizer.encode(prompt, true, false);
+    const int n_prompt = int(prompt_tokens.size());
     Clock::time_point start{};
     bool started = false;
+    int timed_from = 0;  // positions already run when the clock started
+    auto start_clock = [&](int pos) {
+        if (started) return;
+        start = Clock::now();
+        started = true;
+        timed_from = pos;
+    };
     int token = prompt_tokens[0];
     r.tokens.push_back(token);
     int pos = 0;
-    // Greedy sampling past the prompt goes through the backend's decode_greedy, so that a
-    // device backend decodes on the device. Chunks keep the text streaming; the first
-    // token past the prompt is a chunk of its own, so the clock starts where llama2.c's does.
-    const bool greedy = sampler.temperature() == 0.0f;
-    std::vector<int> chunk;
-    while (pos < steps) {
-        if (greedy && pos >= int(prompt_tokens.size()) - 1) {
-            chunk.clear();
-            backend.decode_greedy(token, pos, started ? std::min(kGreedyChunk, steps - pos) : 1, chunk);
-            if (chunk.empty()) break;
-            bool bos = false;
-            for (int next : chunk) {
-                pos++;
-                if (next == 1) {
-                    bos = true;
-                    break;
-                }
-                print_piece(tokenizer.decode(token, next), out);
-                r.tokens.push_back(next);
-                token = next;
-            }
-            if (bos) break;
-            if (!started) {
-                start = Clock::now();
-                started = true;
-            }
-            continue;
-        }
-        float* logits = backend.forward(token, pos);
-        int next;
-        if (pos < int(prompt_tokens.size()) - 1)
-            next = prompt_tokens[size_t(pos) + 1];  // still forcing the prompt: no RNG draw
-        else
-            next = sampler.sample(logits);
+    bool ended = false;  // a BOS came: the sequence is over
+    // The token that follows position pos: echoed and fed on, or the end at a BOS.
+    auto advance = [&](int next) {
         pos++;
-        if (next == 1) break;  // BOS ends the sequence
+        if (next == 1) return !(ended = true);
         print_piece(tokenizer.decode(token, next), out);
         r.tokens.push_back(next);
         token = next;
-        if (!started) {
-            start = Clock::now();
-            started = true;
+        return true;
+    };
+    // A prompt of more than one token runs as one batched forward pass (positions
+    // 0..n_prompt-1, fewer when steps ends inside it) and is echoed as llama2.c echoes it
+    // while forcing it. Forced positions draw nothing from the sampler's RNG, in llama2.c as
+    // here, so the first sample from the batch's logits is the draw llama2.c makes at the
+    // same position, and the text is the same. The clock starts after this first forward
+    // call, as llama2.c's starts after its first iteration.
+    if (n_prompt > 1) {
+        const int n = std::min(n_prompt, steps);
+        float* logits = backend.forward_batch(prompt_tokens.data(), n, 0, BatchLogits::Last);
+        for (int i = 0; i < n && !ended; ++i)
+            advance(i + 1 < n_prompt ? prompt_tokens[size_t(i) + 1] : sampler.sample(logits));
+        start_clock(pos);
+    }
+    // Past the prompt (or after a one-token prompt, from position 0). Greedy sampling goes
+    // through the backend's decode_greedy, so that a device backend decodes on the device.
+    // Chunks keep the text streaming; without a batched prompt the first token is a chunk
+    // of its own, so the clock starts where llama2.c's does.
+    const bool greedy = sampler.temperature() == 0.0f;
+    std::vector<int> chunk;
+    while (!ended && pos < steps) {
+        if (greedy) {
+            chunk.clear();
+            backend.decode_greedy(token, pos, started ? std::min(kGreedyChunk, steps - pos) : 1, chunk);
+            if (chunk.empty()) break;
+            for (int next : chunk)
+                if (!advance(next)) break;
+            start_clock(pos);
+            continue;
         }
+        if (advance(sampler.sample(backend.forward(token, pos)))) start_clock(pos);
     }
     std::fputc('\n', out);
     std::fflush(out);
     r.positions = pos;
-    if (started) r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (started) {
+        r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        r.timed_positions = pos - timed_from;
+    }
     return r;
 }
 

@@ -13,9 +13,12 @@ namespace lhb {
 
 struct GenerateResult {
     std::vector<int> tokens;  // every token fed to or produced by the model, BOS first
-    int positions = 0;        // forward passes run
-    double seconds = 0;       // wall clock from the end of the first forward pass to the end
-    double tok_per_s() const { return positions > 1 && seconds > 0 ? (positions - 1) / seconds : 0; }
+    int positions = 0;        // positions run through the model
+    // Wall clock from the end of the first forward call (the whole prompt when it is
+    // batched, else position 0) to the end, and the positions run in that time.
+    double seconds = 0;
+    int timed_positions = 0;
+    double tok_per_s() const { return timed_positions > 0 && seconds > 0 ? timed_positions / seconds : 0; }
 };
 
 // Tokens per decode_greedy call when generate() samples greedily: a device backend

@@ -61,7 +61,7 @@ TEST(Config, EveryFieldIsRead) {
     EXPECT_EQ(c.threads, (std::vector<int>{1, 2}));
     EXPECT_EQ(c.prompt_tokens, (std::vector<int>{8, 16}));
     EXPECT_EQ(c.prompt, "Hello");
-    EXPECT_EQ(c.generate_tokens, 10);
+    EXPECT_EQ(c.generate_tokens, (std::vector<int>{10}));
     EXPECT_EQ(c.warmup, 0);
     EXPECT_EQ(c.repetitions, 5);
     EXPECT_EQ(c.correctness_steps, 7);
@@ -82,6 +82,45 @@ TEST(Config, BackendObjectsCarryTheirOwnThreadsAndOptions) {
     EXPECT_TRUE(c.backends[0].threads.empty());
     EXPECT_EQ(c.backends[1].threads, (std::vector<int>{1, 2}));
     EXPECT_FALSE(c.backends[1].fused);
+}
+
+// llama-bench's axes: n_prompt (prefill-only points), n_gen (decode-only points), n_depth,
+// beside the combined prompt_tokens x generate_tokens; each a list or one value.
+TEST(Config, LlamaBenchAxesAreReadBesideTheCombinedPoints) {
+    RunConfig c = parse_config(valid_config(R"(, "n_prompt": [32, 128], "n_gen": [16, 64], "n_depth": [0, 256])"),
+                               "c.json");
+    EXPECT_EQ(c.pp_tokens, (std::vector<int>{32, 128}));
+    EXPECT_EQ(c.tg_tokens, (std::vector<int>{16, 64}));
+    EXPECT_EQ(c.depth_tokens, (std::vector<int>{0, 256}));
+    EXPECT_TRUE(c.prompt_tokens.empty());  // llama-bench's axes alone: no combined points
+    EXPECT_TRUE(c.generate_tokens.empty());
+    RunConfig both = parse_config(valid_config(R"(, "prompt_tokens": 8, "n_prompt": 128, "depth": 16)"), "c.json");
+    EXPECT_EQ(both.prompt_tokens, std::vector<int>{8});
+    EXPECT_EQ(both.generate_tokens, std::vector<int>{64});
+    EXPECT_EQ(both.pp_tokens, std::vector<int>{128});
+    EXPECT_TRUE(both.tg_tokens.empty());
+    EXPECT_EQ(both.depth_tokens, std::vector<int>{16});
+    EXPECT_EQ(both.depth_key, "depth");
+    RunConfig defaults = parse_config(valid_config(), "c.json");
+    EXPECT_EQ(defaults.prompt_tokens, std::vector<int>{32});
+    EXPECT_EQ(defaults.generate_tokens, std::vector<int>{64});
+    EXPECT_TRUE(defaults.pp_tokens.empty());
+    EXPECT_EQ(defaults.depth_tokens, std::vector<int>{0});
+}
+
+TEST(ConfigErrors, LlamaBenchAxesNameTheFieldAndWhatWasExpected) {
+    const std::pair<const char*, const char*> cases[] = {
+        {R"("n_prompt": [32, 0])", "/n_prompt/1: expected an integer in [1, 1048576], found integer 0"},
+        {R"("n_gen": [64, 1])", "/n_gen/1: expected an integer in [2, 1048576], found integer 1"},
+        {R"("n_depth": -1)", "/n_depth: expected an integer in [0, 1048576], found integer -1"},
+        {R"("n_depth": [0, 0])", "/n_depth/1: expected a value not already listed, found integer 0"},
+        {R"("n_gen": "64")", "/n_gen: expected a non-empty array of integers in [2, 1048576], found string \"64\""},
+        {R"("depth": 8, "n_depth": [8])", "/depth: the same axis as /n_depth; expected one of them"},
+    };
+    for (const auto& [fields, message] : cases)
+        EXPECT_EQ(error_of(valid_config(std::string(", ") + fields)), std::string("cfg/c.json: ") + message) << fields;
+    std::string err = error_of(valid_config(R"(, "n_dpeth": [8])"));
+    EXPECT_NE(err.find("did you mean \"n_depth\"?"), std::string::npos) << err;
 }
 
 // --- one test per kind of mistake --------------------------------------------------------
@@ -205,6 +244,25 @@ TEST(ConfigErrors, BenchRunReportsOneLineAndWritesNothing) {
     EXPECT_EQ(r.err, "error: " + dir.file("c.json") + ": /repetitions: expected an integer in [1, 1000], found integer -4\n");
     EXPECT_TRUE(r.out.empty());
     EXPECT_FALSE(fs::exists(dir.file("out")));
+}
+
+// With a depth, the message names the depth axis and the sum under the names the config used.
+TEST(ConfigErrors, DepthPlusPromptPlusGeneratedBeyondTheContextIsRefused) {
+    test::TempDir dir;
+    const std::pair<const char*, const char*> cases[] = {
+        {R"("n_depth": [0, 400], "prompt_tokens": [64], "generate_tokens": [16, 64])",
+         "/n_depth: expected n_depth + prompt_tokens + generate_tokens <= tiny's seq_len 512, found 400 + 64 + 64"},
+        {R"("n_prompt": [512])", "/n_prompt: expected n_prompt + 1 <= tiny's seq_len 512, found 512 + 1"},
+        {R"("n_gen": [8, 600])", "/n_gen: expected n_gen <= tiny's seq_len 512, found 600"},
+        {R"("depth": 500, "n_gen": [16])", "/depth: expected depth + n_gen <= tiny's seq_len 512, found 500 + 16"},
+    };
+    for (const auto& [fields, message] : cases) {
+        test::write_file(dir.file("c.json"), valid_config(std::string(", ") + fields + R"(, "out": "out")"));
+        auto r = test::run_bench("run '" + dir.file("c.json") + "' --quiet");
+        EXPECT_EQ(r.exit_code, 1) << fields;
+        EXPECT_EQ(r.err, "error: " + dir.file("c.json") + ": " + message + "\n");
+        EXPECT_FALSE(fs::exists(dir.file("out")));
+    }
 }
 
 TEST(ConfigErrors, PromptLongerThanTheModelsContextIsRefusedBeforeAnythingIsWritten) {

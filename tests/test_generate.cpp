@@ -52,6 +52,65 @@ TEST(Generate, GreedyTokensAndPosition0Logits) {
     EXPECT_EQ(r.tokens, runs.greedy_tokens);
 }
 
+// llama2.c's generate loop as run.c writes it: one forward() per position, the prompt forced
+// (no RNG draw), a sample after it. generate() runs the prompt batched; both must print the
+// same text and feed the same tokens, sampled or greedy, whatever the prompt and steps.
+std::vector<int> llama2c_loop(Backend& backend, const Tokenizer& tok, Sampler& sampler, const std::string& prompt,
+                              int steps, std::string& text) {
+    std::vector<int> p = tok.encode(prompt, true, false);
+    std::vector<int> tokens = {p[0]};
+    int token = p[0];
+    for (int pos = 0; pos < steps; ++pos) {
+        float* logits = backend.forward(token, pos);
+        const int next = pos < int(p.size()) - 1 ? p[size_t(pos) + 1] : sampler.sample(logits);
+        if (next == 1) break;
+        const std::string piece = tok.decode(token, next);
+        if (Tokenizer::printable(piece)) text += piece.c_str();
+        tokens.push_back(next);
+        token = next;
+    }
+    text += '\n';
+    return tokens;
+}
+
+TEST(Generate, BatchedPromptGivesLlama2csTextAndRngDraws) {
+    LHB_REQUIRE_MODELS();
+    Model model = Model::open(test::model_path("stories260K.bin"));
+    Tokenizer tok = Tokenizer::load(test::model_path("tok512.bin"), model.config().vocab_size);
+    const std::string long_prompt =
+        "Once upon a time, there was a little girl named Lily. She liked to play outside with her dog. One day "
+        "the sun was hot and they went to the park.";
+    ASSERT_GT(tok.encode(long_prompt, true, false).size(), size_t(Backend::kBatchBlock));  // more than one block
+    struct Case {
+        float temperature;
+        std::string prompt;
+        int steps;
+    };
+    for (const Case& c : {Case{1.0f, long_prompt, 80}, Case{0.8f, "Once upon a time", 60}, Case{0.0f, long_prompt, 90},
+                          Case{1.0f, long_prompt, 7}, Case{1.0f, "", 20}, Case{0.0f, "Once upon", 5}}) {
+        SCOPED_TRACE("t=" + std::to_string(c.temperature) + " prompt '" + c.prompt + "' steps " + std::to_string(c.steps));
+        CpuRefBackend a, b;
+        a.load(model);
+        b.load(model);
+        Sampler sa(model.config().vocab_size, c.temperature, 0.9f, 42), sb(model.config().vocab_size, c.temperature, 0.9f, 42);
+        std::string expected_text;
+        const std::vector<int> expected = llama2c_loop(a, tok, sa, c.prompt, c.steps, expected_text);
+        test::TempDir dir;
+        std::FILE* out = std::fopen(dir.file("out").c_str(), "w");
+        GenerateResult r = generate(b, tok, sb, c.prompt, c.steps, out);
+        std::fclose(out);
+        EXPECT_EQ(r.tokens, expected);
+        EXPECT_EQ(test::read_file(dir.file("out")), expected_text);
+        EXPECT_EQ(r.positions, std::min<int>(c.steps, int(expected.size())));
+        // The next draws of the two samplers agree too: the batched prompt drew nothing extra.
+        std::vector<float> flat(size_t(model.config().vocab_size), 0.0f);
+        std::vector<float> flat2 = flat;
+        if (c.temperature > 0) {
+            EXPECT_EQ(sa.sample(flat.data()), sb.sample(flat2.data()));
+        }
+    }
+}
+
 TEST(Generate, V1FileGivesTheSameLogits) {
     LHB_REQUIRE_MODELS();
     Model v0 = Model::open(test::model_path("stories260K.bin"));

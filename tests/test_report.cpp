@@ -21,8 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kPngs = {"tok_s.png",       "ops.png",           "roofline.png",      "latency.png",
-                                        "board_tok_s.png", "board_roofline.png", "fpga_resources.png"};
+const std::vector<std::string> kPngs = {"tok_s.png",       "ops.png",           "roofline.png",       "latency.png",
+                                        "prefill.png",     "board_tok_s.png",   "board_roofline.png", "fpga_resources.png"};
 const std::vector<std::string> kTables = {"results-table",   "not-measured-table", "correctness-table",
                                           "ops-table",       "published-table",    "environment-table",
                                           "models-table",    "config",             "board",
@@ -297,7 +297,7 @@ TEST(ReportInput, ABadResultsFileIsRefusedWithOneLine) {
                             dir.file("err") + "'";
     int status = std::system(cmd.c_str());
     EXPECT_EQ(WEXITSTATUS(status), 2);
-    EXPECT_EQ(read_file(dir.file("err")), "report: " + dir.file("r.json") + ": /schema_version: expected 1 to 3, found 99\n");
+    EXPECT_EQ(read_file(dir.file("err")), "report: " + dir.file("r.json") + ": /schema_version: expected 1 to 4, found 99\n");
     EXPECT_FALSE(fs::exists(dir.file("index.html")));
 }
 

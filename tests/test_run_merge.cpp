@@ -99,7 +99,7 @@ TEST_F(Merge, IsAssociativeAndRefusesARunTwice) {
     write_file(file("newer.json"), newer.dump());
     auto unknown = run_bench("merge " + quoted(a) + " " + quoted(file("newer.json")) + " -o " + quoted(file("x.json")));
     EXPECT_EQ(unknown.exit_code, 1);
-    EXPECT_EQ(unknown.err, "error: " + file("newer.json") + ": /schema_version: expected 1 to 3, found 99\n");
+    EXPECT_EQ(unknown.err, "error: " + file("newer.json") + ": /schema_version: expected 1 to 4, found 99\n");
     auto onto_input = run_bench("merge " + quoted(a) + " " + quoted(b) + " -o " + quoted(b));
     EXPECT_EQ(onto_input.exit_code, 1) << onto_input.err;
     EXPECT_EQ(read_json(b)["environment"]["hostname"], "host-b");
@@ -110,7 +110,7 @@ TEST_F(Merge, IsAssociativeAndRefusesARunTwice) {
 TEST_F(Merge, RunRowsAreHonest) {
     ASSERT_EQ(result_->exit_code, 0) << result_->err;
     const json doc = read_json(file("results.json"));
-    EXPECT_EQ(doc["schema_version"], 3);
+    EXPECT_EQ(doc["schema_version"], 4);  // 4: batched prefill, depth, ttft, per-round roofline
     for (const json& r : doc["rows"]) {
         ASSERT_TRUE(r.contains("unstable")) << r["id"];
         const json& f = r.contains("roofline") ? r["roofline"]["fraction"] : json();
@@ -151,10 +151,10 @@ TEST(HonestResults, OlderFilesArePrintedWithoutHostSpeedupsOrFractionsAboveOne) 
     write_file(dir.file("old.json"), document({host, board}).dump());
     auto md = run_bench("print " + quoted(dir.file("old.json")));
     ASSERT_EQ(md.exit_code, 0) << md.err;
-    EXPECT_NE(md.out.find("| m | cpu-ref | fp32 | - | measured | - | - | 71.75 | 1.0% | unstable | - | pass | - |"),
+    EXPECT_NE(md.out.find("| m | cpu-ref | fp32 | - | measured | - | - | 71.75 | - | 1.0% | unstable | - | pass | - |"),
               std::string::npos)
         << md.out;
-    EXPECT_NE(md.out.find("| 3.50 | 1.0% | 50.0% | 2.00x |"), std::string::npos) << md.out;
+    EXPECT_NE(md.out.find("| 3.50 | - | 1.0% | 50.0% | 2.00x |"), std::string::npos) << md.out;
     EXPECT_EQ(md.out.find("113"), std::string::npos) << md.out;
     EXPECT_EQ(md.out.find("41.00x"), std::string::npos) << md.out;
     auto rows = run_bench("print " + quoted(dir.file("old.json")) + " -o json");

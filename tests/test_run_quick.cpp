@@ -93,7 +93,7 @@ TEST_F(QuickRun, RowsSayWhatWasMeasuredSkippedAndWhy) {
     ASSERT_EQ(result_->exit_code, 0) << result_->err;
     json r = results();
     EXPECT_EQ(r["complete"], true);
-    EXPECT_EQ(r["schema_version"], 3);  // 2: /table/columns added; 3: unstable, board-only speedups
+    EXPECT_EQ(r["schema_version"], 4);  // 2: /table/columns added; 3: unstable, board-only speedups; 4: depth, ttft
 
     const json* ref = find_row(r, "cpu-ref", "fp32");
     ASSERT_NE(ref, nullptr);

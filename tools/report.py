@@ -14,6 +14,7 @@ Writes, beside RESULTS.json (or in DIR):
                 board's DDR roofline and the published figures, and the estimated resources
                 of every compute unit against the device (the FPGA view, docs/fpga-view.md)
   latency.png   decode latency against position (attention grows with the context)
+  prefill.png   prefill tok/s and time to first token against the prompt length (the pp axis)
   index.html    all of the above plus the results, correctness, per-op, FPGA view (and the
                 estimator's validation from validation.json beside RESULTS.json, which bench
                 run writes), environment, model and config tables; no external assets
@@ -31,7 +32,8 @@ import sys
 import textwrap
 
 SCHEMA = "llama-hls-bench/results"
-KNOWN_VERSION = 3  # 2 adds /table/columns; 3 adds row unstable/host/run and merged runs[]
+KNOWN_VERSION = 4  # 2 adds /table/columns; 3 adds row unstable/host/run and merged runs[];
+                   # 4 adds depth_tokens, test, ttft_ms (batched prefill, per-round roofline)
 EXIT_BAD_INPUT = 2
 EXIT_NO_MATPLOTLIB = 3
 INSTALL_HINT = ("report: matplotlib is not installed, so there are no plots. Install it with\n"
@@ -49,6 +51,8 @@ IMAGES = [
     ("roofline.png", "Host memory roofline: bytes read per token against tok/s of the host rows, under the "
                      "host's measured read bandwidths (tok/s = bandwidth / bytes per token)."),
     ("latency.png", "Latency of each decoded token against its position in the context."),
+    ("prefill.png", "Prefill tokens per second and time to first token (prompt + first decoded token) "
+                    "against the prompt length; dashed lines are ESTIMATED board figures."),
     ("board_tok_s.png", "Board rows: estimated board figures (hatched, not measurements), rows measured on a "
                         "board, the published figures (dashed lines) and the board's DDR roofline (log scale)."),
     ("board_roofline.png", "Board memory roofline: bytes per token against tok/s of the board rows, under the "
@@ -214,14 +218,28 @@ def row_label(r, multi_model=False):
     detail = f"{r.get('precision', '?')}"
     if num(r.get("threads")):
         detail += f" t{r['threads']}"
-    if num(r.get("prompt_tokens")):
-        detail += f" pp{r['prompt_tokens']}"
+    test = test_name(r)
+    if test != "-":
+        detail += f" {test}"
     parts.append(detail)
     if multi_model:
         parts.append(str(r.get("model")))
     if r.get("status") == "failed":
         parts.append("FAIL")
     return "\n".join(parts)
+
+
+def test_name(r):
+    """llama-bench's name of a row's point, as bench/result_row.cpp's test_name: pp32+tg64,
+    pp32+tg64@d512 (tokens already in the KV cache), tg201 (a published figure), or -."""
+    t = ""
+    if num(r.get("prompt_tokens")):
+        t = f"pp{text_of(r['prompt_tokens'])}" + ("+" if num(r.get("generate_tokens")) else "")
+    if num(r.get("generate_tokens")):
+        t += f"tg{text_of(r['generate_tokens'])}"
+    if t and num(r.get("depth_tokens")) and r["depth_tokens"] > 0:
+        t += f"@d{text_of(r['depth_tokens'])}"
+    return t or "-"
 
 
 def fmt(x, digits=3):
@@ -583,6 +601,49 @@ def plot_latency(plt, results):
     return fig
 
 
+def plot_prefill(plt, results):
+    """The pp axis: prefill tok/s and TTFT of each series (backend, precision, threads, kind,
+    generated tokens, depth) against the prompt length."""
+    models = models_of(results) or ["(no measured points)"]
+    fig, axes = plt.subplots(len(models), 2, figsize=(14, 5 * len(models)), squeeze=False)
+    for (ax_pp, ax_ttft), model in zip(axes, models):
+        series = {}
+        for r in results["rows"]:
+            if (r.get("model") != model or r.get("kind") not in ("measured", "estimated")
+                    or r.get("status") not in ("ok", "failed") or not num(r.get("prompt_tokens"))):
+                continue
+            key = (r.get("kind"), r.get("backend"), r.get("target"), r.get("precision"), r.get("threads"),
+                   r.get("generate_tokens"), r.get("depth_tokens") if num(r.get("depth_tokens")) else 0)
+            series.setdefault(key, []).append(r)
+        drawn = 0
+        for key, rows in series.items():
+            rows.sort(key=lambda r: r["prompt_tokens"])
+            est = key[0] == "estimated"
+            label = row_label(rows[0]).replace("\n", " ")
+            label = label.replace(f" pp{rows[0]['prompt_tokens']}", " pp*") if len(rows) > 1 else label
+            for ax, field in ((ax_pp, "prefill_tok_s"), (ax_ttft, "ttft_ms")):
+                pts = [(r["prompt_tokens"], r[field]) for r in rows if num(r.get(field)) and r[field] > 0]
+                if pts:
+                    ax.plot([p for p, _ in pts], [v for _, v in pts], "--o" if est else "-o", markersize=4,
+                            linewidth=1.3, label=label)
+                    drawn += 1
+        for ax, ylabel, title in ((ax_pp, "prefill tokens per second (log)", "prefill tok/s"),
+                                  (ax_ttft, "time to first token, ms (log)", "time to first token")):
+            if not drawn:
+                ax.text(0.5, 0.5, "no prefill figures", ha="center", transform=ax.transAxes)
+            else:
+                ax.set_xscale("log", base=2)
+                ax.set_yscale("log")
+            ax.set_xlabel("prompt tokens (n_prompt)")
+            ax.set_ylabel(ylabel + "; dashed = ESTIMATED")
+            ax.set_title(f"{model}: {title} against the prompt length")
+            ax.grid(which="both", alpha=0.3)
+        if drawn:
+            ax_ttft.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig
+
+
 # ----------------------------------------------------------------------------- HTML
 
 def esc(x):
@@ -613,7 +674,8 @@ def pct(x):
 def table_columns(results):
     """The results table's columns: the ones bench wrote into the file (/table/columns, schema
     version 2, bench/result_row.cpp's table_columns). A version 1 file has no column list; it
-    gets the columns version 1's table had, frozen here."""
+    gets the columns bench prints for such a file, copied here (version 1's, plus TTFT since
+    version 4: "-" in a version 1 file, which has none)."""
     if results.get("schema_version", 1) >= 2:
         return results["table"]["columns"]
     published = [p for p in results.get("published") or [] if isinstance(p, dict)]
@@ -622,6 +684,7 @@ def table_columns(results):
                ("kind", "kind", "text", ["kind"]), ("test", "test", "test", ["prompt_tokens"]),
                ("prefill_tok_s", "prefill t/s", "number", ["prefill_tok_s"]),
                ("decode_tok_s", "decode t/s", "number", ["decode_tok_s"]),
+               ("ttft_ms", "TTFT ms", "number", ["ttft_ms"]),
                ("decode_cv", "cv", "percent", ["decode", "tok_s", "cv"]),
                ("roofline_fraction", "roofline", "percent", ["roofline", "fraction"])]
     columns += [(f"speedup_vs_{p.get('backend')}", f"vs {p.get('backend')} ({cpp_num(p.get('tok_s'))})", "speedup",
@@ -679,9 +742,7 @@ def table_cell(column, r):
             return f"{text_of(v)} → {text_of(r.get('target'))}"
         return text_of(r.get("name")) if r.get("kind") == "published" else text_of(v)
     if f == "test":
-        if num(v):
-            return f"pp{text_of(v)}+tg{text_of(r.get('generate_tokens'))}"
-        return f"tg{text_of(r.get('generate_tokens'))}" if num(r.get("generate_tokens")) else "-"
+        return test_name(r)
     if f == "correctness":
         if r.get("status") == "failed":
             return "FAIL (not ranked)"
@@ -1205,7 +1266,7 @@ def write_report(results, out_dir, validation=None):
         return EXIT_NO_MATPLOTLIB
 
     plots = {"tok_s.png": plot_tok_s, "ops.png": plot_ops, "roofline.png": plot_roofline,
-             "latency.png": plot_latency, **FPGA_PLOTS}
+             "latency.png": plot_latency, "prefill.png": plot_prefill, **FPGA_PLOTS}
     for file, _ in IMAGES:
         fig = plots[file](plt, results)
         save_figure(fig, os.path.join(out_dir, file))
