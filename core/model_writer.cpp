@@ -341,9 +341,10 @@ bool use_more_bits(int layer, int n_layers) {
 //   * the classifier, or the embedding when the classifier is tied to it: Q6_K (Q8_0 when
 //     its rows are not a multiple of 256);
 //   * Q4_K_M: attn_v and ffn_down of the layers use_more_bits picks: Q6_K; the rest Q4_K;
-//   * a row that is not a multiple of 256 (a K-quant super-block): Q6_K falls back to Q8_0
-//     as llama-quantize does; Q4_K's fallback there is Q5_0, which this project has no
-//     encoder for, so the tensor is refused (one line naming it).
+//   * a row that is not a multiple of 256 (a K-quant super-block): Q6_K falls back to Q8_0,
+//     or to F16 when the row is not a multiple of 32 either, as llama-quantize does; Q4_K's
+//     fallback is Q5_0, which this project has no encoder for, so such a tensor is refused
+//     in one line naming it (so is a Q8_0 classifier of such rows: llama-quantize stops too).
 GgmlType gguf_tensor_type(const ModelConfig& c, const TensorRef& t, GgmlType matrix_type, const std::string& where) {
     if (t.is_norm()) return GgmlType::F32;
     if (!is_k_quant(matrix_type)) return matrix_type;
@@ -359,16 +360,16 @@ GgmlType gguf_tensor_type(const ModelConfig& c, const TensorRef& t, GgmlType mat
     // llama.cpp calls a llama of 80 layers with grouped KV heads a 70B and gives its Q4_K
     // attn_v Q5_K, another type we have no encoder for.
     if (type == GgmlType::Q4_K && t.kind == TensorKind::Wv && c.n_layers == 80 && c.n_kv_heads != c.n_heads)
-        fail_input(where, tensor, "a model llama.cpp does not call 70B for Q4_K_M (its attn_v would be Q5_K, not written here)",
+        fail_input(where, tensor + ": Q4_K_M", "a model llama.cpp does not call 70B (its attn_v is Q5_K there, not written here)",
                    "80 layers with grouped KV heads");
-    if (t.cols % kQK_K != 0 && type == GgmlType::Q6_K) type = GgmlType::Q8_0;
-    if (t.cols % int64_t(block_layout(uint32_t(type))->block_elems) != 0) {
-        const std::string fallback = type == GgmlType::Q4_K ? "; llama-quantize writes Q5_0 for it, not written here" : "";
-        fail_input(where, tensor + ": type " + ggml_type_name(uint32_t(type)),
-                   "rows of a multiple of " + std::to_string(block_layout(uint32_t(type))->block_elems) +
-                       " elements (K-quants need 256-element super-blocks" + fallback + "; use q8_0 or q4_0)",
-                   std::to_string(t.cols));
-    }
+    if (t.cols % kQK_K != 0 && type == GgmlType::Q6_K) type = t.cols % kQK8_0 != 0 ? GgmlType::F16 : GgmlType::Q8_0;
+    if (type == GgmlType::Q4_K && t.cols % kQK_K != 0)
+        fail_input(where, tensor + ": Q4_K", "rows of a multiple of 256 elements (K-quants need 256-element super-blocks; "
+                   "llama-quantize writes this tensor Q5_0, which is not written here: use q6_k, q8_0 or q4_0)",
+                   std::to_string(t.cols) + " elements");
+    if (type == GgmlType::Q8_0 && t.cols % kQK8_0 != 0)
+        fail_input(where, tensor + ": Q8_0 (the classifier of a K-quant file)",
+                   "rows of a multiple of 32 elements (llama-quantize refuses this too)", std::to_string(t.cols) + " elements");
     return type;
 }
 

@@ -139,7 +139,7 @@ TEST(SynthShapes, RefusesTooLargeOrUnencodableOutputsWritingNothing) {
     expect_refused("--shape stories15M --type q4_0", "llama2.c files are fp32 (v0) or int8 (v2)");
     expect_refused("--shape stories260K --format gguf --type q8_0", "hidden_dim multiples of its block of 32");
     expect_refused("--shape llama3.2-1b --max-size 64G", "RoPE base: expected 10000");
-    expect_refused("--shape stories15M --format gguf --type q4_k", "no K-quant quantizer");
+    expect_refused("--shape stories15M --format gguf --type q4_k", "(layer 0 wq): Q4_K: expected rows of a multiple of 256");
     expect_refused("--shape stories15M --format tflite", "--format: expected llama2c or gguf");
     expect_refused("--shape stories15M --max-size 12Q", "--max-size: expected a byte count");
     expect_refused("--shape dim=64,hidden=96,layers=1,heads=4,vocab=100,seq=8 --format gguf", "at least 260");
