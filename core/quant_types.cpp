@@ -549,24 +549,24 @@ void quantize_block_q6_k(const float* x, BlockQ6_K& y) {
     }
 }
 
-}  // namespace
-
-void quantize_row_q4_k(const float* x, unsigned char* dst, size_t n) {
-    require_blocks(GgmlType::Q4_K, n, "quantize_row_q4_k");
+template <class Block, void (*quantize_block)(const float*, Block&)>
+void quantize_super_blocks(GgmlType t, const char* what, const float* x, unsigned char* dst, size_t n) {
+    require_blocks(t, n, what);
     for (size_t b = 0; b < n / kQK_K; ++b) {
-        BlockQ4_K blk;
-        quantize_block_q4_k(x + b * kQK_K, blk);
+        Block blk;
+        quantize_block(x + b * kQK_K, blk);
         std::memcpy(dst + b * sizeof blk, &blk, sizeof blk);
     }
 }
 
+}  // namespace
+
+void quantize_row_q4_k(const float* x, unsigned char* dst, size_t n) {
+    quantize_super_blocks<BlockQ4_K, quantize_block_q4_k>(GgmlType::Q4_K, "quantize_row_q4_k", x, dst, n);
+}
+
 void quantize_row_q6_k(const float* x, unsigned char* dst, size_t n) {
-    require_blocks(GgmlType::Q6_K, n, "quantize_row_q6_k");
-    for (size_t b = 0; b < n / kQK_K; ++b) {
-        BlockQ6_K blk;
-        quantize_block_q6_k(x + b * kQK_K, blk);
-        std::memcpy(dst + b * sizeof blk, &blk, sizeof blk);
-    }
+    quantize_super_blocks<BlockQ6_K, quantize_block_q6_k>(GgmlType::Q6_K, "quantize_row_q6_k", x, dst, n);
 }
 
 // ---- dot products --------------------------------------------------------------------

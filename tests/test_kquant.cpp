@@ -1,11 +1,10 @@
 // K-quant output: the Q4_K and Q6_K quantizers (error within what 4 and 6 bits can hold, the
 // blocks of llama-quantize byte for byte), the Q4_K_M mix (which tensor gets which type, as
 // llama-quantize decides it), the fallbacks for rows that are not whole super-blocks of 256,
-// and the refusals. llama.cpp's files: ../shared/models/gguf (llama-quantize at c392e509).
+// (the refusals: test_synth_shapes.cpp, test_convert.cpp). llama.cpp's files: ../shared/models/gguf (llama-quantize at c392e509).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -20,8 +19,6 @@
 
 namespace lhb {
 namespace {
-
-namespace fs = std::filesystem;
 
 std::string gguf_path(const std::string& name) { return test::model_path("gguf/" + name); }
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
@@ -262,29 +259,6 @@ TEST(KQuant, Q6_KFallsBackLikeLlamaQuantizeForShortRows) {
         EXPECT_EQ(ggml_type_name(t.type), std::string(ggml_type_name(uint32_t(expected)))) << t.name;
     }
     EXPECT_EQ(f.get_uint("general.file_type", 0, 100), 18u);  // LLAMA_FTYPE_MOSTLY_Q6_K
-}
-
-// One line naming the tensor, nothing written: Q4_K's fallback (Q5_0) and llama.cpp's 70B
-// rule (Q5_K attn_v) need types this project does not encode.
-TEST(KQuant, RefusesWhatItCannotWriteLikeLlamaQuantizeNamingTheTensor) {
-    auto refused = [](const std::string& args, const std::string& needle) {
-        test::TempDir dir;
-        const test::CommandResult r = test::run_bench("synth " + args + " --format gguf -o " + quoted(dir.file("m")));
-        EXPECT_EQ(r.exit_code, 1) << r.err;
-        EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-        EXPECT_TRUE(fs::is_empty(dir.path));
-    };
-    refused("--shape stories15M --type q4_k_m",
-            "blk.0.attn_q.weight (layer 0 wq): Q4_K: expected rows of a multiple of 256 elements (K-quants need "
-            "256-element super-blocks");
-    refused("--shape stories15M --type q4_k", "writes this tensor Q5_0");  // llama-quantize's alias
-    // Layers 0-9 (the first eighth) have Q6_K attn_v, so layer 10's is the first Q4_K one.
-    refused("--shape dim=256,hidden=512,layers=80,heads=4,kv_heads=2,vocab=300,seq=8 --type q4_k_m",
-            "blk.10.attn_v.weight (layer 10 wv): Q4_K_M: expected a model llama.cpp does not call 70B");
-    refused("--shape dim=256,hidden=512,layers=1,heads=4,vocab=300,seq=8 --type q5_k", "q4_k_m or q6_k, found 'q5_k'");
-    // TinyLlama's shape has the layout (its size is checked before anything is written).
-    refused("--shape tinyllama-1.1b --type q4_k_m --max-size 1K", "bytes, expected at most 1024 bytes");
 }
 
 }  // namespace
