@@ -12,13 +12,14 @@ namespace lhb::bench {
 namespace {
 
 const char* kUsage =
-    "Usage: bench convert IN OUT [-z TOKENIZER] [--type f32|f16|q8_0|q4_0]\n"
+    "Usage: bench convert IN OUT [-z TOKENIZER] [--type f32|f16|q8_0|q4_0|q6_k|q4_k_m]\n"
     "       bench convert IN.gguf OUT.bin [--version 0|1|2] [--group N] [--tokenizer-out FILE]\n"
     "A llama2.c checkpoint (v0, v1, v2) becomes a GGUF file with llama.cpp's llama metadata and\n"
     "tensor names; a GGUF file becomes a llama2.c checkpoint where its types allow.\n"
     "  -z               llama2.c -> GGUF: the model's tokenizer.bin (required: the checkpoint has no\n"
     "                   vocabulary)\n"
-    "  --type           llama2.c -> GGUF: matrix type, default f32; Q8_0/Q4_0 blocks are\n"
+    "  --type           llama2.c -> GGUF: matrix type, default f32; q4_k_m is llama-quantize's\n"
+    "                   mix (Q4_K, Q6_K classifier and some attn_v/ffn_down); blocks are\n"
     "                   llama-quantize's; norms stay F32\n"
     "  --version        GGUF -> llama2.c: 0 or 1 (fp32, from F32/F16 matrices) or 2 (int8; from\n"
     "                   Q8_0 with groups of 32, or export.py's quantization of F32/F16); default 0,\n"

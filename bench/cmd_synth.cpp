@@ -21,7 +21,8 @@ const char* kUsage =
     "  -o          output file (written to a temporary name, then renamed)\n"
     "  --seed      random seed; default 1\n"
     "  --format    llama2c (default: v0 for f32, v2 for q8_0) or gguf (llama.cpp's names)\n"
-    "  --type      f32 (default), f16, q8_0, q4_0 (llama2c: f32 or q8_0); GGUF norms stay F32\n"
+    "  --type      f32 (default), f16, q8_0, q4_0, q6_k, q4_k_m (llama-quantize's mix)\n"
+    "              (llama2c: f32 or q8_0); GGUF norms stay F32\n"
     "  --group     llama2c q8_0: the group size; default the largest <= 64 dividing dim and hidden\n"
     "  -z          GGUF: the vocabulary from this tokenizer.bin; default placeholder pieces\n"
     "  --max-size  refuse (writing nothing) a file larger than this; default 16G\n";

@@ -171,7 +171,7 @@ std::string llama2c_to_gguf(const Model& m, const std::string& out, const Conver
     f.name = std::filesystem::path(m.path()).stem().string();
     auto src = model_weight_source(m);
     write_gguf(m.config(), f, vocab, *src, out, o.max_bytes);
-    return out + ": GGUF, matrices " + ggml_type_name(uint32_t(o.gguf_type)) + ", norms F32, vocabulary of " +
+    return out + ": GGUF, matrices " + gguf_output_type_name(o.gguf_type) + ", norms F32, vocabulary of " +
            o.tokenizer;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // bench convert: llama2.c checkpoints to GGUF and back. llama2.c (v0, v1, v2) -> GGUF with
 // llama.cpp's llama metadata and tensor names, the vocabulary of a tokenizer.bin, matrices
-// in F32, F16, Q8_0 or Q4_0 (blocks byte-identical to llama-quantize's), norms F32. GGUF ->
+// in F32, F16, Q8_0, Q4_0, Q6_K or the Q4_K_M mix (blocks byte-identical to llama-quantize's),
+// norms F32. GGUF ->
 // llama2.c where the types allow it without a second rounding: F32/F16 matrices to fp32 (v0,
 // v1) or export.py's int8 (v2), Q8_0 matrices to v2 with group size 32 (the same int8
 // values and scales); anything else is refused in one line saying why.
@@ -19,7 +20,7 @@ class WeightSource;
 
 struct ConvertOptions {
     // llama2.c -> GGUF
-    GgmlType gguf_type = GgmlType::F32;
+    GgmlType gguf_type = GgmlType::F32;  // GgufModelFormat::matrix_type (Q4_K: the Q4_K_M mix)
     std::string tokenizer;  // tokenizer.bin of the model (llama2.c checkpoints carry none)
     // GGUF -> llama2.c
     int llama2c_version = -1;   // -1: 0 for F32/F16 matrices, 2 for Q8_0

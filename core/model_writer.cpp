@@ -293,9 +293,12 @@ GgmlType parse_output_type(const std::string& flag, const std::string& text) {
     if (t == "f16") return GgmlType::F16;
     if (t == "q8_0") return GgmlType::Q8_0;
     if (t == "q4_0") return GgmlType::Q4_0;
-    const char* why = t == "q4_k" || t == "q4_k_m" || t == "q6_k" ? " (no K-quant quantizer here: llama-quantize makes those)" : "";
-    throw InputError(flag + ": expected f32, f16, q8_0 or q4_0, found '" + text + "'" + why);
+    if (t == "q4_k_m" || t == "q4_k") return GgmlType::Q4_K;  // llama-quantize's Q4_K is Q4_K_M too
+    if (t == "q6_k") return GgmlType::Q6_K;
+    throw InputError(flag + ": expected f32, f16, q8_0, q4_0, q4_k_m or q6_k, found '" + text + "'");
 }
+
+const char* gguf_output_type_name(GgmlType t) { return t == GgmlType::Q4_K ? "Q4_K_M" : ggml_type_name(uint32_t(t)); }
 
 uint32_t gguf_file_type(GgmlType t) {
     switch (t) {
@@ -303,8 +306,10 @@ uint32_t gguf_file_type(GgmlType t) {
         case GgmlType::F16: return 1;   // MOSTLY_F16
         case GgmlType::Q4_0: return 2;  // MOSTLY_Q4_0
         case GgmlType::Q8_0: return 7;  // MOSTLY_Q8_0
+        case GgmlType::Q4_K: return 15; // MOSTLY_Q4_K_M
+        case GgmlType::Q6_K: return 18; // MOSTLY_Q6_K
         default: throw InputError(std::string("GGUF output type ") + ggml_type_name(uint32_t(t)) +
-                                  ": expected F32, F16, Q8_0 or Q4_0");
+                                  ": expected F32, F16, Q8_0, Q4_0, Q4_K_M or Q6_K");
     }
 }
 
@@ -321,8 +326,51 @@ std::vector<TensorRef> gguf_order(const ModelConfig& c) {
     return order;
 }
 
-GgmlType gguf_tensor_type(const TensorRef& t, GgmlType matrix_type) {
-    return t.is_norm() ? GgmlType::F32 : matrix_type;  // llama-quantize keeps 1-D tensors F32
+bool is_k_quant(GgmlType t) { return t == GgmlType::Q4_K || t == GgmlType::Q6_K; }
+
+// llama-quantize's use_more_bits: the first and last eighth of the layers and every third
+// one between them.
+bool use_more_bits(int layer, int n_layers) {
+    return layer < n_layers / 8 || layer >= 7 * n_layers / 8 || (layer - n_layers / 8) % 3 == 2;
+}
+
+// The type of tensor t in a file of `matrix_type`. Norms stay F32 (llama-quantize keeps 1-D
+// tensors F32); F32, F16, Q8_0 and Q4_0 put every matrix in that type (Q4_0's classifier
+// too, where llama-quantize's is Q6_K). The K types follow llama_tensor_get_type (llama.cpp
+// src/llama-quant.cpp) for a llama model without experts or importance matrix:
+//   * the classifier, or the embedding when the classifier is tied to it: Q6_K (Q8_0 when
+//     its rows are not a multiple of 256);
+//   * Q4_K_M: attn_v and ffn_down of the layers use_more_bits picks: Q6_K; the rest Q4_K;
+//   * a row that is not a multiple of 256 (a K-quant super-block): Q6_K falls back to Q8_0,
+//     or to F16 when the row is not a multiple of 32 either, as llama-quantize does; Q4_K's
+//     fallback is Q5_0, which this project has no encoder for, so such a tensor is refused
+//     in one line naming it (so is a Q8_0 classifier of such rows: llama-quantize stops too).
+GgmlType gguf_tensor_type(const ModelConfig& c, const TensorRef& t, GgmlType matrix_type, const std::string& where) {
+    if (t.is_norm()) return GgmlType::F32;
+    if (!is_k_quant(matrix_type)) return matrix_type;
+    const bool is_classifier = t.kind == TensorKind::Classifier || (t.kind == TensorKind::Embedding && c.shared_classifier);
+    GgmlType type = matrix_type;
+    if (is_classifier) {
+        type = t.cols % kQK_K != 0 ? GgmlType::Q8_0 : GgmlType::Q6_K;
+    } else if (matrix_type == GgmlType::Q4_K && (t.kind == TensorKind::Wv || t.kind == TensorKind::W2) &&
+               use_more_bits(t.layer, c.n_layers)) {
+        type = GgmlType::Q6_K;
+    }
+    const std::string tensor = gguf_tensor_name(t) + " (" + llama2c_tensor_name(t) + ")";
+    // llama.cpp calls a llama of 80 layers with grouped KV heads a 70B and gives its Q4_K
+    // attn_v Q5_K, another type we have no encoder for.
+    if (type == GgmlType::Q4_K && t.kind == TensorKind::Wv && c.n_layers == 80 && c.n_kv_heads != c.n_heads)
+        fail_input(where, tensor + ": Q4_K_M", "a model llama.cpp does not call 70B (its attn_v is Q5_K there, not written here)",
+                   "80 layers with grouped KV heads");
+    if (t.cols % kQK_K != 0 && type == GgmlType::Q6_K) type = t.cols % kQK8_0 != 0 ? GgmlType::F16 : GgmlType::Q8_0;
+    if (type == GgmlType::Q4_K && t.cols % kQK_K != 0)
+        fail_input(where, tensor + ": Q4_K", "rows of a multiple of 256 elements (K-quants need 256-element super-blocks; "
+                   "llama-quantize writes this tensor Q5_0, which is not written here: use q6_k, q8_0 or q4_0)",
+                   std::to_string(t.cols) + " elements");
+    if (type == GgmlType::Q8_0 && t.cols % kQK8_0 != 0)
+        fail_input(where, tensor + ": Q8_0 (the classifier of a K-quant file)",
+                   "rows of a multiple of 32 elements (llama-quantize refuses this too)", std::to_string(t.cols) + " elements");
+    return type;
 }
 
 // The metadata and tensor infos (the data section streamed after it).
@@ -331,7 +379,7 @@ GgufWriter gguf_layout(const ModelConfig& c, const GgufModelFormat& f, const Ggu
     validate_config(c, where);
     const uint32_t file_type = gguf_file_type(f.matrix_type);
     const auto layout = block_layout(uint32_t(f.matrix_type));
-    if (c.dim % int(layout->block_elems) != 0 || c.hidden_dim % int(layout->block_elems) != 0)
+    if (!is_k_quant(f.matrix_type) && (c.dim % int(layout->block_elems) != 0 || c.hidden_dim % int(layout->block_elems) != 0))
         fail_input(where, std::string("type ") + ggml_type_name(uint32_t(f.matrix_type)),
                    "dim and hidden_dim multiples of its block of " + std::to_string(layout->block_elems),
                    "dim " + std::to_string(c.dim) + ", hidden_dim " + std::to_string(c.hidden_dim));
@@ -342,7 +390,7 @@ GgufWriter gguf_layout(const ModelConfig& c, const GgufModelFormat& f, const Ggu
     w.add_string("general.architecture", "llama");
     w.add_string("general.name", f.name);
     w.add_u32("general.file_type", file_type);
-    if (f.matrix_type == GgmlType::Q8_0 || f.matrix_type == GgmlType::Q4_0)
+    if (f.matrix_type != GgmlType::F32 && f.matrix_type != GgmlType::F16)
         w.add_u32("general.quantization_version", 2);
     GgufLlamaConfig hp;
     hp.dim = c.dim;
@@ -365,7 +413,7 @@ GgufWriter gguf_layout(const ModelConfig& c, const GgufModelFormat& f, const Ggu
     for (const TensorRef& t : gguf_order(c)) {
         std::vector<uint64_t> ne{uint64_t(t.cols)};
         if (!t.is_norm()) ne.push_back(uint64_t(t.rows));
-        w.add_tensor_info(gguf_tensor_name(t), ne, gguf_tensor_type(t, f.matrix_type));
+        w.add_tensor_info(gguf_tensor_name(t), ne, gguf_tensor_type(c, t, f.matrix_type, where));
     }
     return w;
 }
@@ -392,7 +440,7 @@ void write_gguf(const ModelConfig& c, const GgufModelFormat& f, const GgufVocabu
     std::vector<float> row;
     std::vector<unsigned char> encoded;
     for (const TensorRef& t : gguf_order(c)) {
-        const GgmlType type = gguf_tensor_type(t, f.matrix_type);
+        const GgmlType type = gguf_tensor_type(c, t, f.matrix_type, path);
         row.resize(size_t(t.cols));
         encoded.resize(row_bytes(type, size_t(t.cols)));
         for (int64_t r = 0; r < t.rows; ++r) {
@@ -406,7 +454,9 @@ void write_gguf(const ModelConfig& c, const GgufModelFormat& f, const GgufVocabu
                     }
                     break;
                 case GgmlType::Q8_0: quantize_row_q8_0(row.data(), encoded.data(), row.size()); break;
-                default: quantize_row_q4_0(row.data(), encoded.data(), row.size()); break;
+                case GgmlType::Q4_0: quantize_row_q4_0(row.data(), encoded.data(), row.size()); break;
+                case GgmlType::Q4_K: quantize_row_q4_k(row.data(), encoded.data(), row.size()); break;
+                default: quantize_row_q6_k(row.data(), encoded.data(), row.size()); break;
             }
             out.bytes(encoded.data(), encoded.size());
         }

@@ -1,6 +1,7 @@
 #pragma once
 // Writes a LLaMA model as a llama2.c checkpoint (v0, v1 fp32; v2 int8) or as a GGUF file
-// (llama architecture; matrices F32, F16, Q8_0 or Q4_0, norms F32), streaming: the writer
+// (llama architecture; matrices F32, F16, Q8_0, Q4_0, Q6_K or llama-quantize's Q4_K_M mix,
+// norms F32), streaming: the writer
 // asks a WeightSource for one row at a time, encodes it and appends it, so a 7B model never
 // sits in memory as fp32 (bench convert reads a mapped file, bench synth draws the rows).
 // Sizes are known before the first byte: the output's folder must have room for them and
@@ -82,18 +83,25 @@ GgufVocabulary gguf_vocabulary(const Tokenizer& t, const std::string& origin);
 GgufVocabulary synthetic_vocabulary(int n);
 
 struct GgufModelFormat {
-    GgmlType matrix_type = GgmlType::F32;  // F32, F16, Q8_0 or Q4_0; norms stay F32
+    // F32, F16, Q8_0, Q4_0 or Q6_K: every matrix (Q6_K: as llama-quantize, Q8_0 for a
+    // classifier whose rows are not whole super-blocks); Q4_K: llama-quantize's Q4_K_M mix
+    // (Q4_K, Q6_K for the classifier and some layers' attn_v and ffn_down). Norms stay F32.
+    GgmlType matrix_type = GgmlType::F32;
     std::string name;                      // general.name
 };
 
-// "f32", "f16", "q8_0", "q4_0" (any case) -> the type; throws InputError naming `flag`.
+// "f32", "f16", "q8_0", "q4_0", "q6_k", "q4_k_m" (or "q4_k", llama-quantize's alias of it)
+// (any case) -> the matrix_type; throws InputError naming `flag`.
 GgmlType parse_output_type(const std::string& flag, const std::string& text);
+// "F32", ..., "Q6_K", "Q4_K_M" (for Q4_K: the mix), for messages.
+const char* gguf_output_type_name(GgmlType t);
 
 // llama.cpp's general.file_type for a file whose matrices are `t` (LLAMA_FTYPE_*).
 uint32_t gguf_file_type(GgmlType t);
 
 // Bytes the file takes (header, metadata, tensors each padded to 32); throws InputError
-// naming `where` when the type cannot hold the config (rows not a multiple of its block).
+// naming `where` (and, for a K type, the tensor) when the type cannot hold the config (rows
+// not a multiple of its block).
 uint64_t gguf_file_size(const ModelConfig& c, const GgufModelFormat& f, const GgufVocabulary& v,
                         const std::string& where);
 

@@ -71,6 +71,9 @@ int to_int(float v) {
 // 2^22; nearbyint in the default rounding mode (never changed here) is the same.
 int nearest_int(float v) { return to_int(std::nearbyint(v)); }
 
+// ggml's GROUP_MAX_EPS: a group whose largest |x| is below it quantizes to zeros.
+constexpr float kGroupMaxEps = 1e-15f;
+
 void require_blocks(GgmlType t, size_t n, const char* what) {
     const auto layout = block_layout(uint32_t(t));
     if (!layout || n % layout->block_elems != 0)
@@ -338,6 +341,232 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* dst, size_t n) {
         }
         y.d = 1.0f / iscale;
     }
+}
+
+// ---- K-quant weights ---------------------------------------------------------------------
+// ggml's quantize_row_q4_K_ref and quantize_row_q6_K_ref (what llama-quantize writes without
+// an importance matrix). Both first search each sub-block for its best scale (make_qkx2_quants,
+// make_qx_quants: a few candidate scales, the one of least weighted squared error kept), then
+// round the sub-block scales to 6 or 8 bits against one fp16 super-block scale and quantize
+// the values again with the rounded scales. Every float operation below is ggml's, in ggml's
+// order and association (a*b*c is (a*b)*c, sums left to right), and ints meet floats where
+// ggml converts them: a reordered sum would pick another candidate now and then.
+
+namespace {
+
+// make_qkx2_quants for Q4_K: n values x with weights w -> levels L in [0, nmax] and
+// x ~ scale * L - the_min (the_min >= 0). Candidates: the min-max scale, then nstep + 1
+// scales (rmin + rdelta * is + nmax) / (max - min), each with the least-squares scale and
+// offset for its levels (offset clamped to <= 0); the smallest weighted squared error wins,
+// the first one on ties.
+float best_scale_and_min(int n, int nmax, const float* x, const float* w, uint8_t* L, float* the_min, float rmin,
+                         float rdelta, int nstep) {
+    float min = x[0], max = x[0];
+    float sum_w = w[0];
+    float sum_x = sum_w * x[0];
+    for (int i = 1; i < n; ++i) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        sum_w += w[i];
+        sum_x += w[i] * x[i];
+    }
+    if (min > 0) min = 0;
+    if (max == min) {
+        std::fill(L, L + n, uint8_t(0));
+        *the_min = -min;
+        return 0.0f;
+    }
+    float iscale = float(nmax) / (max - min);
+    float scale = 1 / iscale;
+    float best_error = 0;
+    for (int i = 0; i < n; ++i) {
+        L[i] = uint8_t(std::clamp(nearest_int(iscale * (x[i] - min)), 0, nmax));
+        const float diff = scale * float(L[i]) + min - x[i];
+        best_error += w[i] * (diff * diff);
+    }
+    uint8_t trial[kQK_K];
+    for (int is = 0; is <= nstep; ++is) {
+        iscale = (rmin + rdelta * float(is) + float(nmax)) / (max - min);
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; ++i) {
+            const int l = std::clamp(nearest_int(iscale * (x[i] - min)), 0, nmax);
+            trial[i] = uint8_t(l);
+            const float fl = float(l);
+            sum_l += w[i] * fl;
+            sum_l2 += w[i] * fl * fl;
+            sum_xl += w[i] * fl * x[i];
+        }
+        const float D = sum_w * sum_l2 - sum_l * sum_l;
+        if (!(D > 0)) continue;
+        float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+        float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+        if (this_min > 0) {
+            this_min = 0;
+            this_scale = sum_xl / sum_l2;
+        }
+        float error = 0;
+        for (int i = 0; i < n; ++i) {
+            const float diff = this_scale * float(trial[i]) + this_min - x[i];
+            error += w[i] * (diff * diff);
+        }
+        if (error < best_error) {
+            std::copy(trial, trial + n, L);
+            best_error = error;
+            scale = this_scale;
+            min = this_min;
+        }
+    }
+    *the_min = -min;
+    return scale;
+}
+
+// make_qx_quants with rmse_type 1 (weights x^2) for Q6_K: n values -> levels L in
+// [0, 2 nmax) standing for L - nmax, and the scale. Candidates: -(nmax + 0.1 is) / max for
+// is = 0 (first), -9..-1, 1..9, where max is the value of largest |x|; a candidate replaces
+// the best when its weighted sumlx^2 / suml2 is strictly larger.
+float best_symmetric_scale(int n, int nmax, const float* x, int8_t* L) {
+    float max = 0, amax = 0;
+    for (int i = 0; i < n; ++i) {
+        const float ax = std::fabs(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[i];
+        }
+    }
+    if (amax < kGroupMaxEps) {
+        std::fill(L, L + n, int8_t(0));
+        return 0.0f;
+    }
+    auto level = [nmax](float v) { return std::clamp(nearest_int(v), -nmax, nmax - 1); };
+    float iscale = float(-nmax) / max;
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+        const int l = level(iscale * x[i]);
+        L[i] = int8_t(l + nmax);
+        const float w = x[i] * x[i];
+        sumlx += w * x[i] * float(l);
+        suml2 += w * float(l) * float(l);
+    }
+    float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
+    float best = scale * sumlx;
+    for (int is = -9; is <= 9; ++is) {
+        if (is == 0) continue;
+        iscale = -(float(nmax) + 0.1f * float(is)) / max;
+        sumlx = suml2 = 0;
+        for (int i = 0; i < n; ++i) {
+            const int l = level(iscale * x[i]);
+            const float w = x[i] * x[i];
+            sumlx += w * x[i] * float(l);
+            suml2 += w * float(l) * float(l);
+        }
+        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+            for (int i = 0; i < n; ++i) L[i] = int8_t(level(iscale * x[i]) + nmax);
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    return scale;
+}
+
+void quantize_block_q4_k(const float* x, BlockQ4_K& y) {
+    uint8_t L[kQK_K];
+    float weights[32], mins[8], scales[8];
+    float max_scale = 0, max_min = 0;  // the mins are subtracted, so scales are >= 0
+    for (int j = 0; j < 8; ++j) {
+        const float* xs = x + 32 * j;
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; ++l) sum_x2 += xs[l] * xs[l];
+        const float av_x = std::sqrt(sum_x2 / 32);
+        for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xs[l]);
+        scales[j] = best_scale_and_min(32, 15, xs, weights, L + 32 * j, &mins[j], -1.0f, 0.1f, 20);
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+    const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+    std::memset(y.scales, 0, sizeof y.scales);
+    for (int j = 0; j < 8; ++j) {
+        // ggml stores nearest_int into a uint8_t before taking min(63, .).
+        const uint8_t ls = std::min<uint8_t>(63, uint8_t(nearest_int(inv_scale * scales[j])));
+        const uint8_t lm = std::min<uint8_t>(63, uint8_t(nearest_int(inv_min * mins[j])));
+        if (j < 4) {  // the packing q4_k_scale_min reads
+            y.scales[j] = ls;
+            y.scales[j + 4] = lm;
+        } else {
+            y.scales[j + 4] = uint8_t((ls & 0x0f) | ((lm & 0x0f) << 4));
+            y.scales[j - 4] |= uint8_t((ls >> 4) << 6);
+            y.scales[j] |= uint8_t((lm >> 4) << 6);
+        }
+    }
+    y.d = fp32_to_fp16(max_scale / 63.0f);
+    y.dmin = fp32_to_fp16(max_min / 63.0f);
+    // The values again, against the scales as stored; a sub-block whose scale rounded to 0
+    // keeps the levels of the search.
+    for (int j = 0; j < 8; ++j) {
+        uint8_t sc, m;
+        q4_k_scale_min(y.scales, j, &sc, &m);
+        const float d = fp16_to_fp32(y.d) * float(sc);
+        if (d == 0) continue;
+        const float dm = fp16_to_fp32(y.dmin) * float(m);
+        for (int i = 0; i < 32; ++i) L[32 * j + i] = uint8_t(std::clamp(nearest_int((x[32 * j + i] + dm) / d), 0, 15));
+    }
+    for (int k = 0; k < kQK_K / 64; ++k)
+        for (int l = 0; l < 32; ++l) y.qs[32 * k + l] = uint8_t(L[64 * k + l] | (L[64 * k + l + 32] << 4));
+}
+
+void quantize_block_q6_k(const float* x, BlockQ6_K& y) {
+    int8_t L[kQK_K];
+    float scales[kQK_K / 16];
+    float max_scale = 0, max_abs_scale = 0;
+    for (int s = 0; s < kQK_K / 16; ++s) {
+        scales[s] = best_symmetric_scale(16, 32, x + 16 * s, L + 16 * s);
+        if (std::fabs(scales[s]) > max_abs_scale) {
+            max_abs_scale = std::fabs(scales[s]);
+            max_scale = scales[s];
+        }
+    }
+    std::memset(&y, 0, sizeof y);
+    if (max_abs_scale < kGroupMaxEps) return;  // all zero, d = +0
+    const float iscale = -128.0f / max_scale;
+    y.d = fp32_to_fp16(1 / iscale);
+    for (int s = 0; s < kQK_K / 16; ++s) y.scales[s] = int8_t(std::min(127, nearest_int(iscale * scales[s])));
+    for (int s = 0; s < kQK_K / 16; ++s) {
+        const float d = fp16_to_fp32(y.d) * float(y.scales[s]);
+        if (d == 0) continue;
+        for (int i = 0; i < 16; ++i) L[16 * s + i] = int8_t(std::clamp(nearest_int(x[16 * s + i] / d), -32, 31) + 32);
+    }
+    // The inverse of q6_k_values: per 128 elements, ql holds the low nibbles (l and l+64 in
+    // ql[l], l+32 and l+96 in ql[l+32]), qh the top 2 bits of l, l+32, l+64, l+96.
+    for (int h = 0; h < 2; ++h) {
+        const int8_t* a = L + 128 * h;
+        uint8_t* ql = y.ql + 64 * h;
+        uint8_t* qh = y.qh + 32 * h;
+        for (int l = 0; l < 32; ++l) {
+            ql[l] = uint8_t((a[l] & 0x0f) | ((a[l + 64] & 0x0f) << 4));
+            ql[l + 32] = uint8_t((a[l + 32] & 0x0f) | ((a[l + 96] & 0x0f) << 4));
+            qh[l] = uint8_t((a[l] >> 4) | ((a[l + 32] >> 4) << 2) | ((a[l + 64] >> 4) << 4) | ((a[l + 96] >> 4) << 6));
+        }
+    }
+}
+
+template <class Block, void (*quantize_block)(const float*, Block&)>
+void quantize_super_blocks(GgmlType t, const char* what, const float* x, unsigned char* dst, size_t n) {
+    require_blocks(t, n, what);
+    for (size_t b = 0; b < n / kQK_K; ++b) {
+        Block blk;
+        quantize_block(x + b * kQK_K, blk);
+        std::memcpy(dst + b * sizeof blk, &blk, sizeof blk);
+    }
+}
+
+}  // namespace
+
+void quantize_row_q4_k(const float* x, unsigned char* dst, size_t n) {
+    quantize_super_blocks<BlockQ4_K, quantize_block_q4_k>(GgmlType::Q4_K, "quantize_row_q4_k", x, dst, n);
+}
+
+void quantize_row_q6_k(const float* x, unsigned char* dst, size_t n) {
+    quantize_super_blocks<BlockQ6_K, quantize_block_q6_k>(GgmlType::Q6_K, "quantize_row_q6_k", x, dst, n);
 }
 
 // ---- dot products --------------------------------------------------------------------

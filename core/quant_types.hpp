@@ -2,8 +2,8 @@
 // ggml's weight types as GGUF files store them: the type ids, the block layouts, and a
 // readable scalar reference for the types we read (F32, F16, Q8_0, Q4_0, Q4_K, Q6_K):
 // dequantize a row, the dot product of a weight row with activations in llama.cpp's
-// arithmetic, and the F32 -> Q8_0 / Q4_0 quantizers whose blocks are byte-identical to
-// llama-quantize's. docs/gguf.md writes the arithmetic down; every function here says in
+// arithmetic, and the F32 -> Q8_0 / Q4_0 / Q4_K / Q6_K quantizers whose blocks are
+// byte-identical to llama-quantize's. docs/gguf.md writes the arithmetic down; every function here says in
 // which order it sums.
 //
 // Blocks are read from and written to plain bytes (memcpy), never through a cast pointer:
@@ -112,6 +112,17 @@ void quantize_row_q8_0(const float* x, unsigned char* dst, size_t n);
 // ties), d = max / -8, id = 1/d (0 if d is 0), q = min(15, (int8)(x * id + 8.5f)) (the
 // cast truncates toward zero), two per byte (element j low, j+16 high), d as fp16.
 void quantize_row_q4_0(const float* x, unsigned char* dst, size_t n);
+// ggml's quantize_row_q4_K_ref: per 256, each sub-block of 32 gets a scale and a min from
+// a weighted least-squares search (weights sqrt(mean x^2) + |x|, 21 candidate scales), the
+// 8 scales and 8 mins rounded to 6 bits against fp16 d = max scale / 63 and dmin = max min /
+// 63, then the values rounded to 4 bits with the stored scales. ggml's float operations in
+// ggml's order: the blocks equal llama-quantize's (tests/test_kquant.cpp).
+void quantize_row_q4_k(const float* x, unsigned char* dst, size_t n);
+// ggml's quantize_row_q6_K_ref: per 256, each sub-block of 16 gets a symmetric scale from a
+// search weighted by x^2 (19 candidates around -32 / the largest-magnitude value), the 16
+// scales rounded to int8 against fp16 d = -(the largest-magnitude scale) / 128, then the
+// values rounded to 6 bits (-32..31) with the stored scales.
+void quantize_row_q6_k(const float* x, unsigned char* dst, size_t n);
 // ggml's quantize_row_q8_K_ref, for activations: per 256, max = the element of largest
 // |x|, iscale = -127 / max, q = min(127, nearest_int(iscale * x)) (ties to even), d = 1 /
 // iscale in fp32, bsums = sums of q per 16. An all-zero block is all zero.

@@ -146,7 +146,7 @@ void write_synthetic_model(const ModelConfig& c, const std::string& path, uint64
 std::string write_synthetic(const ModelConfig& c, const std::string& path, const SynthOptions& o) {
     validate_config(c, path);
     SyntheticSource src(c, o.seed);
-    const std::string type = ggml_type_name(uint32_t(o.type));
+    const std::string type = gguf_output_type_name(o.type);
     if (o.format == SynthFormat::Llama2c) {
         if (o.type != GgmlType::F32 && o.type != GgmlType::Q8_0)
             throw InputError(path + ": --type " + type + ": llama2.c files are fp32 (v0) or int8 (v2); expected f32 or "

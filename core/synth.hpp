@@ -3,7 +3,7 @@
 // The shape, not the values, decides speed, so benchmarks use these when the real
 // stories15M/42M/110M (or TinyLlama, Llama 2 7B, Llama 3.2 1B) files are not at hand, and
 // label the results "synthetic weights". Written as llama2.c (v0 fp32, v2 int8) or GGUF (F32,
-// F16, Q8_0, Q4_0), streamed row by row: a 7B model is never held in memory.
+// F16, Q8_0, Q4_0, Q6_K, Q4_K_M), streamed row by row: a 7B model is never held in memory.
 #include <cstdint>
 #include <string>
 
@@ -32,7 +32,7 @@ constexpr uint64_t kDefaultSynthMaxBytes = 16ull << 30;
 
 struct SynthOptions {
     SynthFormat format = SynthFormat::Llama2c;
-    GgmlType type = GgmlType::F32;  // llama2.c: F32 (v0) or Q8_0 (v2 int8); GGUF: F32, F16, Q8_0, Q4_0
+    GgmlType type = GgmlType::F32;  // llama2.c: F32 (v0) or Q8_0 (v2 int8); GGUF: GgufModelFormat::matrix_type
     uint64_t seed = 1;
     int group_size = 0;         // llama2.c Q8_0: 0 for the default group size
     std::string tokenizer;      // GGUF: the vocabulary (tokenizer.bin); "" for placeholder pieces

@@ -139,7 +139,17 @@ TEST(SynthShapes, RefusesTooLargeOrUnencodableOutputsWritingNothing) {
     expect_refused("--shape stories15M --type q4_0", "llama2.c files are fp32 (v0) or int8 (v2)");
     expect_refused("--shape stories260K --format gguf --type q8_0", "hidden_dim multiples of its block of 32");
     expect_refused("--shape llama3.2-1b --max-size 64G", "RoPE base: expected 10000");
-    expect_refused("--shape stories15M --format gguf --type q4_k", "no K-quant quantizer");
+    // K-quants: rows of 288 hold no 256-element super-block (llama-quantize's fallback for
+    // Q4_K is Q5_0, not written here); llama.cpp's "70B" (80 layers, grouped KV heads) raises
+    // Q4_K attn_v to Q5_K: layers 0-9 have Q6_K attn_v, so layer 10's is the first refused.
+    expect_refused("--shape stories15M --format gguf --type q4_k",
+                   "blk.0.attn_q.weight (layer 0 wq): Q4_K: expected rows of a multiple of 256 elements (K-quants need "
+                   "256-element super-blocks");
+    expect_refused("--shape stories15M --format gguf --type q4_k_m", "writes this tensor Q5_0");
+    expect_refused("--shape dim=256,hidden=512,layers=80,heads=4,kv_heads=2,vocab=300,seq=8 --format gguf --type q4_k_m",
+                   "blk.10.attn_v.weight (layer 10 wv): Q4_K_M: expected a model llama.cpp does not call 70B");
+    expect_refused("--shape stories15M --format gguf --type q5_k", "q4_k_m or q6_k, found 'q5_k'");
+    expect_refused("--shape tinyllama-1.1b --format gguf --type q4_k_m --max-size 1K", "bytes, expected at most 1024 bytes");
     expect_refused("--shape stories15M --format tflite", "--format: expected llama2c or gguf");
     expect_refused("--shape stories15M --max-size 12Q", "--max-size: expected a byte count");
     expect_refused("--shape dim=64,hidden=96,layers=1,heads=4,vocab=100,seq=8 --format gguf", "at least 260");
@@ -173,7 +183,8 @@ TEST(SynthShapes, TinyllamaConfigIsValid) {
     EXPECT_EQ(c.backends[0].name, "cpu-ref");
     EXPECT_EQ(c.backends[1].name, "openmp");
     EXPECT_EQ(c.precisions, (std::vector<std::string>{"fp32", "int8"}));
-    EXPECT_LE(c.prompt_tokens.front() + c.generate_tokens, 16);
+    ASSERT_FALSE(c.generate_tokens.empty());
+    EXPECT_LE(c.prompt_tokens.front() + c.generate_tokens.front(), 16);
 }
 
 }  // namespace
