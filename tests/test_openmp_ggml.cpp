@@ -206,6 +206,32 @@ TEST(OpenMpGgml, ActivationsAreQuantTypesBytes) {
         }
 }
 
+// The Q8_0 conversion's special blocks (the AVX-512 one takes the reference for some):
+// exact ties of round() (d = 1), NaN and Inf, values whose 1 / d overflows, subnormals,
+// signed zeros, and a block at the float maximum.
+TEST(OpenMpGgml, Q8_0ActivationEdgeBlocksAreQuantTypesBytes) {
+    std::vector<float> x(32 * 7, 0.0f);
+    for (int j = 0; j < 32; ++j) x[size_t(j)] = j == 0 ? 127.0f : float(j % 9) - 4.5f;  // ties, away from zero
+    x[32 + 5] = NAN;
+    x[64 + 3] = -INFINITY;
+    x[96 + 1] = 1e-38f, x[96 + 2] = -3e-39f;                                // 1 / d overflows
+    for (int j = 0; j < 32; ++j) x[size_t(128 + j)] = float(j) * 1e-45f;    // subnormal, d = 0
+    for (int j = 0; j < 32; ++j) x[size_t(160 + j)] = j % 2 ? -0.0f : 0.0f;
+    for (int j = 0; j < 32; ++j) x[size_t(192 + j)] = j ? 3.4e38f / float(j) : -3.4e38f;
+    GgmlVector v;
+    v.quantize(GgmlType::Q8_0, x.data(), int(x.size()));
+    const QuantizedActivations ref = quantize_activations(GgmlType::Q8_0, x.data(), x.size());
+    EXPECT_EQ(v.a.q8_0, ref.q8_0);
+    for (size_t i = 0; i < x.size() / 32; ++i) {
+        BlockQ8_0 blk;
+        std::memcpy(&blk, ref.q8_0.data() + i * sizeof blk, sizeof blk);
+        EXPECT_TRUE(same_bits(v.block_scale[i], fp16_to_fp32(blk.d))) << "block " << i;
+        int32_t s = 0;
+        for (int8_t q : blk.qs) s += q;
+        EXPECT_EQ(v.block_sum[i], s) << "block " << i;
+    }
+}
+
 TEST(OpenMpGgml, EveryKernelMatchesQuantTypesMatvec) {
     std::mt19937 rng(11);
     for (Q8Kernel k : supported_kernels())
