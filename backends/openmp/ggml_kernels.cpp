@@ -262,7 +262,7 @@ namespace lhb::openmp {
 
 namespace {
 
-constexpr int kTileRows = 16;
+constexpr int kTileRows = kQ8TileRows;  // as the int8 tiles (the backend cuts shares at multiples of it)
 
 int tile_quant_bytes(GgmlType t) { return t == GgmlType::Q4_0 ? 256 : 512; }  // per block
 

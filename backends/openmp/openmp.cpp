@@ -76,6 +76,22 @@ void attend_head(int h, float* out, const float* q, const float* key_cache, cons
     for (int t = 0; t <= pos; t++) axpy(xb, att[t], value_cache + int64_t(t) * s.kv_dim + kv_off, s.head_size);
 }
 
+// Slices of 4 tiles (64 rows) of a matrix's packed parts, in order: small enough to stay
+// in cache while every token of a block reads them. Parts: Q8Part (lo, hi, offset).
+struct TileSlice {
+    const unsigned char* tiles;
+    int lo, rows;
+};
+template <class Parts>
+std::vector<TileSlice> tile_slices(const Parts& parts, const unsigned char* base, int64_t tile_bytes) {
+    constexpr int kSliceRows = 4 * openmp::kQ8TileRows;  // GGUF tiles have as many rows
+    std::vector<TileSlice> slices;
+    for (const auto& pt : parts)
+        for (int lo = pt.lo; lo < pt.hi; lo += kSliceRows)
+            slices.push_back({base + pt.offset + size_t((lo - pt.lo) / openmp::kQ8TileRows * tile_bytes), lo, std::min(kSliceRows, pt.hi - lo)});
+    return slices;
+}
+
 // GGUF Q8_0 and Q4_0 matrices are packed as tiles (ggml_kernels.hpp); other GGUF types are
 // read where the file maps them.
 bool ggml_tiles(const WeightMatrix& m) { return m.dtype == DType::Ggml && openmp::ggml_tiled(m.ggml_type); }
@@ -414,14 +430,31 @@ void OpenMpBackend::matmul_block(float* out, const float* x, const WeightMatrix&
     if (w.dtype == DType::Ggml) {
         if (batch_gx_.size() < size_t(n)) batch_gx_.resize(size_t(n));
         const bool converted = batch_input_converted(x, n, cols, 1000 + int(vec_dot_type(w.ggml_type)));
+        const bool tiles = ggml_tiles(w) && model_ && model_->weights().holds(w) && !q8_parts_.empty() &&
+                           !q8_parts_[size_t(w.id.index())].empty();
+        const std::vector<TileSlice> slices =
+            tiles ? tile_slices(q8_parts_[size_t(w.id.index())], packed_.get(), openmp::ggml_tile_bytes(w.ggml_type, cols))
+                  : std::vector<TileSlice>{};
 #pragma omp parallel num_threads(threads_) if (parallel)
         {
             if (!converted) {
 #pragma omp for schedule(static)
                 for (int t = 0; t < n; ++t) batch_gx_[size_t(t)].quantize(w.ggml_type, x + size_t(t) * size_t(cols), cols);
             }
-            const Range r = share(rows, omp_get_num_threads(), omp_get_thread_num(), 8);
-            openmp::matmul_ggml_block(out + r.lo, rows, w, batch_gx_.data(), n, r.lo, r.hi, q8_kernel_);
+            if (tiles) {
+                // The model's Q8_0/Q4_0 are tiles (the file's pages were released): slices of
+                // 4 tiles, each read from memory once and by every token from cache, through
+                // decode's tile kernel (so equal to matmul() per token bit for bit).
+#pragma omp for schedule(static)
+                for (int i = 0; i < int(slices.size()); ++i)
+                    for (int t = 0; t < n; ++t)
+                        openmp::matvec_ggml_tiles(out + size_t(t) * size_t(rows) + size_t(slices[size_t(i)].lo),
+                                                  slices[size_t(i)].tiles, w.ggml_type, batch_gx_[size_t(t)],
+                                                  slices[size_t(i)].rows, false, q8_kernel_);
+            } else {
+                const Range r = share(rows, omp_get_num_threads(), omp_get_thread_num(), 8);
+                openmp::matmul_ggml_block(out + r.lo, rows, w, batch_gx_.data(), n, r.lo, r.hi, q8_kernel_);
+            }
         }
         return;
     }
@@ -432,17 +465,7 @@ void OpenMpBackend::matmul_block(float* out, const float* x, const WeightMatrix&
     const unsigned char* base = nullptr;
     std::vector<Q8Part> own;
     const std::vector<Q8Part>& parts = q8_tiles(w, own, &base);
-    struct Slice {
-        const unsigned char* tiles;
-        int lo, rows;
-    };
-    constexpr int kSliceRows = 4 * openmp::kQ8TileRows;
-    const int64_t tile_bytes = openmp::q8_tile_bytes(cols, w.group_size);
-    std::vector<Slice> slices;
-    for (const Q8Part& pt : parts)
-        for (int lo = pt.lo; lo < pt.hi; lo += kSliceRows)
-            slices.push_back({base + pt.offset + size_t((lo - pt.lo) / openmp::kQ8TileRows * tile_bytes), lo,
-                              std::min(kSliceRows, pt.hi - lo)});
+    const std::vector<TileSlice> slices = tile_slices(parts, base, openmp::q8_tile_bytes(cols, w.group_size));
     const int ns = int(slices.size());
 #pragma omp parallel num_threads(threads_) if (parallel)
     {
@@ -452,7 +475,7 @@ void OpenMpBackend::matmul_block(float* out, const float* x, const WeightMatrix&
         }
 #pragma omp for schedule(static)
         for (int i = 0; i < ns; ++i) {
-            const Slice& sl = slices[size_t(i)];
+            const TileSlice& sl = slices[size_t(i)];
             openmp::matmul_q8_block(out + sl.lo, rows, sl.tiles, batch_xq_.data(), n, sl.rows, q8_kernel_);
         }
     }
