@@ -173,6 +173,20 @@ const std::vector<TypeShapes>& type_shapes() {
     return shapes;
 }
 
+// A Q8_0 conversion's blocks equal the reference's, with each block's scale as float and
+// the sum of its q.
+void expect_q8_0_conversion(const GgmlVector& v, const QuantizedActivations& ref) {
+    EXPECT_EQ(v.a.q8_0, ref.q8_0);
+    for (size_t i = 0; i < ref.q8_0.size() / sizeof(BlockQ8_0); ++i) {
+        BlockQ8_0 blk;
+        std::memcpy(&blk, ref.q8_0.data() + i * sizeof blk, sizeof blk);
+        EXPECT_TRUE(same_bits(v.block_scale[i], fp16_to_fp32(blk.d))) << "block " << i;
+        int32_t s = 0;
+        for (int8_t q : blk.qs) s += q;
+        EXPECT_EQ(v.block_sum[i], s) << "block " << i;
+    }
+}
+
 TEST(OpenMpGgml, ActivationsAreQuantTypesBytes) {
     std::mt19937 rng(3);
     GgmlVector v;
@@ -186,18 +200,7 @@ TEST(OpenMpGgml, ActivationsAreQuantTypesBytes) {
             ASSERT_EQ(v.a.n, ref.n);
             switch (ref.type) {
                 case VecDotType::F32: EXPECT_EQ(v.a.f32, ref.f32); break;
-                case VecDotType::Q8_0: {
-                    EXPECT_EQ(v.a.q8_0, ref.q8_0);
-                    for (size_t i = 0; i < ref.q8_0.size() / sizeof(BlockQ8_0); ++i) {
-                        BlockQ8_0 blk;
-                        std::memcpy(&blk, ref.q8_0.data() + i * sizeof blk, sizeof blk);
-                        EXPECT_TRUE(same_bits(v.block_scale[i], fp16_to_fp32(blk.d))) << "block " << i;
-                        int32_t s = 0;
-                        for (int8_t q : blk.qs) s += q;
-                        EXPECT_EQ(v.block_sum[i], s) << "block " << i;
-                    }
-                    break;
-                }
+                case VecDotType::Q8_0: expect_q8_0_conversion(v, ref); break;
                 case VecDotType::Q8_K:
                     ASSERT_EQ(v.a.q8_k.size(), ref.q8_k.size());
                     EXPECT_EQ(std::memcmp(v.a.q8_k.data(), ref.q8_k.data(), ref.q8_k.size() * sizeof(BlockQ8_K)), 0);
@@ -221,15 +224,7 @@ TEST(OpenMpGgml, Q8_0ActivationEdgeBlocksAreQuantTypesBytes) {
     GgmlVector v;
     v.quantize(GgmlType::Q8_0, x.data(), int(x.size()));
     const QuantizedActivations ref = quantize_activations(GgmlType::Q8_0, x.data(), x.size());
-    EXPECT_EQ(v.a.q8_0, ref.q8_0);
-    for (size_t i = 0; i < x.size() / 32; ++i) {
-        BlockQ8_0 blk;
-        std::memcpy(&blk, ref.q8_0.data() + i * sizeof blk, sizeof blk);
-        EXPECT_TRUE(same_bits(v.block_scale[i], fp16_to_fp32(blk.d))) << "block " << i;
-        int32_t s = 0;
-        for (int8_t q : blk.qs) s += q;
-        EXPECT_EQ(v.block_sum[i], s) << "block " << i;
-    }
+    expect_q8_0_conversion(v, ref);
 }
 
 TEST(OpenMpGgml, EveryKernelMatchesQuantTypesMatvec) {
