@@ -2,9 +2,10 @@
 // quant_types' quantize_activations byte for byte; every type's matvec on every kernel this
 // CPU runs against quant_types' matvec (the reference: bit for bit for Q8_0, Q4_0, Q4_K, Q6_K;
 // F32 and F16 within the stated double-sum tolerance) at widths that leave partial SIMD
-// steps and odd row counts; OpenMpBackend::matmul on 1-3 threads; the real Q4_K and Q6_K
-// tensors of the shared synthetic GGUF files; and, once Model::open reads GGUF, the fused
-// forward pass against the op-by-op one and cpu-ref.
+// steps and odd row counts (Q8_0 and Q4_0 also as the backend's tiles); OpenMpBackend::
+// matmul on 1-3 threads; the real Q4_K and Q6_K tensors of the shared synthetic GGUF files;
+// and, once Model::open reads GGUF, the fused forward pass against the op-by-op one and
+// cpu-ref.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -100,6 +101,35 @@ double float_tolerance(GgmlType t, const unsigned char* row, const float* x, int
     return ulp + n * std::ldexp(mag, -52);
 }
 
+// Q8_0/Q4_0 repacked as tiles (what OpenMpBackend::load makes of a model's matrices): every
+// row bit for bit, rows from the second tile on accumulated (add), and each row unpacked
+// equal to dequantize_row's values.
+void expect_tiles_match_reference(const WeightMatrix& m, const GgmlVector& v, const std::vector<float>& ref,
+                                  Q8Kernel kernel) {
+    const GgmlType t = m.ggml_type;
+    std::vector<unsigned char> tiles(size_t(openmp::ggml_packed_bytes(t, m.rows, m.cols)), 0xa5);
+    openmp::pack_ggml_rows(m, 0, m.rows, tiles.data());
+    std::vector<float> got(size_t(m.rows), -7.f);
+    openmp::matvec_ggml_tiles(got.data(), tiles.data(), t, v, m.rows, false, kernel);
+    for (int r = 0; r < m.rows; ++r)
+        ASSERT_TRUE(same_bits(got[size_t(r)], ref[size_t(r)]))
+            << "tiles, row " << r << ": " << got[size_t(r)] << " vs " << ref[size_t(r)];
+    if (m.rows > 16) {
+        std::vector<float> acc(size_t(m.rows - 16), 0.25f);
+        openmp::matvec_ggml_tiles(acc.data(), tiles.data() + openmp::ggml_tile_bytes(t, m.cols), t, v, m.rows - 16, true,
+                                  kernel);
+        for (int r = 16; r < m.rows; ++r)
+            ASSERT_TRUE(same_bits(acc[size_t(r - 16)], 0.25f + ref[size_t(r)])) << "tiles add, row " << r;
+    }
+    const size_t stride = row_bytes(t, size_t(m.cols));
+    std::vector<float> want(size_t(m.cols)), row(size_t(m.cols));
+    for (int r = 0; r < m.rows; ++r) {
+        dequantize_row(t, m.blocks + size_t(r) * stride, want.data(), size_t(m.cols));
+        openmp::unpack_ggml_row(tiles.data(), t, r, m.cols, row.data());
+        ASSERT_EQ(std::memcmp(want.data(), row.data(), want.size() * sizeof(float)), 0) << "unpacked row " << r;
+    }
+}
+
 // matvec_ggml of `kernel` against quant_types' matvec, for all rows and for a sub-range
 // accumulated into existing values (add).
 void expect_matches_reference(GgmlType t, const WeightMatrix& m, const std::vector<float>& x, Q8Kernel kernel) {
@@ -119,6 +149,7 @@ void expect_matches_reference(GgmlType t, const WeightMatrix& m, const std::vect
                       float_tolerance(t, m.blocks + size_t(r) * stride, x.data(), m.cols, ref[size_t(r)]))
                 << "row " << r;
     }
+    if (openmp::ggml_tiled(t)) expect_tiles_match_reference(m, v, ref, kernel);
     if (m.rows < 3 || !exact_type(t)) return;
     const int lo = 1, hi = m.rows - 1;
     std::vector<float> acc(size_t(hi - lo), 0.25f);
@@ -142,6 +173,20 @@ const std::vector<TypeShapes>& type_shapes() {
     return shapes;
 }
 
+// A Q8_0 conversion's blocks equal the reference's, with each block's scale as float and
+// the sum of its q.
+void expect_q8_0_conversion(const GgmlVector& v, const QuantizedActivations& ref) {
+    EXPECT_EQ(v.a.q8_0, ref.q8_0);
+    for (size_t i = 0; i < ref.q8_0.size() / sizeof(BlockQ8_0); ++i) {
+        BlockQ8_0 blk;
+        std::memcpy(&blk, ref.q8_0.data() + i * sizeof blk, sizeof blk);
+        EXPECT_TRUE(same_bits(v.block_scale[i], fp16_to_fp32(blk.d))) << "block " << i;
+        int32_t s = 0;
+        for (int8_t q : blk.qs) s += q;
+        EXPECT_EQ(v.block_sum[i], s) << "block " << i;
+    }
+}
+
 TEST(OpenMpGgml, ActivationsAreQuantTypesBytes) {
     std::mt19937 rng(3);
     GgmlVector v;
@@ -155,18 +200,7 @@ TEST(OpenMpGgml, ActivationsAreQuantTypesBytes) {
             ASSERT_EQ(v.a.n, ref.n);
             switch (ref.type) {
                 case VecDotType::F32: EXPECT_EQ(v.a.f32, ref.f32); break;
-                case VecDotType::Q8_0: {
-                    EXPECT_EQ(v.a.q8_0, ref.q8_0);
-                    for (size_t i = 0; i < ref.q8_0.size() / sizeof(BlockQ8_0); ++i) {
-                        BlockQ8_0 blk;
-                        std::memcpy(&blk, ref.q8_0.data() + i * sizeof blk, sizeof blk);
-                        EXPECT_TRUE(same_bits(v.block_scale[i], fp16_to_fp32(blk.d))) << "block " << i;
-                        int32_t s = 0;
-                        for (int8_t q : blk.qs) s += q;
-                        EXPECT_EQ(v.block_sum[i], s) << "block " << i;
-                    }
-                    break;
-                }
+                case VecDotType::Q8_0: expect_q8_0_conversion(v, ref); break;
                 case VecDotType::Q8_K:
                     ASSERT_EQ(v.a.q8_k.size(), ref.q8_k.size());
                     EXPECT_EQ(std::memcmp(v.a.q8_k.data(), ref.q8_k.data(), ref.q8_k.size() * sizeof(BlockQ8_K)), 0);
@@ -175,12 +209,30 @@ TEST(OpenMpGgml, ActivationsAreQuantTypesBytes) {
         }
 }
 
+// The Q8_0 conversion's special blocks (the AVX-512 one takes the reference for some):
+// exact ties of round() (d = 1), NaN and Inf, values whose 1 / d overflows, subnormals,
+// signed zeros, and a block at the float maximum.
+TEST(OpenMpGgml, Q8_0ActivationEdgeBlocksAreQuantTypesBytes) {
+    std::vector<float> x(32 * 7, 0.0f);
+    for (int j = 0; j < 32; ++j) x[size_t(j)] = j == 0 ? 127.0f : float(j % 9) - 4.5f;  // ties, away from zero
+    x[32 + 5] = NAN;
+    x[64 + 3] = -INFINITY;
+    x[96 + 1] = 1e-38f, x[96 + 2] = -3e-39f;                                // 1 / d overflows
+    for (int j = 0; j < 32; ++j) x[size_t(128 + j)] = float(j) * 1e-45f;    // subnormal, d = 0
+    for (int j = 0; j < 32; ++j) x[size_t(160 + j)] = j % 2 ? -0.0f : 0.0f;
+    for (int j = 0; j < 32; ++j) x[size_t(192 + j)] = j ? 3.4e38f / float(j) : -3.4e38f;
+    GgmlVector v;
+    v.quantize(GgmlType::Q8_0, x.data(), int(x.size()));
+    const QuantizedActivations ref = quantize_activations(GgmlType::Q8_0, x.data(), x.size());
+    expect_q8_0_conversion(v, ref);
+}
+
 TEST(OpenMpGgml, EveryKernelMatchesQuantTypesMatvec) {
     std::mt19937 rng(11);
     for (Q8Kernel k : supported_kernels())
         for (const TypeShapes& ts : type_shapes())
             for (int cols : ts.cols)
-                for (int rows : {1, 5, 33}) {
+                for (int rows : {1, 5, 17, 33, 48}) {
                     SCOPED_TRACE(std::string(openmp::q8_kernel_name(k)) + " " + ggml_type_name(uint32_t(ts.type)) +
                                  " " + std::to_string(rows) + "x" + std::to_string(cols));
                     const auto blocks = random_matrix(ts.type, rows, cols, rng);

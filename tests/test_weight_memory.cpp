@@ -1,5 +1,5 @@
 // The weights are held once (issue 14): a backend that computes from host memory (cpu-ref,
-// openmp at 1 and 2 threads; fp32 and int8) keeps the process's resident set within 1.15 x
+// openmp at 1 and 2 threads; fp32, int8, and GGUF Q8_0 and Q4_0, which openmp packs as tiles) keeps the process's resident set within 1.15 x
 // the model file + its KV cache and activations + a fixed slack, from Model::open through
 // load() and a few tokens, decode and a prompt block. A second copy of the weights anywhere
 // (openmp packing fp32 by default again, int8 tiles kept beside the file's pages, Model
@@ -52,12 +52,31 @@ bool reset_peak() {
 // 16.8 M weights (67 MB fp32, 17 MB int8 in groups of 64), most of them in the layers, with a
 // small context and vocabulary, so that the KV cache and logits are small beside a copy (and
 // an fp32 copy of the embedding table, 17 MB, is as large as the int8 file).
+enum class Kind { Fp32, Int8, GgufQ8_0, GgufQ4_0 };
+
 struct Files {
     test::TempDir dir;
     std::string fp32 = dir.file("s15.bin"), int8 = dir.file("s15q.bin");
+    std::string q8_0 = dir.file("s15-q8_0.gguf"), q4_0 = dir.file("s15-q4_0.gguf");
     Files() {
-        write_synthetic_model(parse_shape("dim=512,hidden=1408,layers=4,heads=8,kv_heads=8,vocab=8192,seq=32"), fp32, 5);
+        const ModelConfig shape = parse_shape("dim=512,hidden=1408,layers=4,heads=8,kv_heads=8,vocab=8192,seq=32");
+        write_synthetic_model(shape, fp32, 5);
         write_q8_model(Model::open(fp32), int8, 64);
+        for (auto [type, path] : {std::pair{GgmlType::Q8_0, q8_0}, std::pair{GgmlType::Q4_0, q4_0}}) {
+            SynthOptions o;
+            o.format = SynthFormat::Gguf;
+            o.type = type;
+            o.seed = 5;
+            write_synthetic(shape, path, o);
+        }
+    }
+    const std::string& path(Kind k) const {
+        switch (k) {
+            case Kind::Int8: return int8;
+            case Kind::GgufQ8_0: return q8_0;
+            case Kind::GgufQ4_0: return q4_0;
+            default: return fp32;
+        }
     }
 };
 const Files& files() {
@@ -68,15 +87,24 @@ const Files& files() {
 struct Case {
     const char* backend;
     int threads;
-    bool int8;
+    Kind kind;
 };
+
+const char* kind_name(Kind k) {
+    switch (k) {
+        case Kind::Int8: return "Int8";
+        case Kind::GgufQ8_0: return "GgufQ8_0";
+        case Kind::GgufQ4_0: return "GgufQ4_0";
+        default: return "Fp32";
+    }
+}
 
 std::unique_ptr<Backend> make(const Case& k) {
     if (std::string(k.backend) == "cpu-ref") return std::make_unique<CpuRefBackend>();
     return std::make_unique<OpenMpBackend>(k.threads, true);
 }
 
-void PrintTo(const Case& k, std::ostream* os) { *os << k.backend << " threads " << k.threads << (k.int8 ? " int8" : " fp32"); }
+void PrintTo(const Case& k, std::ostream* os) { *os << k.backend << " threads " << k.threads << " " << kind_name(k.kind); }
 
 class WeightMemory : public ::testing::TestWithParam<Case> {};
 
@@ -85,7 +113,7 @@ TEST_P(WeightMemory, ResidentSetStaysWithinTheFileAndState) {
     GTEST_SKIP() << "AddressSanitizer's shadow memory and quarantine are resident too; measured in the release build";
 #endif
     const Case k = GetParam();
-    const std::string& path = k.int8 ? files().int8 : files().fp32;
+    const std::string& path = files().path(k.kind);
     const int64_t before = status_bytes("VmRSS");
     ASSERT_GT(before, 0) << "no VmRSS in /proc/self/status";
     const bool peak = reset_peak();
@@ -126,12 +154,15 @@ TEST_P(WeightMemory, ResidentSetStaysWithinTheFileAndState) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WeightMemory,
-                         ::testing::Values(Case{"cpu-ref", 1, false}, Case{"openmp", 1, false}, Case{"openmp", 2, false},
-                                           Case{"cpu-ref", 1, true}, Case{"openmp", 1, true}, Case{"openmp", 2, true}),
+                         ::testing::Values(Case{"cpu-ref", 1, Kind::Fp32}, Case{"openmp", 1, Kind::Fp32},
+                                           Case{"openmp", 2, Kind::Fp32}, Case{"cpu-ref", 1, Kind::Int8},
+                                           Case{"openmp", 1, Kind::Int8}, Case{"openmp", 2, Kind::Int8},
+                                           Case{"openmp", 1, Kind::GgufQ8_0}, Case{"openmp", 2, Kind::GgufQ8_0},
+                                           Case{"openmp", 1, Kind::GgufQ4_0}, Case{"openmp", 2, Kind::GgufQ4_0}),
                          [](const auto& info) {
                              const Case& k = info.param;
                              return std::string(k.backend == std::string("cpu-ref") ? "CpuRef" : "OpenMp") +
-                                    std::to_string(k.threads) + (k.int8 ? "Int8" : "Fp32");
+                                    std::to_string(k.threads) + kind_name(k.kind);
                          });
 
 }  // namespace

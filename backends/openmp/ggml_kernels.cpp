@@ -85,6 +85,10 @@ namespace lhb::openmp::ggml_avx512 {
 
 namespace lhb::openmp {
 
+namespace {
+Q8Kernel usable(Q8Kernel k);  // below: the kernel k if this CPU runs it, else the next one down
+}  // namespace
+
 void GgmlVector::quantize(GgmlType t, const float* x, int n) {
     type = t;
     a.type = vec_dot_type(t);  // throws for a type without a dot product
@@ -96,9 +100,14 @@ void GgmlVector::quantize(GgmlType t, const float* x, int n) {
         case VecDotType::Q8_0: {
             const size_t nb = size_t(n) / kQK8_0;
             a.q8_0.resize(nb * sizeof(BlockQ8_0));
+            block_scale.resize(nb);
+            block_sum.resize(nb);
+#if LHB_GGML_X86
+            // (a tenth of a stories15M Q4_0 token went to the scalar quantizer's round() calls)
+            if (usable(Q8Kernel::Avx512Vnni) == Q8Kernel::Avx512Vnni)
+                return ggml_avx512::quantize_q8_0_blocks(x, nb, a.q8_0.data(), block_scale.data(), block_sum.data());
+#endif
             quantize_row_q8_0(x, a.q8_0.data(), size_t(n));
-            block_scale.assign(nb, 0.0f);
-            block_sum.assign(nb, 0);
             for (size_t b = 0; b < nb; ++b) {
                 BlockQ8_0 blk;
                 std::memcpy(&blk, a.q8_0.data() + b * sizeof blk, sizeof blk);
@@ -245,6 +254,123 @@ void matmul_ggml_block(float* out, int64_t out_stride, const WeightMatrix& m, co
             }
         }
     }
+}
+
+}  // namespace lhb::openmp
+
+namespace lhb::openmp {
+
+namespace {
+
+constexpr int kTileRows = kQ8TileRows;  // as the int8 tiles (the backend cuts shares at multiples of it)
+
+int tile_quant_bytes(GgmlType t) { return t == GgmlType::Q4_0 ? 256 : 512; }  // per block
+
+// The portable tile kernel: the reference's arithmetic, lane by lane.
+void tiles_portable(float* out, const unsigned char* p, GgmlType t, const GgmlVector& x, int64_t tile_bytes, int rows,
+                    bool add) {
+    const bool q4 = t == GgmlType::Q4_0;
+    const int nb = int(x.a.n / kQK8_0), qb = tile_quant_bytes(t);
+    for (int r0 = 0; r0 < rows; r0 += kTileRows, p += tile_bytes) {
+        float sum[kTileRows] = {};
+        for (int b = 0; b < nb; ++b) {
+            const int8_t* xb = reinterpret_cast<const int8_t*>(x.a.q8_0.data() + size_t(b) * sizeof(BlockQ8_0) + 2);
+            const unsigned char* q = p + int64_t(b) * qb;
+            for (int r = 0; r < kTileRows; ++r) {
+                int isum = 0;
+                for (int c = 0; c < qb / 64; ++c)
+                    for (int j = 0; j < 4; ++j) {
+                        const unsigned char v = q[64 * c + 4 * r + j];
+                        if (q4)
+                            isum += ((v & 0x0f) - 8) * xb[4 * c + j] + ((v >> 4) - 8) * xb[16 + 4 * c + j];
+                        else
+                            isum += int(int8_t(v ^ 0x80)) * xb[4 * c + j];
+                    }
+                uint16_t h;
+                std::memcpy(&h, p + int64_t(nb) * qb + 32 * b + 2 * r, 2);
+                const float wd = fp16_to_fp32(h), xd = x.block_scale[size_t(b)];
+                sum[r] += q4 ? float(isum) * wd * xd : float(isum) * (wd * xd);
+            }
+        }
+        const int n = rows - r0 < kTileRows ? rows - r0 : kTileRows;
+        for (int r = 0; r < n; ++r) out[r0 + r] = add ? out[r0 + r] + sum[r] : sum[r];
+    }
+}
+
+}  // namespace
+
+bool ggml_tiled(GgmlType t) { return t == GgmlType::Q8_0 || t == GgmlType::Q4_0; }
+
+int64_t ggml_tile_bytes(GgmlType t, int cols) {
+    const int64_t bytes = int64_t(cols / kQK8_0) * (tile_quant_bytes(t) + 2 * kTileRows);
+    return (bytes + 63) / 64 * 64;
+}
+
+int64_t ggml_packed_bytes(GgmlType t, int rows, int cols) {
+    return int64_t((rows + kTileRows - 1) / kTileRows) * ggml_tile_bytes(t, cols);
+}
+
+void pack_ggml_rows(const WeightMatrix& m, int row_begin, int row_end, unsigned char* dst) {
+    const GgmlType t = m.ggml_type;
+    const bool q4 = t == GgmlType::Q4_0;
+    const int nb = m.cols / kQK8_0, qb = tile_quant_bytes(t);
+    const size_t block = q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+    const size_t stride = row_bytes(t, size_t(m.cols));
+    const int64_t tile = ggml_tile_bytes(t, m.cols);
+    for (int r0 = row_begin; r0 < row_end; r0 += kTileRows, dst += tile) {
+        std::memset(dst, 0, size_t(tile));
+        for (int b = 0; b < nb; ++b)
+            for (int r = 0; r < kTileRows; ++r) {
+                unsigned char* q = dst + int64_t(b) * qb + 4 * r;
+                unsigned char* d = dst + int64_t(nb) * qb + 32 * b + 2 * r;
+                if (r0 + r >= row_end) {  // zero quants, scale 0
+                    for (int c = 0; c < qb / 64; ++c) std::memset(q + 64 * c, q4 ? 0x88 : 0x80, 4);
+                    continue;
+                }
+                const unsigned char* src = m.blocks + size_t(r0 + r) * stride + size_t(b) * block;
+                std::memcpy(d, src, 2);  // the fp16 d, as the file has it
+                for (int c = 0; c < qb / 64; ++c)
+                    for (int j = 0; j < 4; ++j) q[64 * c + j] = q4 ? src[2 + 4 * c + j] : src[2 + 4 * c + j] ^ 0x80;
+            }
+    }
+}
+
+void unpack_ggml_row(const unsigned char* tiles, GgmlType t, int row, int cols, float* out) {
+    const bool q4 = t == GgmlType::Q4_0;
+    const int nb = cols / kQK8_0, qb = tile_quant_bytes(t), r = row % kTileRows;
+    const unsigned char* p = tiles + int64_t(row / kTileRows) * ggml_tile_bytes(t, cols);
+    for (int b = 0; b < nb; ++b) {
+        uint16_t h;
+        std::memcpy(&h, p + int64_t(nb) * qb + 32 * b + 2 * r, 2);
+        const float d = fp16_to_fp32(h);
+        float* o = out + b * kQK8_0;
+        for (int c = 0; c < qb / 64; ++c)
+            for (int j = 0; j < 4; ++j) {
+                const unsigned char v = p[int64_t(b) * qb + 64 * c + 4 * r + j];
+                if (q4) {
+                    o[4 * c + j] = float((v & 0x0f) - 8) * d;
+                    o[16 + 4 * c + j] = float((v >> 4) - 8) * d;
+                } else {
+                    o[4 * c + j] = float(int8_t(v ^ 0x80)) * d;
+                }
+            }
+    }
+}
+
+void matvec_ggml_tiles(float* out, const unsigned char* tiles, GgmlType t, const GgmlVector& x, int rows, bool add,
+                       Q8Kernel k) {
+    if (!ggml_tiled(t) || vec_dot_type(x.type) != VecDotType::Q8_0)
+        throw std::logic_error(std::string("openmp ggml tiles: ") + ggml_type_name(uint32_t(t)) + " with activations for " +
+                               ggml_type_name(uint32_t(x.type)));
+    if (rows <= 0) return;
+    const int64_t tile = ggml_tile_bytes(t, int(x.a.n));
+#if LHB_GGML_X86
+    const Q8Kernel u = usable(k);
+    if (u == Q8Kernel::Avx512Vnni) return ggml_avx512::tiles_kernel(t)(out, tiles, x, tile, rows, add);
+    if (u == Q8Kernel::Avx2) return ggml_avx2::tiles_kernel(t)(out, tiles, x, tile, rows, add);
+#endif
+    (void)k;
+    tiles_portable(out, tiles, t, x, tile, rows, add);
 }
 
 }  // namespace lhb::openmp

@@ -62,4 +62,32 @@ void matvec_ggml(float* out, const WeightMatrix& m, const GgmlVector& x, int row
 void matmul_ggml_block(float* out, int64_t out_stride, const WeightMatrix& m, const GgmlVector* x, int n,
                        int row_begin, int row_end, Q8Kernel k);
 
+// ---- Q8_0 and Q4_0 as tiles (what load() makes of a model's matrices of these types) ----
+// In place, each (row, block) needs its own horizontal reduction before its float term (the
+// reference's order), which cost 2.5x the int8 tiles' time at stories15M. Regrouped 16 rows
+// at a time, one 512-bit vpdpbusd forms 4 columns of a block for 16 rows in its 16 int32
+// lanes, and the 16 rows' float terms are one vector operation, in the same order as before
+// (per lane, the reference's sequential sum over blocks): still bit-equal to dot_row. The
+// tiles hold the file's bytes regrouped (fp16 scales kept, widened exactly when used), so
+// packing them while releasing the file's pages keeps the weights held once.
+//
+// One tile = 16 rows, nb = cols / 32 blocks, padded to a multiple of 64 bytes:
+//   for each block b, its quants, in 64-byte chunks holding 4 bytes of each row r at 4r:
+//     Q8_0: 8 chunks, chunk c = q[r][32b + 4c .. 4c + 3] ^ 0x80 (q + 128, unsigned);
+//     Q4_0: 4 chunks, chunk c = the block's own bytes qs[4c .. 4c + 3] (low nibbles:
+//           elements 4c.., high nibbles: elements 16 + 4c..);
+//   then for each block b the 16 rows' fp16 scales (32 bytes).
+// Rows past the matrix's end hold zero quants (0x80; 0x88) and scale 0; their outputs are
+// not stored.
+bool ggml_tiled(GgmlType t);  // Q8_0, Q4_0
+int64_t ggml_tile_bytes(GgmlType t, int cols);
+int64_t ggml_packed_bytes(GgmlType t, int rows, int cols);  // whole tiles
+// Writes rows [row_begin, row_end) of m (a tiled type) as ggml_packed_bytes(...) bytes to dst.
+void pack_ggml_rows(const WeightMatrix& m, int row_begin, int row_end, unsigned char* dst);
+// Row `row` (from the first tile at `tiles`) dequantized as dequantize_row does.
+void unpack_ggml_row(const unsigned char* tiles, GgmlType t, int row, int cols, float* out);
+// matvec_ggml for the `rows` rows whose tiles start at `tiles` (x converted for t).
+void matvec_ggml_tiles(float* out, const unsigned char* tiles, GgmlType t, const GgmlVector& x, int rows, bool add,
+                       Q8Kernel k);
+
 }  // namespace lhb::openmp

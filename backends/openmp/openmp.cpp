@@ -76,10 +76,38 @@ void attend_head(int h, float* out, const float* q, const float* key_cache, cons
     for (int t = 0; t <= pos; t++) axpy(xb, att[t], value_cache + int64_t(t) * s.kv_dim + kv_off, s.head_size);
 }
 
-// Bytes of rows r of m in the packed layout: fp32 rows as they are, int8 as tiles; GGUF
-// blocks are not packed (read where the file maps them).
+// Slices of 4 tiles (64 rows) of a matrix's packed parts, in order: small enough to stay
+// in cache while every token of a block reads them. Parts: Q8Part (lo, hi, offset).
+struct TileSlice {
+    const unsigned char* tiles;
+    int lo, rows;
+};
+template <class Parts>
+std::vector<TileSlice> tile_slices(const Parts& parts, const unsigned char* base, int64_t tile_bytes) {
+    constexpr int kSliceRows = 4 * openmp::kQ8TileRows;  // GGUF tiles have as many rows
+    std::vector<TileSlice> slices;
+    for (const auto& pt : parts)
+        for (int lo = pt.lo; lo < pt.hi; lo += kSliceRows)
+            slices.push_back({base + pt.offset + size_t((lo - pt.lo) / openmp::kQ8TileRows * tile_bytes), lo, std::min(kSliceRows, pt.hi - lo)});
+    return slices;
+}
+
+// GGUF Q8_0 and Q4_0 matrices are packed as tiles (ggml_kernels.hpp); other GGUF types are
+// read where the file maps them.
+bool ggml_tiles(const WeightMatrix& m) { return m.dtype == DType::Ggml && openmp::ggml_tiled(m.ggml_type); }
+
+bool any_ggml_tiles(const ModelWeights& w) {
+    bool any = ggml_tiles(w.wcls);
+    for (const LayerWeights& L : w.layers)
+        for (const WeightMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w2, &L.w3}) any = any || ggml_tiles(*m);
+    return any;
+}
+
+// Bytes of rows r of m in the packed layout: fp32 rows as they are, int8 and GGUF Q8_0/Q4_0
+// as tiles; other GGUF blocks are not packed.
 size_t packed_bytes(const WeightMatrix& m, Range r, bool pack_fp32) {
     if (m.dtype == DType::F32) return pack_fp32 ? size_t(r.size()) * size_t(m.cols) * sizeof(float) : 0;
+    if (ggml_tiles(m)) return size_t(openmp::ggml_packed_bytes(m.ggml_type, r.size(), m.cols));
     if (m.dtype == DType::Ggml) return 0;
     return size_t(q8_packed_bytes(r.size(), m.cols, m.group_size));
 }
@@ -108,7 +136,8 @@ void OpenMpBackend::load(const Model& model) {
     local_xb_.assign(size_t(forward_threads_) * size_t(local_stride_), 0.f);
     rope_cos_.assign(size_t(c.head_size() / 2), 0.f);
     rope_sin_.assign(size_t(c.head_size() / 2), 0.f);
-    row_align_ = q8 ? openmp::kQ8TileRows : 4;
+    const bool tiles = any_ggml_tiles(model.weights());
+    row_align_ = q8 || tiles ? openmp::kQ8TileRows : 4;
     // GGUF types quantize their inputs too, so they also take llama2.c's exact fp32 ops.
     exact_ = q8 || !first_ggml_weight(model.weights()).empty();
     thread_gx_.assign(size_t(forward_threads_), GgmlVector{});
@@ -128,8 +157,9 @@ void OpenMpBackend::load(const Model& model) {
             thread_hq_[size_t(t)].reset(c.hidden_dim, gs);
         }
     }
-    // int8 matrices are only read as tiles, so they are packed for the op-by-op path too.
-    if (fused_ || q8) pack_weights();
+    // int8 and GGUF Q8_0/Q4_0 matrices are only read as tiles, so they are packed for the
+    // op-by-op path too.
+    if (fused_ || q8 || tiles) pack_weights();
 }
 
 void OpenMpBackend::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
@@ -161,7 +191,7 @@ void OpenMpBackend::pack_weights() {
     for (int t = 0; t < nt; ++t) {
         size_t used = 0;
         each_matrix(t, [&](const WeightMatrix& m, Range r) {
-            if (m.dtype == DType::Q8_0) {
+            if (m.dtype == DType::Q8_0 || ggml_tiles(m)) {
                 std::vector<Q8Part>& parts = q8_parts_[size_t(m.id.index())];
                 parts.resize(size_t(nt));
                 parts[size_t(t)] = Q8Part{packed_begin_[size_t(t)] + used, r.lo, r.hi};
@@ -190,6 +220,8 @@ void OpenMpBackend::pack_weights() {
                     std::memcpy(dst, m.f32 + int64_t(r.lo) * m.cols, packed_bytes(m, r, true));
                 else if (m.dtype == DType::Q8_0)
                     pack_q8_and_release(m, r.lo, r.hi, dst);
+                else if (ggml_tiles(m))
+                    pack_ggml_and_release(m, r.lo, r.hi, dst);
                 dst += packed_bytes(m, r, pack_fp32_);
             });
         }
@@ -213,18 +245,37 @@ void OpenMpBackend::pack_q8_and_release(const WeightMatrix& m, int lo, int hi, u
     }
 }
 
-// An int8 classifier shared with the embedding is in the tiles, and the file's pages of it
+// GGUF Q8_0/Q4_0 likewise: the tiles hold the file's bytes regrouped (ggml_kernels.hpp), so
+// the resident weights stay the file's size.
+void OpenMpBackend::pack_ggml_and_release(const WeightMatrix& m, int lo, int hi, unsigned char* dst) {
+    const size_t stride = row_bytes(m.ggml_type, size_t(m.cols));
+    const int step = std::max<int>(1, int((1 << 20) / stride) / openmp::kQ8TileRows) * openmp::kQ8TileRows;
+    for (int a = lo; a < hi; a += step) {
+        const int b = std::min(hi, a + step);
+        openmp::pack_ggml_rows(m, a, b, dst);
+        dst += openmp::ggml_packed_bytes(m.ggml_type, b - a, m.cols);
+        model_->release_pages(m.blocks + size_t(a) * stride, size_t(b - a) * stride);
+    }
+}
+
+// An int8 (or GGUF Q8_0/Q4_0) classifier shared with the embedding is in the tiles, and the file's pages of it
 // were released: a token's row comes from the tiles (the same values), so decoding does not
 // map the table back page by page (each fault maps its neighbours too: fault-around).
 void OpenMpBackend::embedding_row(int token, float* out) const {
     const ModelWeights& w = model_->weights();
     const int dim = model_->config().dim;
-    const bool in_tiles = model_->config().shared_classifier && w.wcls.dtype == DType::Q8_0 && !q8_parts_.empty() &&
-                          !q8_parts_[size_t(w.wcls.id.index())].empty();
+    const bool shared = model_->config().shared_classifier &&
+                        (w.wcls.dtype == DType::Q8_0 ||
+                         (ggml_tiles(w.wcls) && w.token_embedding == nullptr && w.embedding_blocks.blocks == w.wcls.blocks));
+    const bool in_tiles = shared && !q8_parts_.empty() && !q8_parts_[size_t(w.wcls.id.index())].empty();
     if (in_tiles)
         for (const Q8Part& part : q8_parts_[size_t(w.wcls.id.index())])
-            if (token >= part.lo && token < part.hi)
-                return openmp::unpack_q8_row(packed_.get() + part.offset, token - part.lo, dim, w.wcls.group_size, out);
+            if (token >= part.lo && token < part.hi) {
+                const unsigned char* tiles = packed_.get() + part.offset;
+                if (w.wcls.dtype == DType::Q8_0)
+                    return openmp::unpack_q8_row(tiles, token - part.lo, dim, w.wcls.group_size, out);
+                return openmp::unpack_ggml_row(tiles, w.wcls.ggml_type, token - part.lo, dim, out);
+            }
     w.embedding_row(token, dim, out);
 }
 
@@ -249,6 +300,16 @@ void OpenMpBackend::matmul(float* out, const float* x, const WeightMatrix& w) {
 void OpenMpBackend::matmul_ggml(float* out, const float* x, const WeightMatrix& w) {
     op_gx_.quantize(w.ggml_type, x, w.cols);
     const bool parallel = w.numel() >= kParallelMatmulMin && threads_ > 1;
+    if (ggml_tiles(w) && model_ && model_->weights().holds(w) && !q8_parts_.empty() &&
+        !q8_parts_[size_t(w.id.index())].empty()) {  // the model's Q8_0/Q4_0: its tiles, part by part
+        const std::vector<Q8Part>& parts = q8_parts_[size_t(w.id.index())];
+        const int n = int(parts.size());
+#pragma omp parallel for num_threads(std::min(threads_, n)) schedule(static) if (parallel && n > 1)
+        for (int i = 0; i < n; ++i)
+            openmp::matvec_ggml_tiles(out + parts[size_t(i)].lo, packed_.get() + parts[size_t(i)].offset, w.ggml_type,
+                                      op_gx_, parts[size_t(i)].hi - parts[size_t(i)].lo, false, q8_kernel_);
+        return;
+    }
 #pragma omp parallel num_threads(threads_) if (parallel)
     {
         const Range r = share(w.rows, omp_get_num_threads(), omp_get_thread_num(), 4);
@@ -369,14 +430,31 @@ void OpenMpBackend::matmul_block(float* out, const float* x, const WeightMatrix&
     if (w.dtype == DType::Ggml) {
         if (batch_gx_.size() < size_t(n)) batch_gx_.resize(size_t(n));
         const bool converted = batch_input_converted(x, n, cols, 1000 + int(vec_dot_type(w.ggml_type)));
+        const bool tiles = ggml_tiles(w) && model_ && model_->weights().holds(w) && !q8_parts_.empty() &&
+                           !q8_parts_[size_t(w.id.index())].empty();
+        const std::vector<TileSlice> slices =
+            tiles ? tile_slices(q8_parts_[size_t(w.id.index())], packed_.get(), openmp::ggml_tile_bytes(w.ggml_type, cols))
+                  : std::vector<TileSlice>{};
 #pragma omp parallel num_threads(threads_) if (parallel)
         {
             if (!converted) {
 #pragma omp for schedule(static)
                 for (int t = 0; t < n; ++t) batch_gx_[size_t(t)].quantize(w.ggml_type, x + size_t(t) * size_t(cols), cols);
             }
-            const Range r = share(rows, omp_get_num_threads(), omp_get_thread_num(), 8);
-            openmp::matmul_ggml_block(out + r.lo, rows, w, batch_gx_.data(), n, r.lo, r.hi, q8_kernel_);
+            if (tiles) {
+                // The model's Q8_0/Q4_0 are tiles (the file's pages were released): slices of
+                // 4 tiles, each read from memory once and by every token from cache, through
+                // decode's tile kernel (so equal to matmul() per token bit for bit).
+#pragma omp for schedule(static)
+                for (int i = 0; i < int(slices.size()); ++i)
+                    for (int t = 0; t < n; ++t)
+                        openmp::matvec_ggml_tiles(out + size_t(t) * size_t(rows) + size_t(slices[size_t(i)].lo),
+                                                  slices[size_t(i)].tiles, w.ggml_type, batch_gx_[size_t(t)],
+                                                  slices[size_t(i)].rows, false, q8_kernel_);
+            } else {
+                const Range r = share(rows, omp_get_num_threads(), omp_get_thread_num(), 8);
+                openmp::matmul_ggml_block(out + r.lo, rows, w, batch_gx_.data(), n, r.lo, r.hi, q8_kernel_);
+            }
         }
         return;
     }
@@ -387,17 +465,7 @@ void OpenMpBackend::matmul_block(float* out, const float* x, const WeightMatrix&
     const unsigned char* base = nullptr;
     std::vector<Q8Part> own;
     const std::vector<Q8Part>& parts = q8_tiles(w, own, &base);
-    struct Slice {
-        const unsigned char* tiles;
-        int lo, rows;
-    };
-    constexpr int kSliceRows = 4 * openmp::kQ8TileRows;
-    const int64_t tile_bytes = openmp::q8_tile_bytes(cols, w.group_size);
-    std::vector<Slice> slices;
-    for (const Q8Part& pt : parts)
-        for (int lo = pt.lo; lo < pt.hi; lo += kSliceRows)
-            slices.push_back({base + pt.offset + size_t((lo - pt.lo) / openmp::kQ8TileRows * tile_bytes), lo,
-                              std::min(kSliceRows, pt.hi - lo)});
+    const std::vector<TileSlice> slices = tile_slices(parts, base, openmp::q8_tile_bytes(cols, w.group_size));
     const int ns = int(slices.size());
 #pragma omp parallel num_threads(threads_) if (parallel)
     {
@@ -407,7 +475,7 @@ void OpenMpBackend::matmul_block(float* out, const float* x, const WeightMatrix&
         }
 #pragma omp for schedule(static)
         for (int i = 0; i < ns; ++i) {
-            const Slice& sl = slices[size_t(i)];
+            const TileSlice& sl = slices[size_t(i)];
             openmp::matmul_q8_block(out + sl.lo, rows, sl.tiles, batch_xq_.data(), n, sl.rows, q8_kernel_);
         }
     }
@@ -554,7 +622,12 @@ float* OpenMpBackend::forward_fused(int token, int pos) {
                     gx.quantize(m.ggml_type, in.f32, cols);
                     in.ggml_ready = true;
                 }
-                matvec_ggml(out + r.lo, m, gx, r.lo, r.hi, add, q8_kernel_);
+                if (ggml_tiles(m)) {
+                    openmp::matvec_ggml_tiles(out + r.lo, wp, m.ggml_type, gx, r.size(), add, q8_kernel_);
+                    wp += openmp::ggml_packed_bytes(m.ggml_type, r.size(), cols);
+                } else {
+                    matvec_ggml(out + r.lo, m, gx, r.lo, r.hi, add, q8_kernel_);
+                }
             } else if (m.dtype == DType::Q8_0) {
                 matvec_q8(out + r.lo, wp, *in.q8, r.size(), add, q8_kernel_);
                 wp += q8_packed_bytes(r.size(), cols, in.q8->group_size);

@@ -13,9 +13,11 @@
 // sequential stream per thread like a STREAM kernel; that costs a second copy of the
 // matrices (61 MB for stories15M), so it is not the default.
 //
-// GGUF weight types (DType::Ggml, backends/openmp/ggml_kernels.hpp) are never packed: both
-// paths read the file's blocks in place, with the input converted as llama.cpp does
-// (per thread in the fused pass), and the fp32 ops in llama2.c's exact order as for int8.
+// GGUF weight types (DType::Ggml, backends/openmp/ggml_kernels.hpp): Q8_0 and Q4_0 matrices
+// are packed as 16-row tiles of the file's own bytes (the file's pages released as they are
+// packed, as for int8), the other types read where the file maps them; the input converted
+// as llama.cpp does (per thread in the fused pass), and the fp32 ops in llama2.c's exact
+// order as for int8.
 //
 // int8 (Q8_0, version-2) checkpoints: the same structure, with the matrices packed as int8
 // tiles (backends/openmp/q8_kernels.hpp) and the activations quantized per group before
@@ -86,6 +88,7 @@ private:
     float* forward_fused(int token, int pos);
     void pack_weights();
     void pack_q8_and_release(const WeightMatrix& m, int lo, int hi, unsigned char* dst);
+    void pack_ggml_and_release(const WeightMatrix& m, int lo, int hi, unsigned char* dst);
     void embedding_row(int token, float* out) const;
     void matmul_q8(float* out, const float* x, const WeightMatrix& w);
     void matmul_ggml(float* out, const float* x, const WeightMatrix& w);
