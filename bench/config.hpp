@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench/peers.hpp"
+#include "bench/peer_command.hpp"
 #include "core/nearest_name.hpp"
 
 namespace lhb::bench {
