@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/json_schema_lite.hpp"
 #include "tests/test_support.hpp"
 
 namespace lhb::test {
@@ -116,6 +117,9 @@ TEST_F(RunGguf, EveryTypeRunsOnCpuRefAndOpenmpAndPassesTheCheck) {
 
 // The files of the types, their bytes in the roofline and in llama-bench's exports.
 TEST_F(RunGguf, TheTypesFilesAreWrittenIntoTheRunFolderAndCounted) {
+    const auto errors =
+        SchemaLite(json::parse(read_file(source_dir() + "/docs/results.schema.json"))).validate(*results_);
+    EXPECT_TRUE(errors.empty()) << errors.front();
     const json wide = model_info("wide");
     ASSERT_TRUE(wide.is_object());
     EXPECT_EQ(wide["holds"], "fp32");
@@ -152,25 +156,36 @@ TEST_F(RunGguf, TheTypesFilesAreWrittenIntoTheRunFolderAndCounted) {
     EXPECT_GE(seen, 1) << r.out;
 }
 
-// A GGUF file is run at its own type only; the other types are skipped, saying what it holds.
+// A GGUF file is run at its own type only (a Q4_K_M file, with its Q6_K tensors, is q4_k_m by
+// its general.file_type); the other types are skipped, saying what it holds.
 TEST(RunGgufFile, AFileOfAnotherTypeIsSkippedWithTheReason) {
     TempDir dir;
-    const std::string gguf = dir.file("wide-q8_0.gguf");
-    CommandResult synth =
-        run_bench(std::string("synth --shape '") + kWide + "' --format gguf --type q8_0 -o '" + gguf + "'");
-    ASSERT_EQ(synth.exit_code, 0) << synth.err;
-    write_file(dir.file("c.json"), config(json::array({{{"name", "file"}, {"path", gguf}}}), {"q8_0", "q4_0", "fp32", "int8"},
+    json models = json::array();
+    for (const char* type : {"q8_0", "q4_k_m"}) {
+        const std::string gguf = dir.file(std::string("wide-") + type + ".gguf");
+        CommandResult synth = run_bench(std::string("synth --shape '") + kWide + "' --format gguf --type " + type +
+                                        " -o '" + gguf + "'");
+        ASSERT_EQ(synth.exit_code, 0) << synth.err;
+        models.push_back({{"name", type}, {"path", gguf}});
+    }
+    write_file(dir.file("c.json"), config(models, {"q8_0", "q4_0", "q4_k_m", "fp32", "int8"},
                                           {{{"name", "cpu-ref"}, {"threads", {1}}}}, dir.file("out")));
     CommandResult r = run_bench("run '" + dir.file("c.json") + "' --quiet --no-report");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto rows = measured_rows(json::parse(read_file(dir.file("out/results.json"))));
-    EXPECT_EQ(rows["file/cpu-ref/q8_0"]["status"], "ok") << rows["file/cpu-ref/q8_0"]["reason"];
-    EXPECT_EQ(rows["file/cpu-ref/q8_0"]["weights"], "real");
-    for (const char* p : {"q4_0", "fp32", "int8"}) {
-        const json& s = rows[std::string("file/cpu-ref/") + p];
-        SCOPED_TRACE(p);
-        EXPECT_EQ(s["status"], "skipped");
-        EXPECT_NE(s["reason"].get<std::string>().find("holds GGUF Q8_0"), std::string::npos) << s["reason"];
+    for (const std::string type : {"q8_0", "q4_k_m"}) {
+        const std::string holds = type == "q8_0" ? "holds GGUF Q8_0" : "holds GGUF Q4_K_M";
+        for (const std::string p : {"q8_0", "q4_0", "q4_k_m", "fp32", "int8"}) {
+            const json& row = rows[type + "/cpu-ref/" + p];
+            SCOPED_TRACE(type + " " + p);
+            if (p == type) {
+                EXPECT_EQ(row["status"], "ok") << row["reason"];
+                EXPECT_EQ(row["weights"], "real");
+                continue;
+            }
+            EXPECT_EQ(row["status"], "skipped");
+            EXPECT_NE(row["reason"].get<std::string>().find(holds), std::string::npos) << row["reason"];
+        }
     }
 }
 
