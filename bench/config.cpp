@@ -20,13 +20,15 @@ using nlohmann::json;
 namespace lhb::bench {
 
 const std::vector<std::string>& known_precisions() {
-    static const std::vector<std::string> p = {"fp32", "int8"};
+    // llama2.c's fp32 and int8 (version 2), then GGUF block types as llama.cpp names them.
+    static const std::vector<std::string> p = {"fp32", "int8", "f16", "q8_0", "q4_0", "q6_k", "q4_k_m"};
     return p;
 }
 
 std::optional<std::string> precision_unsupported_reason(const std::string& precision) {
     // Every known precision runs now (int8: version-2 files or fp32 weights quantized once by
-    // the sweep); a precision a backend cannot run fails at load with its own reason.
+    // the sweep; GGUF types: files of that type or fp32 weights written as it); a file that
+    // cannot serve a precision, or a backend that cannot run it, skips with its own reason.
     (void)precision;
     return std::nullopt;
 }

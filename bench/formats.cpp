@@ -43,10 +43,24 @@ bool prefill_only(const json& row) {
 
 json ns_per_token(const json& ms) { return ms.is_number() ? json(ms.get<double>() * 1e6) : json(nullptr); }
 
+// The file a row ran on, from its models[] entry: the one the sweep made for the row's
+// precision (an int8 or GGUF copy, under the precision's name) when it made one, else the
+// model's own.
+const json& row_file(const ExportSource& s) {
+    const json& precision = at_path(s.row, {"precision"});
+    if (precision.is_string()) {
+        const json& made = at_path(s.model, {precision.get<std::string>()});
+        if (made.is_object()) return made;
+    }
+    return s.model;
+}
+
 std::string model_type(const ExportSource& s) {
     std::string t = text_of(at_path(s.row, {"model"}));
-    const json& dtype = at_path(s.model, {"dtype"});
-    return t + " " + text_of(at_path(s.row, {"precision"})) + (dtype.is_string() ? " (file " + dtype.get<std::string>() + ")" : "");
+    const json& file = row_file(s);
+    // What the file holds ("GGUF Q4_0"); files of results written before it say their dtype.
+    const json& holds = at_path(file, {"holds"}).is_string() ? at_path(file, {"holds"}) : at_path(s.model, {"dtype"});
+    return t + " " + text_of(at_path(s.row, {"precision"})) + (holds.is_string() ? " (file " + holds.get<std::string>() + ")" : "");
 }
 
 }  // namespace
@@ -70,9 +84,9 @@ const std::vector<ExportField>& export_fields() {
         {"host", T::String,
          [](S s) { return s.row.contains("host") ? at_path(s.row, {"host"}) : at_path(s.run, {"hostname"}); }},
         {"backends", T::String, [](S s) { return at_path(s.row, {"backend"}); }},
-        {"model_filename", T::String, [](S s) { return at_path(s.model, {"path"}); }},
+        {"model_filename", T::String, [](S s) { return at_path(row_file(s), {"path"}); }},
         {"model_type", T::String, [](S s) { return json(model_type(s)); }},
-        {"model_size", T::Integer, [](S s) { return at_path(s.model, {"bytes"}); }},
+        {"model_size", T::Integer, [](S s) { return at_path(row_file(s), {"bytes"}); }},
         {"model_n_params", T::Integer, [](S s) { return at_path(s.model, {"params"}); }},
         {"n_threads", T::Integer, [](S s) { return at_path(s.row, {"threads"}); }},
         {"n_prompt", T::Integer, [](S s) { return at_path(s.row, {"prompt_tokens"}); }},

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,10 +19,13 @@
 #include "bench/results.hpp"
 #include "bench/sha256.hpp"
 #include "core/accuracy.hpp"
+#include "core/convert.hpp"
 #include "core/correctness.hpp"
 #include "core/error.hpp"
 #include "core/input_file.hpp"
+#include "core/gguf.hpp"
 #include "core/json_scan.hpp"
+#include "core/model_writer.hpp"
 #include "core/registry.hpp"
 #include "core/quantize.hpp"
 #include "core/roofline.hpp"
@@ -48,8 +52,9 @@ struct PreparedModel {
     std::string prompt_source;
     Bandwidth bandwidth;  // host read bandwidth over a buffer the size of the weights
     json info;
-    std::optional<Model> q8;  // the int8 (Q8_0) version, made when an int8 point first runs
-    Bandwidth q8_bandwidth;   // host read bandwidth over a buffer the size of its weights
+    // By precision: the checkpoints made from the file (int8, GGUF types) when a point first
+    // needs them (model_for).
+    std::map<std::string, Model> derived;
 };
 
 bool same_shape(const ModelConfig& a, const ModelConfig& b) {
@@ -114,45 +119,124 @@ json bandwidth_json(const Bandwidth& b) {
             {"threads", b.threads}};
 }
 
-// The checkpoint a point of `precision` runs on. fp32: the model file (which must be fp32).
-// int8: the file itself if it is a version-2 (Q8_0) checkpoint, else the fp32 weights
-// quantized once (core/quantize.hpp) into <out>/models/ and reused by later runs.
-const Model& model_for(PreparedModel& m, const std::string& precision, const std::string& out_dir,
-                       double bandwidth_seconds) {
+// The GGUF block type a precision names ("q4_k_m": llama-quantize's Q4_K_M mix); nullopt for
+// llama2.c's fp32 and int8.
+std::optional<GgmlType> gguf_precision(const std::string& precision) {
+    if (precision == "fp32" || precision == "int8") return std::nullopt;
+    return parse_output_type("/precisions", precision);
+}
+
+// Whether a GGUF file is of the precision's type: its general.file_type (llama.cpp's label of
+// the mix, so Q4_K_M's Q6_K tensors don't matter), else every matrix of that one type.
+bool gguf_file_is(const Model& model, GgmlType type) {
+    const uint64_t none = ~uint64_t(0);
+    const uint64_t ftype = model.gguf()->get_uint_or("general.file_type", 0, UINT32_MAX, none);
+    if (ftype != none) return ftype == gguf_file_type(type);
+    const ModelWeights& w = model.weights();
+    auto is = [&](const WeightMatrix& m) { return m.dtype == DType::Ggml && m.ggml_type == type; };
+    for (const LayerWeights& L : w.layers)
+        for (int r = 0; r < kLayerWeightRoles; ++r)
+            if (!is(*L.matrix(WeightRole(r)))) return false;
+    return is(w.wcls);
+}
+
+// What the model's file holds, for messages: "fp32", "int8 (version 2)", "GGUF Q4_0".
+std::string file_holds(const Model& model) {
+    if (!model.gguf()) return model.dtype() == DType::Q8_0 ? "int8 (version 2)" : "fp32";
+    const uint64_t ftype = model.gguf()->get_uint_or("general.file_type", 0, UINT32_MAX, ~uint64_t(0));
+    for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q6_K, GgmlType::Q4_K})
+        if (gguf_file_is(model, t)) return std::string("GGUF ") + gguf_output_type_name(t);
+    return "GGUF of mixed types" + (ftype == ~uint64_t(0) ? std::string(" (no general.file_type)")
+                                                          : " (general.file_type " + std::to_string(ftype) + ")");
+}
+
+// Why the model's file cannot give points of `precision` (they are skipped), if it cannot.
+// fp32 needs fp32 weights; int8 a llama2.c file (version 2, or fp32 the sweep quantizes); a
+// GGUF type a GGUF file of that type, or an fp32 llama2.c file the sweep writes it from.
+std::optional<std::string> file_cannot_serve(const PreparedModel& m, const std::string& precision) {
     const Model& base = *m.model;
-    if (precision == "fp32") {
-        if (base.dtype() != DType::F32)
-            throw InputError(m.path + ": an int8 (version 2) checkpoint; fp32 points need an fp32 one");
-        return base;
-    }
-    if (base.dtype() == DType::Q8_0) return base;
-    if (m.q8) return *m.q8;
-    const int group = default_group_size(base.config());
-    const std::string path = (fs::path(out_dir) / "models" /
-                              (safe_file_name(m.entry->name) + "-" + m.info["sha256"].get<std::string>().substr(0, 12) +
-                               "-q8_0-g" + std::to_string(group) + ".bin"))
-                                 .string();
+    const std::optional<GgmlType> type = gguf_precision(precision);
+    std::string why;
+    if (precision == "fp32" && base.dtype() != DType::F32)
+        why = "fp32 points need fp32 weights";
+    else if (precision == "int8" && base.gguf())
+        why = "int8 points are llama2.c's int8 (version 2); a GGUF file's Q8_0 is precision q8_0";
+    else if (type && base.gguf() && !gguf_file_is(base, *type))
+        why = std::string("a ") + precision + " point needs a GGUF " + gguf_output_type_name(*type) +
+              " file (or an fp32 llama2.c one to write it from)";
+    else if (type && base.dtype() == DType::Q8_0)
+        why = std::string("a ") + precision + " point is written from fp32 weights (from int8 it would be rounded twice)";
+    if (why.empty()) return std::nullopt;
+    return m.path + " holds " + file_holds(base) + ": " + why;
+}
+
+// A checkpoint made from the model's file for a precision (int8 quantized, a GGUF type
+// written), kept in <out>/models/ and reused by later runs when `reusable` accepts what is
+// there, with its host read bandwidth (a smaller working set may sit in a faster level of the
+// hierarchy) in the model's info under the precision's name.
+const Model& derived_model(PreparedModel& m, const std::string& precision, const std::string& path,
+                           const std::function<bool(const Model&)>& reusable, const std::function<void()>& write,
+                           json info, double bandwidth_seconds) {
     bool reuse = false;
     if (fs::is_regular_file(path)) {
         try {
-            Model q = Model::open(path);
-            reuse = q.dtype() == DType::Q8_0 && same_shape(q.config(), base.config());
+            const Model q = Model::open(path);
+            reuse = same_shape(q.config(), m.model->config()) && reusable(q);
         } catch (const InputError&) {
+            // unreadable leftover: write it again
         }
     }
     if (!reuse) {
         fs::create_directories(fs::path(path).parent_path());
-        write_q8_model(base, path, group);
+        write();
     }
-    m.q8.emplace(Model::open(path));
-    // Its own working set: a smaller buffer may sit in a faster level of the hierarchy.
-    m.q8_bandwidth = measure_read_bandwidth(0, m.q8->weight_bytes_per_token(), bandwidth_seconds);
-    m.info["int8"] = {{"path", path},
-                      {"sha256", sha256_file(path)},
-                      {"group_size", group},
-                      {"weight_bytes_per_token", m.q8->weight_bytes_per_token()},
-                      {"host_bandwidth", bandwidth_json(m.q8_bandwidth)}};
-    return *m.q8;
+    const Model& d = m.derived.emplace(precision, Model::open(path)).first->second;
+    info["path"] = path;
+    info["sha256"] = sha256_file(path);
+    info["bytes"] = int64_t(fs::file_size(path));
+    info["holds"] = file_holds(d);
+    info["weight_bytes_per_token"] = d.weight_bytes_per_token();
+    info["host_bandwidth"] =
+        bandwidth_json(measure_read_bandwidth(0, d.weight_bytes_per_token(), bandwidth_seconds));
+    m.info[precision] = info;
+    return d;
+}
+
+// The checkpoint a point of `precision` runs on (file_cannot_serve has said it can). fp32,
+// and a GGUF type given by a file of that type: the model file. int8: the file itself if it
+// is a version-2 checkpoint, else the fp32 weights quantized once (core/quantize.hpp). A GGUF
+// type from fp32 weights: their GGUF of that type (core/model_writer.hpp, llama-quantize's
+// blocks), with the tokenizer's vocabulary or placeholder pieces. Both made once per run
+// folder, named by the source file's hash.
+const Model& model_for(PreparedModel& m, const std::string& precision, const std::string& out_dir,
+                       double bandwidth_seconds) {
+    const Model& base = *m.model;
+    const std::optional<GgmlType> type = gguf_precision(precision);
+    if (precision == "fp32" || (type && base.gguf()) || (precision == "int8" && base.dtype() == DType::Q8_0))
+        return base;
+    if (auto it = m.derived.find(precision); it != m.derived.end()) return it->second;
+    const std::string stem = (fs::path(out_dir) / "models" /
+                              (safe_file_name(m.entry->name) + "-" + m.info["sha256"].get<std::string>().substr(0, 12)))
+                                 .string();
+    if (!type) {
+        const int group = default_group_size(base.config());
+        const std::string path = stem + "-q8_0-g" + std::to_string(group) + ".bin";
+        return derived_model(
+            m, precision, path, [](const Model& q) { return q.dtype() == DType::Q8_0; },
+            [&] { write_q8_model(base, path, group); }, {{"group_size", group}}, bandwidth_seconds);
+    }
+    const std::string path = stem + "-" + precision + ".gguf";
+    GgufModelFormat format;
+    format.matrix_type = *type;
+    format.name = m.entry->name;
+    return derived_model(
+        m, precision, path, [&](const Model& q) { return q.gguf() && gguf_file_is(q, *type); },
+        [&] {
+            const GgufVocabulary vocab = m.tokenizer ? gguf_vocabulary(*m.tokenizer, fs::path(m.entry->tokenizer).filename().string())
+                                                     : synthetic_vocabulary(base.config().vocab_size);
+            write_gguf(base.config(), format, vocab, *model_weight_source(base), path, kMaxOutputBytes);
+        },
+        {{"type", gguf_output_type_name(*type)}, {"written_from", m.path}}, bandwidth_seconds);
 }
 
 // ---------------------------------------------------------------- rows
@@ -491,6 +575,7 @@ std::unique_ptr<PreparedModel> prepare_model(const ModelEntry& e, const RunConfi
                {"bytes", int64_t(fs::file_size(m->path))},
                {"format", int(m->model->format())},
                {"dtype", dtype_name(m->model->dtype())},
+               {"holds", file_holds(*m->model)},
                {"shape", shape_json(mc)},
                {"params", mc.n_params()},
                {"weight_bytes_per_token", m->model->weight_bytes_per_token()},
@@ -564,6 +649,12 @@ std::vector<Unit> plan_units(const RunConfig& cfg) {
     return units;
 }
 
+// A unit that cannot run on its backend for a reason that is no fault (a type it does not
+// compute): its points get skipped rows, not errors.
+struct UnitSkipped : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 // The state of the sweep while its units run.
 class Sweep {
 public:
@@ -633,6 +724,7 @@ std::optional<std::string> Sweep::why_not_run(const Unit& u) {
     if (stop_requested()) interrupted_ = true;
     if (interrupted_) return "run interrupted before this point";
     if (auto why = precision_unsupported_reason(u.precision)) return *why;
+    if (auto why = file_cannot_serve(model(u), u.precision)) return *why;
     const BackendFactory* f = BackendRegistry::find(u.backend->name);
     if (!f) {
         std::vector<std::string> names;
@@ -679,9 +771,16 @@ Sweep::Prepared Sweep::prepare(Unit& u) {
             p.correctness["note"] = self.note;
         }
     } else {
+        try {
+            p.backend->load(*p.model);
+        } catch (const InputError& e) {
+            // A backend that computes llama2.c's types only refuses GGUF blocks at load: the
+            // unit is skipped with its reason, as a precision the build cannot run would be.
+            if (gguf_precision(u.precision)) throw UnitSkipped(e.what());
+            throw;
+        }
         // The reference on the same checkpoint: for int8, the reference's int8 is the reference.
         Backend& ref = reference_for(*p.model);
-        p.backend->load(*p.model);
         p.correctness = correctness_json(check_backend(*p.backend, ref, *p.model, cfg_.correctness_steps));
     }
     // int8: how far its answers drift from the fp32 weights (the reference on fp32).
@@ -708,6 +807,9 @@ void Sweep::run(Unit& u) {
     Prepared p;
     try {
         p = prepare(u);
+    } catch (const UnitSkipped& ex) {
+        for (const PassShape& s : points_) skip(u, s, "skipped", ex.what());
+        return;
     } catch (const std::exception& ex) {
         for (const PassShape& s : points_)
             skip(u, s, "error", std::string("could not set up (") + backend_options_text(u.options) + "): " + ex.what());

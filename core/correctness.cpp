@@ -142,9 +142,12 @@ struct RandomMatrix {
     std::vector<float> f32;
     std::vector<int8_t> q;
     std::vector<float> scales;
+    std::vector<unsigned char> blocks;
     WeightMatrix view;
 
-    RandomMatrix(int rows, int cols, DType precision, int group_size, Rng& rng) {
+    // DType::Ggml: the values drawn as fp32, stored as `type`'s blocks (Q8_0 for a row that
+    // is not whole blocks of it, as llama-quantize falls back); f32 keeps them dequantized.
+    RandomMatrix(int rows, int cols, DType precision, int group_size, Rng& rng, GgmlType type = GgmlType::Q8_0) {
         view.dtype = precision;
         view.rows = rows;
         view.cols = cols;
@@ -153,6 +156,19 @@ struct RandomMatrix {
         if (precision == DType::F32) {
             f32 = rng.vec(size_t(n), s);
             view.f32 = f32.data();
+            return;
+        }
+        if (precision == DType::Ggml) {
+            if (cols % block_layout(uint32_t(type))->block_elems != 0) type = GgmlType::Q8_0;
+            f32 = rng.vec(size_t(n), s);
+            const size_t row = row_bytes(type, size_t(cols));
+            blocks.resize(size_t(rows) * row);
+            for (int r = 0; r < rows; ++r) {
+                quantize_row(type, f32.data() + int64_t(r) * cols, blocks.data() + size_t(r) * row, size_t(cols));
+                dequantize_row(type, blocks.data() + size_t(r) * row, f32.data() + int64_t(r) * cols, size_t(cols));
+            }
+            view.ggml_type = type;
+            view.blocks = blocks.data();
             return;
         }
         if (group_size <= 0 || cols % group_size != 0)
@@ -166,9 +182,9 @@ struct RandomMatrix {
         view.scales = scales.data();
         view.group_size = group_size;
     }
-    // |w_ij| as a float (dequantized for Q8_0).
+    // |w_ij| as a float (dequantized for Q8_0 and GGUF blocks).
     double abs_at(int64_t idx) const {
-        if (view.dtype == DType::F32) return std::fabs(double(f32[size_t(idx)]));
+        if (view.dtype != DType::Q8_0) return std::fabs(double(f32[size_t(idx)]));
         return std::fabs(double(q[size_t(idx)]) * double(scales[size_t(idx / view.group_size)]));
     }
 };
@@ -193,7 +209,7 @@ std::string fmt_g(double v) {
 // each drawing its inputs from the one seeded generator in turn; splitting the blocks into
 // functions would hide that the draws' order is what makes a check reproducible.
 std::vector<OpCheck> check_ops(Backend& cand, Backend& ref, const ModelConfig& c, uint64_t seed,
-                               DType precision, int group_size) {
+                               DType precision, int group_size, GgmlType ggml_type) {
     validate_config(c, "correctness check");
     Rng rng{seed};
     std::vector<OpCheck> out;
@@ -235,7 +251,7 @@ std::vector<OpCheck> check_ops(Backend& cand, Backend& ref, const ModelConfig& c
     add_shape(c.vocab_size, dim, "wcls");
     for (const Shape& s : shapes) {
         Comparison cmp{op_tolerance(Op::MatMul, precision)};
-        RandomMatrix m(s.rows, s.cols, precision, group_size, rng);
+        RandomMatrix m(s.rows, s.cols, precision, group_size, rng, ggml_type);
         auto x = rng.vec(size_t(s.cols));
         std::vector<float> a(static_cast<size_t>(s.rows)), b(static_cast<size_t>(s.rows));
         cand.matmul(a.data(), x.data(), m.view);
@@ -419,7 +435,10 @@ CorrectnessReport check_backend(Backend& cand, Backend& ref, const Model& model,
     if (ref.model() != &model) ref.load(model);
     CorrectnessReport r;
     r.backend = cand.name();
-    r.ops = check_ops(cand, ref, model.config(), seed, model.dtype(), model.weights().wcls.group_size);
+    // GGUF models: the matmul checks in the type of the first layer's wq (the Q4_K_M mix's
+    // main type; its Q6_K tensors are checked end to end).
+    r.ops = check_ops(cand, ref, model.config(), seed, model.dtype(), model.weights().wcls.group_size,
+                      model.weights().layers.front().wq.ggml_type);
     r.end_to_end = check_end_to_end(cand, ref, steps);
     r.pass = r.end_to_end.pass && std::all_of(r.ops.begin(), r.ops.end(), [](const OpCheck& o) { return o.pass; });
     return r;

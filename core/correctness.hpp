@@ -67,11 +67,13 @@ struct CorrectnessReport {
 
 // Each op of `candidate` against `reference` on seeded random inputs at every shape the
 // model `config` uses: matmul at every distinct matrix shape (weights in `precision`; Q8_0
-// with `group_size`), rmsnorm, rope and softmax/attention at positions 0, 1, 63, 64 and
+// with `group_size`; DType::Ggml as `ggml_type`'s blocks, Q8_0 where a row is not whole
+// blocks of it), rmsnorm, rope and softmax/attention at positions 0, 1, 63, 64 and
 // seq_len - 1 (the last bounded to 2047), swiglu and the residual add. Backends whose ops
 // need a loaded model must be loaded first (check_backend does it).
 std::vector<OpCheck> check_ops(Backend& candidate, Backend& reference, const ModelConfig& config,
-                               uint64_t seed = 1, DType precision = DType::F32, int group_size = 0);
+                               uint64_t seed = 1, DType precision = DType::F32, int group_size = 0,
+                               GgmlType ggml_type = GgmlType::Q8_0);
 // Both backends loaded with the same model. A greedy run of `steps` positions (clamped to
 // 1..seq_len) from BOS, teacher-forced on the reference's tokens so that every position
 // compares logits for the same context: the logits at every position, and whether the

@@ -578,7 +578,10 @@ size_t Model::release_pages(const void* p, size_t n) const { return file_ ? file
 
 int64_t Model::weight_bytes_per_token() const {
     const ModelConfig& c = config_;
-    int64_t bytes = int64_t(c.dim) * 4 * (1 + 2 * c.n_layers + 1);  // embedding row + norms
+    // The embedding row as stored (fp32, or one row of its blocks), the fp32 norms.
+    const WeightMatrix& e = weights_.embedding_blocks;
+    int64_t bytes = weights_.token_embedding ? int64_t(c.dim) * 4 : e.bytes() / e.rows;
+    bytes += int64_t(c.dim) * 4 * (2 * c.n_layers + 1);
     for (const LayerWeights& L : weights_.layers)
         bytes += L.wq.bytes() + L.wk.bytes() + L.wv.bytes() + L.wo.bytes() + L.w1.bytes() +
                  L.w2.bytes() + L.w3.bytes();

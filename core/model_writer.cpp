@@ -445,19 +445,7 @@ void write_gguf(const ModelConfig& c, const GgufModelFormat& f, const GgufVocabu
         encoded.resize(row_bytes(type, size_t(t.cols)));
         for (int64_t r = 0; r < t.rows; ++r) {
             src.row(t, r, row.data());
-            switch (type) {
-                case GgmlType::F32: std::memcpy(encoded.data(), row.data(), encoded.size()); break;
-                case GgmlType::F16:
-                    for (size_t j = 0; j < row.size(); ++j) {
-                        const uint16_t h = fp32_to_fp16(row[j]);
-                        std::memcpy(encoded.data() + 2 * j, &h, 2);
-                    }
-                    break;
-                case GgmlType::Q8_0: quantize_row_q8_0(row.data(), encoded.data(), row.size()); break;
-                case GgmlType::Q4_0: quantize_row_q4_0(row.data(), encoded.data(), row.size()); break;
-                case GgmlType::Q4_K: quantize_row_q4_k(row.data(), encoded.data(), row.size()); break;
-                default: quantize_row_q6_k(row.data(), encoded.data(), row.size()); break;
-            }
+            quantize_row(type, row.data(), encoded.data(), row.size());
             out.bytes(encoded.data(), encoded.size());
         }
         const uint64_t bytes = uint64_t(t.rows) * encoded.size();

@@ -565,6 +565,23 @@ void quantize_row_q4_k(const float* x, unsigned char* dst, size_t n) {
     quantize_super_blocks<BlockQ4_K, quantize_block_q4_k>(GgmlType::Q4_K, "quantize_row_q4_k", x, dst, n);
 }
 
+void quantize_row(GgmlType t, const float* x, unsigned char* dst, size_t n) {
+    switch (t) {
+        case GgmlType::F32: std::memcpy(dst, x, n * 4); break;
+        case GgmlType::F16:
+            for (size_t j = 0; j < n; ++j) {
+                const uint16_t h = fp32_to_fp16(x[j]);
+                std::memcpy(dst + 2 * j, &h, 2);
+            }
+            break;
+        case GgmlType::Q8_0: quantize_row_q8_0(x, dst, n); break;
+        case GgmlType::Q4_0: quantize_row_q4_0(x, dst, n); break;
+        case GgmlType::Q4_K: quantize_row_q4_k(x, dst, n); break;
+        case GgmlType::Q6_K: quantize_row_q6_k(x, dst, n); break;
+        default: throw std::invalid_argument(std::string("quantize_row: no encoder for ") + ggml_type_name(uint32_t(t)));
+    }
+}
+
 void quantize_row_q6_k(const float* x, unsigned char* dst, size_t n) {
     quantize_super_blocks<BlockQ6_K, quantize_block_q6_k>(GgmlType::Q6_K, "quantize_row_q6_k", x, dst, n);
 }

@@ -123,6 +123,9 @@ void quantize_row_q4_k(const float* x, unsigned char* dst, size_t n);
 // scales rounded to int8 against fp16 d = -(the largest-magnitude scale) / 128, then the
 // values rounded to 6 bits (-32..31) with the stored scales.
 void quantize_row_q6_k(const float* x, unsigned char* dst, size_t n);
+// A row of n values in any weight type above (F32 copied, F16 rounded to even, the block
+// types by their quantize_row_*): row_bytes(t, n) bytes at dst.
+void quantize_row(GgmlType t, const float* x, unsigned char* dst, size_t n);
 // ggml's quantize_row_q8_K_ref, for activations: per 256, max = the element of largest
 // |x|, iscale = -127 / max, q = min(127, nearest_int(iscale * x)) (ties to even), d = 1 /
 // iscale in fp32, bsums = sums of q per 16. An all-zero block is all zero.

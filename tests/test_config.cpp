@@ -216,7 +216,7 @@ TEST(ConfigErrors, OtherMistakes) {
               "cfg/c.json: /name: expected 1 to 64 characters from A-Z a-z 0-9 . _ - (it names the output folder), "
               "found string \"a b\"");
     EXPECT_EQ(error_of(valid_config(R"(, "precisions": ["fp23"])")),
-              "cfg/c.json: /precisions/0: expected one of fp32, int8 (did you mean \"fp32\"?), found string \"fp23\"");
+              "cfg/c.json: /precisions/0: expected one of fp32, int8, f16, q8_0, q4_0, q6_k, q4_k_m (did you mean \"fp32\"?), found string \"fp23\"");
     EXPECT_EQ(error_of(valid_config(R"(, "threads": [2, 2])")),
               "cfg/c.json: /threads/1: expected a value not already listed, found integer 2");
     std::string err = error_of(R"({"name": "t", "models": [{"name": "m", "path": "x", "shape": "stories16M"}], "backends": ["cpu-ref"]})");

@@ -17,6 +17,23 @@ TEST(Roofline, KvBytesFollowTheFormula) {
     EXPECT_EQ(kv_bytes_at(g, 9), 2 * 5 * 10 * 32 * 4);
 }
 
+// GGUF blocks count as stored: a Q8_0 row of 32 values is 34 bytes, the embedding row too.
+TEST(Roofline, GgufBlocksCountTheirBytes) {
+    test::TempDir tmp;
+    const std::string path = tmp.file("m.gguf");
+    ModelConfig c = parse_shape("dim=64,hidden=160,layers=2,heads=4,kv_heads=2,vocab=512,seq=40");
+    SynthOptions o;
+    o.format = SynthFormat::Gguf;
+    o.type = GgmlType::Q8_0;
+    write_synthetic(c, path, o);
+    Model m = Model::open(path);
+    const int64_t row64 = 2 * 34, row160 = 5 * 34;
+    // embedding row + norms, 7 matrices per layer (w2's rows are 160 long), the classifier
+    const int64_t weights = row64 + 4 * 64 * (2 * 2 + 1) +
+                            2 * ((64 + 32 + 32 + 64 + 160 + 160) * row64 + 64 * row160) + 512 * row64;
+    EXPECT_EQ(m.weight_bytes_per_token(), weights);
+}
+
 TEST(Roofline, BytesPerTokenAreWeightsPlusKvCache) {
     test::TempDir tmp;
     const std::string path = tmp.file("m.bin");

@@ -182,7 +182,7 @@ TEST(SynthShapes, TinyllamaConfigIsValid) {
     ASSERT_EQ(c.backends.size(), 2u);
     EXPECT_EQ(c.backends[0].name, "cpu-ref");
     EXPECT_EQ(c.backends[1].name, "openmp");
-    EXPECT_EQ(c.precisions, (std::vector<std::string>{"fp32", "int8"}));
+    EXPECT_EQ(c.precisions, (std::vector<std::string>{"fp32", "int8", "q8_0", "q4_0", "q4_k_m"}));
     ASSERT_FALSE(c.generate_tokens.empty());
     EXPECT_LE(c.prompt_tokens.front() + c.generate_tokens.front(), 16);
 }
