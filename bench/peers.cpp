@@ -83,9 +83,10 @@ std::optional<double> json_number(const json& o, const char* key) {
     const json& v = o[key];
     if (v.is_number()) return v.get<double>();
     if (v.is_string()) {
+        const std::string text = v.get<std::string>();  // strtod's end points into it
         char* end = nullptr;
-        const double d = std::strtod(v.get<std::string>().c_str(), &end);
-        if (end && *end == '\0' && !v.get<std::string>().empty()) return d;
+        const double d = std::strtod(text.c_str(), &end);
+        if (end && *end == '\0' && !text.empty()) return d;
     }
     return std::nullopt;
 }

@@ -414,7 +414,7 @@ void Model::load_v2(const unsigned char* base, size_t size) {
                    std::to_string(gs));
     check_size(path, size, v2_file_size(c, gs), "version-2 (int8)");
 
-    const int64_t d = c.dim, L = c.n_layers, V = c.vocab_size;
+    const int64_t d = c.dim, L = c.n_layers;
     ModelWeights& w = weights_;
     Cursor cur{base + 256, base + size};
     const float* rms_att = cur.floats(L * d);
