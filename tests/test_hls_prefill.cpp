@@ -32,12 +32,8 @@ namespace lhb {
 namespace {
 
 using test::make_hls_csim;
+using test::prompt_of;
 
-std::vector<int> prompt_of(int n, int vocab, int seed) {
-    std::vector<int> t(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) t[size_t(i)] = i == 0 ? 1 : (seed * 7919 + i * 104729) % vocab;
-    return t;
-}
 
 // The largest |candidate - reference| over `n` logits, failing on one outside `tol` or not finite.
 double expect_logits_near(const float* got, const float* want, int n, const Tolerance& tol, const std::string& where) {
