@@ -226,15 +226,17 @@ TEST(Validate, MainAndPerOpXclbinsEachFitTheZcu106) {
 
 // The seed's resources from its structure (configs/designs/published-zcu106.json at its
 // csynth shape: dim 288, hidden 768, 6 heads, seq 257), on paper with the ZCU106 board's
-// operators (fadd 2 DSP, fmul 3, fexp 7, fdiv and fsqrt 0):
+// operators (fadd 2 DSP, fmul 3, fexp 7, fdiv and fsqrt 0) and the design's
+// resource_structure (operators as its report binds them, two rmsnorm instances):
 //   matmul 1 fmul + 1 fadd                                   5
-//   rmsnorm: squares 1 fmul + 1 fadd, scaling 8 x 2 fmul     2 + 3 * 17 = 53
-//   RoPE: 16 pairs x (8 fmul + 4 fadd)                        16 * 32 = 512
+//   rmsnorm: squares 1 fmul + 1 fadd, scaling 8 x 2 fmul     2 * (2 + 3 * 17) = 106 (two instances)
+//   RoPE: bound to 96 fmul + 56 fadd                          288 + 112 = 400
 //   scores 1 + 1, weighted sum 1 + 1                          10
 //   softmax: 2 fadd, 1 fexp, 32 fmul (its unrolled scaling)   4 + 7 + 96 = 107
 //   residual 32 fadd                                          64
-//   SwiGLU 8 x (fexp, fadd, fdiv, 2 fmul)                     8 * 15 = 120
-//   DSP = 871 (csynth: 700).
+//   SwiGLU bound to 7 fexp + 7 fdiv (its sums and products    7 * 7 = 49
+//   on the kernel's shared cores)
+//   DSP = 741 (csynth: 700).
 // BRAM_18K: S_att is 6 x 257 floats in 32 banks of 49 words (1568 bits > 1024: block RAM,
 // 2 BRAM18 a bank) = 64; the 9- and 24-word banks are LUT RAM; m_axi: 512 bits / 18 = 29
 // BRAM18 a buffer of 64 x 16 beats, 3 read-only bundles and 1 read-write (2 buffers) = 145;
@@ -244,7 +246,7 @@ TEST(Validate, SeedResourcesFromItsStructure) {
     const hls::BoardSpec zcu = hls::load_board(repo("configs/boards/zcu106.json"));
     const ModelConfig c = parse_shape("dim=288,hidden=768,layers=6,heads=6,kv_heads=6,vocab=32000,seq=257");
     const hls::ResourceEstimate r = hls::estimate_resources(seed, c, zcu);
-    EXPECT_DOUBLE_EQ(r.dsp, 871);
+    EXPECT_DOUBLE_EQ(r.dsp, 741);
     EXPECT_DOUBLE_EQ(2 * r.bram36, 209);
     ASSERT_EQ(r.units.size(), 1u);  // one kernel, no per-op units
     // Twice the partitions: the 49-word banks become 25 words (800 bits: LUT RAM), so only
@@ -255,6 +257,57 @@ TEST(Validate, SeedResourcesFromItsStructure) {
     // Our kernels' designs keep their own resource model.
     EXPECT_DOUBLE_EQ(hls::estimate_resources(hls::compiled_design(), c, zcu).dsp,
                      hls::estimate_resources(lhk::kDesign, zcu).dsp);
+}
+
+// The seed's softmax scaling (32 lanes, unaligned over 32 banks of S_att), on paper with the
+// rule of host/resources.cpp: reads 32 lanes x 32 bits x 32/4 LUT6 = 8,192; writes 32 banks x
+// (32 data + 6 address (49 words a bank) + 1 enable) bits x 32/4 = 9,984; each lane's index
+// adder and trip-count compare 32 x 2 x 32 = 2,048: 20,224 LUT. Registers: 2 directions x 32
+// lanes x 32 banks x 32 bits = 65,536 FF. Without the unaligned access the part is absent.
+TEST(Validate, SeedSoftmaxCrossbarFromItsStructure) {
+    const hls::DesignSpec seed = hls::load_design(repo("configs/designs/published-zcu106.json"));
+    const hls::BoardSpec zcu = hls::load_board(repo("configs/boards/zcu106.json"));
+    const ModelConfig c = parse_shape("dim=288,hidden=768,layers=6,heads=6,kv_heads=6,vocab=32000,seq=257");
+    auto crossbar = [&](const hls::DesignSpec& d) {
+        for (const json& part : hls::estimate_resources(d, c, zcu).detail)
+            if (part.at("part").get<std::string>().find("crossbar") != std::string::npos) return part;
+        return json();
+    };
+    const json x = crossbar(seed);
+    ASSERT_TRUE(x.is_object());
+    EXPECT_DOUBLE_EQ(x.at("lut").get<double>(), 20224);
+    EXPECT_DOUBLE_EQ(x.at("ff").get<double>(), 65536);
+    hls::DesignSpec aligned = seed;
+    aligned.traits.unaligned_unroll.clear();
+    EXPECT_TRUE(crossbar(aligned).is_null());
+    EXPECT_DOUBLE_EQ(hls::estimate_resources(seed, c, zcu).ff - hls::estimate_resources(aligned, c, zcu).ff, 65536);
+}
+
+// The whole kernel's FF are checked in the published file's band (+-25%); the seed described
+// without its resource structure (operators as written, one rmsnorm, no crossbar) leaves it,
+// and the check says so.
+TEST(Validate, SeedFlipFlopsCheckedAndFailOutsideTheBand) {
+    auto ff_of = [](const hls::PublishedCheck& c) {
+        for (const hls::FigureCheck& f : c.csynth)
+            if (f.what == "FF (whole kernel)") return f;
+        return hls::FigureCheck{};
+    };
+    const hls::FigureCheck ff = ff_of(hls::check_published(repo("configs/published/seed-zcu106.json")));
+    EXPECT_TRUE(ff.checked());
+    EXPECT_DOUBLE_EQ(ff.band_percent, 25);
+    EXPECT_TRUE(ff.pass()) << ff.error_percent();
+    const test::TempDir dir;
+    json design = json::parse(test::read_file(repo("configs/designs/published-zcu106.json")));
+    design.erase("resource_structure");
+    test::write_file(dir.file("plain.json"), design.dump());
+    json seed = json::parse(test::read_file(repo("configs/published/seed-zcu106.json")));
+    seed["design"] = dir.file("plain.json");
+    seed["board"] = repo("configs/boards/zcu106.json");
+    test::write_file(dir.file("seed.json"), seed.dump());
+    const hls::PublishedCheck plain = hls::check_published(dir.file("seed.json"));
+    EXPECT_TRUE(ff_of(plain).checked());
+    EXPECT_FALSE(ff_of(plain).pass()) << ff_of(plain).error_percent();
+    EXPECT_FALSE(plain.pass());
 }
 
 TEST(Validate, DesignTraitsRejectBadFields) {
@@ -275,6 +328,11 @@ TEST(Validate, DesignTraitsRejectBadFields) {
     bad("loop_structure", {{"array_partition", 0}, {"source", "x"}});
     bad("axi_bundles", {{"read_only", 0}, {"read_write", 0}, {"source", "x"}});  // no bundle at all
     bad("axi_bundles", {{"read_only", 2}, {"read_write", 1}});                   // no source
+    bad("resource_structure", {{"bound_operators", {{"matmul", {{"fmul", 1}}}}}, {"source", "x"}});  // unknown part
+    bad("resource_structure", {{"bound_operators", {{"rope", {{"fmac", 1}}}}}, {"source", "x"}});    // unknown operator
+    bad("resource_structure", {{"instances", {{"rmsnorm", 0}}}, {"source", "x"}});
+    bad("resource_structure", {{"unaligned_unroll", {"residual"}}, {"source", "x"}});
+    bad("resource_structure", {{"instances", {{"rmsnorm", 2}}}});  // no source
     // The project's own design file is still the compiled kernels.
     EXPECT_TRUE(hls::load_design(repo("configs/designs/llama-hls.json")).compiled);
 }
