@@ -101,6 +101,51 @@ TEST(Validate, FourBitEngineReadsAnEighthAndItsScales) {
     EXPECT_GT(e4.tok_per_s, 3 * e32.tok_per_s);
 }
 
+// A 4-bit engine on 8 of an HBM board's 32 pseudo-channels, on paper: a matmul of 2048 rows x
+// 4096 columns over 8 engines is 256 rows each; a 128-bit beat holds 32 4-bit weights, so 128
+// iterations a row, 32,768 in all at II 1. An engine reads 256 x 4096 / 2 = 524,288 bytes of
+// weights and 256 x 4096 / 128 x 2 = 16,384 of 16-bit scales: 540,672 bytes. Its port moves 16
+// bytes a cycle at 300 MHz in 16-beat bursts with one idle cycle (16/17), its 16 outstanding
+// bursts cover the 30-cycle read latency (100 ns at 300 MHz; rate 1): 540,672 x 17 / 256 + 30
+// = 35,934 cycles, more than its 32,768 iterations: port-bound. The 8 channels' share of the
+// peak (460 / 4 x 0.8 GB/s = 306.67 bytes a cycle) moves the engine's bytes in 1,793 cycles.
+TEST(Validate, FourBitEngineOnHbmChannelsByHand) {
+    json bj = simple_board();
+    bj["axi"]["hp_ports"] = v(32);
+    bj["ddr"]["peak_gb_per_s"] = v(460);
+    bj["ddr"]["channels"] = v(32);
+    bj["ddr"]["kind"] = "hbm";
+    const hls::BoardSpec hbm = hls::parse_board(bj, "hbm.json");
+    json j = simple_design();
+    j["lanes"] = 32;
+    j["weight_ports"] = 8;
+    j["kv_ports"] = 8;
+    j["weights"] = {{"bits", 4}, {"group_size", 128}, {"scale_bits", 16}, {"source", "test"}};
+    const hls::DesignSpec d = hls::parse_design(j, "d4hbm.json");
+    const hls::MemoryModel mem = hls::MemoryModel::of(d.d, hbm, 300, d.traits);
+    EXPECT_DOUBLE_EQ(mem.port_bytes_per_cycle, 16);
+    EXPECT_DOUBLE_EQ(mem.burst_efficiency, 16.0 / 17);
+    EXPECT_DOUBLE_EQ(mem.port_rate, 1);
+    EXPECT_NEAR(mem.latency_cycles, 30, 1e-9);
+    int engines = 0;
+    for (const hls::TraceStep& s : hls::model_op(matmul_op(2048, 4096), d.d, d.traits))
+        for (const hls::TraceLoop& l : s.loops) {
+            if (l.id != lhk::LoopId::MatEngine) continue;
+            ++engines;
+            EXPECT_EQ(l.trips, 32768);
+            EXPECT_EQ(l.bytes, 540672);
+            hls::LoopCost cost;
+            cost.trips = l.trips;
+            cost.port = l.port;
+            cost.bytes = l.bytes;
+            const hls::Cycles cy = hls::loop_cycles(cost, mem);
+            EXPECT_EQ(cy.bound, hls::Bound::Port);
+            EXPECT_NEAR(cy.cycles, 540672.0 * 17 / 256 + 30, 1e-6);
+            EXPECT_NEAR(540672.0 / mem.ddr_bytes_per_cycle + 30, 1793.1, 0.1);
+        }
+    EXPECT_EQ(engines, 8);
+}
+
 TEST(Validate, HbmChannelsGiveTheirShareOfThePeak) {
     json bj = simple_board();
     bj["axi"]["hp_ports"] = v(32);
