@@ -353,6 +353,11 @@ TEST(Validate, SeedFlipFlopsCheckedAndFailOutsideTheBand) {
     EXPECT_TRUE(ff_of(plain).checked());
     EXPECT_FALSE(ff_of(plain).pass()) << ff_of(plain).error_percent();
     EXPECT_FALSE(plain.pass());
+    // Per-module rows name parts of the model; a label that names none is refused.
+    seed["design"] = repo("configs/designs/published-zcu106.json");
+    seed["csynth"]["resources"]["modules"][0]["parts"] = {"no such part"};
+    test::write_file(dir.file("badpart.json"), seed.dump());
+    EXPECT_THROW(hls::check_published(dir.file("badpart.json")), InputError);
 }
 
 TEST(Validate, DesignTraitsRejectBadFields) {
