@@ -348,7 +348,9 @@ TEST(Validate, SeedFlipFlopsCheckedAndFailOutsideTheBand) {
     json seed = json::parse(test::read_file(repo("configs/published/seed-zcu106.json")));
     seed["design"] = dir.file("plain.json");
     seed["board"] = repo("configs/boards/zcu106.json");
-    test::write_file(dir.file("seed.json"), seed.dump());
+    json plain_seed = seed;
+    plain_seed["csynth"]["resources"].erase("modules");  // they name the crossbar the plain design lacks
+    test::write_file(dir.file("seed.json"), plain_seed.dump());
     const hls::PublishedCheck plain = hls::check_published(dir.file("seed.json"));
     EXPECT_TRUE(ff_of(plain).checked());
     EXPECT_FALSE(ff_of(plain).pass()) << ff_of(plain).error_percent();
