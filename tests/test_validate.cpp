@@ -32,6 +32,16 @@ json simple_design() {
             {"kv_ports", 4}, {"flatten_rows", 1}};
 }
 
+// The simple board with HBM: 32 pseudo-channels behind 32 ports, 460 GB/s in all.
+json hbm_board() {
+    json bj = simple_board();
+    bj["axi"]["hp_ports"] = v(32);
+    bj["ddr"]["peak_gb_per_s"] = v(460);
+    bj["ddr"]["channels"] = v(32);
+    bj["ddr"]["kind"] = "hbm";
+    return bj;
+}
+
 // The matmul op of one engine's share: rows x cols, no trace needed.
 hls::TraceOpRun matmul_op(int rows, int cols) {
     hls::TraceOpRun op;
@@ -110,12 +120,7 @@ TEST(Validate, FourBitEngineReadsAnEighthAndItsScales) {
 // = 35,934 cycles, more than its 32,768 iterations: port-bound. The 8 channels' share of the
 // peak (460 / 4 x 0.8 GB/s = 306.67 bytes a cycle) moves the engine's bytes in 1,793 cycles.
 TEST(Validate, FourBitEngineOnHbmChannelsByHand) {
-    json bj = simple_board();
-    bj["axi"]["hp_ports"] = v(32);
-    bj["ddr"]["peak_gb_per_s"] = v(460);
-    bj["ddr"]["channels"] = v(32);
-    bj["ddr"]["kind"] = "hbm";
-    const hls::BoardSpec hbm = hls::parse_board(bj, "hbm.json");
+    const hls::BoardSpec hbm = hls::parse_board(hbm_board(), "hbm.json");
     json j = simple_design();
     j["lanes"] = 32;
     j["weight_ports"] = 8;
@@ -147,12 +152,7 @@ TEST(Validate, FourBitEngineOnHbmChannelsByHand) {
 }
 
 TEST(Validate, HbmChannelsGiveTheirShareOfThePeak) {
-    json bj = simple_board();
-    bj["axi"]["hp_ports"] = v(32);
-    bj["ddr"]["peak_gb_per_s"] = v(460);
-    bj["ddr"]["channels"] = v(32);
-    bj["ddr"]["kind"] = "hbm";
-    const hls::BoardSpec hbm = hls::parse_board(bj, "hbm.json");
+    const hls::BoardSpec hbm = hls::parse_board(hbm_board(), "hbm.json");
     EXPECT_EQ(hbm.memory_channels, 32);
     EXPECT_EQ(hbm.memory_kind, "hbm");
     json j = simple_design();
