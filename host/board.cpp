@@ -121,6 +121,43 @@ const json* design_section(const json& j, const std::string& key, const std::str
     return &v;
 }
 
+// resource_structure: how the design's own synthesis bound its parts (each fact from its report).
+void parse_resource_structure(const json& rs, const std::string& where, DesignTraits* t) {
+    const std::string w = where + ": resource_structure";
+    if (rs.contains("bound_operators")) {
+        const json& b = rs.at("bound_operators");
+        if (!b.is_object()) fail_input(where, "resource_structure.bound_operators", "an object of part: {operator: count}", b.dump());
+        for (const auto& [part, ops] : b.items()) {
+            if (part != "rmsnorm" && part != "rope" && part != "softmax" && part != "swiglu" && part != "residual")
+                fail_input(where, "resource_structure.bound_operators." + part, "rmsnorm, rope, softmax, swiglu or residual", part);
+            if (!ops.is_object()) fail_input(where, "resource_structure.bound_operators." + part, "an object of operator: count", ops.dump());
+            for (const auto& [op, v] : ops.items()) {
+                if (std::find(std::begin(kOperators), std::end(kOperators), op) == std::end(kOperators))
+                    fail_input(where, "resource_structure.bound_operators." + part + "." + op,
+                               "one of fadd, fmul, fdiv, fsqrt, fexp, fpow, fsincos, fcmp", op);
+                t->bound_operators[part][op] = design_number(ops, op, w + ".bound_operators." + part, 0, 100000);
+            }
+        }
+    }
+    if (rs.contains("instances")) {
+        const json& in = rs.at("instances");
+        if (!in.is_object()) fail_input(where, "resource_structure.instances", "an object of function: instances", in.dump());
+        for (const auto& [f, v] : in.items()) {
+            if (f != "rmsnorm") fail_input(where, "resource_structure.instances." + f, "rmsnorm", f);
+            t->instances[f] = int(design_number(in, f, w + ".instances", 1, 64));
+        }
+    }
+    if (rs.contains("unaligned_unroll")) {
+        const json& u = rs.at("unaligned_unroll");
+        if (!u.is_array()) fail_input(where, "resource_structure.unaligned_unroll", "an array of loop names", u.dump());
+        for (const json& name : u) {
+            if (!name.is_string() || name.get<std::string>() != "softmax_norm")
+                fail_input(where, "resource_structure.unaligned_unroll", "loop names: softmax_norm", name.dump());
+            t->unaligned_unroll.push_back(name.get<std::string>());
+        }
+    }
+}
+
 DesignTraits parse_traits(const json& j, const std::string& where) {
     DesignTraits t;
     if (const json* w = design_section(j, "weights", where)) {
@@ -198,6 +235,7 @@ DesignTraits parse_traits(const json& j, const std::string& where) {
             }
         }
     }
+    if (const json* rs = design_section(j, "resource_structure", where)) parse_resource_structure(*rs, where, &t);
     return t;
 }
 
@@ -294,7 +332,8 @@ bool default_traits(const DesignTraits& t) {
            t.dataflow_ops == z.dataflow_ops && !t.bare_metal && t.host_per_token_us < 0 &&
            t.synthesis_clock_mhz == 0 && t.maxi_latency_cycles == 0 && !t.attention_per_head && !t.rope_unrolled &&
            !t.serial_reduction && t.operator_latencies.empty() && t.unroll.empty() && t.array_partition == 0 &&
-           t.axi_read_bundles == 0 && t.axi_read_write_bundles == 0;
+           t.axi_read_bundles == 0 && t.axi_read_write_bundles == 0 && t.bound_operators.empty() &&
+           t.instances.empty() && t.unaligned_unroll.empty();
 }
 
 DesignSpec parse_design(const json& j, const std::string& where) {
@@ -302,7 +341,8 @@ DesignSpec parse_design(const json& j, const std::string& where) {
     refuse_unknown_keys(j, {"schema", "name", "source", "clock_mhz", "weight_ports", "port_bits", "lanes", "partial_sums",
                             "burst_beats", "outstanding", "kv_ports", "flatten_rows", "weight_fifo_beats", "weights",
                             "kv_cache", "memory", "host", "operator_latencies", "dataflow_between_ops",
-                            "synthesis_clock_mhz", "maxi_latency_cycles", "loop_structure", "axi_bundles"},
+                            "synthesis_clock_mhz", "maxi_latency_cycles", "loop_structure", "axi_bundles",
+                            "resource_structure"},
                         where, "");
     for (const auto& [key, keys] : std::vector<std::pair<std::string, std::vector<std::string>>>{
              {"weights", {"bits", "group_size", "scale_bits", "source"}},
@@ -311,6 +351,7 @@ DesignSpec parse_design(const json& j, const std::string& where) {
              {"host", {"os", "per_token_us", "source"}},
              {"loop_structure", {"attention", "rope", "reduction", "rope_unroll", "unroll", "array_partition", "source"}},
              {"axi_bundles", {"read_only", "read_write", "source"}},
+             {"resource_structure", {"bound_operators", "instances", "unaligned_unroll", "source"}},
              {"operator_latencies", {"fadd", "fmul", "fdiv", "fsqrt", "fexp", "fpow", "fsincos", "fcmp", "source"}}})
         if (j.contains(key)) refuse_unknown_keys(j.at(key), keys, where, key);
     DesignSpec s;

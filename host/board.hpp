@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -89,6 +90,21 @@ struct DesignTraits {
     // m_axi bundles as the design declares them (0: the kernels' own, from the ports): each
     // has a read buffer of burst x outstanding beats, the read-write ones a write buffer too.
     int axi_read_bundles = 0, axi_read_write_bundles = 0;
+    // How the design's synthesis bound its parts (resource_structure, from its own report), where
+    // that differs from each loop body times its unroll factor:
+    // part -> operator -> instances (parts: rmsnorm, rope, softmax, swiglu, residual);
+    std::map<std::string, std::map<std::string, double>> bound_operators;
+    std::map<std::string, int> instances;       // function -> instances (default 1): rmsnorm
+    std::vector<std::string> unaligned_unroll;  // unrolled loops over a pointer into a partitioned
+                                                // vector at an offset the tool cannot align:
+                                                // every lane reaches every bank (softmax_norm)
+    int instances_of(const std::string& f) const {
+        const auto it = instances.find(f);
+        return it != instances.end() ? it->second : 1;
+    }
+    bool unaligned(const std::string& loop) const {
+        return std::find(unaligned_unroll.begin(), unaligned_unroll.end(), loop) != unaligned_unroll.end();
+    }
     int unroll_of(const std::string& loop) const {
         const auto it = unroll.find(loop);
         return it != unroll.end() ? it->second : 1;

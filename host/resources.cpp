@@ -282,39 +282,46 @@ ResourceEstimate estimate_sequential_resources(const DesignSpec& design, const M
     // scalar code between a function's loops shares their operators (its operations never
     // run at the same time), functions do not share with one another (an upper bound: Vitis
     // may share more between functions that never overlap).
-    auto operators = [&](const char* name, const OperatorCount& n) {
-        const std::pair<const char*, double> ops[] = {{"fadd", n.fadd}, {"fmul", n.fmul}, {"fdiv", n.fdiv},
-                                                      {"fsqrt", n.fsqrt}, {"fexp", n.fexp}, {"fcmp", n.fcmp}};
+    // A part's operators: its loop bodies times their unroll factors, unless the design file
+    // says how its synthesis bound them (resource_structure.bound_operators, from its report).
+    auto operators = [&](const char* key, const char* name, OperatorCount n, double instances = 1) {
+        std::pair<const char*, double*> ops[] = {{"fadd", &n.fadd}, {"fmul", &n.fmul}, {"fdiv", &n.fdiv},
+                                                 {"fsqrt", &n.fsqrt}, {"fexp", &n.fexp}, {"fcmp", &n.fcmp}};
+        const auto bound = t.bound_operators.find(key);
         double dsp = 0, lut = 0, ff = 0;
         json counts = json::object();
-        for (const auto& [op, count] : ops) {
+        for (auto& [op, count] : ops) {
+            if (bound != t.bound_operators.end() && bound->second.count(op)) *count = bound->second.at(op);
             const OperatorSpec& o = b.operators.at(op);
-            dsp += count * o.dsp;
-            lut += count * o.lut;
-            ff += count * o.ff;
-            if (count > 0) counts[op] = count;
+            dsp += instances * *count * o.dsp;
+            lut += instances * *count * o.lut;
+            ff += instances * *count * o.ff;
+            if (*count > 0) counts[op] = *count;
         }
-        add({{"part", name}, {"operators", counts}}, dsp, 0, lut, ff);
+        add({{"part", name}, {"operators", counts}, {"instances", instances},
+             {"bound", bound != t.bound_operators.end() ? "the design's synthesis report" : "loop bodies x unroll"}},
+            dsp, 0, lut, ff);
     };
     const double L = d.lanes, hs = c.head_size();
     const double sumsq = t.unroll_of("rms_sumsq"), scale = t.unroll_of("rms_scale"), rope = t.rope_unroll,
                  norm = t.unroll_of("softmax_norm"), res = t.unroll_of("residual"), glu = t.unroll_of("swiglu");
-    operators("matmul engine (L multiply-adds a clock; every call uses it)", {L, L, 0, 0, 0, 0});
-    operators("rmsnorm (sum of squares, 1/sqrt, scaling: two products an element)",
-              {sumsq, sumsq + 2 * scale, 1, 1, 0, 0});
+    const double rms_instances = t.instances_of("rmsnorm");
+    operators("matmul", "matmul engine (L multiply-adds a clock; every call uses it)", {L, L, 0, 0, 0, 0});
+    operators("rmsnorm", "rmsnorm (sum of squares, 1/sqrt, scaling: two products an element)",
+              {sumsq, sumsq + 2 * scale, 1, 1, 0, 0}, rms_instances);
     if (t.rope_unrolled)
-        operators("RoPE rotation of q and k (rope_unroll pairs: 4 products and 2 sums each, twice)",
+        operators("rope", "RoPE rotation of q and k (rope_unroll pairs: 4 products and 2 sums each, twice)",
                   {4 * rope, 8 * rope, 0, 0, 0, 0});
-    operators("attention scores (a dot product at a time)", {1, 1, 0, 0, 0, 0});
-    operators("softmax (max, exp and sum, 1/sum, the unrolled scaling)", {2, norm, 1, 0, 1, 1});
-    operators("attention weighted sum", {1, 1, 0, 0, 0, 0});
-    operators("residual (unrolled)", {res, 0, 0, 0, 0, 0});
-    operators("SwiGLU (unrolled: exp, 1 + e, divide, two products)", {glu, 2 * glu, glu, 0, glu, 0});
+    operators("scores", "attention scores (a dot product at a time)", {1, 1, 0, 0, 0, 0});
+    operators("softmax", "softmax (max, exp and sum, 1/sum, the unrolled scaling)", {2, norm, 1, 0, 1, 1});
+    operators("weighted_sum", "attention weighted sum", {1, 1, 0, 0, 0, 0});
+    operators("residual", "residual (unrolled)", {res, 0, 0, 0, 0, 0});
+    operators("swiglu", "SwiGLU (unrolled: exp, 1 + e, divide, two products)", {glu, 2 * glu, glu, 0, glu, 0});
 
     // Pipelined loops: each has its state machine, counters and enables. A matmul function is
     // inlined at every call site (the seed's are small), so each call site has its row loop.
     const double matmul_sites = 8;  // wq, wk, wv, wo, w1, w3, w2 in the layer loop, and the classifier
-    const double loops = 2 /* embedding, RoPE table */ + 3 /* rmsnorm */ + (t.rope_unrolled ? 3 : 2) +
+    const double loops = 2 /* embedding, RoPE table */ + 3 * rms_instances /* rmsnorm */ + (t.rope_unrolled ? 3 : 2) +
                          7 /* attention: dot, max, exp, scale, init, sum, write */ + 1 + 1 + matmul_sites;
     add({{"part", "pipelined loops' control"}, {"loops", loops}}, 0, 0, loops * kLoopLut, loops * kLoopFf);
 
@@ -329,7 +336,7 @@ ResourceEstimate estimate_sequential_resources(const DesignSpec& design, const M
              {"storage", bram ? "bram" : "lutram"}},
             0, bram18, lut, 0);
     };
-    vectors("dim vectors (x, xb, xb2, q, RoPE table, rmsnorm weights, RoPE's k copy)", 7, c.dim);
+    vectors("dim vectors (x, xb, xb2, q, RoPE table, RoPE's k copy, each rmsnorm's weights)", 6 + rms_instances, c.dim);
     vectors("hidden vectors (hb, hb2)", 2, c.hidden_dim);
     vectors("attention scores (heads x seq_len)", 1, int64_t(c.n_heads) * c.seq_len);
     vectors("attention accumulator (head_size)", 1, int64_t(hs));
@@ -338,9 +345,24 @@ ResourceEstimate estimate_sequential_resources(const DesignSpec& design, const M
     // multiplexer; the CLB's MUXF7/F8/F9 combine them, UG574). The matmuls' x at every call
     // site, rmsnorm's sum of squares, the scores' q, softmax's max and exp, the weighted sum's
     // accumulator.
-    const double muxed_reads = matmul_sites + 1 + 1 + 2 + 1;
+    const double muxed_reads = matmul_sites + rms_instances + 1 + 2 + 1;
     add({{"part", "bank multiplexers of element-by-element reads"}, {"reads", muxed_reads}, {"banks", p}}, 0, 0,
         p > 1 ? muxed_reads * 32 * std::ceil(p / 4.0) : 0, 0);
+    // An unrolled loop over a pointer into a partitioned vector at an offset the tool cannot
+    // align (the seed's softmax(att, pos + 1), att = S_att + h * P_SEQ_LEN: its report binds a
+    // 32:1 sparsemux to each lane of calculate_norm): any lane may reach any bank. Reads: a p:1
+    // multiplexer per lane; writes: a U:1 multiplexer of data and word address per bank (p/4 and
+    // U/4 LUT6 a bit, as above). Each (lane, bank) path of either direction holds its word in a
+    // pipeline register (the loop is pipelined at II 1), and each lane adds its index and
+    // compares it with the variable trip count (32-bit: one LUT a bit each, a CARRY8 chain).
+    if (t.unaligned("softmax_norm") && p > 1) {
+        const double U = norm, address_bits = std::ceil(std::log2(std::max(2.0, std::ceil(double(c.n_heads) * c.seq_len / p))));
+        const double read_lut = U * 32 * std::ceil(p / 4.0), write_lut = p * (32 + address_bits + 1) * std::ceil(U / 4.0);
+        const double index_lut = U * 2 * 32, regs = 2 * U * p * 32;
+        add({{"part", "softmax scaling's bank crossbar (unaligned unroll)"}, {"lanes", U}, {"banks", p},
+             {"read_lut", read_lut}, {"write_lut", write_lut}, {"index_lut", index_lut}, {"path_registers", regs}},
+            0, 0, read_lut + write_lut + index_lut, regs);
+    }
 
     // m_axi adapters as the design declares them: a read buffer of burst x outstanding beats
     // on every bundle, a write buffer as well on the read-write ones.

@@ -125,6 +125,39 @@ void check_csynth(const json& cs, const std::string& where, const DesignSpec& de
         f.band_percent = unchecked ? 0 : band;
         out->csynth.push_back(f);
     }
+    // Per module where the report's module is one part of the model (the parts named by the
+    // beginning of their label): its LUT and FF, checked only where the entry states a band.
+    if (!res.contains("modules")) return;
+    const json& part_mods = res.at("modules");
+    if (!part_mods.is_array()) fail_input(where, "csynth.resources.modules", "an array", part_mods.dump().substr(0, 40));
+    for (const json& m : part_mods) {
+        const std::string wm = w + ".modules";
+        const std::string name = text_of(m, "module", wm);
+        const json& parts = field(m, "parts", wm);
+        if (!parts.is_array() || parts.empty())
+            fail_input(wm, "parts", "a non-empty array of part labels", parts.dump().substr(0, 40));
+        double lut = 0, ff = 0;
+        for (const json& label : parts) {
+            if (!label.is_string()) fail_input(wm, "parts", "part labels", label.dump());
+            bool found = false;
+            for (const json& part : r.detail)
+                if (part.at("part").get<std::string>().rfind(label.get<std::string>(), 0) == 0) {
+                    lut += part.value("lut", 0.0);
+                    ff += part.value("ff", 0.0);
+                    found = true;
+                }
+            if (!found) fail_input(wm, "parts", "labels of the resource model's parts", label.get<std::string>());
+        }
+        const double mband = m.contains("band_percent") ? number_of(m, "band_percent", wm, 0, 1000) : 0;
+        for (const auto& [key, estimated] : {std::pair<const char*, double>{"lut", lut}, {"ff", ff}}) {
+            FigureCheck f;
+            f.what = name + (key == std::string("lut") ? " LUT" : " FF");
+            f.published = number_of(m, key, wm, 1, 1e9);
+            f.estimated = estimated;
+            f.band_percent = mband;
+            out->csynth.push_back(f);
+        }
+    }
 }
 
 }  // namespace

@@ -32,6 +32,16 @@ json simple_design() {
             {"kv_ports", 4}, {"flatten_rows", 1}};
 }
 
+// The simple board with HBM: 32 pseudo-channels behind 32 ports, 460 GB/s in all.
+json hbm_board() {
+    json bj = simple_board();
+    bj["axi"]["hp_ports"] = v(32);
+    bj["ddr"]["peak_gb_per_s"] = v(460);
+    bj["ddr"]["channels"] = v(32);
+    bj["ddr"]["kind"] = "hbm";
+    return bj;
+}
+
 // The matmul op of one engine's share: rows x cols, no trace needed.
 hls::TraceOpRun matmul_op(int rows, int cols) {
     hls::TraceOpRun op;
@@ -101,13 +111,48 @@ TEST(Validate, FourBitEngineReadsAnEighthAndItsScales) {
     EXPECT_GT(e4.tok_per_s, 3 * e32.tok_per_s);
 }
 
+// A 4-bit engine on 8 of an HBM board's 32 pseudo-channels, on paper: a matmul of 2048 rows x
+// 4096 columns over 8 engines is 256 rows each; a 128-bit beat holds 32 4-bit weights, so 128
+// iterations a row, 32,768 in all at II 1. An engine reads 256 x 4096 / 2 = 524,288 bytes of
+// weights and 256 x 4096 / 128 x 2 = 16,384 of 16-bit scales: 540,672 bytes. Its port moves 16
+// bytes a cycle at 300 MHz in 16-beat bursts with one idle cycle (16/17), its 16 outstanding
+// bursts cover the 30-cycle read latency (100 ns at 300 MHz; rate 1): 540,672 x 17 / 256 + 30
+// = 35,934 cycles, more than its 32,768 iterations: port-bound. The 8 channels' share of the
+// peak (460 / 4 x 0.8 GB/s = 306.67 bytes a cycle) moves the engine's bytes in 1,793 cycles.
+TEST(Validate, FourBitEngineOnHbmChannelsByHand) {
+    const hls::BoardSpec hbm = hls::parse_board(hbm_board(), "hbm.json");
+    json j = simple_design();
+    j["lanes"] = 32;
+    j["weight_ports"] = 8;
+    j["kv_ports"] = 8;
+    j["weights"] = {{"bits", 4}, {"group_size", 128}, {"scale_bits", 16}, {"source", "test"}};
+    const hls::DesignSpec d = hls::parse_design(j, "d4hbm.json");
+    const hls::MemoryModel mem = hls::MemoryModel::of(d.d, hbm, 300, d.traits);
+    EXPECT_DOUBLE_EQ(mem.port_bytes_per_cycle, 16);
+    EXPECT_DOUBLE_EQ(mem.burst_efficiency, 16.0 / 17);
+    EXPECT_DOUBLE_EQ(mem.port_rate, 1);
+    EXPECT_NEAR(mem.latency_cycles, 30, 1e-9);
+    int engines = 0;
+    for (const hls::TraceStep& s : hls::model_op(matmul_op(2048, 4096), d.d, d.traits))
+        for (const hls::TraceLoop& l : s.loops) {
+            if (l.id != lhk::LoopId::MatEngine) continue;
+            ++engines;
+            EXPECT_EQ(l.trips, 32768);
+            EXPECT_EQ(l.bytes, 540672);
+            hls::LoopCost cost;
+            cost.trips = l.trips;
+            cost.port = l.port;
+            cost.bytes = l.bytes;
+            const hls::Cycles cy = hls::loop_cycles(cost, mem);
+            EXPECT_EQ(cy.bound, hls::Bound::Port);
+            EXPECT_NEAR(cy.cycles, 540672.0 * 17 / 256 + 30, 1e-6);
+            EXPECT_NEAR(540672.0 / mem.ddr_bytes_per_cycle + 30, 1793.1, 0.1);
+        }
+    EXPECT_EQ(engines, 8);
+}
+
 TEST(Validate, HbmChannelsGiveTheirShareOfThePeak) {
-    json bj = simple_board();
-    bj["axi"]["hp_ports"] = v(32);
-    bj["ddr"]["peak_gb_per_s"] = v(460);
-    bj["ddr"]["channels"] = v(32);
-    bj["ddr"]["kind"] = "hbm";
-    const hls::BoardSpec hbm = hls::parse_board(bj, "hbm.json");
+    const hls::BoardSpec hbm = hls::parse_board(hbm_board(), "hbm.json");
     EXPECT_EQ(hbm.memory_channels, 32);
     EXPECT_EQ(hbm.memory_kind, "hbm");
     json j = simple_design();
@@ -226,15 +271,17 @@ TEST(Validate, MainAndPerOpXclbinsEachFitTheZcu106) {
 
 // The seed's resources from its structure (configs/designs/published-zcu106.json at its
 // csynth shape: dim 288, hidden 768, 6 heads, seq 257), on paper with the ZCU106 board's
-// operators (fadd 2 DSP, fmul 3, fexp 7, fdiv and fsqrt 0):
+// operators (fadd 2 DSP, fmul 3, fexp 7, fdiv and fsqrt 0) and the design's
+// resource_structure (operators as its report binds them, two rmsnorm instances):
 //   matmul 1 fmul + 1 fadd                                   5
-//   rmsnorm: squares 1 fmul + 1 fadd, scaling 8 x 2 fmul     2 + 3 * 17 = 53
-//   RoPE: 16 pairs x (8 fmul + 4 fadd)                        16 * 32 = 512
+//   rmsnorm: squares 1 fmul + 1 fadd, scaling 8 x 2 fmul     2 * (2 + 3 * 17) = 106 (two instances)
+//   RoPE: bound to 96 fmul + 56 fadd                          288 + 112 = 400
 //   scores 1 + 1, weighted sum 1 + 1                          10
 //   softmax: 2 fadd, 1 fexp, 32 fmul (its unrolled scaling)   4 + 7 + 96 = 107
 //   residual 32 fadd                                          64
-//   SwiGLU 8 x (fexp, fadd, fdiv, 2 fmul)                     8 * 15 = 120
-//   DSP = 871 (csynth: 700).
+//   SwiGLU bound to 7 fexp + 7 fdiv (its sums and products    7 * 7 = 49
+//   on the kernel's shared cores)
+//   DSP = 741 (csynth: 700).
 // BRAM_18K: S_att is 6 x 257 floats in 32 banks of 49 words (1568 bits > 1024: block RAM,
 // 2 BRAM18 a bank) = 64; the 9- and 24-word banks are LUT RAM; m_axi: 512 bits / 18 = 29
 // BRAM18 a buffer of 64 x 16 beats, 3 read-only bundles and 1 read-write (2 buffers) = 145;
@@ -244,7 +291,7 @@ TEST(Validate, SeedResourcesFromItsStructure) {
     const hls::BoardSpec zcu = hls::load_board(repo("configs/boards/zcu106.json"));
     const ModelConfig c = parse_shape("dim=288,hidden=768,layers=6,heads=6,kv_heads=6,vocab=32000,seq=257");
     const hls::ResourceEstimate r = hls::estimate_resources(seed, c, zcu);
-    EXPECT_DOUBLE_EQ(r.dsp, 871);
+    EXPECT_DOUBLE_EQ(r.dsp, 741);
     EXPECT_DOUBLE_EQ(2 * r.bram36, 209);
     ASSERT_EQ(r.units.size(), 1u);  // one kernel, no per-op units
     // Twice the partitions: the 49-word banks become 25 words (800 bits: LUT RAM), so only
@@ -255,6 +302,64 @@ TEST(Validate, SeedResourcesFromItsStructure) {
     // Our kernels' designs keep their own resource model.
     EXPECT_DOUBLE_EQ(hls::estimate_resources(hls::compiled_design(), c, zcu).dsp,
                      hls::estimate_resources(lhk::kDesign, zcu).dsp);
+}
+
+// The seed's softmax scaling (32 lanes, unaligned over 32 banks of S_att), on paper with the
+// rule of host/resources.cpp: reads 32 lanes x 32 bits x 32/4 LUT6 = 8,192; writes 32 banks x
+// (32 data + 6 address (49 words a bank) + 1 enable) bits x 32/4 = 9,984; each lane's index
+// adder and trip-count compare 32 x 2 x 32 = 2,048: 20,224 LUT. Registers: 2 directions x 32
+// lanes x 32 banks x 32 bits = 65,536 FF. Without the unaligned access the part is absent.
+TEST(Validate, SeedSoftmaxCrossbarFromItsStructure) {
+    const hls::DesignSpec seed = hls::load_design(repo("configs/designs/published-zcu106.json"));
+    const hls::BoardSpec zcu = hls::load_board(repo("configs/boards/zcu106.json"));
+    const ModelConfig c = parse_shape("dim=288,hidden=768,layers=6,heads=6,kv_heads=6,vocab=32000,seq=257");
+    auto crossbar = [&](const hls::DesignSpec& d) {
+        for (const json& part : hls::estimate_resources(d, c, zcu).detail)
+            if (part.at("part").get<std::string>().find("crossbar") != std::string::npos) return part;
+        return json();
+    };
+    const json x = crossbar(seed);
+    ASSERT_TRUE(x.is_object());
+    EXPECT_DOUBLE_EQ(x.at("lut").get<double>(), 20224);
+    EXPECT_DOUBLE_EQ(x.at("ff").get<double>(), 65536);
+    hls::DesignSpec aligned = seed;
+    aligned.traits.unaligned_unroll.clear();
+    EXPECT_TRUE(crossbar(aligned).is_null());
+    EXPECT_DOUBLE_EQ(hls::estimate_resources(seed, c, zcu).ff - hls::estimate_resources(aligned, c, zcu).ff, 65536);
+}
+
+// The whole kernel's FF are checked in the published file's band (+-25%); the seed described
+// without its resource structure (operators as written, one rmsnorm, no crossbar) leaves it,
+// and the check says so.
+TEST(Validate, SeedFlipFlopsCheckedAndFailOutsideTheBand) {
+    auto ff_of = [](const hls::PublishedCheck& c) {
+        for (const hls::FigureCheck& f : c.csynth)
+            if (f.what == "FF (whole kernel)") return f;
+        return hls::FigureCheck{};
+    };
+    const hls::FigureCheck ff = ff_of(hls::check_published(repo("configs/published/seed-zcu106.json")));
+    EXPECT_TRUE(ff.checked());
+    EXPECT_DOUBLE_EQ(ff.band_percent, 25);
+    EXPECT_TRUE(ff.pass()) << ff.error_percent();
+    const test::TempDir dir;
+    json design = json::parse(test::read_file(repo("configs/designs/published-zcu106.json")));
+    design.erase("resource_structure");
+    test::write_file(dir.file("plain.json"), design.dump());
+    json seed = json::parse(test::read_file(repo("configs/published/seed-zcu106.json")));
+    seed["design"] = dir.file("plain.json");
+    seed["board"] = repo("configs/boards/zcu106.json");
+    json plain_seed = seed;
+    plain_seed["csynth"]["resources"].erase("modules");  // they name the crossbar the plain design lacks
+    test::write_file(dir.file("seed.json"), plain_seed.dump());
+    const hls::PublishedCheck plain = hls::check_published(dir.file("seed.json"));
+    EXPECT_TRUE(ff_of(plain).checked());
+    EXPECT_FALSE(ff_of(plain).pass()) << ff_of(plain).error_percent();
+    EXPECT_FALSE(plain.pass());
+    // Per-module rows name parts of the model; a label that names none is refused.
+    seed["design"] = repo("configs/designs/published-zcu106.json");
+    seed["csynth"]["resources"]["modules"][0]["parts"] = {"no such part"};
+    test::write_file(dir.file("badpart.json"), seed.dump());
+    EXPECT_THROW(hls::check_published(dir.file("badpart.json")), InputError);
 }
 
 TEST(Validate, DesignTraitsRejectBadFields) {
@@ -275,6 +380,11 @@ TEST(Validate, DesignTraitsRejectBadFields) {
     bad("loop_structure", {{"array_partition", 0}, {"source", "x"}});
     bad("axi_bundles", {{"read_only", 0}, {"read_write", 0}, {"source", "x"}});  // no bundle at all
     bad("axi_bundles", {{"read_only", 2}, {"read_write", 1}});                   // no source
+    bad("resource_structure", {{"bound_operators", {{"matmul", {{"fmul", 1}}}}}, {"source", "x"}});  // unknown part
+    bad("resource_structure", {{"bound_operators", {{"rope", {{"fmac", 1}}}}}, {"source", "x"}});    // unknown operator
+    bad("resource_structure", {{"instances", {{"rmsnorm", 0}}}, {"source", "x"}});
+    bad("resource_structure", {{"unaligned_unroll", {"residual"}}, {"source", "x"}});
+    bad("resource_structure", {{"instances", {{"rmsnorm", 2}}}});  // no source
     // The project's own design file is still the compiled kernels.
     EXPECT_TRUE(hls::load_design(repo("configs/designs/llama-hls.json")).compiled);
 }
