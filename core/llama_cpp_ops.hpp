@@ -7,15 +7,15 @@
 // llama.cpp (c392e509, CPU, tokens fed one at a time, no flash attention) keeps K and V in an
 // fp16 cache and rounds q and the softmax weights to fp16 for the two attention products. A
 // value that lands on the other side of one of those roundings stays in the cache for every
-// later position, so a one-ulp difference anywhere upstream is enough to move the logits:
-// measured on stories260K-f32 over 25 positions, the fp16 cache alone leaves 4.1e-3; ggml's
-// order of the F32 dot product brings that to 2.5e-4, ggml's expf in SiLU is needed too, and
-// with ggml's RMS norm and RoPE every value equals llama.cpp's. So every op here follows
-// ggml's CPU code as llama.cpp's GGML_NATIVE build compiles it on x86 with AVX-512 (GCC 12):
-// its order of float sums, the multiply-adds GCC fused, its polynomial expf. Where a comment
-// says "as built", the order comes from that build's machine code, not from its C source.
-// Compiled like the rest of core with -ffp-contract=off: every fused multiply-add here is an
-// explicit std::fma.
+// later position, so a one-ulp difference anywhere upstream can move the logits by ~1e-3
+// (measured, docs/gguf.md: with the fp16 cache but llama2.c's float order elsewhere,
+// stories260K-f32 is 4.1e-3 from llama.cpp over 25 positions; leaving out any one of ggml's
+// F32 dot order, SiLU, RMS norm or RoPE costs up to 4.2e-3 on one of the files; with all of
+// them every logit equals llama.cpp's). So every op here follows ggml's CPU code as
+// llama.cpp's GGML_NATIVE build compiles it on x86 with AVX-512 (GCC 12): its order of float
+// sums, the multiply-adds GCC fused, its polynomial expf. "As built" in a comment means the
+// order comes from that build's machine code, not from its C source. Compiled like the rest
+// of core with -ffp-contract=off: every fused multiply-add here is an explicit std::fma.
 //
 // Not followed: llama.cpp's batched prompt (two or more tokens per call go through
 // llamafile's sgemm, another order), flash attention, other ISAs (AVX2, NEON sum in other
