@@ -713,7 +713,7 @@ LHB_REGISTER_BACKEND(openmp, BackendFactory{
     [](const BackendOptions& o) -> std::unique_ptr<Backend> {
         if (o.kv_type != "f32")
             throw InputError("backend 'openmp': kv_type '" + o.kv_type +
-                             "': expected f32 (llama.cpp's attention numerics, f16, run on cpu-ref)");
+                             "': expected f32 (f16, llama.cpp's attention numerics, runs on cpu-ref only)");
         return std::make_unique<OpenMpBackend>(o.threads, o.fused);
     }})
 
