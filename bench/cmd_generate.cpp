@@ -30,6 +30,8 @@ const char* kUsage =
     "  --backend <name>  backend to run on; default cpu-ref (bench list shows them)\n"
     "  --threads <int>   threads for multi-threaded backends; default: all cores\n"
     "  --xclbin <path>   device image for board backends\n"
+    "  --kv-type <type>  KV cache: f32 (llama2.c's, the default); f16 on cpu-ref: llama.cpp's\n"
+    "                    attention numerics, logits as llama.cpp's CPU build (docs/gguf.md)\n"
     "Text goes to stdout, 'achieved tok/s: ...' to stderr.\n";
 
 // llama2.c's rules (run.c): the checkpoint first, then flags in pairs; any mistake prints
@@ -53,6 +55,7 @@ int run_generate(int argc, char** argv) {
     flags.text({"--backend"}, backend_name)
         .integer({"--threads"}, options.threads)
         .text({"--xclbin"}, options.xclbin)
+        .value({"--kv-type"}, [&](const std::string& f, const std::string& v) { options.kv_type = parse_kv_type(f, v); })
         .value({"-t"}, [&](const std::string& f, const std::string& v) { temperature = parse_float(f, v); })
         .value({"-p"}, [&](const std::string& f, const std::string& v) { topp = parse_float(f, v); })
         .value({"-s"}, [&](const std::string& f, const std::string& v) {

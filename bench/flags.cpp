@@ -26,6 +26,15 @@ int parse_int(const std::string& flag, const std::string& text, int min, int max
     return int(v);
 }
 
+std::string parse_kv_type(const std::string& flag, const std::string& text) {
+    std::string known;
+    for (const char* t : kKvTypes) {
+        if (text == t) return text;
+        known += (known.empty() ? "" : ", ") + std::string(t);
+    }
+    throw InputError(flag + ": expected one of " + known + ", found '" + text + "'");
+}
+
 uint64_t parse_byte_size(const std::string& flag, const std::string& text) {
     const std::string units = "KMGT";
     size_t digits = 0;

@@ -22,6 +22,10 @@ double parse_double(const std::string& flag, const std::string& text);
 float parse_float(const std::string& flag, const std::string& text);  // also finite as a float
 // A byte count: digits with an optional K, M, G or T (powers of 1024), e.g. "16G".
 uint64_t parse_byte_size(const std::string& flag, const std::string& text);
+// A KV cache type (BackendOptions::kv_type): one of kKvTypes; which ones a backend runs is
+// its own check, when it is created.
+inline constexpr const char* kKvTypes[] = {"f32", "f16", "q8"};
+std::string parse_kv_type(const std::string& flag, const std::string& text);
 
 class FlagParser {
 public:

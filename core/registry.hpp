@@ -15,6 +15,11 @@ struct BackendOptions {
     std::string xclbin;     // device image for board backends
     bool fused = true;      // false: forward() runs op by op even where a fused kernel exists
     std::string board;      // board description file for estimating backends
+    // How the KV cache and the attention products are stored and rounded. "f32": llama2.c's
+    // fp32 (every backend). cpu-ref also takes "f16": llama.cpp's attention numerics (fp16
+    // K, V, q and softmax weights, with ggml's float order around them), whose logits equal
+    // llama.cpp's instead of llama2.c's (core/llama_cpp_ops.hpp, docs/gguf.md).
+    std::string kv_type = "f32";
 };
 
 struct Availability {

@@ -711,6 +711,9 @@ LHB_REGISTER_BACKEND(openmp, BackendFactory{
     10,
     [](const BackendOptions&) { return Availability{}; },
     [](const BackendOptions& o) -> std::unique_ptr<Backend> {
+        if (o.kv_type != "f32")
+            throw InputError("backend 'openmp': kv_type '" + o.kv_type +
+                             "': expected f32 (f16, llama.cpp's attention numerics, runs on cpu-ref only)");
         return std::make_unique<OpenMpBackend>(o.threads, o.fused);
     }})
 
