@@ -26,7 +26,8 @@ const char* kUsage =
     "op, latency, tok/s and DSP/BRAM/URAM against the board's capacity. Trip counts come from\n"
     "a C simulation of llama_forward at that position on zeroed buffers of the shape (the\n"
     "values do not change the loops); docs/hls-design.md describes the model and its limits.\n"
-    "  --shape   stories260K|stories15M|stories42M or dim=..,hidden=..,...; default stories15M\n"
+    "  --shape   stories260K|stories15M|stories42M|stories110M|tinyllama-1.1b or\n"
+    "            dim=..,hidden=..,...; default stories15M\n"
     "  --model   take the shape (and the precision: a version-2 file is int8) from a checkpoint\n"
     "  --precision  fp32 or int8 (Q8_0 weights, activations quantized on chip); default fp32,\n"
     "            or the checkpoint's\n"
@@ -42,9 +43,10 @@ const char* kUsage =
     "            chunk, so the text still streams), or seq_len if shorter\n"
     "  --pos     position of the token; default 0\n"
     "  --mean    also the mean over a whole run of seq_len tokens (17 positions traced)\n"
-    "  --prompt  also a prompt of N tokens from --pos through the prefill mode (blocks of 35\n"
-    "            tokens, each weight read once a block): its time, tok/s and the time to\n"
-    "            first token, beside decoding it token by token (each block traced)\n"
+    "  --prompt  also a prompt of N tokens from --pos through the prefill mode (blocks of up\n"
+    "            to 35 tokens, fewer for wide shapes; each weight read once a block): its time,\n"
+    "            tok/s and the time to first token, beside decoding it token by token (each\n"
+    "            block traced)\n"
     "  --loops   print every loop: trips, II, depth, bytes, cycles\n"
     "  --json    print the estimate as JSON instead of tables\n";
 
@@ -131,7 +133,7 @@ void print_tables(const hls::TokenEstimate& e, const std::string& shape_label, b
 
 void print_prefill(const hls::PrefillEstimate& p, double decode_seconds) {
     std::printf("\nestimated prefill of a %d-token prompt from position %d (%d kernel runs of up to %d tokens):\n",
-                p.tokens, p.pos, p.blocks, lhk::kPrefillTokens);
+                p.tokens, p.pos, p.blocks, p.block_tokens);
     std::printf("  kernel %.3f ms + host %.3f ms = %.3f ms: %.1f tok/s; time to first token %.3f ms\n",
                 p.kernel_seconds * 1e3, p.host_seconds * 1e3, p.seconds * 1e3, p.tok_per_s, p.seconds * 1e3);
     std::printf("  the same prompt decoded token by token (host-sampled): %.3f ms (%.1f tok/s): prefill %.1fx\n",

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/error.hpp"
+#include "host/packing.hpp"
 #include "host/shape_trace.hpp"
 
 namespace lhb::hls {
@@ -388,8 +389,9 @@ PrefillEstimate estimate_prefill(const ModelConfig& c, int pos, int n, const Boa
     p.tokens = n;
     p.group_size = group_size;
     p.precision = precision_label(group_size);
-    for (int first = 0; first < n; first += lhk::kPrefillTokens) {
-        const int m = std::min(lhk::kPrefillTokens, n - first);
+    p.block_tokens = lhk::block_tokens(dims_of(c, group_size));
+    for (int first = 0; first < n; first += p.block_tokens) {
+        const int m = std::min(p.block_tokens, n - first);
         const bool last = first + m == n;
         const Trace t = trace_prefill(c, pos + first, m, group_size, last ? lhk::kPromptLogitsLast : lhk::kPromptLogitsNone);
         const TokenEstimate e = estimate_token(t, c, pos + first, design, board, group_size);
@@ -420,7 +422,7 @@ json PrefillEstimate::to_json() const {
             {"pos", pos},
             {"prompt_tokens", tokens},
             {"kernel_runs", blocks},
-            {"tokens_per_run", lhk::kPrefillTokens},
+            {"tokens_per_run", block_tokens},
             {"precision", precision},
             {"group_size", group_size},
             {"board", board},

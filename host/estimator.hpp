@@ -102,13 +102,14 @@ double mean_token_seconds(const ModelConfig& c, int first, int tokens, const Des
 
 // A prompt of n tokens at positions pos..pos+n-1 through llama_forward's prefill mode, as
 // HlsDeviceBackend::forward_batch runs it (the compiled kernels only): one kernel run per
-// block of kPrefillTokens tokens, each traced in C simulation and estimated as a token is
+// block of the shape's lhk::block_tokens tokens, each traced in C simulation and estimated as a token is
 // (every weight beat read once for its block, the engines' multiply-adds against the DDR
 // per matmul, attention of every token over the cache so far), the classifier once for the
 // last token. `seconds` ends when the host has sampled the token after the prompt: the time
 // to first token.
 struct PrefillEstimate {
     int pos = 0, tokens = 0, blocks = 0, group_size = 0;
+    int block_tokens = 0;  // tokens per kernel run (lhk::block_tokens of the shape)
     std::string precision, board;
     double clock_mhz = 0;
     double kernel_cycles = 0, kernel_seconds = 0, host_seconds = 0, seconds = 0, tok_per_s = 0;

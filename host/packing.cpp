@@ -1,17 +1,35 @@
 #include "host/packing.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <vector>
 
+#include <sys/mman.h>
+
 #include "core/error.hpp"
 
 namespace lhb::hls {
 
-void BeatBuffer::Free::operator()(lhk::Beat* p) const { std::free(p); }
+namespace {
+// From this size on a buffer is fresh anonymous pages: zero without being written, so the
+// zeroed weights of a trace (which only reads them) cost no memory (TinyLlama's are 4.4 GB).
+// Not under AddressSanitizer, which guards heap blocks only: there a read past a buffer's
+// end must still be caught.
+#ifdef __SANITIZE_ADDRESS__
+constexpr size_t kMappedBytes = SIZE_MAX;
+#else
+constexpr size_t kMappedBytes = size_t(1) << 20;
+#endif
+}  // namespace
+
+void BeatBuffer::Free::operator()(lhk::Beat* p) const {
+    if (bytes >= kMappedBytes) munmap(p, bytes);
+    else std::free(p);
+}
 
 BeatBuffer::BeatBuffer(int64_t beats) : beats_(beats) {
     if (beats <= 0) {
@@ -20,12 +38,17 @@ BeatBuffer::BeatBuffer(int64_t beats) : beats_(beats) {
     }
     // Page aligned like an XRT buffer object; zeroed so that padding reads as 0.
     const size_t bytes = (size_t(beats) * lhk::kBeatBytes + 4095) / 4096 * 4096;
-    void* p = std::aligned_alloc(4096, bytes);
+    void* p = nullptr;
+    if (bytes >= kMappedBytes) {
+        p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) p = nullptr;
+    } else if ((p = std::aligned_alloc(4096, bytes))) {
+        std::memset(p, 0, bytes);
+    }
     if (!p)
         throw InputError("hls packing: cannot allocate a device buffer of " + std::to_string(bytes) +
                          " bytes");
-    std::memset(p, 0, bytes);
-    data_.reset(static_cast<lhk::Beat*>(p));
+    data_ = std::unique_ptr<lhk::Beat[], Free>(static_cast<lhk::Beat*>(p), Free{bytes});
 }
 
 lhk::ModelDims dims_of(const ModelConfig& c, int group_size) {
@@ -226,6 +249,10 @@ PackedMatrix pack_matrix(const WeightMatrix& w) {
                w.group_size % lhk::kMinGroupSize != 0 || w.cols % w.group_size != 0))
         throw InputError("hls packing: int8 group size " + std::to_string(w.group_size) + " for rows of " +
                          std::to_string(w.cols) + ": the kernels take a multiple of 4 up to 64 that divides the row");
+    if (q8 && lhk::q8_pair_beats(w.cols, w.group_size) > lhk::kMaxQ8PairBeats)
+        throw InputError("hls packing: int8 group size " + std::to_string(w.group_size) + " for rows of " +
+                         std::to_string(w.cols) + ": a row pair exceeds kMaxQ8PairBeats (" +
+                         std::to_string(lhk::kMaxQ8PairBeats) + " beats; take a larger group)");
     PackedMatrix pm;
     pm.rows = w.rows;
     pm.cols = w.cols;

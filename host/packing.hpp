@@ -35,6 +35,9 @@ public:
 
 private:
     struct Free {
+        Free() : bytes(0) {}
+        explicit Free(size_t n) : bytes(n) {}
+        size_t bytes;  // as allocated: large buffers are mapped pages
         void operator()(lhk::Beat* p) const;
     };
     std::unique_ptr<lhk::Beat[], Free> data_;

@@ -156,11 +156,11 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     mem("int8 matmul steps (one copy per engine)", kMat, E, 4 * int64_t(lhk::kMaxQ8PairBeats), false);
     // Prefill (this project's kernels, the designs with weight readers: llama_forward's prompt
     // mode, kernels/primitives/matmul_block.hpp): the lockstep engines apply a held beat to
-    // kPrefillTokenLanes tokens a clock, and the block's rows of kPrefillTokens tokens stay on
+    // kPrefillTokenLanes tokens a clock, and the block's rows (up to kPrefillTokens tokens) stay on
     // chip. The published designs (no readers) have no such mode.
     if (d.weight_fifo_beats > 0) {
         const double TL = lhk::kPrefillTokenLanes;
-        const int64_t T = lhk::kPrefillTokens, q8c = lhk::kQ8Cols;
+        const int64_t q8c = lhk::kQ8Cols;
         // One datapath for both precisions: per engine and token lane, L multipliers (fp32
         // products, or the int8 sums' scaling) and L + 1 adders (the lane tree and the
         // accumulator, or the two rows' accumulators).
@@ -171,11 +171,14 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
         t.parts.push_back({{"part", "prefill int8 multipliers (two int8 MACs per DSP48E2)"},
                            {"units", units_json(kForward)}, {"instances", E * TL}, {"dsp", dsps},
                            {"lut", tree}, {"ff", tree}});
-        mem("prefill block rows x, q, k, v", kForward, 4 * lanes, T * lhk::kMaxDim / lanes, true);
-        mem("prefill block matmul input and hb", kForward, 2 * TL * lanes, T * lhk::kMaxCols / int64_t(TL * lanes), true);
-        mem("prefill block row results", kForward, TL * 8, T * lhk::kMaxCols / int64_t(TL * 8), false);
-        mem("prefill block int8 activations", kForward, TL * q8c, T * lhk::kMaxCols / int64_t(TL * q8c) / 4, false);
-        mem("prefill block int8 scales", kForward, TL, T * lhk::kMaxQ8Groups / int64_t(TL), false);
+        // The block's arrays have a fixed capacity a token lane (hls_config.hpp); the tokens a
+        // block holds follow from the shape (llama_layout.hpp, block_tokens).
+        const int64_t lane = lhk::kBlockLaneFloats, dim_lane = lhk::kBlockDimLaneFloats;
+        mem("prefill block rows x, q, k, v", kForward, 4 * lanes, int64_t(TL) * dim_lane / lanes, true);
+        mem("prefill block matmul input and hb", kForward, 2 * TL * lanes, lane / lanes, true);
+        mem("prefill block row results", kForward, TL * 8, lane / 8, false);
+        mem("prefill block int8 activations", kForward, TL * q8c, lane / q8c / 4, false);
+        mem("prefill block int8 scales", kForward, TL, lane / lhk::kMinGroupSize, false);
         mem("prefill int8 steps", kForward, 1, 3 * int64_t(lhk::kMaxQ8PairBeats), false);
     }
     // The weight readers' FIFOs: kWeightFifoBeats x port_bits each (BRAM36 is at most 72 bits

@@ -74,9 +74,17 @@ const char* decode_mode_name(DecodeMode m);  // "host-sampled", "device-greedy"
 // Runs llama_forward once, traced, for a model of shape `c` at position `pos` (token 1) on
 // zeroed device buffers: loop trip counts depend on the shape, the position, the precision
 // (group_size 0: fp32 weights; > 0: int8 in groups of that size) and the decode mode only.
+// A model of more than two layers is traced as models of its first one and two layers, the
+// layer's ops repeated (every layer runs the same loops; the weight readers' beats are
+// extrapolated): TinyLlama's 22 layers take 2 layers' memory and time (docs/hls-design.md).
 Trace trace_forward(const ModelConfig& c, int pos, int group_size = 0, DecodeMode mode = DecodeMode::HostSampled);
-// Runs llama_forward's prefill mode once, traced: a prompt block of n tokens (1..kPrefillTokens)
+// The same, every layer run (what trace_forward's repetition must equal; tests only).
+Trace trace_forward_every_layer(const ModelConfig& c, int pos, int group_size = 0,
+                                DecodeMode mode = DecodeMode::HostSampled);
+// Runs llama_forward's prefill mode once, traced: a prompt block of n tokens (1..block_tokens)
 // at pos..pos+n-1, logits as prompt_logits (lhk::kPromptLogits*) says.
+// Deep models as trace_forward traces them.
 Trace trace_prefill(const ModelConfig& c, int pos, int n, int group_size = 0, int prompt_logits = 1);
+Trace trace_prefill_every_layer(const ModelConfig& c, int pos, int n, int group_size = 0, int prompt_logits = 1);
 
 }  // namespace lhb::hls

@@ -13,10 +13,11 @@
 #define LHK_BURST_BEATS 16
 #define LHK_OUTSTANDING 16
 // Co-simulation depth hints (beats): a bound on the buffers, not their size.
-#define LHK_DEPTH_WEIGHTS 16777216
-#define LHK_DEPTH_VECTOR 8192
+// Weights: TinyLlama-1.1B in fp32 is 4.4 GB over four ports, 1.1 GB = 69M beats a port.
+#define LHK_DEPTH_WEIGHTS 69206016
+#define LHK_DEPTH_VECTOR 8192    // a vector of kMaxHidden floats is 1408 beats; softmax 2048 / 4
 #define LHK_DEPTH_LOGITS 280000  // a prompt block's logits: kPrefillTokens x 32000 / 4 beats
-#define LHK_DEPTH_TOKENS 256  // kMaxSeqLen token ids, four per beat
+#define LHK_DEPTH_TOKENS 512  // kMaxSeqLen token ids, four per beat
 // Depth of each weight reader's FIFO (beats): kWeightFifoBeats below.
 #define LHK_WEIGHT_FIFO_BEATS 1024
 
@@ -50,13 +51,13 @@ constexpr int kPartialSums = 8;
 // Kernel clock the design is written for (MHz). The board file may offer less.
 constexpr int kTargetClockMHz = 300;
 
-// ---- Model maxima: stories260K, stories15M and stories42M fit one bitstream ------------
-constexpr int kMaxDim = 512;       // stories42M
-constexpr int kMaxHidden = 1376;   // stories42M
-constexpr int kMaxLayers = 8;      // stories42M
-constexpr int kMaxHeads = 8;       // stories260K, stories42M
-constexpr int kMaxHeadSize = 64;   // stories42M
-constexpr int kMaxSeqLen = 1024;   // stories42M
+// ---- Model maxima: stories260K up to TinyLlama-1.1B in one bitstream ------------------
+constexpr int kMaxDim = 2048;      // TinyLlama-1.1B
+constexpr int kMaxHidden = 5632;   // TinyLlama-1.1B
+constexpr int kMaxLayers = 32;     // TinyLlama-1.1B has 22
+constexpr int kMaxHeads = 32;      // TinyLlama-1.1B (4 KV heads)
+constexpr int kMaxHeadSize = 64;   // stories42M, stories110M, TinyLlama-1.1B
+constexpr int kMaxSeqLen = 2048;   // TinyLlama-1.1B
 constexpr int kMaxVocab = 32000;   // Llama 2 tokenizer
 // llama2.c's BOS token: generation stops when it is sampled (it begins the next story).
 constexpr int kBosToken = 1;
@@ -90,6 +91,19 @@ constexpr int kMinGroupSize = 4;
 constexpr int kPrefillTokenLanes = 5;
 constexpr int kPrefillGroups = 7;
 constexpr int kPrefillTokens = kPrefillTokenLanes * kPrefillGroups;
+// The block's rows have a fixed on-chip capacity, not kPrefillTokens x kMaxCols (at
+// TinyLlama's hidden 5632 that is 770 KB an array, and the block has seven): each array holds
+// kBlockLaneFloats floats per token lane, token t in lane t % kPrefillTokenLanes as the
+// (t / kPrefillTokenLanes)-th row of its lane, and a shape's block is as many tokens as fit
+// (llama_layout.hpp, block_tokens): all 35 for rows up to 1755 floats (stories15M, stories42M),
+// 30 for stories110M (2048), 10 for TinyLlama (5632). The arrays of x, q, k, v hold rows of
+// dim floats, kBlockDimLaneFloats a lane. 12288 = 3 x 4096: one URAM per bank of the four a
+// lane of xin and hb is split into; 6144 x 5 / 4 = 7680 words: two URAMs a bank of x, q, k, v.
+constexpr int kBlockLaneFloats = 12288;
+constexpr int kBlockDimLaneFloats = 6144;
+// A row starts at a multiple of kBlockRowAlign floats in its lane: the engines' results of a
+// row pair land in 8 banks (matmul_block.hpp), the ops' lanes in kLanes.
+constexpr int kBlockRowAlign = 8;
 // llama_forward's prompt_logits: which of the block's tokens get logits.
 constexpr int kPromptLogitsNone = 0;   // none: a block before the prompt's last one
 constexpr int kPromptLogitsLast = 1;   // the last token's (logits[0..])
@@ -111,19 +125,18 @@ constexpr int kMaxHeadBeats = kMaxHeadSize / kFloatsPerBeat;
 constexpr int kMaxKvRowBeats = max_c(kMaxDim / kFloatsPerBeat, kPartialSums);
 constexpr int kMaxSlots = ceil_div_c(kMaxSeqLen, kKvPorts);  // KV rows per stripe per layer
 // int8: beats of one row pair (scale beats + weight beats, at least kPartialSums), for a
-// row of `cols` columns in groups of gs; the most over every accepted gs and cols <= kMaxCols.
+// row of `cols` columns in groups of gs.
 constexpr int q8_pair_beats_c(int cols, int gs) {
     const int groups = cols / gs;
     const int slices = ceil_div_c(gs, kQ8Cols);  // weight beats per group
     const int beats = ceil_div_c(groups, kQ8ChunkGroups) + groups * slices;
     return max_c(beats, kPartialSums);
 }
-constexpr int max_q8_pair_beats_c() {
-    int most = 0;
-    for (int gs = kMinGroupSize; gs <= kMaxGroupSize; gs += kMinGroupSize) most = max_c(most, q8_pair_beats_c(kMaxCols, gs));
-    return most;
-}
-constexpr int kMaxQ8PairBeats = max_q8_pair_beats_c();
+// The engines keep what each beat of a row pair needs on chip (one copy per engine): room
+// for a row of kMaxCols columns in groups of kQ8Cols or more, and for narrower groups where
+// the row pair still fits (group size 4 up to 2816 columns, stories42M's 1376 among them).
+// dims_fit refuses the rest: group size 4 at TinyLlama's 5632 would double the buffer.
+constexpr int kMaxQ8PairBeats = q8_pair_beats_c(kMaxCols, kQ8Cols);
 constexpr int kMaxQ8Groups = kMaxCols / kMinGroupSize;  // activation scales of one vector
 constexpr int kRegionAlignBytes = 4096;  // every weight region starts on a 4 KiB page
 constexpr int kRegionAlignBeats = kRegionAlignBytes / kBeatBytes;
@@ -137,6 +150,11 @@ static_assert(kMaxHeadSize % kFloatsPerBeat == 0, "a head is a whole number of b
 static_assert(kQ8ChunkGroups >= 1 && kQ8ScalesPerBeat % kQ8RowsPerBeat == 0,
               "a scale beat holds whole groups of both rows");
 static_assert(kMinGroupSize % kLanes == 0, "a quantizer iteration stays inside one group");
+static_assert(kBlockLaneFloats >= ceil_div_c(kMaxCols, kBlockRowAlign) * kBlockRowAlign &&
+                  kBlockDimLaneFloats >= ceil_div_c(kMaxDim, kBlockRowAlign) * kBlockRowAlign,
+              "a prefill block holds at least one row of the widest shape per token lane");
+static_assert(kBlockLaneFloats % kMinGroupSize == 0 && kBlockRowAlign % kLanes == 0 &&
+                  kBlockRowAlign % kMinGroupSize == 0, "a block row's int8 scales stay inside their lane");
 
 // The loop structure as numbers, so that the estimator can evaluate the kernel's own loop
 // bounds for another design (kernels/loop_bounds.hpp takes a Design).

@@ -125,24 +125,26 @@ prompt_ids:
 inline void block_quantize(const BlockVectors& x, int n, int cols, const ModelDims& d, BlockQ8& xq,
                            BlockQ8Scales& xs) {
     if (!is_q8(d)) return;
+    const int row = block_row_floats(d);
 block_quantize:
     for (int t = 0; t < n; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
-        quantize_q8(x[t], cols, d.group_size, xq[t], xs[t]);
+        quantize_q8(block_row(x, t, row), cols, d.group_size, block_row(xq, t, row),
+                    block_row(xs, t, row / kMinGroupSize));
     }
 }
 
 // yout = W x for the block (every token's row) for layer matrix m, its weights streamed by
 // the readers once, in the model's precision; with `to`, the first n tokens' rows copied
-// there.
-template <int Cols>
+// there (rows to_row apart).
+template <int N>
 inline void block_layer_matmul(Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Stream<Beat>& s3,
                                const ModelDims& d, int m, const BlockVectors& x, const BlockQ8& xq,
-                               const BlockQ8Scales& xs, BlockVectors& yout, float (*to)[Cols], int n) {
-    const int rows = matrix_rows(d, m), cols = matrix_cols(d, m);
+                               const BlockQ8Scales& xs, BlockVectors& yout, float (*to)[N], int to_row, int n) {
+    const int rows = matrix_rows(d, m), cols = matrix_cols(d, m), row = block_row_floats(d);
     LHK_TRACE_OP(TraceOp::BlockMatMul, rows, cols, to ? n : 0, d.group_size);
-    block_engines(s0, s1, s2, s3, x, xq, xs, yout, rows, cols, d.group_size);
-    if (to) block_copy<Cols>(yout, to, n, rows);
+    block_engines(s0, s1, s2, s3, x, xq, xs, yout, rows, cols, d.group_size, n, row);
+    if (to) block_copy<N>(yout, row, to, to_row, n, rows);
 }
 
 // The n prompt tokens ids[] at pos..pos+n-1 through every layer, the K and V rows of every
@@ -154,15 +156,15 @@ inline void block_layer_matmul(Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>&
 inline void prefill_layers(const int ids[kPrefillTokens], int n, int pos, const ModelDims& d, const Beat* t0,
                            const Beat* t1, const Beat* t2, const Beat* t3, Beat* kv0, Beat* kv1, Beat* kv2,
                            Beat* kv3, Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Stream<Beat>& s3,
-                           float x[kPrefillTokens][kMaxDim], float q[kPrefillTokens][kMaxDim],
-                           float k[kPrefillTokens][kMaxDim], float v[kPrefillTokens][kMaxDim], BlockVectors& hb,
-                           BlockVectors& xin, BlockVectors& yout, BlockQ8& xq, BlockQ8Scales& xs) {
+                           BlockDimVectors& x, BlockDimVectors& q, BlockDimVectors& k, BlockDimVectors& v,
+                           BlockVectors& hb, BlockVectors& xin, BlockVectors& yout, BlockQ8& xq, BlockQ8Scales& xs) {
     const int dim = d.dim, hidden = d.hidden_dim, kv_dim = kv_dim_of(d), hs = head_size_of(d);
-    float (*no_copy)[kMaxCols] = nullptr;
+    const int row = block_row_floats(d), drow = block_dim_row_floats(d);  // rows apart in the block arrays
+    float (*no_copy)[kBlockLaneFloats] = nullptr;
 prefill_embed:
     for (int t = 0; t < n; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
-        embed(t0, t1, t2, t3, d, ids[t], x[t]);
+        embed(t0, t1, t2, t3, d, ids[t], block_row(x, t, drow));
     }
 prefill_layers:
     for (int l = 0; l < d.n_layers; ++l) {
@@ -170,45 +172,46 @@ prefill_layers:
     prefill_att_norm:
         for (int t = 0; t < n; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
-            rmsnorm(xin[t], x[t], t0 + rms_att_offset(d, l), dim, 0);
+            rmsnorm(block_row(xin, t, row), block_row(x, t, drow), t0 + rms_att_offset(d, l), dim, 0);
         }
         block_quantize(xin, n, dim, d, xq, xs);
-        block_layer_matmul<kMaxDim>(s0, s1, s2, s3, d, kWq, xin, xq, xs, yout, q, n);
-        block_layer_matmul<kMaxDim>(s0, s1, s2, s3, d, kWk, xin, xq, xs, yout, k, n);
-        block_layer_matmul<kMaxDim>(s0, s1, s2, s3, d, kWv, xin, xq, xs, yout, v, n);
+        block_layer_matmul(s0, s1, s2, s3, d, kWq, xin, xq, xs, yout, q, drow, n);
+        block_layer_matmul(s0, s1, s2, s3, d, kWk, xin, xq, xs, yout, k, drow, n);
+        block_layer_matmul(s0, s1, s2, s3, d, kWv, xin, xq, xs, yout, v, drow, n);
     prefill_rope_kv:
         for (int t = 0; t < n; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
-            rope(q[t], k[t], pos + t, dim, kv_dim, hs);
-            kv_store(kv0, kv1, kv2, kv3, k[t], v[t], l, pos + t, d);
+            float* const kt = block_row(k, t, drow);
+            rope(block_row(q, t, drow), kt, pos + t, dim, kv_dim, hs);
+            kv_store(kv0, kv1, kv2, kv3, kt, block_row(v, t, drow), l, pos + t, d);
         }
     prefill_attention:
         for (int t = 0; t < n; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
-            attention(kv0, kv1, kv2, kv3, q[t], xin[t], l, pos + t, d);
+            attention(kv0, kv1, kv2, kv3, block_row(q, t, drow), block_row(xin, t, row), l, pos + t, d);
         }
         block_quantize(xin, n, dim, d, xq, xs);
-        block_layer_matmul<kMaxCols>(s0, s1, s2, s3, d, kWo, xin, xq, xs, yout, no_copy, n);
+        block_layer_matmul(s0, s1, s2, s3, d, kWo, xin, xq, xs, yout, no_copy, row, n);
     prefill_att_residual:
         for (int t = 0; t < n; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
-            residual_add(x[t], yout[t], dim);
-            rmsnorm(xin[t], x[t], t0 + rms_ffn_offset(d, l), dim, 0);
+            residual_add(block_row(x, t, drow), block_row(yout, t, row), dim);
+            rmsnorm(block_row(xin, t, row), block_row(x, t, drow), t0 + rms_ffn_offset(d, l), dim, 0);
         }
         block_quantize(xin, n, dim, d, xq, xs);
-        block_layer_matmul<kMaxCols>(s0, s1, s2, s3, d, kW1, xin, xq, xs, yout, hb, n);
-        block_layer_matmul<kMaxCols>(s0, s1, s2, s3, d, kW3, xin, xq, xs, yout, no_copy, n);
+        block_layer_matmul(s0, s1, s2, s3, d, kW1, xin, xq, xs, yout, hb, row, n);
+        block_layer_matmul(s0, s1, s2, s3, d, kW3, xin, xq, xs, yout, no_copy, row, n);
     prefill_swiglu:
         for (int t = 0; t < n; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
-            swiglu(hb[t], yout[t], hidden);
+            swiglu(block_row(hb, t, row), block_row(yout, t, row), hidden);
         }
         block_quantize(hb, n, hidden, d, xq, xs);
-        block_layer_matmul<kMaxCols>(s0, s1, s2, s3, d, kW2, hb, xq, xs, yout, no_copy, n);
+        block_layer_matmul(s0, s1, s2, s3, d, kW2, hb, xq, xs, yout, no_copy, row, n);
     prefill_ffn_residual:
         for (int t = 0; t < n; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens
-            residual_add(x[t], yout[t], dim);
+            residual_add(block_row(x, t, drow), block_row(yout, t, row), dim);
         }
     }
 }
@@ -247,12 +250,12 @@ void decode(int token, int pos, int steps, int prompt, int prompt_logits, const 
 #pragma HLS ARRAY_PARTITION variable=yb dim=1 complete
 #pragma HLS BIND_STORAGE variable=yb type=ram_2p impl=uram
 
-    // Prefill: the block's rows. The block engines read kPrefillTokenLanes tokens' beats a
-    // clock from the matmul input (xin, hb; int8: xq, xs) and write two rows of each engine
-    // for those tokens into yout (BRAM: 40 banks of 1376 words fill URAMs badly); the ops
-    // between the matmuls take a token's row kLanes values a clock.
-    float bx[kPrefillTokens][kMaxDim], bq[kPrefillTokens][kMaxDim], bk[kPrefillTokens][kMaxDim],
-        bv[kPrefillTokens][kMaxDim];
+    // Prefill: the block's rows (block_tokens(d) tokens, matmul_block.hpp). The block engines
+    // read kPrefillTokenLanes tokens' beats a clock, one from each lane, from the matmul input
+    // (xin, hb; int8: xq, xs) and write two rows of each engine for those tokens into yout
+    // (BRAM: 40 banks of 1536 words fill URAMs badly); the ops between the matmuls take a
+    // token's row kLanes values a clock.
+    BlockDimVectors bx, bq, bk, bv;
     BlockVectors bhb, xin, yout;
     BlockQ8 bxq;
     BlockQ8Scales bxs;
@@ -260,15 +263,15 @@ void decode(int token, int pos, int steps, int prompt, int prompt_logits, const 
 #pragma HLS ARRAY_PARTITION variable=bq dim=2 cyclic factor=kLanes
 #pragma HLS ARRAY_PARTITION variable=bk dim=2 cyclic factor=kLanes
 #pragma HLS ARRAY_PARTITION variable=bv dim=2 cyclic factor=kLanes
-#pragma HLS ARRAY_PARTITION variable=bhb dim=1 cyclic factor=kPrefillTokenLanes
+#pragma HLS ARRAY_PARTITION variable=bhb dim=1 complete
 #pragma HLS ARRAY_PARTITION variable=bhb dim=2 cyclic factor=kLanes
-#pragma HLS ARRAY_PARTITION variable=xin dim=1 cyclic factor=kPrefillTokenLanes
+#pragma HLS ARRAY_PARTITION variable=xin dim=1 complete
 #pragma HLS ARRAY_PARTITION variable=xin dim=2 cyclic factor=kLanes
-#pragma HLS ARRAY_PARTITION variable=yout dim=1 cyclic factor=kPrefillTokenLanes
+#pragma HLS ARRAY_PARTITION variable=yout dim=1 complete
 #pragma HLS ARRAY_PARTITION variable=yout dim=2 cyclic factor=8
-#pragma HLS ARRAY_PARTITION variable=bxq dim=1 cyclic factor=kPrefillTokenLanes
+#pragma HLS ARRAY_PARTITION variable=bxq dim=1 complete
 #pragma HLS ARRAY_PARTITION variable=bxq dim=2 cyclic factor=kQ8Cols
-#pragma HLS ARRAY_PARTITION variable=bxs dim=1 cyclic factor=kPrefillTokenLanes
+#pragma HLS ARRAY_PARTITION variable=bxs dim=1 complete
 #pragma HLS BIND_STORAGE variable=bx type=ram_2p impl=uram
 #pragma HLS BIND_STORAGE variable=bq type=ram_2p impl=uram
 #pragma HLS BIND_STORAGE variable=bk type=ram_2p impl=uram
@@ -294,7 +297,7 @@ decode_steps:
         if (prefill) {
             // The classifier's input: the final norm of the block's token s, or its last.
             const int t = prompt_logits == kPromptLogitsEvery ? s : block - 1;
-            rmsnorm(xb, bx[t], t0 + rms_final_offset(d), d.dim, 0);
+            rmsnorm(xb, block_row(bx, t, block_dim_row_floats(d)), t0 + rms_final_offset(d), d.dim, 0);
             quantize_input(xb, d.dim, d, xq, xs);
         } else {
             forward_layers(token, pos + s, d, t0, t1, t2, t3, kv0, kv1, kv2, kv3, s0, s1, s2, s3, x, xb, xb2, q, k,
@@ -318,8 +321,9 @@ decode_steps:
 inline bool op_matmul_shape(int* rows, int* cols, int group_size) {
     *rows = clamp_to(*rows, kMaxRows);
     *cols = clamp_to(*cols, kMaxCols);
-    return !(group_size < 0 || (group_size > 0 && (group_size % kMinGroupSize != 0 ||
-                                                   group_size > kMaxGroupSize || *cols % group_size != 0)));
+    return !(group_size < 0 || (group_size > 0 && (group_size % kMinGroupSize != 0 || group_size > kMaxGroupSize ||
+                                                   *cols % group_size != 0 ||
+                                                   q8_pair_beats(*cols, group_size) > kMaxQ8PairBeats)));
 }
 
 // op_matmul's reader for one port: the matrix's beats of that engine.

@@ -25,7 +25,7 @@ extern "C" {
 //               argmax (llama2.c's sample_argmax) at the next position, `steps` tokens (no
 //               further than seq_len). Writes the decoded ids to tokens[] as int32 bits, four
 //               per beat; the host stops at the first BOS (id 1). `logits` is not touched.
-//   prompt > 0: prefill: a block of min(prompt, kPrefillTokens, seq_len - pos) prompt tokens,
+//   prompt > 0: prefill: a block of min(prompt, block_tokens(dims), seq_len - pos) prompt tokens,
 //               their ids read from tokens[] (int32 bits, four per beat), through the layers
 //               at positions pos.. with each weight beat read once for the whole block; the
 //               K and V rows of every position written. Logits as prompt_logits says

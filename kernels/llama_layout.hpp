@@ -141,6 +141,25 @@ inline int64_t kv_port_beats(const ModelDims& d) {
 // ---- Logits ----------------------------------------------------------------------------
 inline int logits_beats(const ModelDims& d) { return vec_beats(d.vocab_size); }
 
+// ---- Prefill block ---------------------------------------------------------------------
+// The block's rows on chip (hls_config.hpp, kBlockLaneFloats): token t is row t / lanes of
+// lane t % lanes; rows of the matmul inputs and results (xin, hb, yout, int8 xq) are
+// block_row_floats(d) apart, rows of x, q, k, v block_dim_row_floats(d).
+inline int block_row_floats(const ModelDims& d) {
+    return ceil_div(imax(imax(d.dim, d.hidden_dim), 1), kBlockRowAlign) * kBlockRowAlign;
+}
+inline int block_dim_row_floats(const ModelDims& d) { return ceil_div(imax(d.dim, 1), kBlockRowAlign) * kBlockRowAlign; }
+// Tokens of one prefill block for this shape: as many as the arrays hold, whole token groups
+// (every lane the same number of rows), at most kPrefillTokens. The kernel, the host's
+// forward_batch and the estimator all take the block size from here.
+inline int block_tokens(const ModelDims& d) {
+    int groups = kPrefillGroups;
+    const int cols_rows = kBlockLaneFloats / block_row_floats(d), dim_rows = kBlockDimLaneFloats / block_dim_row_floats(d);
+    if (cols_rows < groups) groups = cols_rows;
+    if (dim_rows < groups) groups = dim_rows;
+    return (groups < 1 ? 1 : groups) * kPrefillTokenLanes;
+}
+
 // Whether a shape fits the compiled maxima and the kernel's structural assumptions;
 // `why` gets a static message naming the first violated bound.
 inline bool dims_fit(const ModelDims& d, const char** why) {
@@ -163,6 +182,8 @@ inline bool dims_fit(const ModelDims& d, const char** why) {
         w = "int8 group_size must be 0 (fp32) or a multiple of 4 up to 64";
     else if (d.group_size > 0 && (d.dim % d.group_size != 0 || d.hidden_dim % d.group_size != 0))
         w = "int8 group_size must divide dim and hidden_dim";
+    else if (d.group_size > 0 && q8_pair_beats(imax(d.dim, d.hidden_dim), d.group_size) > kMaxQ8PairBeats)
+        w = "int8 group_size too small for rows this long (a row pair exceeds kMaxQ8PairBeats)";
     if (why) *why = w;
     return w == nullptr;
 }

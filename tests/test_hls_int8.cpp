@@ -177,7 +177,14 @@ TEST(HlsInt8, ModelRegionsAreDisjointAndSized) {
     // Group size 4 (stories260K): a group is one 8-column slice (half padding) and two
     // groups share a scale beat: 64 columns -> 8 + 16 beats.
     EXPECT_EQ(lhk::q8_pair_beats(64, 4), 24);
-    EXPECT_EQ(lhk::kMaxQ8PairBeats, lhk::q8_pair_beats(1376, 4));  // the worst case
+    // The engines' step buffers: a row of kMaxCols in groups of 8, and group size 4 still up
+    // to stories42M's 1376 columns (and up to 2816); beyond, dims_fit refuses group size 4.
+    EXPECT_EQ(lhk::kMaxQ8PairBeats, lhk::q8_pair_beats(lhk::kMaxCols, 8));
+    EXPECT_GE(lhk::kMaxQ8PairBeats, lhk::q8_pair_beats(1376, 4));
+    EXPECT_EQ(lhk::kMaxQ8PairBeats, lhk::q8_pair_beats(2816, 4));
+    for (int gs = 8; gs <= lhk::kMaxGroupSize; gs += lhk::kMinGroupSize) {
+        if (lhk::kMaxCols % gs == 0) EXPECT_LE(lhk::q8_pair_beats(lhk::kMaxCols, gs), lhk::kMaxQ8PairBeats) << gs;
+    }
 }
 
 // ---- The int8 matmul -----------------------------------------------------------------------
@@ -396,6 +403,15 @@ TEST(HlsInt8, GroupSizesTheKernelsDoNotTakeAreRefusedWithOneLine) {
     // An fp32 layout is not fed int8 weights, nor the other way round.
     EXPECT_THROW(hls::check_fits(parse_shape("stories15M"), "x", 96), InputError);  // > 64
     EXPECT_NO_THROW(hls::check_fits(parse_shape("stories15M"), "x", 48));
+    // TinyLlama's 5632-column rows in groups of 4 would overflow the engines' step buffers.
+    EXPECT_NO_THROW(hls::check_fits(parse_shape("tinyllama-1.1b"), "x", 32));
+    try {
+        hls::check_fits(parse_shape("tinyllama-1.1b"), "t.bin", 4);
+        ADD_FAILURE() << "group size 4 accepted at hidden 5632";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("int8 group_size too small for rows this long"), std::string::npos)
+            << e.what();
+    }
 }
 
 // ---- The estimator -------------------------------------------------------------------------

@@ -157,14 +157,14 @@ TEST(HlsPacking, StripedKvExpandsGroupedQueryHeads) {
 }
 
 TEST(HlsPacking, ShapesBeyondTheMaximaAreRefusedWithOneLine) {
-    ModelConfig c = parse_shape("stories42M");
+    ModelConfig c = parse_shape("tinyllama-1.1b");
     EXPECT_NO_THROW(hls::check_fits(c, "x"));
-    c.dim = 768;
-    c.n_heads = 12;
-    c.n_kv_heads = 12;
+    c.dim = 4096;  // Llama 2 7B's
+    c.n_heads = 32;
+    c.n_kv_heads = 32;
     try {
         hls::check_fits(c, "m.bin");
-        FAIL() << "dim 768 accepted";
+        FAIL() << "dim 4096 accepted";
     } catch (const InputError& e) {
         EXPECT_EQ(std::string(e.what()), "m.bin: does not fit the HLS kernels: dim exceeds kMaxDim "
                                          "(maxima in kernels/hls_config.hpp)");

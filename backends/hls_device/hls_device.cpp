@@ -205,10 +205,11 @@ float* HlsDeviceBackend::forward_batch(const int* tokens, int n, int pos, BatchL
     if (!options_.fused) return Backend::forward_batch(tokens, n, pos, which, all_logits);
     check_batch(tokens, n, pos, which, all_logits);
     const int vocab = model_->config().vocab_size;
-    // llama_forward's prefill mode, a block of kPrefillTokens at a time (every token's logits:
-    // as many as the runner takes a run): each block's ids to the device, its layers with one
-    // weight stream, logits only where they are wanted.
-    const int block = which == BatchLogits::All ? runner_->prompt_logits_per_run(layout_.dims) : lhk::kPrefillTokens;
+    // llama_forward's prefill mode, a block of the shape's block_tokens at a time (every
+    // token's logits: no more than the runner takes a run): each block's ids to the device,
+    // its layers with one weight stream, logits only where they are wanted.
+    const int most = lhk::block_tokens(layout_.dims);
+    const int block = which == BatchLogits::All ? std::min(most, runner_->prompt_logits_per_run(layout_.dims)) : most;
     for (int first = 0; first < n; first += block) {
         const int m = std::min(block, n - first);
         const bool last = first + m == n;

@@ -45,7 +45,7 @@ public:
     void swiglu(float* hb, const float* hb2, int n) override;
 
     float* forward(int token, int pos) override;
-    // llama_forward's prefill mode, kPrefillTokens prompt tokens a run: each block's weights
+    // llama_forward's prefill mode, lhk::block_tokens prompt tokens a run: each block's weights
     // streamed once, its K and V rows written on the device, logits computed only where asked.
     float* forward_batch(const int* tokens, int n, int pos, BatchLogits which, float* all_logits = nullptr) override;
     // llama_forward's greedy mode: a run of tokens per kernel call, as on the board.

@@ -13,18 +13,37 @@
 // the decode engines, free-running processes, each need their own. A token's accumulator is
 // revisited once per beat, every kPrefillGroups clocks (>= the fadd latency, hls_config.hpp):
 // one accumulator per token and row, no rotating partial sums. The loop always runs all
-// kPrefillGroups groups: a shorter block computes tokens it then ignores.
+// kPrefillGroups groups: a block of fewer tokens (a shorter prompt, or a wide shape whose
+// block holds fewer: llama_layout.hpp's block_tokens) computes tokens it then ignores, on
+// its first group's rows and without writing their results.
 #include "kernels/primitives/matmul_q8.hpp"
 
 namespace lhk {
 
-// A block's vectors, one row per token: a matmul's input (fp32) and its row results.
-// Partitioned by token lane (the engines read kPrefillTokenLanes tokens a clock) and by
-// column (a beat's lanes; int8: a beat's kQ8Cols columns; results: the two rows of a row
-// pair of each of the four engines, rows 8k + e and 8k + 4 + e).
-using BlockVectors = float[kPrefillTokens][kMaxCols];
-using BlockQ8 = int8_t[kPrefillTokens][kMaxCols];
-using BlockQ8Scales = float[kPrefillTokens][kMaxQ8Groups];
+// A block's vectors, one row per token, in the fixed capacity of hls_config.hpp: token t's
+// row is row t / kPrefillTokenLanes of lane t % kPrefillTokenLanes, rows block_row_floats(d)
+// apart (llama_layout.hpp; x, q, k, v: block_dim_row_floats(d)). A matmul's input (fp32) and
+// its row results; int8: the quantized input and its scales (a row's scales are
+// block_row_floats(d) / kMinGroupSize apart). Partitioned by token lane (the engines read
+// kPrefillTokenLanes tokens a clock, one from each lane) and by column (a beat's lanes; int8:
+// a beat's kQ8Cols columns; results: the two rows of a row pair of each of the four engines,
+// rows 8k + e and 8k + 4 + e).
+using BlockVectors = float[kPrefillTokenLanes][kBlockLaneFloats];
+using BlockDimVectors = float[kPrefillTokenLanes][kBlockDimLaneFloats];
+using BlockQ8 = int8_t[kPrefillTokenLanes][kBlockLaneFloats];
+using BlockQ8Scales = float[kPrefillTokenLanes][kBlockLaneFloats / kMinGroupSize];
+
+// Token t's row of a block array whose rows are `row` elements apart.
+template <class T, int N>
+inline T* block_row(T (&a)[kPrefillTokenLanes][N], int t, int row) {
+#pragma HLS INLINE
+    return &a[t % kPrefillTokenLanes][(t / kPrefillTokenLanes) * row];
+}
+template <class T, int N>
+inline const T* block_row(const T (&a)[kPrefillTokenLanes][N], int t, int row) {
+#pragma HLS INLINE
+    return &a[t % kPrefillTokenLanes][(t / kPrefillTokenLanes) * row];
+}
 
 constexpr int64_t kMaxBlockTrips = int64_t(kVecRowsPerPort) * kMaxRowBeats * kPrefillGroups;
 
@@ -69,7 +88,8 @@ block_q8_steps:
     }
 }
 
-// y[t][row] = W x[t] for the rows x cols matrix streamed through w0..w3: fp32 weights
+// y[t][row] = W x[t] for the n tokens of the block (rows row_floats apart, block_row) and
+// the rows x cols matrix streamed through w0..w3: fp32 weights
 // (gs 0) times x, or int8 row pairs (gs > 0) times the quantized xq, xs in runq.c's
 // arithmetic (per group an int32 sum, then val += float(isum) * w_scale * x_scale). One
 // datapath for both, so that one set of floating-point operators serves both precisions (the
@@ -82,7 +102,7 @@ block_q8_steps:
 // Long because it is the one loop body of both precisions; its parts are commented in turn.
 inline void block_engines(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3,
                           const BlockVectors& x, const BlockQ8& xq, const BlockQ8Scales& xs, BlockVectors& y,
-                          int rows, int cols, int gs) {
+                          int rows, int cols, int gs, int n, int row_floats) {
     static_assert(kLanes == 4 && kQ8ScalesPerBeat == 4, "the shared datapath has four multipliers a token lane");
     const bool q8 = gs > 0;
     const int per = q8 ? q8_pair_beats(cols, gs) : row_beats(cols);  // beats of a row (pair)
@@ -149,6 +169,10 @@ mat_block_engine:
         for (int tl = 0; tl < kPrefillTokenLanes; ++tl) {
 #pragma HLS UNROLL
             const int t = c.g * kPrefillTokenLanes + tl;
+            // Token t is row c.g of lane tl; a token past the block reads the lane's first
+            // row (inside the array) and writes nothing.
+            const bool live = t < n;
+            const int base = (live ? c.g : 0) * row_floats;
             // The token's inputs to this beat: fp32 lanes (a row's padding meets zeros, not
             // stale values), int8 columns of the slice, the group's activation scale.
             float xl[kLanes];
@@ -158,13 +182,13 @@ mat_block_engine:
             for (int l = 0; l < kLanes; ++l) {
 #pragma HLS UNROLL
                 const int j = c.b * kLanes + l;
-                xl[l] = !q8 && j < cols ? x[t][j] : 0.0f;
+                xl[l] = !q8 && j < cols ? x[tl][base + j] : 0.0f;
             }
             for (int l = 0; l < kQ8Cols; ++l) {
 #pragma HLS UNROLL
-                xv[l] = l < st.width ? int(xq[t][st.col + l]) : 0;
+                xv[l] = l < st.width ? int(xq[tl][base + st.col + l]) : 0;
             }
-            const float x_scale = q8 ? xs[t][st.group] : 0.0f;
+            const float x_scale = q8 ? xs[tl][base / kMinGroupSize + st.group] : 0.0f;
             for (int e = 0; e < kWeightPorts; ++e) {
 #pragma HLS UNROLL
                 // int8: the slice's products, into the rows' group sums (a pair's first beat,
@@ -203,33 +227,40 @@ mat_block_engine:
                 // Row results on the last beat: fp32 engine-local row r is row 4r + e; int8
                 // rows 2r, 2r + 1 are rows 8r + e and 8r + 4 + e.
                 const int row = q8 ? 2 * c.r : c.r;
-                if (last && row < rows_e[e]) y[t][row * kWeightPorts + e] = a;
-                if (last && q8 && row + 1 < rows_e[e]) y[t][(row + 1) * kWeightPorts + e] = b;
+                if (live && last && row < rows_e[e]) y[tl][base + row * kWeightPorts + e] = a;
+                if (live && last && q8 && row + 1 < rows_e[e]) y[tl][base + (row + 1) * kWeightPorts + e] = b;
             }
         }
         c.advance(per);
     }
 }
 
-// Rows 0..rows-1 of the first n tokens' results in `from` into `to` (one row per token).
-template <int Cols>
-inline void block_copy(const BlockVectors& from, float to[kPrefillTokens][Cols], int n, int rows) {
+// Rows 0..rows-1 of the first n tokens' results in `from` (rows from_row apart) into `to`
+// (rows to_row apart).
+template <int N>
+inline void block_copy(const BlockVectors& from, int from_row, float to[kPrefillTokenLanes][N], int to_row, int n,
+                       int rows) {
     const int per = vec_iters(rows, kDesign);
     const int trips = n * per;
     LHK_TRACE_LOOP(LoopId::BlockCopy, trips, kNoPort, 0);
-    int t = 0, k = 0;
+    int lane = 0, g = 0, k = 0;  // token g * kPrefillTokenLanes + lane, its beat k
 block_copy:
     for (int i = 0; i < trips; ++i) {
 #pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokens*kMaxVecBeats
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kPrefillTokenLanes*kBlockLaneFloats/kLanes
         for (int l = 0; l < kLanes; ++l) {
 #pragma HLS UNROLL
             const int j = k * kLanes + l;
-            if (j < rows) to[t][j] = from[t][j];
+            if (j < rows) to[lane][g * to_row + j] = from[lane][g * from_row + j];
         }
         if (k == per - 1) {
             k = 0;
-            ++t;
+            if (lane == kPrefillTokenLanes - 1) {
+                lane = 0;
+                ++g;
+            } else {
+                ++lane;
+            }
         } else {
             ++k;
         }

@@ -19,12 +19,12 @@ inline int decode_tokens(int steps, int pos, const ModelDims& d) {
     return n < 1 ? 0 : n > kMaxSeqLen ? kMaxSeqLen : n;
 }
 
-// Tokens of a prompt block (llama_forward's `prompt`): at most kPrefillTokens, no further
-// than seq_len; 0 when prompt <= 0 (decoding).
+// Tokens of a prompt block (llama_forward's `prompt`): at most the shape's block_tokens
+// (llama_layout.hpp), no further than seq_len; 0 when prompt <= 0 (decoding).
 inline int prompt_block_tokens(int prompt, int pos, const ModelDims& d) {
-    const int left = d.seq_len - pos;
+    const int left = d.seq_len - pos, most = block_tokens(d);
     const int n = prompt < left ? prompt : left;
-    return n < 1 ? 0 : n > kPrefillTokens ? kPrefillTokens : n;
+    return n < 1 ? 0 : n > most ? most : n;
 }
 // Classifier runs of a prompt block of n tokens whose logits `prompt_logits` asks for.
 inline int prompt_classifier_runs(int n, int prompt_logits) {
