@@ -51,6 +51,59 @@ TEST(CsimStream, ReadsWhatWasWrittenInOrderAndStopsOnAMismatch) {
         "left holding 1 values");
 }
 
+// Written from memory declared read-only, a stream holds where the values are; the order of
+// the values, mixed with copies, read while written, and the mismatch checks stay as above.
+TEST(CsimStream, ValuesInReadOnlyMemoryComeBackInOrderAmongCopies) {
+    std::vector<int> weights(100);
+    for (int i = 0; i < 100; ++i) weights[size_t(i)] = 1000 + i;
+    std::vector<int> expected;
+    {
+        const lhk::csim::ReadOnlyScope scope{{weights.data(), weights.data() + 60}};  // the last 40 are not
+        lhk::Stream<int> s;
+        const auto put = [&](const int& v) {
+            s.write(v);
+            expected.push_back(v);
+        };
+        for (int i = 0; i < 30; ++i) put(weights[size_t(i)]);     // one run
+        for (int i = 0; i < 3; ++i) put(i);                         // copies
+        for (int i = 50; i < 70; ++i) put(weights[size_t(i)]);    // a run to the span's end, then copies
+        for (int i = 10; i < 20; ++i) put(weights[size_t(i)]);    // the same memory again
+        size_t next = 0;
+        for (; next < 25; ++next) EXPECT_EQ(s.read(), expected[next]);
+        for (int i = 20; i < 40; ++i) put(weights[size_t(i)]);    // written while read
+        put(7);
+        for (int i = 0; i < 5; ++i) {
+            for (int k = 0; k < 4 && next < expected.size(); ++k) EXPECT_EQ(s.read(), expected[next++]);
+            put(weights[size_t(40 + i)]);
+            put(-i);
+        }
+        while (next < expected.size()) EXPECT_EQ(s.read(), expected[next++]);
+        EXPECT_TRUE(s.empty());
+        put(weights[0]);  // reused after draining
+        EXPECT_EQ(s.read(), 1000);
+    }
+    EXPECT_TRUE(lhk::csim::read_only_spans().empty());  // the scope ended with its spans
+    EXPECT_DEATH(
+        {
+            const lhk::csim::ReadOnlyScope scope{{weights.data(), weights.data() + weights.size()}};
+            lhk::Stream<int> s;
+            s.write(weights[0]);
+            s.write(weights[1]);
+            s.read();
+            s.read();
+            s.read();
+        },
+        "read from an empty stream");
+    EXPECT_DEATH(
+        {
+            const lhk::csim::ReadOnlyScope scope{{weights.data(), weights.data() + weights.size()}};
+            lhk::Stream<int> s;
+            for (int i = 0; i < 5; ++i) s.write(weights[size_t(i)]);
+            s.read();
+        },
+        "left holding 4 values");
+}
+
 TEST(HlsCsim, IsRegisteredWithOrder20) {
     const BackendFactory* f = BackendRegistry::find("hls-csim");
     ASSERT_NE(f, nullptr);
