@@ -83,9 +83,10 @@ TEST(CsimStream, ValuesInReadOnlyMemoryComeBackInOrderAmongCopies) {
         EXPECT_EQ(s.read(), 1000);
     }
     EXPECT_TRUE(lhk::csim::read_only_spans().empty());  // the scope ended with its spans
+    const lhk::csim::ReadOnlySpan all{weights.data(), weights.data() + weights.size()};
     EXPECT_DEATH(
         {
-            const lhk::csim::ReadOnlyScope scope{{weights.data(), weights.data() + weights.size()}};
+            const lhk::csim::ReadOnlyScope scope{all};
             lhk::Stream<int> s;
             s.write(weights[0]);
             s.write(weights[1]);
@@ -96,7 +97,7 @@ TEST(CsimStream, ValuesInReadOnlyMemoryComeBackInOrderAmongCopies) {
         "read from an empty stream");
     EXPECT_DEATH(
         {
-            const lhk::csim::ReadOnlyScope scope{{weights.data(), weights.data() + weights.size()}};
+            const lhk::csim::ReadOnlyScope scope{all};
             lhk::Stream<int> s;
             for (int i = 0; i < 5; ++i) s.write(weights[size_t(i)]);
             s.read();

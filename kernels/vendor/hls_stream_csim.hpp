@@ -90,7 +90,7 @@ public:
     ~Fifo() {
         if (!empty()) {
             std::fprintf(stderr, "csim: a stream was left holding %lld values (its consumer read fewer than its producer wrote)\n",
-                         static_cast<long long>(written() - values_read()));
+                         static_cast<long long>(written_ - read_));
             std::abort();
         }
         own_.clear();
@@ -100,15 +100,17 @@ public:
     void write(const T& v) {
         if (&v == wr_next_ && wr_next_ != wr_limit_) {  // the next address of the run being written
             ++wr_next_;
+            ++written_;
             return;
         }
         write_new_run(v);
     }
     T read() {
         if (rd_ == rd_end_) find_position();
+        ++read_;
         return *rd_++;
     }
-    bool empty() const { return values_read() == written(); }
+    bool empty() const { return read_ == written_; }
 
 private:
     // Consecutive values of the FIFO: n values at `from` in read-only memory, or, with
@@ -122,10 +124,10 @@ private:
 
     void write_new_run(const T& v) {
         if (empty() && !runs_.empty()) restart();
+        ++written_;
         const T* p = &v;
         if (wr_next_ != nullptr) {  // the open run ends here
             runs_.back().n = wr_next_ - runs_.back().from;
-            written_ += runs_.back().n;
             wr_next_ = wr_limit_ = nullptr;
         }
         if (const void* end = read_only_end(p, sizeof(T))) {
@@ -137,7 +139,6 @@ private:
         // A copy. own_ may move: a run being read there is found again on the next read.
         if (cur_ < runs_.size() && runs_[cur_].from == nullptr) forget_position();
         own_.push_back(v);
-        ++written_;
         if (!runs_.empty() && runs_.back().from == nullptr)
             ++runs_.back().n;
         else
@@ -146,14 +147,10 @@ private:
     int64_t run_values(size_t i) const {
         return wr_next_ != nullptr && i + 1 == runs_.size() ? wr_next_ - runs_[i].from : runs_[i].n;
     }
-    // The counts are kept where the fast paths need no counter of their own.
-    int64_t written() const { return written_ + (wr_next_ != nullptr ? wr_next_ - runs_.back().from : 0); }
-    int64_t values_read() const { return read_ + (rd_ - rd_base_); }
     // rd_..rd_end_ caches the rest of run cur_ as it was when found; `taken_` counts its
-    // values read before rd_base_ (read_: of the whole FIFO).
+    // values read before rd_base_.
     void forget_position() {
         taken_ += rd_ - rd_base_;
-        read_ += rd_ - rd_base_;
         rd_ = rd_end_ = rd_base_ = nullptr;
     }
     void find_position() {
@@ -179,7 +176,6 @@ private:
         taken_ = 0;
         rd_ = rd_end_ = rd_base_ = nullptr;
         wr_next_ = wr_limit_ = nullptr;
-        written_ = read_ = 0;
     }
 
     HostVector<Run> runs_;
@@ -191,8 +187,7 @@ private:
     const T* rd_base_ = nullptr;
     const T* wr_next_ = nullptr;
     const T* wr_limit_ = nullptr;
-    int64_t written_ = 0;  // values of every run but the open one
-    int64_t read_ = 0;
+    int64_t written_ = 0, read_ = 0;
 };
 
 }  // namespace lhk::csim
