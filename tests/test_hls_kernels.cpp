@@ -4,6 +4,8 @@
 // `bench generate --backend hls-csim` against llama2.c's recorded output.
 #include <algorithm>
 #include <cstring>
+#include <deque>
+#include <random>
 
 #include "backends/cpu_ref/cpu_ref.hpp"
 #include "backends/hls_csim/hls_csim.hpp"
@@ -103,6 +105,37 @@ TEST(CsimStream, ValuesInReadOnlyMemoryComeBackInOrderAmongCopies) {
             s.read();
         },
         "left holding 4 values");
+}
+
+// Random bursts of writes (from two read-only spans, the memory around them, and
+// temporaries) and of reads, against a plain queue.
+TEST(CsimStream, RandomWritesAndReadsFromSpansAndCopiesMatchAQueue) {
+    std::vector<int> mem(1000);
+    for (int i = 0; i < 1000; ++i) mem[size_t(i)] = 7 * i;
+    std::mt19937 rng(1);
+    for (int trial = 0; trial < 300; ++trial) {
+        const lhk::csim::ReadOnlyScope scope{{mem.data() + 100, mem.data() + 600}, {mem.data() + 700, mem.data() + 800}};
+        lhk::Stream<int> s;
+        std::deque<int> expected;
+        for (int burst = 0; burst < 200; ++burst) {
+            if (rng() % 4 != 0) {
+                const int at = int(rng() % 1000), n = int(rng() % 40);
+                for (int k = 0; k < n && at + k < 1000; ++k) {
+                    const int copy = int(rng() % 100000);
+                    const bool temporary = rng() % 8 == 0;
+                    s.write(temporary ? copy : mem[size_t(at + k)]);
+                    expected.push_back(temporary ? copy : mem[size_t(at + k)]);
+                }
+            } else {
+                for (int n = int(rng() % 60); n > 0 && !expected.empty(); --n) {
+                    ASSERT_EQ(s.read(), expected.front());
+                    expected.pop_front();
+                }
+            }
+            ASSERT_EQ(s.empty(), expected.empty());
+        }
+        for (; !expected.empty(); expected.pop_front()) ASSERT_EQ(s.read(), expected.front());
+    }
 }
 
 TEST(HlsCsim, IsRegisteredWithOrder20) {
