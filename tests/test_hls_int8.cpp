@@ -22,6 +22,7 @@
 // The quantizer primitive itself (its loop labels name loops for Vitis; g++ sees them unused).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-label"
+#include "kernels/primitives/matmul_q8.hpp"
 #include "kernels/primitives/quantize.hpp"
 #pragma GCC diagnostic pop
 #include "tests/backend_fixtures.hpp"
@@ -102,6 +103,24 @@ void decode_row(const hls::PackedMatrix& pm, int r, std::vector<int8_t>* q, std:
                 if (k * 8 + l < gs) (*q)[size_t(r * cols + g * gs + k * 8 + l)] = int8_t(*p);
             }
     }
+}
+
+// The engines' two int8 products per multiplier: the packed product (one DSP48E2 on the
+// device) separates into a*x and b*x for every int8 a, b and x, so C simulation may
+// multiply directly (mul2_shared).
+TEST(HlsInt8, PackedProductSeparatesIntoBothProductsForEveryInput) {
+    int64_t wrong = 0;
+    for (int a = -128; a < 128; ++a) {
+        for (int b = -128; b < 128; ++b) {
+            for (int x = -128; x < 128; ++x) {
+                int ax = 0, bx = 0, sa = 0, sb = 0;
+                lhk::mul2_packed(a, b, x, &ax, &bx);
+                lhk::mul2_shared(a, b, x, &sa, &sb);
+                wrong += ax != a * x || bx != b * x || sa != ax || sb != bx;
+            }
+        }
+    }
+    EXPECT_EQ(wrong, 0);
 }
 
 TEST(HlsInt8, PackedRowPairsDecodeToTheWeightsAndTheRestIsZero) {

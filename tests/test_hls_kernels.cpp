@@ -4,6 +4,8 @@
 // `bench generate --backend hls-csim` against llama2.c's recorded output.
 #include <algorithm>
 #include <cstring>
+#include <deque>
+#include <random>
 
 #include "backends/cpu_ref/cpu_ref.hpp"
 #include "backends/hls_csim/hls_csim.hpp"
@@ -49,6 +51,91 @@ TEST(CsimStream, ReadsWhatWasWrittenInOrderAndStopsOnAMismatch) {
             s.read();
         },
         "left holding 1 values");
+}
+
+// Written from memory declared read-only, a stream holds where the values are; the order of
+// the values, mixed with copies, read while written, and the mismatch checks stay as above.
+TEST(CsimStream, ValuesInReadOnlyMemoryComeBackInOrderAmongCopies) {
+    std::vector<int> weights(100);
+    for (int i = 0; i < 100; ++i) weights[size_t(i)] = 1000 + i;
+    std::vector<int> expected;
+    {
+        const lhk::csim::ReadOnlyScope scope{{weights.data(), weights.data() + 60}};  // the last 40 are not
+        lhk::Stream<int> s;
+        const auto put = [&](const int& v) {
+            s.write(v);
+            expected.push_back(v);
+        };
+        for (int i = 0; i < 30; ++i) put(weights[size_t(i)]);     // one run
+        for (int i = 0; i < 3; ++i) put(i);                         // copies
+        for (int i = 50; i < 70; ++i) put(weights[size_t(i)]);    // a run to the span's end, then copies
+        for (int i = 10; i < 20; ++i) put(weights[size_t(i)]);    // the same memory again
+        size_t next = 0;
+        for (; next < 25; ++next) EXPECT_EQ(s.read(), expected[next]);
+        for (int i = 20; i < 40; ++i) put(weights[size_t(i)]);    // written while read
+        put(7);
+        for (int i = 0; i < 5; ++i) {
+            for (int k = 0; k < 4 && next < expected.size(); ++k) EXPECT_EQ(s.read(), expected[next++]);
+            put(weights[size_t(40 + i)]);
+            put(-i);
+        }
+        while (next < expected.size()) EXPECT_EQ(s.read(), expected[next++]);
+        EXPECT_TRUE(s.empty());
+        put(weights[0]);  // reused after draining
+        EXPECT_EQ(s.read(), 1000);
+    }
+    EXPECT_TRUE(lhk::csim::read_only_spans().empty());  // the scope ended with its spans
+    const lhk::csim::ReadOnlySpan all{weights.data(), weights.data() + weights.size()};
+    EXPECT_DEATH(
+        {
+            const lhk::csim::ReadOnlyScope scope{all};
+            lhk::Stream<int> s;
+            s.write(weights[0]);
+            s.write(weights[1]);
+            s.read();
+            s.read();
+            s.read();
+        },
+        "read from an empty stream");
+    EXPECT_DEATH(
+        {
+            const lhk::csim::ReadOnlyScope scope{all};
+            lhk::Stream<int> s;
+            for (int i = 0; i < 5; ++i) s.write(weights[size_t(i)]);
+            s.read();
+        },
+        "left holding 4 values");
+}
+
+// Random bursts of writes (from two read-only spans, the memory around them, and
+// temporaries) and of reads, against a plain queue.
+TEST(CsimStream, RandomWritesAndReadsFromSpansAndCopiesMatchAQueue) {
+    std::vector<int> mem(1000);
+    for (int i = 0; i < 1000; ++i) mem[size_t(i)] = 7 * i;
+    std::mt19937 rng(1);
+    for (int trial = 0; trial < 300; ++trial) {
+        const lhk::csim::ReadOnlyScope scope{{mem.data() + 100, mem.data() + 600}, {mem.data() + 700, mem.data() + 800}};
+        lhk::Stream<int> s;
+        std::deque<int> expected;
+        for (int burst = 0; burst < 200; ++burst) {
+            if (rng() % 4 != 0) {
+                const int at = int(rng() % 1000), n = int(rng() % 40);
+                for (int k = 0; k < n && at + k < 1000; ++k) {
+                    const int copy = int(rng() % 100000);
+                    const bool temporary = rng() % 8 == 0;
+                    s.write(temporary ? copy : mem[size_t(at + k)]);
+                    expected.push_back(temporary ? copy : mem[size_t(at + k)]);
+                }
+            } else {
+                for (int n = int(rng() % 60); n > 0 && !expected.empty(); --n) {
+                    ASSERT_EQ(s.read(), expected.front());
+                    expected.pop_front();
+                }
+            }
+            ASSERT_EQ(s.empty(), expected.empty());
+        }
+        for (; !expected.empty(); expected.pop_front()) ASSERT_EQ(s.read(), expected.front());
+    }
 }
 
 TEST(HlsCsim, IsRegisteredWithOrder20) {

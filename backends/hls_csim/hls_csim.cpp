@@ -24,6 +24,10 @@ private:
 lhk::Beat* at(hls::DeviceBuffer& b) { return b.host(); }
 const lhk::Beat* at(const hls::BufferRegion& r) { return r.buffer->host() + r.offset; }
 
+// A buffer as memory the kernel call only reads (kernels/vendor/hls_stream_csim.hpp): its
+// weight readers' FIFOs then hold where the beats are instead of copies.
+lhk::csim::ReadOnlySpan read_only(hls::DeviceBuffer& b) { return {b.host(), b.host() + b.beats()}; }
+
 class CsimRunner final : public hls::KernelRunner {
 public:
     void open(bool) override {}
@@ -31,8 +35,8 @@ public:
         return std::make_unique<CsimBuffer>(beats);
     }
     // C simulation runs the weight readers before the forward pass, so their FIFOs hold
-    // every weight of the call (61 MB a token for the stories15M shape in fp32): a few
-    // tokens at a time keep that small.
+    // every weight of the call: a few tokens at a time keep that small where the FIFOs copy
+    // (the calls below declare the weights read-only, and the FIFOs hold only where they are).
     int greedy_tokens_per_run() const override { return 4; }
     // For the same reason, a prompt block's classifier passes within about 256 MB of FIFO
     // (stories15M fp32: 7 of its 37 MB passes; stories260K: all 35).
@@ -45,7 +49,8 @@ public:
     void run_forward(int token, int pos, int steps, int prompt, int prompt_logits, const lhk::ModelDims& dims,
                      const hls::WeightBuffers& w, const hls::KvBuffers& kv, hls::DeviceBuffer& logits,
                      hls::DeviceBuffer& tokens) override {
-        // The weight buffers are both the readers' (w_p) and the tables (t_p).
+        // The weight buffers are both the readers' (w_p) and the tables (t_p), and only read.
+        const lhk::csim::ReadOnlyScope weights{read_only(*w[0]), read_only(*w[1]), read_only(*w[2]), read_only(*w[3])};
         llama_forward(token, pos, steps, prompt, prompt_logits, dims, at(*w[0]), at(*w[1]), at(*w[2]), at(*w[3]), at(*w[0]), at(*w[1]),
                       at(*w[2]), at(*w[3]), at(*kv[0]), at(*kv[1]), at(*kv[2]), at(*kv[3]), at(logits), at(tokens));
     }
@@ -54,6 +59,8 @@ public:
     }
     void run_matmul(const hls::MatrixRegions& w, hls::DeviceBuffer& x, hls::DeviceBuffer& out, int rows, int cols,
                     int group_size) override {
+        const lhk::csim::ReadOnlyScope weights{read_only(*w[0].buffer), read_only(*w[1].buffer), read_only(*w[2].buffer),
+                                               read_only(*w[3].buffer)};
         op_matmul(at(w[0]), at(w[1]), at(w[2]), at(w[3]), at(x), at(out), rows, cols, group_size);
     }
     void run_rope(hls::DeviceBuffer& q, hls::DeviceBuffer& k, int pos, int dim, int kv_dim, int head_size) override {

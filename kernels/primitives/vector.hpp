@@ -10,8 +10,20 @@
 
 namespace lhk {
 
+// log2 of a power of two n (at compile time: a tree's levels).
+constexpr int tree_levels(int n) {
+    int levels = 0;
+    for (int l = 0; l < 30; ++l) {
+        if ((1 << l) < n) levels = l + 1;
+    }
+    return levels;
+}
+
 // N values reduced by a balanced tree (log2 N levels, no loop-carried dependency): pairs
-// (0,1), (2,3), ... first, each pair as combine(left, right).
+// (0,1), (2,3), ... first, each pair as combine(left, right). Both loops count up to a
+// compile-time constant in steps of one, so that g++ unrolls the tree in C simulation as
+// HLS does: a doubling stride is a loop g++ cannot count, and C simulation then spent a
+// third of its time in these loops' control.
 template <int N, class T, class Combine>
 inline T tree_reduce(const T in[N], Combine combine) {
 #pragma HLS INLINE
@@ -22,11 +34,14 @@ inline T tree_reduce(const T in[N], Combine combine) {
 #pragma HLS UNROLL
         t[i] = in[i];
     }
-    for (int stride = 1; stride < N; stride *= 2) {
+    constexpr int kLevels = tree_levels(N);
+    for (int level = 0; level < kLevels; ++level) {
 #pragma HLS UNROLL
-        for (int i = 0; i + stride < N; i += 2 * stride) {
+        const int stride = 1 << level;
+        for (int p = 0; p < N / 2; ++p) {
 #pragma HLS UNROLL
-            t[i] = combine(t[i], t[i + stride]);
+            const int i = 2 * stride * p;  // the level's pair p: (i, i + stride)
+            if (i + stride < N) t[i] = combine(t[i], t[i + stride]);
         }
     }
     return t[0];
