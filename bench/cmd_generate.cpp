@@ -30,6 +30,7 @@ const char* kUsage =
     "  --backend <name>  backend to run on; default cpu-ref (bench list shows them)\n"
     "  --threads <int>   threads for multi-threaded backends; default: all cores\n"
     "  --xclbin <path>   device image for board backends\n"
+    "  --kv-type <type>  KV cache element type: f32 (default); hls-csim, zcu106-xrt: q8 (int8)\n"
     "Text goes to stdout, 'achieved tok/s: ...' to stderr.\n";
 
 // llama2.c's rules (run.c): the checkpoint first, then flags in pairs; any mistake prints
@@ -53,6 +54,7 @@ int run_generate(int argc, char** argv) {
     flags.text({"--backend"}, backend_name)
         .integer({"--threads"}, options.threads)
         .text({"--xclbin"}, options.xclbin)
+        .text({"--kv-type"}, options.kv_type)
         .value({"-t"}, [&](const std::string& f, const std::string& v) { temperature = parse_float(f, v); })
         .value({"-p"}, [&](const std::string& f, const std::string& v) { topp = parse_float(f, v); })
         .value({"-s"}, [&](const std::string& f, const std::string& v) {

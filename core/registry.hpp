@@ -15,6 +15,8 @@ struct BackendOptions {
     std::string xclbin;     // device image for board backends
     bool fused = true;      // false: forward() runs op by op even where a fused kernel exists
     std::string board;      // board description file for estimating backends
+    std::string kv_type = "f32";  // the KV cache's element type: "f32"; hls-csim and zcu106-xrt
+                                  // also "q8" (int8, a scale per KV head and position)
 };
 
 struct Availability {

@@ -82,8 +82,8 @@ const char* decode_mode_name(DecodeMode m) {
     return m == DecodeMode::DeviceGreedy ? "device-greedy" : "host-sampled";
 }
 
-Trace trace_forward(const ModelConfig& c, int pos, int group_size, DecodeMode mode) {
-    const DeviceLayout layout = DeviceLayout::of(c, "trace", group_size);
+Trace trace_forward(const ModelConfig& c, int pos, int group_size, DecodeMode mode, int kv_bits) {
+    const DeviceLayout layout = DeviceLayout::of(c, "trace", group_size, kv_bits);
     if (pos < 0 || pos >= c.seq_len)
         throw InputError("trace: position " + std::to_string(pos) + " is outside 0.." +
                          std::to_string(c.seq_len - 1));
@@ -104,8 +104,8 @@ Trace trace_forward(const ModelConfig& c, int pos, int group_size, DecodeMode mo
 
 namespace lhb::hls {
 
-Trace trace_prefill(const ModelConfig& c, int pos, int n, int group_size, int prompt_logits) {
-    const DeviceLayout layout = DeviceLayout::of(c, "trace", group_size);
+Trace trace_prefill(const ModelConfig& c, int pos, int n, int group_size, int prompt_logits, int kv_bits) {
+    const DeviceLayout layout = DeviceLayout::of(c, "trace", group_size, kv_bits);
     if (pos < 0 || n < 1 || n > lhk::kPrefillTokens || pos + n > c.seq_len)
         throw InputError("trace: a prompt block of " + std::to_string(n) + " tokens at position " +
                          std::to_string(pos) + " is outside 1.." + std::to_string(lhk::kPrefillTokens) +

@@ -74,9 +74,11 @@ const char* decode_mode_name(DecodeMode m);  // "host-sampled", "device-greedy"
 // Runs llama_forward once, traced, for a model of shape `c` at position `pos` (token 1) on
 // zeroed device buffers: loop trip counts depend on the shape, the position, the precision
 // (group_size 0: fp32 weights; > 0: int8 in groups of that size) and the decode mode only.
-Trace trace_forward(const ModelConfig& c, int pos, int group_size = 0, DecodeMode mode = DecodeMode::HostSampled);
+// kv_bits: the KV cache's (32 or 8).
+Trace trace_forward(const ModelConfig& c, int pos, int group_size = 0, DecodeMode mode = DecodeMode::HostSampled,
+                    int kv_bits = 32);
 // Runs llama_forward's prefill mode once, traced: a prompt block of n tokens (1..kPrefillTokens)
 // at pos..pos+n-1, logits as prompt_logits (lhk::kPromptLogits*) says.
-Trace trace_prefill(const ModelConfig& c, int pos, int n, int group_size = 0, int prompt_logits = 1);
+Trace trace_prefill(const ModelConfig& c, int pos, int n, int group_size = 0, int prompt_logits = 1, int kv_bits = 32);
 
 }  // namespace lhb::hls
