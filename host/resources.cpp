@@ -154,9 +154,17 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     mem("attention q copies", kAttn, K * F, lhk::ceil_div64(lhk::kMaxDim, int64_t(F)), false);
     mem("attention scores", kAttn, K * H, lhk::ceil_div64(lhk::kMaxSeqLen, int64_t(K)), false);
     mem("attention value accumulators", kAttn, K * F, lhk::ceil_div64(lhk::kMaxDim, int64_t(F)), false);
-    // Score and value engines: each a FIFO from its KV reader and a head buffer (registers).
-    mem("attention KV FIFOs", kAttn, 2 * K * F, lhk::kKvFifoBeats, false);
-    mem("attention head buffers", kAttn, 2 * K * F, int64_t(HB), false);
+    // Score and value engines: each a FIFO from its KV reader (shift registers) and a head
+    // buffer (one read and one write a clock at the iteration's index: distributed RAM), a
+    // LUT a bit per 32 words.
+    auto lutram = [&](const char* name, unsigned units, double banks, int64_t words_per_bank) {
+        const double luts = banks * 32 * double(lhk::ceil_div64(words_per_bank, 32));
+        t.add(units, 0, 0, 0, luts, 0);
+        t.parts.push_back({{"part", name}, {"units", units_json(units)}, {"banks", banks},
+                           {"words_per_bank", words_per_bank}, {"lut", luts}});
+    };
+    lutram("attention KV FIFOs", kAttn, 2 * K * F, lhk::kKvFifoBeats);
+    lutram("attention head buffers", kAttn, 2 * K * F, int64_t(HB));
     // kv_store's int8 k and v rows (kKv8PerBeat bytes a clock: four 32-bit banks each).
     mem("8-bit KV rows (k and v)", kForward, 2 * (lhk::kKv8PerBeat / 4), lhk::ceil_div64(lhk::kMaxDim, lhk::kKv8PerBeat), false);
     // int8: the quantized input (int8, kQ8Cols banks), its scales, and every engine's copy of

@@ -231,7 +231,7 @@ inline void attn_scores_engine(Stream<Beat>& s, const float q[kMaxDim], float sc
     }
     float hb[kMaxHeadBeats][kLanes] = {};
     float scale[kMaxHeads] = {};
-#pragma HLS ARRAY_PARTITION variable=hb complete dim=0
+#pragma HLS ARRAY_PARTITION variable=hb complete dim=2
 #pragma HLS ARRAY_PARTITION variable=scale complete
     Beat held = {};
     KvCursor c;
@@ -298,7 +298,7 @@ inline void attn_values_engine(Stream<Beat>& s, const float sc[kMaxHeads][kMaxSl
     LHK_TRACE_LOOP(LoopId::AttnValues, trips, port, 0);
     float hb[kMaxHeadBeats][kLanes] = {};
     float scale[kMaxHeads] = {};
-#pragma HLS ARRAY_PARTITION variable=hb complete dim=0
+#pragma HLS ARRAY_PARTITION variable=hb complete dim=2
 #pragma HLS ARRAY_PARTITION variable=scale complete
     Beat held = {};
     KvCursor c;
