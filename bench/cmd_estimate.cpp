@@ -20,7 +20,7 @@ namespace {
 
 const char* kUsage =
     "Usage: bench estimate [--shape SHAPE | --model FILE] [--precision fp32|int8] [--group N]\n"
-    "                      [--board FILE] [--design FILE] [--decode MODE] [--greedy-run N]\n"
+    "                      [--kv-type f32|q8] [--board FILE] [--design FILE] [--decode MODE] [--greedy-run N]\n"
     "                      [--pos N] [--mean] [--prompt N] [--loops] [--json]\n"
     "Estimates (does not measure) one decoded token of the HLS kernels on a board: cycles per\n"
     "op, latency, tok/s and DSP/BRAM/URAM against the board's capacity. Trip counts come from\n"
@@ -33,6 +33,8 @@ const char* kUsage =
     "            or the checkpoint's\n"
     "  --group   int8 group size; default the checkpoint's, else the largest <= 64 dividing\n"
     "            dim and hidden_dim (the kernels take multiples of 4)\n"
+    "  --kv-type the KV cache: f32 (default) or q8 (int8, a scale per KV head and position);\n"
+    "            the compiled kernels' option (a design file states its own kv_cache.bits)\n"
     "  --board   board description; default configs/boards/zcu106.json\n"
     "  --design  design description (configs/designs/*.json); default: the compiled kernels\n"
     "  --decode  host-sampled (default): the kernel writes the logits, the host samples each\n"
@@ -148,7 +150,7 @@ void print_prefill(const hls::PrefillEstimate& p, double decode_seconds) {
 }
 
 int run_estimate(int argc, char** argv) {
-    std::string shape = "stories15M", model_path, board_path, design_path, precision;
+    std::string shape = "stories15M", model_path, board_path, design_path, precision, kv_type = "f32";
     int pos = 0, group = 0, greedy_run = 0;  // 0: kGreedyChunk, or seq_len if shorter
     int prompt = 0;                           // 0: no prefill estimate
     hls::DecodeMode mode = hls::DecodeMode::HostSampled;
@@ -164,6 +166,7 @@ int run_estimate(int argc, char** argv) {
         .integer({"--pos"}, pos)
         .integer({"--prompt"}, prompt)
         .text({"--precision"}, precision)
+        .text({"--kv-type"}, kv_type)
         .integer({"--group"}, group)
         .value({"--greedy-run"}, [&](const std::string& f, const std::string& v) {
             greedy_run = parse_int(f, v);
@@ -199,11 +202,14 @@ int run_estimate(int argc, char** argv) {
             throw InputError("--group: expected a divisor of dim " + std::to_string(c.dim) + " and hidden_dim " +
                              std::to_string(c.hidden_dim) + ", found " + std::to_string(group_size));
     }
-    hls::check_fits(c, label, group_size);
+    const int kv_bits = hls::kv_bits_of_type(kv_type, "--kv-type");
+    if (kv_bits != 32 && !design_path.empty())
+        throw InputError("--kv-type: the compiled kernels' option; a design file states its own kv_cache.bits");
+    hls::check_fits(c, label, group_size, kv_bits);
     if (pos < 0 || pos >= c.seq_len)
         throw InputError("--pos: expected 0.." + std::to_string(c.seq_len - 1) + ", found " + std::to_string(pos));
     const hls::BoardSpec board = hls::load_board(board_path.empty() ? hls::default_board_path() : board_path);
-    const hls::DesignSpec design = design_path.empty() ? hls::compiled_design() : hls::load_design(design_path);
+    const hls::DesignSpec design = design_path.empty() ? hls::compiled_design(kv_bits) : hls::load_design(design_path);
 
     if (greedy_run == 0) greedy_run = std::min(kGreedyChunk, c.seq_len);
     if (greedy_run < 1 || greedy_run > c.seq_len)
@@ -217,7 +223,7 @@ int run_estimate(int argc, char** argv) {
     std::optional<hls::PrefillEstimate> pre;
     double decode_prompt_seconds = 0;  // the same prompt token by token (host-sampled forward())
     if (prompt > 0) {
-        pre = hls::estimate_prefill(c, pos, prompt, board, group_size);
+        pre = hls::estimate_prefill(c, pos, prompt, board, group_size, kv_bits);
         decode_prompt_seconds =
             hls::mean_token_seconds(c, pos, prompt, design, board, group_size) * prompt;
     }

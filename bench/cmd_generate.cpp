@@ -31,7 +31,8 @@ const char* kUsage =
     "  --threads <int>   threads for multi-threaded backends; default: all cores\n"
     "  --xclbin <path>   device image for board backends\n"
     "  --kv-type <type>  KV cache: f32 (llama2.c's, the default); f16 on cpu-ref: llama.cpp's\n"
-    "                    attention numerics, logits as llama.cpp's CPU build (docs/gguf.md)\n"
+    "                    attention numerics, logits as llama.cpp's CPU build (docs/gguf.md);\n"
+    "                    q8 on hls-csim, zcu106-xrt: int8 with a scale per KV head and position\n"
     "Text goes to stdout, 'achieved tok/s: ...' to stderr.\n";
 
 // llama2.c's rules (run.c): the checkpoint first, then flags in pairs; any mistake prints

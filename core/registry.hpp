@@ -18,7 +18,8 @@ struct BackendOptions {
     // How the KV cache and the attention products are stored and rounded. "f32": llama2.c's
     // fp32 (every backend). cpu-ref also takes "f16": llama.cpp's attention numerics (fp16
     // K, V, q and softmax weights, with ggml's float order around them), whose logits equal
-    // llama.cpp's instead of llama2.c's (core/llama_cpp_ops.hpp, docs/gguf.md).
+    // llama.cpp's instead of llama2.c's (core/llama_cpp_ops.hpp, docs/gguf.md). hls-csim and
+    // zcu106-xrt also take "q8": int8 with a scale per KV head and position (docs/hls-design.md).
     std::string kv_type = "f32";
 };
 

@@ -309,8 +309,9 @@ BoardSpec parse_board(const json& j, const std::string& where) {
 
 BoardSpec load_board(const std::string& path) { return parse_board(read_json(path, "board"), path); }
 
-DesignSpec compiled_design() {
+DesignSpec compiled_design(int kv_bits) {
     DesignSpec s;
+    s.traits.kv_bits = kv_bits;
     s.name = "llama-hls (compiled kernels)";
     s.path = "kernels/hls_config.hpp";
     s.source = "the kernels as built here";

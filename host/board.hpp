@@ -124,7 +124,8 @@ struct DesignSpec {
     DesignTraits traits{};
     bool compiled = false;  // the kernels as built here: trip counts come from the trace
 };
-DesignSpec compiled_design();
+// kv_bits: the KV cache the kernels run with (ModelDims::kv_bits: 32 or 8).
+DesignSpec compiled_design(int kv_bits = 32);
 DesignSpec load_design(const std::string& path);
 DesignSpec parse_design(const nlohmann::json& j, const std::string& where);
 // Whether the design's traits are all the defaults (the kernels' own data types and loops).

@@ -159,10 +159,12 @@ constexpr Datapath kDatapaths[] = {
     {LoopId::RopeTable,
      [](const Ops& o) -> Timing { return {1, o.L.fdiv + o.L.fpow + o.L.fdiv + o.L.fmul + o.L.fsincos + o.io}; }},
     {LoopId::RopeRotate, [](const Ops& o) -> Timing { return {1, o.L.bram + o.L.fmul + o.L.fadd + o.io}; }},
-    // product, beat tree, head tree over kMaxHeadBeats, divide by sqrt(head_size)
+    // the FIFO's beat (int8 -> float: an adder's latency), product, beat tree, head tree over
+    // kMaxHeadBeats, times the head's scale, divide by sqrt(head_size)
     {LoopId::AttnScores,
      [](const Ops& o) -> Timing {
-         return {1, o.io + o.L.bram + o.L.fmul + o.beat_tree + log2_ceil(lhk::kMaxHeadBeats) * o.L.fadd + o.L.fdiv + o.io};
+         return {1, o.io + o.L.fadd + o.L.fmul + o.beat_tree + log2_ceil(lhk::kMaxHeadBeats) * o.L.fadd + o.L.fmul +
+                        o.L.fdiv + o.io};
      }},
     {LoopId::SoftmaxMax,
      [](const Ops& o) -> Timing { return {recurrence_ii(o.L.fcmp, o.d.partial_sums), o.L.bram + o.L.fcmp + o.io}; }},
@@ -171,10 +173,12 @@ constexpr Datapath kDatapaths[] = {
          return {recurrence_ii(o.L.fadd, o.d.partial_sums), o.L.bram + o.L.fadd + o.L.fexp + o.L.fadd + o.io};
      }},
     {LoopId::SoftmaxNorm, [](const Ops& o) -> Timing { return {1, o.L.bram + o.L.fdiv + o.io}; }},
-    // an accumulator is revisited once per stored row (>= partial_sums iterations)
+    // the FIFO's beat (int8 -> float), the weight times the head's scale, product,
+    // accumulator: revisited once per position (>= partial_sums iterations)
     {LoopId::AttnValues,
      [](const Ops& o) -> Timing {
-         return {recurrence_ii(o.L.fadd, o.d.partial_sums), o.io + o.L.bram + o.L.fmul + o.L.fadd + o.io};
+         return {recurrence_ii(o.L.fadd, o.d.partial_sums),
+                 o.io + o.L.fadd + o.L.bram + o.L.fmul + o.L.fmul + o.L.fadd + o.io};
      }},
     {LoopId::AttnCombine, [](const Ops& o) -> Timing { return {1, o.L.bram + o.d.kv_ports * o.L.fadd + o.io}; }},
     {LoopId::SwiGLU,

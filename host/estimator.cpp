@@ -268,7 +268,8 @@ int run_group_size(const DesignSpec& design, int group_size) {
 // The compiled kernels are traced; any other design is modelled from the shape's ops (the
 // same ops the trace lists), so it can be estimated at sizes the kernels do not take.
 Trace token_ops(const ModelConfig& c, int pos, const DesignSpec& design, int group_size, DecodeMode mode) {
-    return design.compiled ? trace_forward(c, pos, group_size, mode) : shape_trace(c, pos, group_size, mode);
+    return design.compiled ? trace_forward(c, pos, group_size, mode, design.traits.kv_bits)
+                           : shape_trace(c, pos, group_size, mode);
 }
 
 }  // namespace
@@ -379,21 +380,23 @@ DeviceEstimate to_device_estimate(const TokenEstimate& e, const TokenEstimate* g
     return d;
 }
 
-PrefillEstimate estimate_prefill(const ModelConfig& c, int pos, int n, const BoardSpec& board, int group_size) {
+PrefillEstimate estimate_prefill(const ModelConfig& c, int pos, int n, const BoardSpec& board, int group_size,
+                                 int kv_bits) {
     if (n < 1 || pos < 0 || pos + n > c.seq_len)
         throw InputError("estimate: a prompt of " + std::to_string(n) + " tokens at position " + std::to_string(pos) +
                          " does not fit the context of " + std::to_string(c.seq_len));
-    const DesignSpec design = compiled_design();
+    const DesignSpec design = compiled_design(kv_bits);
     PrefillEstimate p;
     p.pos = pos;
     p.tokens = n;
     p.group_size = group_size;
-    p.precision = precision_label(group_size);
+    p.precision = precision_label(group_size, design.traits);
     p.block_tokens = lhk::block_tokens(dims_of(c, group_size));
     for (int first = 0; first < n; first += p.block_tokens) {
         const int m = std::min(p.block_tokens, n - first);
         const bool last = first + m == n;
-        const Trace t = trace_prefill(c, pos + first, m, group_size, last ? lhk::kPromptLogitsLast : lhk::kPromptLogitsNone);
+        const Trace t = trace_prefill(c, pos + first, m, group_size, last ? lhk::kPromptLogitsLast : lhk::kPromptLogitsNone,
+                                      kv_bits);
         const TokenEstimate e = estimate_token(t, c, pos + first, design, board, group_size);
         p.board = e.board;
         p.clock_mhz = e.clock_mhz;

@@ -121,7 +121,8 @@ struct PrefillEstimate {
     ResourceEstimate resources;
     nlohmann::json to_json() const;
 };
-PrefillEstimate estimate_prefill(const ModelConfig& c, int pos, int n, const BoardSpec& board, int group_size = 0);
+PrefillEstimate estimate_prefill(const ModelConfig& c, int pos, int n, const BoardSpec& board, int group_size = 0,
+                                 int kv_bits = 32);
 DeviceEstimate to_device_estimate(const PrefillEstimate& e);
 
 // For DeviceModel::estimate: `e` host-sampled; `greedy`, if given, the same token decoded

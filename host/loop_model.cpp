@@ -16,6 +16,13 @@ TraceStep single(lhk::LoopId id, int64_t trips, int port = lhk::kNoPort, int64_t
     return s;
 }
 
+// The KV cache's bits in a run: what the kernels traced (lhk::kv_trace_arg) when they ran
+// a narrower cache, else the design's (a design file's kv_cache.bits; 32 for ours).
+int kv_bits_of_run(int32_t kv_arg, const DesignTraits& t) {
+    const int traced = lhk::kv_trace_bits(kv_arg);
+    return traced > 0 && traced < 32 ? traced : t.kv_bits;
+}
+
 }  // namespace
 
 int64_t engine_trips_per_beat(lhk::LoopId engine) {
@@ -38,7 +45,6 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
     const auto& a = op.args;
     const int pf = lhk::port_floats(d);
     const int64_t port_bytes = d.port_bits / 8;
-    const int64_t iter_bytes = int64_t(d.lanes) * 4;  // bytes an iteration that reads `lanes` floats moves
     auto beats = [&](int n) { return int64_t(lhk::ceil_div(n, pf)); };
     // Elements an iteration of an element-wise loop takes: its unroll factor in the design's
     // loop_structure, else the lanes.
@@ -132,9 +138,17 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
             if (a[3] != 2) steps.push_back(single(LoopId::RopeRotate, lhk::rope_pairs(a[0])));
             break;
         case lhk::TraceOp::KvStore: {
-            // kv_bits < 32: the row's elements packed into fewer beats.
-            const int64_t row =
-                lhk::ceil_div64(lhk::ceil_div64(int64_t(lhk::kv_row_iters(a[0], d)) * d.lanes * t.kv_bits, 32), pf);
+            // a[0] head_size, a[3] the KV shape (lhk::kv_trace_arg). Integer rows: each row
+            // quantized per KV head first (the activation quantizer's loops), then the rows
+            // written, kv_bits an element after their scale beats.
+            const int hs = a[0], kv_heads = lhk::kv_trace_heads(a[3]);
+            const int bits = kv_bits_of_run(a[3], t);
+            if (bits < 16)
+                for (int r = 0; r < 2; ++r) {
+                    steps.push_back(single(LoopId::QuantMax, lhk::vec_iters(hs * kv_heads, d)));
+                    steps.push_back(single(LoopId::QuantScale, lhk::vec_iters(hs * kv_heads, d)));
+                }
+            const int64_t row = lhk::kv_row_beats_of(hs, kv_heads, bits, d);
             const int port = a[1] % d.kv_ports;
             steps.push_back(single(LoopId::KvWrite, row, port, row * port_bytes));
             steps.push_back(single(LoopId::KvWrite, row, port, row * port_bytes));
@@ -142,12 +156,13 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
         }
         case lhk::TraceOp::Attention: {
             const int pos = a[0], dim = a[1];
+            const int bits = kv_bits_of_run(a[3], t);
             if (t.attention_per_head) {
                 // The seed's: head after head; per position a pipelined dot over head_size
                 // (a fill each), the softmax, then the weighted sum flattened over positions
                 // and the head's elements, K and V read element by element from their bundle.
                 const int heads = std::max(1, a[2]), hs = dim / heads;
-                const int64_t n = pos + 1, kv_bytes = lhk::ceil_div64(int64_t(hs) * t.kv_bits, 8);
+                const int64_t n = pos + 1, kv_bytes = lhk::ceil_div64(int64_t(hs) * bits, 8);
                 for (int h = 0; h < heads; ++h) {
                     steps.push_back(single(LoopId::AttnScores, hs, 0, n * kv_bytes, n));
                     steps.push_back(single(LoopId::SoftmaxMax, n));
@@ -157,21 +172,32 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
                 }
                 break;
             }
-            const int ri = lhk::kv_row_iters(dim, d);
+            // Ours: per stripe a reader streams the native rows (kv_dim elements and, for
+            // integer rows, their scale beats) into its engine's FIFO; the engine walks every
+            // query head of a position, `lanes` elements an iteration, so its trips do not
+            // depend on kv_mul while the bytes are 1/kv_mul of a row per query head.
+            const int heads = std::max(1, a[2]), kv_heads = std::max(1, lhk::kv_trace_heads(a[3]));
+            const int hs = dim / heads;
+            const int row = lhk::kv_row_beats_of(hs, kv_heads, bits, d);
+            const int per_slot = lhk::kv_slot_iters(dim, lhk::kv_scale_beats(kv_heads, bits, d), d);
             auto engines = [&](LoopId id) {
                 TraceStep df;
                 df.dataflow = true;
                 for (int e = 0; e < d.kv_ports; ++e) {
-                    const int64_t trips = int64_t(lhk::slots_on_port(pos, e, d)) * ri;
-                    df.loops.push_back(TraceLoop{id, trips, 1, e, lhk::ceil_div64(trips * iter_bytes * t.kv_bits, 32)});
+                    const int64_t beats = int64_t(lhk::slots_on_port(pos, e, d)) * row;
+                    df.loops.push_back(TraceLoop{LoopId::KvRead, beats, 1, e, beats * port_bytes});
                 }
+                for (int e = 0; e < d.kv_ports; ++e)
+                    df.loops.push_back(TraceLoop{id, int64_t(lhk::slots_on_port(pos, e, d)) * per_slot, 1, e, 0});
                 return df;
             };
             steps.push_back(single(LoopId::AttnLoadQ, lhk::vec_iters(dim, d)));
             steps.push_back(engines(LoopId::AttnScores));
-            steps.push_back(single(LoopId::SoftmaxMax, pos + 1));
-            steps.push_back(single(LoopId::SoftmaxExp, pos + 1));
-            steps.push_back(single(LoopId::SoftmaxNorm, pos + 1));
+            for (int first = 0; first < heads; first += lhk::kSoftmaxHeads) {  // softmax in groups of heads
+                steps.push_back(single(LoopId::SoftmaxMax, pos + 1));
+                steps.push_back(single(LoopId::SoftmaxExp, pos + 1));
+                steps.push_back(single(LoopId::SoftmaxNorm, pos + 1));
+            }
             steps.push_back(engines(LoopId::AttnValues));
             steps.push_back(single(LoopId::AttnCombine, lhk::vec_iters(dim, d)));
             break;

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "core/error.hpp"
+#include "core/quantize.hpp"
 
 namespace lhb::hls {
 
@@ -51,9 +52,10 @@ BeatBuffer::BeatBuffer(int64_t beats) : beats_(beats) {
     data_ = std::unique_ptr<lhk::Beat[], Free>(static_cast<lhk::Beat*>(p), Free{bytes});
 }
 
-lhk::ModelDims dims_of(const ModelConfig& c, int group_size) {
+lhk::ModelDims dims_of(const ModelConfig& c, int group_size, int kv_bits) {
     lhk::ModelDims d{};
     d.group_size = group_size;
+    d.kv_bits = kv_bits;
     d.dim = c.dim;
     d.hidden_dim = c.hidden_dim;
     d.n_layers = c.n_layers;
@@ -69,7 +71,13 @@ int group_size_of(const Model& model) {
     return model.dtype() == DType::Q8_0 ? model.weights().wcls.group_size : 0;
 }
 
-void check_fits(const ModelConfig& c, const std::string& where, int group_size) {
+int kv_bits_of_type(const std::string& kv_type, const std::string& who) {
+    if (kv_type == "f32") return 32;
+    if (kv_type == "q8") return 8;
+    throw InputError(who + ": kv_type '" + kv_type + "' is not one of f32, q8");
+}
+
+void check_fits(const ModelConfig& c, const std::string& where, int group_size, int kv_bits) {
     // The kernels compute with llama2.c's constants (kernels/primitives/rmsnorm.hpp, rope.hpp).
     const ModelConfig llama2c;
     if (c.norm_eps != llama2c.norm_eps || c.rope_theta != llama2c.rope_theta) {
@@ -79,7 +87,7 @@ void check_fits(const ModelConfig& c, const std::string& where, int group_size) 
                          "and RoPE base 10000, this model has " + found);
     }
     const char* why = nullptr;
-    if (!lhk::dims_fit(dims_of(c, group_size), &why))
+    if (!lhk::dims_fit(dims_of(c, group_size, kv_bits), &why))
         throw InputError(where + ": does not fit the HLS kernels: " + why +
                          (group_size > 0 ? " (group size " + std::to_string(group_size) + ")" : std::string()) +
                          " (maxima in kernels/hls_config.hpp)");
@@ -91,14 +99,14 @@ int64_t DeviceLayout::total_bytes() const {
     return beats * lhk::kBeatBytes;
 }
 
-DeviceLayout DeviceLayout::of(const Model& model) {
-    return of(model.config(), model.path(), group_size_of(model));
+DeviceLayout DeviceLayout::of(const Model& model, int kv_bits) {
+    return of(model.config(), model.path(), group_size_of(model), kv_bits);
 }
 
-DeviceLayout DeviceLayout::of(const ModelConfig& c, const std::string& where, int group_size) {
-    check_fits(c, where, group_size);
+DeviceLayout DeviceLayout::of(const ModelConfig& c, const std::string& where, int group_size, int kv_bits) {
+    check_fits(c, where, group_size, kv_bits);
     DeviceLayout l;
-    l.dims = dims_of(c, group_size);
+    l.dims = dims_of(c, group_size, kv_bits);
     for (int p = 0; p < kPorts; ++p) l.weight_beats[size_t(p)] = lhk::weight_port_beats(l.dims, p);
     l.kv_beats = lhk::kv_port_beats(l.dims);
     l.logits_beats = lhk::logits_beats(l.dims);
@@ -274,7 +282,7 @@ std::array<BeatBuffer, lhk::kKvPorts> make_kv_stripes(const DeviceLayout& layout
     return s;
 }
 
-lhk::ModelDims single_layer_attention_dims(const AttentionShape& s, int pos, const std::string& who) {
+lhk::ModelDims single_layer_attention_dims(const AttentionShape& s, int pos, const std::string& who, int kv_bits) {
     lhk::ModelDims d{};
     d.dim = s.n_heads * s.head_size;
     d.hidden_dim = d.dim;
@@ -284,10 +292,41 @@ lhk::ModelDims single_layer_attention_dims(const AttentionShape& s, int pos, con
     d.vocab_size = 1;
     d.seq_len = lhk::kMaxSeqLen;
     d.shared_classifier = 1;
+    d.kv_bits = kv_bits;
     const char* why = nullptr;
     if (!lhk::dims_fit(d, &why) || pos < 0 || pos >= lhk::kMaxSeqLen)
         throw InputError(who + ": attention shape does not fit the kernels: " + (why ? why : "pos exceeds kMaxSeqLen"));
     return d;
+}
+
+void pack_kv_row(const lhk::ModelDims& d, const float* row, lhk::Beat* dst) {
+    const int kv_dim = lhk::kv_dim_of(d), hs = lhk::head_size_of(d);
+    if (!lhk::is_kv8(d)) {
+        std::memcpy(dst, row, size_t(kv_dim) * sizeof(float));
+        return;
+    }
+    const int sb = lhk::kv_scale_beats_of(d), hb = lhk::kv_head_beats(d);
+    std::memset(dst, 0, size_t(lhk::kv_row_beats(d)) * lhk::kBeatBytes);
+    float* scales = reinterpret_cast<float*>(dst);
+    for (int g = 0; g < d.n_kv_heads; ++g) {
+        // runq.c's quantizer (the kernels' kv_store runs the same arithmetic on chip).
+        int8_t* q = reinterpret_cast<int8_t*>(dst + sb + int64_t(g) * hb);
+        quantize_activations_q8(row + int64_t(g) * hs, hs, hs, q, scales + g);
+    }
+}
+
+void unpack_kv_row(const lhk::ModelDims& d, const lhk::Beat* src, float* row) {
+    const int kv_dim = lhk::kv_dim_of(d), hs = lhk::head_size_of(d);
+    if (!lhk::is_kv8(d)) {
+        std::memcpy(row, src, size_t(kv_dim) * sizeof(float));
+        return;
+    }
+    const int sb = lhk::kv_scale_beats_of(d), hb = lhk::kv_head_beats(d);
+    const float* scales = reinterpret_cast<const float*>(src);
+    for (int g = 0; g < d.n_kv_heads; ++g) {
+        const int8_t* q = reinterpret_cast<const int8_t*>(src + sb + int64_t(g) * hb);
+        for (int i = 0; i < hs; ++i) row[g * hs + i] = scales[g] * float(q[i]);
+    }
 }
 
 void stripe_kv_layer(const lhk::ModelDims& d, int layer, int pos, const float* key_cache,
@@ -299,18 +338,12 @@ void stripe_kv_layer(const lhk::ModelDims& d, int layer, int pos, const float* k
 
 void stripe_kv_layer(const lhk::ModelDims& d, int layer, int pos, const float* key_cache,
                      const float* value_cache, const std::array<lhk::Beat*, lhk::kKvPorts>& stripes) {
-    // Rows are stored expanded: query head h's copy of KV head h / kv_mul (llama_layout.hpp).
-    const int kv_dim = lhk::kv_dim_of(d), hs = lhk::head_size_of(d), kv_mul = lhk::kv_mul_of(d);
+    const int kv_dim = lhk::kv_dim_of(d);
     for (int t = 0; t <= pos; ++t) {
         lhk::Beat* s = stripes[size_t(t % lhk::kKvPorts)];
         const int slot = t / lhk::kKvPorts;
-        float* k = reinterpret_cast<float*>(s + lhk::k_row_offset(d, layer, slot));
-        float* v = reinterpret_cast<float*>(s + lhk::v_row_offset(d, layer, slot));
-        for (int h = 0; h < d.n_heads; ++h) {
-            const int64_t src = int64_t(t) * kv_dim + int64_t(h / kv_mul) * hs;
-            std::memcpy(k + h * hs, key_cache + src, size_t(hs) * sizeof(float));
-            std::memcpy(v + h * hs, value_cache + src, size_t(hs) * sizeof(float));
-        }
+        pack_kv_row(d, key_cache + int64_t(t) * kv_dim, s + lhk::k_row_offset(d, layer, slot));
+        pack_kv_row(d, value_cache + int64_t(t) * kv_dim, s + lhk::v_row_offset(d, layer, slot));
     }
 }
 

@@ -44,15 +44,19 @@ private:
     int64_t beats_ = 0;
 };
 
-// group_size: 0 for fp32 weights, the Q8_0 group size for int8 ones.
-lhk::ModelDims dims_of(const ModelConfig& c, int group_size = 0);
+// group_size: 0 for fp32 weights, the Q8_0 group size for int8 ones; kv_bits: the KV
+// cache's (32 fp32, 8 int8 with a scale per KV head and position).
+lhk::ModelDims dims_of(const ModelConfig& c, int group_size = 0, int kv_bits = 32);
+// The kv_bits of a KV cache type as BackendOptions::kv_type names it ("f32", "q8"); throws
+// InputError naming `who` and the accepted values for any other.
+int kv_bits_of_type(const std::string& kv_type, const std::string& who);
 // The group size a model's weights are in (0: fp32).
 int group_size_of(const Model& model);
 
 // Throws InputError ("WHERE: does not fit the HLS kernels: ...") when the shape (or the int8
 // group size) exceeds the compiled maxima (kernels/hls_config.hpp) or breaks a structural
 // assumption.
-void check_fits(const ModelConfig& c, const std::string& where, int group_size = 0);
+void check_fits(const ModelConfig& c, const std::string& where, int group_size = 0, int kv_bits = 32);
 
 // The size of every device buffer for a model.
 struct DeviceLayout {
@@ -61,10 +65,10 @@ struct DeviceLayout {
     int64_t kv_beats = 0;                        // each of the kKvPorts KV stripes
     int64_t logits_beats = 0;                    // gmem4
     int64_t total_bytes() const;
-    // check_fits(c, where, group_size), then the sizes.
-    static DeviceLayout of(const ModelConfig& c, const std::string& where, int group_size = 0);
-    // The layout of a model in its own precision.
-    static DeviceLayout of(const Model& model);
+    // check_fits(c, where, group_size, kv_bits), then the sizes.
+    static DeviceLayout of(const ModelConfig& c, const std::string& where, int group_size = 0, int kv_bits = 32);
+    // The layout of a model in its own precision, its KV cache in kv_bits.
+    static DeviceLayout of(const Model& model, int kv_bits = 32);
 };
 
 // Writes the weights of `model` into dst[p], which must hold layout.weight_beats[p] beats
@@ -101,12 +105,19 @@ void pack_q8_rows(const WeightMatrix& w, const std::array<lhk::Beat*, kPorts>& d
 
 // Zeroed KV stripes for a layout.
 std::array<BeatBuffer, lhk::kKvPorts> make_kv_stripes(const DeviceLayout& layout);
+// The dims of one layer's KV cache given on its own (a per-op attention call): one layer of
+// kMaxSeqLen positions, rows in kv_bits. Throws InputError, naming `who`, when the shape or
+// `pos` does not fit the kernels.
+lhk::ModelDims single_layer_attention_dims(const AttentionShape& shape, int pos, const std::string& who,
+                                           int kv_bits = 32);
+// One stored KV row (kv_dim floats of a position) in the cache's format at dst (kv_row_beats
+// beats): fp32, or int8 with a scale per KV head quantized exactly as the kernels' kv_store
+// does (llama_layout.hpp).
+void pack_kv_row(const lhk::ModelDims& dims, const float* row, lhk::Beat* dst);
+// The values a stored row reads back as (kv_dim floats): int8 rows dequantized, scale * q.
+void unpack_kv_row(const lhk::ModelDims& dims, const lhk::Beat* src, float* row);
 // Copies rows 0..pos of one layer's caches ([t][kv_dim], as in RunState) into the stripes
 // of `layer` (stripe layout of `dims`).
-// The dims of one layer's KV cache given on its own (a per-op attention call): one layer of
-// kMaxSeqLen positions. Throws InputError, naming `who`, when the shape or `pos` does not
-// fit the kernels.
-lhk::ModelDims single_layer_attention_dims(const AttentionShape& shape, int pos, const std::string& who);
 
 void stripe_kv_layer(const lhk::ModelDims& dims, int layer, int pos, const float* key_cache,
                      const float* value_cache, const std::array<lhk::Beat*, lhk::kKvPorts>& stripes);

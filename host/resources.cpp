@@ -100,10 +100,12 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     unit("rmsnorm", kForward | kOpRmsnorm, 1, 2, (L - 1) + 1 + (P - 1) + 1, 3 * L, 2, 1, 0, 0, 0, 0);
     unit("rope table", kForward | kOpRope, 1, 1, 0, 1, 2, 0, 0, 1, 2, 0);
     unit("rope rotate", kForward | kOpRope, 1, 1, 4, 8, 0, 0, 0, 0, 0, 0);
-    unit("attention score engine", kAttn, K, 1, (F - 1) + (HB - 1), F, 1, 0, 0, 0, 0, 0);
-    unit("softmax (per head)", kAttn, H, 3, 2 + (P - 1), 0, 1, 0, 1, 0, 0, 1 + (P - 1));
+    // The attention engines: a beat's products (and the head's scale: 1 for fp32 rows), a
+    // KV head's values kept for its kv_mul query heads in a head buffer (memories below).
+    unit("attention score engine", kAttn, K, 1, (F - 1) + (HB - 1), F + 1, 1, 0, 0, 0, 0, 0);
+    unit("softmax (per head of a group)", kAttn, lhk::kSoftmaxHeads, 3, 2 + (P - 1), 0, 1, 0, 1, 0, 0, 1 + (P - 1));
     unit("softmax (op_softmax's one vector)", kOpSoftmax, 1, 3, 2 + (P - 1), 0, 1, 0, 1, 0, 0, 1 + (P - 1));
-    unit("attention value engine", kAttn, K, 1, F, F, 0, 0, 0, 0, 0, 0);
+    unit("attention value engine", kAttn, K, 1, F, F + 1, 0, 0, 0, 0, 0, 0);
     unit("attention combine", kAttn, 1, 1, F * K, 0, 0, 0, 0, 0, 0, 0);
     unit("swiglu", kForward | kOpSwiglu, 1, 1, L, 2 * L, L, 0, L, 0, 0, 0);
     unit("residual", kForward, 1, 1, L, 0, 0, 0, 0, 0, 0, 0);
@@ -112,6 +114,9 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     // lane and one for the scale, comparators (fabric: no DSP by the board file).
     unit("int8 matmul engine (scaling, accumulation)", kMat, E, 1, 2 * (1 + (P - 1)), 4, 0, 0, 0, 0, 0, 0);
     unit("int8 activation quantizer", kMat, 1, 2, L, 0, L + 1, 0, 0, 0, 0, L);
+    // The 8-bit KV cache (the same bitstream): kv_store quantizes k and v per KV head with the
+    // activation quantizer's loops, inlined at its two calls.
+    unit("8-bit KV-cache quantizer (k and v)", kForward, 2, 2, L, 0, L + 1, 0, 0, 0, 0, L);
     // The int8 multiplies: a beat's port_bytes/2 columns of two rows share their activation,
     // so each column's two products are one DSP48E2 (packed operand, WP487): port_bytes/2
     // DSPs per engine for port_bytes int8 MACs per clock.
@@ -149,6 +154,19 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     mem("attention q copies", kAttn, K * F, lhk::ceil_div64(lhk::kMaxDim, int64_t(F)), false);
     mem("attention scores", kAttn, K * H, lhk::ceil_div64(lhk::kMaxSeqLen, int64_t(K)), false);
     mem("attention value accumulators", kAttn, K * F, lhk::ceil_div64(lhk::kMaxDim, int64_t(F)), false);
+    // Score and value engines: each a FIFO from its KV reader (shift registers) and a head
+    // buffer (one read and one write a clock at the iteration's index: distributed RAM), a
+    // LUT a bit per 32 words.
+    auto lutram = [&](const char* name, unsigned units, double banks, int64_t words_per_bank) {
+        const double luts = banks * 32 * double(lhk::ceil_div64(words_per_bank, 32));
+        t.add(units, 0, 0, 0, luts, 0);
+        t.parts.push_back({{"part", name}, {"units", units_json(units)}, {"banks", banks},
+                           {"words_per_bank", words_per_bank}, {"lut", luts}});
+    };
+    lutram("attention KV FIFOs", kAttn, 2 * K * F, lhk::kKvFifoBeats);
+    lutram("attention head buffers", kAttn, 2 * K * F, int64_t(HB));
+    // kv_store's int8 k and v rows (kKv8PerBeat bytes a clock: four 32-bit banks each).
+    mem("8-bit KV rows (k and v)", kForward, 2 * (lhk::kKv8PerBeat / 4), lhk::ceil_div64(lhk::kMaxDim, lhk::kKv8PerBeat), false);
     // int8: the quantized input (int8, kQ8Cols banks), its scales, and every engine's copy of
     // a row pair's steps (kQ8Cols int8 + scale + flags: 4 words a beat).
     mem("int8 activations", kMat, lhk::kQ8Cols, lhk::ceil_div64(lhk::kMaxCols, 4 * lhk::kQ8Cols), false);

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "kernels/hls_config.hpp"
+#include "kernels/loop_bounds.hpp"
 
 namespace lhb::hls {
 
@@ -37,8 +38,10 @@ Trace shape_trace(const ModelConfig& c, int pos, int group_size, DecodeMode mode
         matmul(kv_dim, dim);
         matmul(kv_dim, dim);
         op(TraceOp::Rope, dim, kv_dim, hs, 0);
-        op(TraceOp::KvStore, dim, pos, l, 0);
-        op(TraceOp::Attention, pos, dim, c.n_heads, 0);
+        // The KV shape as the kernels trace it (lhk::kv_trace_arg), rows of the design's bits.
+        const int kv_arg = lhk::kv_trace_arg_of(c.n_kv_heads, 32);
+        op(TraceOp::KvStore, hs, pos, l, kv_arg);
+        op(TraceOp::Attention, pos, dim, c.n_heads, kv_arg);
         quantize(dim);
         matmul(dim, dim);
         op(TraceOp::Residual, dim, 0, 0, 0);

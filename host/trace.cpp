@@ -86,8 +86,8 @@ const char* decode_mode_name(DecodeMode m) {
 namespace {
 
 // llama_forward on zeroed buffers of shape c, traced.
-Trace run_forward(const ModelConfig& c, int pos, int group_size, DecodeMode mode) {
-    const DeviceLayout layout = DeviceLayout::of(c, "trace", group_size);
+Trace run_forward(const ModelConfig& c, int pos, int group_size, DecodeMode mode, int kv_bits) {
+    const DeviceLayout layout = DeviceLayout::of(c, "trace", group_size, kv_bits);
     if (pos < 0 || pos >= c.seq_len)
         throw InputError("trace: position " + std::to_string(pos) + " is outside 0.." +
                          std::to_string(c.seq_len - 1));
@@ -188,15 +188,15 @@ ModelConfig first_layers(ModelConfig c, int layers) {
 
 }  // namespace
 
-Trace trace_forward_every_layer(const ModelConfig& c, int pos, int group_size, DecodeMode mode) {
-    return run_forward(c, pos, group_size, mode);
+Trace trace_forward_every_layer(const ModelConfig& c, int pos, int group_size, DecodeMode mode, int kv_bits) {
+    return run_forward(c, pos, group_size, mode, kv_bits);
 }
 
-Trace trace_forward(const ModelConfig& c, int pos, int group_size, DecodeMode mode) {
-    check_fits(c, "trace", group_size);
-    if (c.n_layers <= 2) return run_forward(c, pos, group_size, mode);
-    return repeat_layers(run_forward(first_layers(c, 1), pos, group_size, mode),
-                         run_forward(first_layers(c, 2), pos, group_size, mode), c.n_layers);
+Trace trace_forward(const ModelConfig& c, int pos, int group_size, DecodeMode mode, int kv_bits) {
+    check_fits(c, "trace", group_size, kv_bits);
+    if (c.n_layers <= 2) return run_forward(c, pos, group_size, mode, kv_bits);
+    return repeat_layers(run_forward(first_layers(c, 1), pos, group_size, mode, kv_bits),
+                         run_forward(first_layers(c, 2), pos, group_size, mode, kv_bits), c.n_layers);
 }
 
 }  // namespace lhb::hls
@@ -205,8 +205,8 @@ namespace lhb::hls {
 
 namespace {
 
-Trace run_prefill(const ModelConfig& c, int pos, int n, int group_size, int prompt_logits) {
-    const DeviceLayout layout = DeviceLayout::of(c, "trace", group_size);
+Trace run_prefill(const ModelConfig& c, int pos, int n, int group_size, int prompt_logits, int kv_bits) {
+    const DeviceLayout layout = DeviceLayout::of(c, "trace", group_size, kv_bits);
     const int most = lhk::block_tokens(layout.dims);
     if (pos < 0 || n < 1 || n > most || pos + n > c.seq_len)
         throw InputError("trace: a prompt block of " + std::to_string(n) + " tokens at position " +
@@ -226,15 +226,16 @@ Trace run_prefill(const ModelConfig& c, int pos, int n, int group_size, int prom
 
 }  // namespace
 
-Trace trace_prefill_every_layer(const ModelConfig& c, int pos, int n, int group_size, int prompt_logits) {
-    return run_prefill(c, pos, n, group_size, prompt_logits);
+Trace trace_prefill_every_layer(const ModelConfig& c, int pos, int n, int group_size, int prompt_logits,
+                                int kv_bits) {
+    return run_prefill(c, pos, n, group_size, prompt_logits, kv_bits);
 }
 
-Trace trace_prefill(const ModelConfig& c, int pos, int n, int group_size, int prompt_logits) {
-    check_fits(c, "trace", group_size);
-    if (c.n_layers <= 2) return run_prefill(c, pos, n, group_size, prompt_logits);
-    return repeat_layers(run_prefill(first_layers(c, 1), pos, n, group_size, prompt_logits),
-                         run_prefill(first_layers(c, 2), pos, n, group_size, prompt_logits), c.n_layers);
+Trace trace_prefill(const ModelConfig& c, int pos, int n, int group_size, int prompt_logits, int kv_bits) {
+    check_fits(c, "trace", group_size, kv_bits);
+    if (c.n_layers <= 2) return run_prefill(c, pos, n, group_size, prompt_logits, kv_bits);
+    return repeat_layers(run_prefill(first_layers(c, 1), pos, n, group_size, prompt_logits, kv_bits),
+                         run_prefill(first_layers(c, 2), pos, n, group_size, prompt_logits, kv_bits), c.n_layers);
 }
 
 }  // namespace lhb::hls

@@ -77,14 +77,17 @@ const char* decode_mode_name(DecodeMode m);  // "host-sampled", "device-greedy"
 // A model of more than two layers is traced as models of its first one and two layers, the
 // layer's ops repeated (every layer runs the same loops; the weight readers' beats are
 // extrapolated): TinyLlama's 22 layers take 2 layers' memory and time (docs/hls-design.md).
-Trace trace_forward(const ModelConfig& c, int pos, int group_size = 0, DecodeMode mode = DecodeMode::HostSampled);
+// kv_bits: the KV cache's (32 or 8).
+Trace trace_forward(const ModelConfig& c, int pos, int group_size = 0, DecodeMode mode = DecodeMode::HostSampled,
+                    int kv_bits = 32);
 // The same, every layer run (what trace_forward's repetition must equal; tests only).
 Trace trace_forward_every_layer(const ModelConfig& c, int pos, int group_size = 0,
-                                DecodeMode mode = DecodeMode::HostSampled);
+                                DecodeMode mode = DecodeMode::HostSampled, int kv_bits = 32);
 // Runs llama_forward's prefill mode once, traced: a prompt block of n tokens (1..block_tokens)
 // at pos..pos+n-1, logits as prompt_logits (lhk::kPromptLogits*) says.
 // Deep models as trace_forward traces them.
-Trace trace_prefill(const ModelConfig& c, int pos, int n, int group_size = 0, int prompt_logits = 1);
-Trace trace_prefill_every_layer(const ModelConfig& c, int pos, int n, int group_size = 0, int prompt_logits = 1);
+Trace trace_prefill(const ModelConfig& c, int pos, int n, int group_size = 0, int prompt_logits = 1, int kv_bits = 32);
+Trace trace_prefill_every_layer(const ModelConfig& c, int pos, int n, int group_size = 0, int prompt_logits = 1,
+                                int kv_bits = 32);
 
 }  // namespace lhb::hls

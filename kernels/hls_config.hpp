@@ -119,11 +119,23 @@ constexpr int kMaxRows = max_c(kMaxVocab, max_c(kMaxDim, kMaxHidden));  // talle
 constexpr int kMaxRowsPerPort = ceil_div_c(kMaxRows, kWeightPorts);
 constexpr int kMaxVecBeats = ceil_div_c(kMaxCols, kFloatsPerBeat);     // an on-chip vector
 constexpr int kMaxHeadBeats = kMaxHeadSize / kFloatsPerBeat;
-// A KV row (stored expanded to dim floats, see llama_layout.hpp) is padded to at least
-// kPartialSums beats: the attention value loop updates the same accumulator once per row,
-// so a row must be at least as long as the fadd latency.
-constexpr int kMaxKvRowBeats = max_c(kMaxDim / kFloatsPerBeat, kPartialSums);
+// An attention engine's iterations per position: a KV row is stored natively (kv_dim
+// values, llama_layout.hpp), but each of its KV heads is applied to its kv_mul query heads
+// one after another, kLanes elements a clock, so a position takes dim / kLanes iterations
+// (plus the scale beats of an 8-bit row), padded to at least kPartialSums: the value loop
+// updates the same accumulator once per position, so that must be beyond the fadd latency.
+constexpr int kMaxKvScaleBeats = ceil_div_c(kMaxHeads, kFloatsPerBeat);  // 8-bit rows: one fp32 scale a KV head
+constexpr int kMaxKvRowBeats = max_c(kMaxDim / kFloatsPerBeat + kMaxKvScaleBeats, kPartialSums);
 constexpr int kMaxSlots = ceil_div_c(kMaxSeqLen, kKvPorts);  // KV rows per stripe per layer
+// 8-bit KV cache (ModelDims::kv_bits 8): int8 values a beat (a KV head's values start a beat).
+constexpr int kKv8PerBeat = kBeatBytes;
+// Depth (beats) of the FIFO between an attention engine's KV reader and the engine: the
+// reader runs ahead while the engine applies a beat to a KV head's kv_mul query heads; a
+// burst deep (the m_axi adapter buffers the requests in flight), shift registers, no BRAM.
+constexpr int kKvFifoBeats = 16;
+// Heads softmax_rows handles at once (primitives/softmax.hpp): a layer's heads in groups.
+constexpr int kSoftmaxHeads = 8;
+static_assert(kMaxHeads % kSoftmaxHeads == 0, "softmax groups: whole groups of heads");
 // int8: beats of one row pair (scale beats + weight beats, at least kPartialSums), for a
 // row of `cols` columns in groups of gs.
 constexpr int q8_pair_beats_c(int cols, int gs) {

@@ -48,6 +48,8 @@ struct ModelDims {
     int32_t seq_len;
     int32_t shared_classifier;  // 1: the classifier is the embedding table
     int32_t group_size;         // 0: fp32 weights; > 0: int8 (Q8_0) weights in groups of this size
+    int32_t kv_bits;            // the KV cache: 32 fp32 rows, 8 int8 rows with a scale a KV head
+                                // and position (0 is taken as 32: dims written before the field)
 };
 
 // A float's bits and back. Vitis supports unions; so does GCC, for type punning. The int8

@@ -56,6 +56,7 @@ enum class LoopRule : int {
     X(RopeRotate, "rope_rotate", Rope, Datapath)           /* rotate q (and k) pairs */                     \
     X(KvWrite, "kv_write_row", KvStore, PortCopy)          /* one K or V row to its stripe */               \
     X(AttnLoadQ, "attn_load_q", Attention, LocalCopy)      /* q copied to every attention engine */         \
+    X(KvRead, "attn_kv_read", Attention, PortCopy)         /* one stripe's K (or V) rows into its engine's FIFO */ \
     X(AttnScores, "attn_scores", Attention, Datapath)      /* one engine: q . k_t for its positions */      \
     X(SoftmaxMax, "softmax_max", Attention, Datapath)      /* all heads in parallel, over positions */      \
     X(SoftmaxExp, "softmax_exp", Attention, Datapath)                                                       \

@@ -23,9 +23,15 @@
 // lookup stays the fp32 one.
 // KV cache: position t lives on stripe t % kKvPorts, slot t / kKvPorts. A stripe holds the
 // K rows [layer][slot] then the V rows [layer][slot], each kv_row_beats() beats. A row is
-// stored expanded to one copy per query head (dim floats: KV head g repeated kv_mul times),
-// so the attention engines are plain multi-head ones; this costs kv_mul x the KV traffic on
-// grouped-query models (stories260K among the targets; none of the larger ones).
+// stored natively: the n_kv_heads heads of the position, kv_dim values, so a grouped-query
+// model reads 1/kv_mul of what a copy per query head would cost (the attention engines apply
+// each KV head to its kv_mul query heads from on chip, primitives/attention.hpp).
+//   kv_bits 32: kv_dim fp32 values (kv_dim / kFloatsPerBeat beats).
+//   kv_bits 8: first the row's scale beats (one fp32 scale per KV head, kFloatsPerBeat a
+//   beat, 0 past the last head), then each KV head's head_size int8 values in bytes
+//   (kKv8PerBeat a beat, the head zero-padded to whole beats). Symmetric per head and
+//   position, runq.c's quantizer: scale = max|x| / 127, q = round(x / scale) in [-127, 127];
+//   x is read back as scale * q.
 #include <cstdint>
 
 #include "kernels/hls_support.hpp"
@@ -124,8 +130,15 @@ inline int64_t weight_port_beats(const ModelDims& d, int port) {
 }
 
 // ---- KV cache --------------------------------------------------------------------------
+inline bool is_kv8(const ModelDims& d) { return d.kv_bits == 8; }
+inline int kv_bits_of(const ModelDims& d) { return is_kv8(d) ? 8 : 32; }
+inline int kv_scale_beats_of(const ModelDims& d) { return kv_scale_beats(d.n_kv_heads, kv_bits_of(d), kDesign); }
+// Beats of one KV head's values in a stored row.
+inline int kv_head_beats(const ModelDims& d) {
+    return is_kv8(d) ? ceil_div(head_size_of(d), kKv8PerBeat) : head_size_of(d) / kFloatsPerBeat;
+}
 inline int kv_row_beats(const ModelDims& d) {
-    return kv_row_iters(d.dim, kDesign) * kLanes / kFloatsPerBeat;
+    return kv_row_beats_of(head_size_of(d), d.n_kv_heads, kv_bits_of(d), kDesign);
 }
 inline int kv_slots_of(const ModelDims& d) { return kv_slots(d.seq_len, kDesign); }
 inline int64_t k_row_offset(const ModelDims& d, int layer, int slot) {
@@ -137,6 +150,7 @@ inline int64_t v_row_offset(const ModelDims& d, int layer, int slot) {
 inline int64_t kv_port_beats(const ModelDims& d) {
     return int64_t(2 * d.n_layers) * kv_slots_of(d) * kv_row_beats(d);
 }
+inline int32_t kv_trace_arg(const ModelDims& d) { return kv_trace_arg_of(d.n_kv_heads, kv_bits_of(d)); }
 
 // ---- Logits ----------------------------------------------------------------------------
 inline int logits_beats(const ModelDims& d) { return vec_beats(d.vocab_size); }
@@ -184,6 +198,8 @@ inline bool dims_fit(const ModelDims& d, const char** why) {
         w = "int8 group_size must divide dim and hidden_dim";
     else if (d.group_size > 0 && q8_pair_beats(imax(d.dim, d.hidden_dim), d.group_size) > kMaxQ8PairBeats)
         w = "int8 group_size too small for rows this long (a row pair exceeds kMaxQ8PairBeats)";
+    else if (d.kv_bits != 0 && d.kv_bits != 32 && d.kv_bits != 8)
+        w = "kv_bits must be 32 (fp32 KV cache) or 8 (int8)";
     if (why) *why = w;
     return w == nullptr;
 }

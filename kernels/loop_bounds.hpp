@@ -51,12 +51,30 @@ inline int64_t q8_engine_trips(int rows, int cols, int gs, int e, const Design& 
     return int64_t(q8_pairs_on_engine(rows, e, d)) * q8_pair_iters(cols, gs, d);
 }
 
-// Attention: a stored K or V row (row_floats = dim, one copy per query head) is padded to
-// whole iterations and to at least partial_sums of them (the value loop revisits an
-// accumulator once per row).
-inline int kv_row_iters(int row_floats, const Design& d) {
-    return imax(ceil_div(row_floats, d.lanes), d.partial_sums);
+// Attention. A stored K or V row holds one position's n_kv_heads heads natively: fp32 or
+// fp16 elements (kv_bits 32, 16), or integers of kv_bits bits (8, 4) after one fp32 scale
+// per KV head (the row's scale beats), every head's integers starting a beat.
+inline int kv_scale_beats(int n_kv_heads, int kv_bits, const Design& d) {
+    return kv_bits < 16 ? ceil_div(n_kv_heads * 4, d.port_bits / 8) : 0;
 }
+inline int kv_row_beats_of(int head_size, int n_kv_heads, int kv_bits, const Design& d) {
+    const int port_bytes = d.port_bits / 8;
+    if (kv_bits < 16)
+        return kv_scale_beats(n_kv_heads, kv_bits, d) + n_kv_heads * ceil_div(head_size * kv_bits, 8 * port_bytes);
+    return ceil_div(head_size * n_kv_heads * kv_bits, 8 * port_bytes);
+}
+// An attention engine's iterations per position: the row's scale beats, then every query
+// head's dim / n_heads elements, lanes an iteration (a KV head's values are applied to its
+// kv_mul query heads in turn, from one read of the row); at least partial_sums of them (the
+// value loop revisits an accumulator once per position).
+inline int kv_slot_iters(int dim, int scale_beats, const Design& d) {
+    return imax(scale_beats + ceil_div(dim, d.lanes), d.partial_sums);
+}
+// The KV shape in one traced argument (TraceOp KvStore and Attention): n_kv_heads in the low
+// byte, kv_bits above it, so the estimator's loop model sees what the engines ran.
+inline int32_t kv_trace_arg_of(int n_kv_heads, int kv_bits) { return n_kv_heads | (kv_bits << 8); }
+inline int kv_trace_heads(int32_t arg) { return arg & 0xff; }
+inline int kv_trace_bits(int32_t arg) { return arg >> 8; }
 // Positions 0..pos whose KV rows live on stripe q (t % kv_ports == q).
 inline int slots_on_port(int pos, int q, const Design& d) {
     return q <= pos ? (pos - q) / d.kv_ports + 1 : 0;

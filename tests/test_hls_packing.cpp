@@ -79,8 +79,9 @@ TEST(HlsPacking, KvRowsAreDisjointAndInsideTheStripe) {
     std::sort(rows.begin(), rows.end(), [](const Region& a, const Region& b) { return a.begin < b.begin; });
     for (size_t i = 1; i < rows.size(); ++i) EXPECT_EQ(rows[i - 1].end, rows[i].begin);
     EXPECT_EQ(rows.back().end, lhk::kv_port_beats(d));
-    // Rows are expanded to one copy per query head: dim floats, at least kPartialSums beats.
-    EXPECT_EQ(lhk::kv_row_beats(d), std::max(d.dim / lhk::kFloatsPerBeat, lhk::kPartialSums));
+    // Rows are native: kv_dim floats (stories260K: 4 KV heads of 8, half of dim 64).
+    EXPECT_EQ(lhk::kv_row_beats(d), lhk::kv_dim_of(d) / lhk::kFloatsPerBeat);
+    EXPECT_EQ(lhk::kv_row_beats(d) * 2, d.dim / lhk::kFloatsPerBeat);
 }
 
 TEST(HlsPacking, EveryWeightLandsWhereTheKernelReadsItAndPaddingIsZero) {
@@ -133,7 +134,7 @@ TEST(HlsPacking, PackedMatrixMatchesTheModelLayout) {
     }
 }
 
-TEST(HlsPacking, StripedKvExpandsGroupedQueryHeads) {
+TEST(HlsPacking, StripedKvHoldsNativeGroupedQueryRows) {
     const lhk::ModelDims d = dims("stories260K");  // 8 heads on 4 KV heads, head_size 8
     const int kv_dim = lhk::kv_dim_of(d), hs = lhk::head_size_of(d);
     const int pos = 5;
@@ -148,10 +149,10 @@ TEST(HlsPacking, StripedKvExpandsGroupedQueryHeads) {
     for (int t = 0; t <= pos; ++t) {
         const float* kr = s[size_t(t % 4)].floats() + lhk::k_row_offset(d, 1, t / 4) * lhk::kFloatsPerBeat;
         const float* vr = s[size_t(t % 4)].floats() + lhk::v_row_offset(d, 1, t / 4) * lhk::kFloatsPerBeat;
-        for (int h = 0; h < d.n_heads; ++h)
+        for (int g = 0; g < d.n_kv_heads; ++g)
             for (int i = 0; i < hs; ++i) {
-                EXPECT_EQ(kr[h * hs + i], k[size_t(t * kv_dim + (h / 2) * hs + i)]);
-                EXPECT_EQ(vr[h * hs + i], v[size_t(t * kv_dim + (h / 2) * hs + i)]);
+                EXPECT_EQ(kr[g * hs + i], k[size_t(t * kv_dim + g * hs + i)]);
+                EXPECT_EQ(vr[g * hs + i], v[size_t(t * kv_dim + g * hs + i)]);
             }
     }
 }

@@ -81,7 +81,8 @@ std::unique_ptr<HlsDeviceBackend> make_hls_csim_backend(const BackendOptions& op
                                               HlsDeviceOptions{.name = "hls-csim",
                                                                .fused = options.fused,
                                                                .models_board = true,
-                                                               .board = options.board});
+                                                               .board = options.board,
+                                                               .kv_bits = hls_kv_bits(options, "hls-csim")});
 }
 
 LHB_REGISTER_BACKEND(hls_csim, BackendFactory{

@@ -19,6 +19,10 @@ namespace {
 constexpr int64_t kIoBeats = (lhk::kMaxRows + lhk::kFloatsPerBeat - 1) / lhk::kFloatsPerBeat;
 }  // namespace
 
+int hls_kv_bits(const BackendOptions& options, const std::string& backend) {
+    return hls::kv_bits_of_type(options.kv_type, backend);
+}
+
 HlsDeviceBackend::HlsDeviceBackend(std::unique_ptr<hls::KernelRunner> runner, HlsDeviceOptions options)
     : runner_(std::move(runner)), options_(std::move(options)) {}
 
@@ -28,12 +32,12 @@ void HlsDeviceBackend::load(const Model& model) {
     if (const std::string g = first_ggml_weight(model.weights()); !g.empty())
         throw InputError(model.path() + ": " + name() + ": GGUF weight type of " + g +
                          " is not supported (the HLS kernels read fp32 and llama2.c int8; cpu-ref runs it)");
-    hls::check_fits(model.config(), model.path(), hls::group_size_of(model));
+    hls::check_fits(model.config(), model.path(), hls::group_size_of(model), options_.kv_bits);
     Backend::load(model);
     weights_ = {};  // a failed load leaves no weights of another model behind
     try {
         runner_->open(!options_.fused);
-        layout_ = hls::DeviceLayout::of(model);
+        layout_ = hls::DeviceLayout::of(model, options_.kv_bits);
         upload_weights(model);
         for (int p = 0; p < lhk::kKvPorts; ++p) {
             kv_[size_t(p)] = runner_->alloc(hls::BufferUse::Kv, p, layout_.kv_beats);
@@ -146,7 +150,7 @@ void HlsDeviceBackend::attention(float* out, const float* q, const float* key_ca
                                  float* att, int pos, const AttentionShape& s) {
     (void)att;  // the kernel keeps its scores on chip
     // The cache of this one layer, striped as the kernel reads it (one layer, kMaxSeqLen).
-    const lhk::ModelDims d = hls::single_layer_attention_dims(s, pos, options_.name);
+    const lhk::ModelDims d = hls::single_layer_attention_dims(s, pos, options_.name, options_.kv_bits);
     if (std::memcmp(&d, &attn_dims_, sizeof d) != 0) {
         attn_dims_ = {};
         for (int p = 0; p < lhk::kKvPorts; ++p)
@@ -254,8 +258,9 @@ std::optional<hls::DeviceEstimate> HlsDeviceBackend::estimate(int pos) const {
     const hls::BoardSpec board =
         hls::load_board(options_.board.empty() ? hls::default_board_path() : options_.board);
     const int gs = layout_.dims.group_size;
-    const hls::TokenEstimate sampled = hls::estimate_token(model_->config(), pos, hls::compiled_design(), board, gs);
-    const hls::TokenEstimate greedy = hls::estimate_token(model_->config(), pos, hls::compiled_design(), board, gs,
+    const hls::DesignSpec design = hls::compiled_design(options_.kv_bits);
+    const hls::TokenEstimate sampled = hls::estimate_token(model_->config(), pos, design, board, gs);
+    const hls::TokenEstimate greedy = hls::estimate_token(model_->config(), pos, design, board, gs,
                                                           hls::DecodeMode::DeviceGreedy);
     return hls::to_device_estimate(sampled, &greedy);
 }
@@ -264,7 +269,8 @@ std::optional<hls::DeviceEstimate> HlsDeviceBackend::estimate_prefill(int pos, i
     if (!options_.models_board || !model_) return std::nullopt;
     const hls::BoardSpec board =
         hls::load_board(options_.board.empty() ? hls::default_board_path() : options_.board);
-    return hls::to_device_estimate(hls::estimate_prefill(model_->config(), pos, n, board, layout_.dims.group_size));
+    return hls::to_device_estimate(
+        hls::estimate_prefill(model_->config(), pos, n, board, layout_.dims.group_size, options_.kv_bits));
 }
 
 }  // namespace lhb

@@ -16,6 +16,7 @@
 
 #include "backends/hls_device/kernel_runner.hpp"
 #include "core/backend.hpp"
+#include "core/registry.hpp"
 #include "host/device_model.hpp"
 
 namespace lhb {
@@ -25,7 +26,12 @@ struct HlsDeviceOptions {
     bool fused = true;          // BackendOptions::fused
     bool models_board = false;  // estimate() models the design on a board (hls-csim)
     std::string board;          // that board's spec (empty: hls::default_board_path())
+    int kv_bits = 32;           // the KV cache: 32 fp32, 8 int8 (BackendOptions::kv_type "q8")
 };
+
+// HlsDeviceOptions::kv_bits for BackendOptions::kv_type; throws InputError in one line naming
+// the backend for a type its kernels do not store.
+int hls_kv_bits(const BackendOptions& options, const std::string& backend);
 
 // It is an hls::DeviceModel too; only hls-csim (models_board) gives estimates.
 class HlsDeviceBackend : public Backend, public hls::DeviceModel {

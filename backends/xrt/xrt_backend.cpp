@@ -168,7 +168,8 @@ LHB_REGISTER_BACKEND(xrt, BackendFactory{
     [](const BackendOptions& o) -> std::unique_ptr<Backend> {
         return std::make_unique<HlsDeviceBackend>(std::make_unique<XrtRunner>(o),
                                                   HlsDeviceOptions{.name = xrt_backend::kBackendName, .fused = o.fused,
-                                                                   .models_board = false, .board = {}});
+                                                                   .models_board = false, .board = {},
+                                                                   .kv_bits = hls_kv_bits(o, xrt_backend::kBackendName)});
     }})
 
 }  // namespace lhb

@@ -20,9 +20,10 @@ inline float tree_max(const float in[N]) {
     return tree_reduce<N, float>(in, MaxOp{});
 }
 
-// x[n] (n a multiple of gs, gs a multiple of kLanes) -> xq[n] int8 and xs[n / gs] scales.
-inline void quantize_q8(const float* x, int n, int gs, int8_t* xq, float* xs) {
-    LHK_TRACE_OP(TraceOp::Quantize, n, gs, 0, 0);
+// x[n] (n a multiple of gs, gs a multiple of kLanes) -> xq[n] int8 and xs[n / gs] scales:
+// the loops, traced under whichever op runs them (the activation quantizer's own, or the
+// 8-bit KV cache's store).
+inline void quantize_groups_q8(const float* x, int n, int gs, int8_t* xq, float* xs) {
     const int iters = vec_iters(n, kDesign);
     const int per_group = gs / kLanes;  // iterations per group
     const float nan = float_of(0x7fc00000u);
@@ -83,6 +84,12 @@ quant_scale:
             ++k;
         }
     }
+}
+
+// An activation vector for the int8 matmuls: its own traced op.
+inline void quantize_q8(const float* x, int n, int gs, int8_t* xq, float* xs) {
+    LHK_TRACE_OP(TraceOp::Quantize, n, gs, 0, 0);
+    quantize_groups_q8(x, n, gs, xq, xs);
 }
 
 }  // namespace lhk

@@ -1,6 +1,8 @@
 #pragma once
-// Softmax over positions 0..n-1 for up to kMaxHeads rows at once (all heads of a layer in
-// parallel), in llama2.c's steps: subtract the max, exp, divide by the sum. The scores of
+// Softmax over positions 0..n-1 of up to kMaxHeads rows, kSoftmaxHeads rows at once (a
+// layer's heads in groups: exp units for all 32 heads of TinyLlama would cost ~800 DSPs, and
+// the passes are short beside the engines' over the same positions), in llama2.c's steps:
+// subtract the max, exp, divide by the sum. The scores of
 // position t are in bank t % kKvPorts, slot t / kKvPorts: the attention engine that
 // reads KV stripe t % kKvPorts wrote them there. The max and the sum are kept in
 // kPartialSums rotating partials so the loops run at II=1; max is exact in any order, the
@@ -32,12 +34,13 @@ struct ScoreCursor {
     }
 };
 
-// One pass over positions 0..n-1 of rows 0..rows-1, one position of every row per clock:
-// step(score, partial, h) with the score and the row's partial for the position, the one in
-// turn of acc[h] (each revisited only every kPartialSums clocks).
+// One pass over positions 0..n-1 of rows first..first+kSoftmaxHeads-1 (those below rows),
+// one position of every row per clock: step(score, partial, j) with row first + j's score
+// and partial for the position, the one in turn of acc[j] (each revisited only every
+// kPartialSums clocks).
 template <class Step>
-inline void softmax_pass(float sc[kKvPorts][kMaxHeads][kMaxSlots], int rows, int n, float acc[kMaxHeads][kPartialSums],
-                         const Step& step) {
+inline void softmax_pass(float sc[kKvPorts][kMaxHeads][kMaxSlots], int first, int rows, int n,
+                         float acc[kSoftmaxHeads][kPartialSums], const Step& step) {
 #pragma HLS INLINE
     ScoreCursor c;
 softmax_pass:
@@ -45,9 +48,10 @@ softmax_pass:
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSeqLen
 #pragma HLS DEPENDENCE variable=acc inter distance=kPartialSums true
-        for (int h = 0; h < kMaxHeads; ++h) {
+        for (int j = 0; j < kSoftmaxHeads; ++j) {
 #pragma HLS UNROLL
-            if (h < rows) step(sc[c.bank][h][c.slot], acc[h][c.partial], h);
+            const int h = first + j;
+            if (h < rows) step(sc[c.bank][h < kMaxHeads ? h : 0][c.slot], acc[j][c.partial], j);
         }
         c.advance();
     }
@@ -62,47 +66,49 @@ struct RunningMax {
 };
 struct ExpAndSum {
     const float* m;  // each row's maximum
-    void operator()(float& score, float& sum, int h) const {
-        const float e = math::exp(score - m[h]);
+    void operator()(float& score, float& sum, int j) const {
+        const float e = math::exp(score - m[j]);
         score = e;
         sum = sum + e;
     }
 };
 
-inline void softmax_rows(float sc[kKvPorts][kMaxHeads][kMaxSlots], int rows, int n) {
-    float mx[kMaxHeads][kPartialSums];
-    float sum[kMaxHeads][kPartialSums];
+// Rows first..first+kSoftmaxHeads-1 (those below rows).
+inline void softmax_group(float sc[kKvPorts][kMaxHeads][kMaxSlots], int first, int rows, int n) {
+    float mx[kSoftmaxHeads][kPartialSums];
+    float sum[kSoftmaxHeads][kPartialSums];
 #pragma HLS ARRAY_PARTITION variable=mx complete dim=0
 #pragma HLS ARRAY_PARTITION variable=sum complete dim=0
-    for (int h = 0; h < kMaxHeads; ++h) {
+    for (int j = 0; j < kSoftmaxHeads; ++j) {
 #pragma HLS UNROLL
+        const int h = first + j < kMaxHeads ? first + j : 0;
         for (int s = 0; s < kPartialSums; ++s) {
 #pragma HLS UNROLL
-            mx[h][s] = sc[0][h][0];
-            sum[h][s] = 0.0f;
+            mx[j][s] = sc[0][h][0];
+            sum[j][s] = 0.0f;
         }
     }
 
     LHK_TRACE_LOOP(LoopId::SoftmaxMax, n, kNoPort, 0);
-    softmax_pass(sc, rows, n, mx, RunningMax{});
-    float m[kMaxHeads];
+    softmax_pass(sc, first, rows, n, mx, RunningMax{});
+    float m[kSoftmaxHeads];
 #pragma HLS ARRAY_PARTITION variable=m complete
-    for (int h = 0; h < kMaxHeads; ++h) {
+    for (int j = 0; j < kSoftmaxHeads; ++j) {
 #pragma HLS UNROLL
-        m[h] = mx[h][0];
+        m[j] = mx[j][0];
         for (int k = 1; k < kPartialSums; ++k) {
 #pragma HLS UNROLL
-            if (mx[h][k] > m[h]) m[h] = mx[h][k];
+            if (mx[j][k] > m[j]) m[j] = mx[j][k];
         }
     }
 
     LHK_TRACE_LOOP(LoopId::SoftmaxExp, n, kNoPort, 0);
-    softmax_pass(sc, rows, n, sum, ExpAndSum{m});
-    float total[kMaxHeads];
+    softmax_pass(sc, first, rows, n, sum, ExpAndSum{m});
+    float total[kSoftmaxHeads];
 #pragma HLS ARRAY_PARTITION variable=total complete
-    for (int h = 0; h < kMaxHeads; ++h) {
+    for (int j = 0; j < kSoftmaxHeads; ++j) {
 #pragma HLS UNROLL
-        total[h] = tree_sum<kPartialSums>(sum[h]);
+        total[j] = tree_sum<kPartialSums>(sum[j]);
     }
 
     LHK_TRACE_LOOP(LoopId::SoftmaxNorm, n, kNoPort, 0);
@@ -111,11 +117,20 @@ softmax_norm:
     for (int t = 0; t < n; ++t) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxSeqLen
-        for (int h = 0; h < kMaxHeads; ++h) {
+        for (int j = 0; j < kSoftmaxHeads; ++j) {
 #pragma HLS UNROLL
-            if (h < rows) sc[c.bank][h][c.slot] = sc[c.bank][h][c.slot] / total[h];
+            const int h = first + j;
+            if (h < rows) sc[c.bank][h < kMaxHeads ? h : 0][c.slot] = sc[c.bank][h < kMaxHeads ? h : 0][c.slot] / total[j];
         }
         c.advance();
+    }
+}
+
+inline void softmax_rows(float sc[kKvPorts][kMaxHeads][kMaxSlots], int rows, int n) {
+softmax_groups:
+    for (int first = 0; first < rows; first += kSoftmaxHeads) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=kMaxHeads/kSoftmaxHeads
+        softmax_group(sc, first, rows, n);
     }
 }
 
