@@ -177,7 +177,7 @@ int run_estimate(int argc, char** argv) {
     if (shape_given && !model_path.empty()) return flags.usage_error("give --shape or --model, not both");
     if (!precision.empty() && precision != "fp32" && precision != "int8" && precision != "q4_0" &&
         precision != "q4_k")
-        throw InputError("--precision: expected fp32, int8, q4_0 or q4_k, found '" + precision + "'");
+        throw InputError("--precision: expected fp32 or int8 (or q4_0, q4_k: 4-bit weights), found '" + precision + "'");
     ModelConfig c;
     std::string label = shape;
     int file_group = 0;  // the checkpoint's int8 group size

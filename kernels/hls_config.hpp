@@ -145,6 +145,8 @@ constexpr int q4_row_beats_c(int cols, int gcols) {
 }
 constexpr int kMaxQ4RowBeats = q4_row_beats_c(kMaxCols, kQ4ByteCols);
 constexpr int kMaxQ4ActBlocks = kMaxCols / kQ4Q8_0Block;  // activation scales of one vector
+// The int8 and 4-bit matmuls share their engines (matmul_q8.hpp): the steps of a row pair or a row.
+constexpr int kMaxQuantBeats = max_c(kMaxQ8PairBeats, kMaxQ4RowBeats);
 constexpr int kRegionAlignBytes = 4096;  // every weight region starts on a 4 KiB page
 constexpr int kRegionAlignBeats = kRegionAlignBytes / kBeatBytes;
 

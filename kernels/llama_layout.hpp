@@ -220,12 +220,12 @@ inline bool dims_fit(const ModelDims& d, const char** why) {
         w = "weight_bits must be 32, 8 or 4";
     else if ((d.weight_bits == 8) != (d.group_size > 0) && d.weight_bits != 0)
         w = "weight_bits 8 needs an int8 group_size, 32 and 4 none";
-    else if (is_q4(d))
-        for (int m = 0; m <= kQ4Classifier && !w; ++m) {
-            const int cols = m == kQ4Classifier ? d.dim : matrix_cols(d, m);
-            if (!q4_cols_fit(cols, q4_format_of(d, m)))
-                w = "4-bit rows must be whole groups and activation blocks (32 for Q4_0, 256 for Q4_K and Q6_K)";
-        }
+    for (int m = 0; m <= kQ4Classifier; ++m) {
+#pragma HLS UNROLL
+        const int cols = m == kQ4Classifier ? d.dim : matrix_cols(d, m);
+        if (!w && is_q4(d) && !q4_cols_fit(cols, q4_format_of(d, m)))
+            w = "4-bit rows must be whole groups and activation blocks (32 for Q4_0, 256 for Q4_K and Q6_K)";
+    }
     if (why) *why = w;
     return w == nullptr;
 }

@@ -2,27 +2,28 @@
 // 4-bit matrix-vector product y = W x for GGUF's Q4_0 and Q4_K weights (and Q6_K, stored as
 // 8-bit codes), in llama.cpp's arithmetic: the activations are quantized on chip to int8 as
 // llama.cpp's vec_dot_type (Q8_0 blocks of 32 for Q4_0, Q8_K blocks of 256 for the K-quants),
-// each group's products are summed as integers, and a group adds
-//     (float(isum - zero * xsum) * scale) * dx  -  min * (float(xsum) * dx)
+// each group's products are summed as integers, and a row's result is
+//     sum over groups of (float(isum - zero * xsum) * scale) * dx
+//   - sum over groups of (float(xsum) * min) * dx
 // for the weights' codes u (element = scale * (u - zero) - min, llama_layout.hpp's 4-bit
 // section), the group's activation sum xsum and the activation block's scale dx. For Q4_0
-// (zero 8, min 0) that is ggml's (float(isum) * d_w) * d_x per block, bit for bit.
+// (zero 8, min 0) each group's term is ggml's (float(isum) * d_w) * d_x, bit for bit.
 //
-// Datapath of an engine, one beat per clock (II=1), rows flattened like the fp32 engine:
+// The engines are the int8 ones (matmul_q8.hpp's quant_engine: one datapath for both
+// precisions, which never run at once), one beat per clock (II=1), rows flattened:
 //  * a weight beat is one group of one row: kQ4PerBeat (32) 4-bit codes, each multiplied by
-//    the activation the step gives it (a 4 x 12-bit multiplier, fabric, no DSP), the 32
-//    products summed by an integer adder tree. The byte format (8-bit codes, 16 a beat) uses
-//    the same multipliers: byte k = nibble 2k + 16 * nibble 2k+1, so the step gives nibble 2k
-//    the activation x_k and nibble 2k+1 the activation 16 x_k;
-//  * every weight beat ends its group: the sum is scaled as above (the min's activation term
-//    float(xsum) * dx is the same for every row: the steps carry it) and added into accumulator
-//    i % kPartialSums (revisited only every kPartialSums clocks, > the fadd latency); the
-//    row's result is the tree of the last kPartialSums accumulator values;
-//  * a scale beat loads the chunk's (scale, min) pairs into a register.
+//    the activation the step gives it (4 x 8-bit multipliers, fabric), the 32 products summed
+//    by an integer tree. The byte format (8-bit codes, 16 a beat) uses the same multipliers:
+//    byte k = nibble 2k + 16 * nibble 2k+1, so both nibbles meet x_k and the high one's product
+//    is shifted by 4;
+//  * every weight beat ends its group: the int8 engine's two float chains take the scale term
+//    and the min term, each into its rotating partial sums;
+//  * a scale beat loads the chunk's (scale, min) pairs into the engine's scale register.
 // What a beat needs from the activations is the same for every row of a matrix, so it is laid
 // out once per matmul (q4_steps) and copied to every engine, like the fp32 engines' copies of x.
 #include "kernels/llama_layout.hpp"
 #include "kernels/primitives/matmul.hpp"
+#include "kernels/primitives/matmul_q8.hpp"
 #include "kernels/primitives/quantize.hpp"
 #include "kernels/primitives/vector.hpp"
 
@@ -148,21 +149,10 @@ q4_quant_scale:
     }
 }
 
-// What beat b of every row needs from the activations.
-struct Q4Step {
-    int16_t a[kQ4PerBeat];  // the activation each code of the beat meets; 0 on scale and padding beats
-    float dx;               // the scale of the activation block of the beat's group
-    int32_t zx;             // zero * xsum: the codes' offset, in the group's integer sum
-    float sx;               // float(xsum) * dx: the group's activations' sum (xsum) scaled, for its min
-    uint8_t scales;         // 1: a scale beat
-    uint8_t weights;        // 1: a weight beat (it ends its group)
-    uint8_t slot;           // the group's place in its chunk: selects its scale and min
-};
-
 // The steps of a row of `cols` columns in `format`, from the quantized activations, into
 // every engine's copy: per chunk a scale beat, then one beat per group; rb beats in all.
 inline void q4_steps(const int8_t* xq, const float* xs, int cols, int format,
-                     Q4Step steps[kWeightPorts][kMaxQ4RowBeats], int rb) {
+                     QuantStep steps[kWeightPorts][kMaxQuantBeats], int rb) {
     LHK_TRACE_LOOP(LoopId::MatQ4Steps, rb, kNoPort, 0);
     const bool bytes = q4_bytes(format);
     const int gcols = q4_group_cols_of(format), groups = cols / gcols;
@@ -173,15 +163,15 @@ q4_steps:
     for (int b = 0; b < rb; ++b) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=kPartialSums max=kMaxQ4RowBeats
-        Q4Step st;
+        QuantStep st;
         for (int l = 0; l < kQ4PerBeat; ++l) {
 #pragma HLS UNROLL
-            st.a[l] = 0;
+            st.xq[l] = 0;
         }
-        st.dx = 0.0f;
-        st.zx = 0;
-        st.sx = 0.0f;
-        st.scales = st.weights = st.slot = 0;
+        st.xs = 0.0f;
+        st.zx = st.xsum = 0;
+        st.scales = st.ends = st.slot = 0;
+        st.bytes = uint8_t(bytes);
         if (g < groups && scale_next) {
             st.scales = 1;
             scale_next = false;
@@ -194,14 +184,13 @@ q4_steps:
                 // Nibble mode: code l meets column l. Byte mode: codes 2k and 2k+1 are byte k.
                 const int c = bytes ? l / 2 : l;
                 const int v = c < gcols ? int(xq[col + c]) : 0;
-                st.a[l] = int16_t(bytes && (l % 2) == 1 ? 16 * v : v);
-                vals[l] = bytes && (l % 2) == 1 ? 0 : v;
+                st.xq[l] = int8_t(v);
+                vals[l] = bytes && l % 2 == 1 ? 0 : v;
             }
-            const int32_t xsum = tree_sum_i<kQ4PerBeat>(vals);
-            st.zx = zero * xsum;
-            st.dx = xs[col / block];
-            st.sx = float(xsum) * st.dx;
-            st.weights = 1;
+            st.xsum = tree_sum_i<kQ4PerBeat>(vals);
+            st.zx = zero * st.xsum;
+            st.xs = xs[col / block];
+            st.ends = 1;
             st.slot = uint8_t(slot);
             ++g;
             if (slot == kQ4ChunkGroups - 1) {
@@ -218,82 +207,6 @@ q4_steps:
     }
 }
 
-// One engine over its `rows` rows (rb beats each), read from its port's FIFO w; row k's result
-// to y[k]. The 4-bit overload of matmul.hpp's matmul_engine, so that matmul_engines runs four
-// of these for 4-bit steps.
-template <int Depth>
-inline void matmul_engine(Stream<Beat>& w, const Q4Step steps[kMaxQ4RowBeats], float y[Depth], int rows, int rb,
-                          int port, EngineMax& top) {
-    const int64_t trips = int64_t(rows) * rb;
-    // The beats come through the port's FIFO (weight_stream.hpp): no memory traffic here.
-    LHK_TRACE_LOOP(LoopId::MatQ4Engine, trips, port, 0);
-    float acc[kPartialSums], tail[kPartialSums];
-#pragma HLS ARRAY_PARTITION variable=acc complete
-#pragma HLS ARRAY_PARTITION variable=tail complete
-    float scale[kQ4ChunkGroups], min[kQ4ChunkGroups];  // the current chunk's
-#pragma HLS ARRAY_PARTITION variable=scale complete
-#pragma HLS ARRAY_PARTITION variable=min complete
-    for (int k = 0; k < kPartialSums; ++k) {
-#pragma HLS UNROLL
-        acc[k] = tail[k] = 0.0f;
-    }
-    for (int k = 0; k < kQ4ChunkGroups; ++k) {
-#pragma HLS UNROLL
-        scale[k] = min[k] = 0.0f;
-    }
-    int b = 0;  // beat within the row
-    int r = 0;  // row (of this engine)
-    int s = 0;  // accumulator in turn
-    EngineMax m;
-    engine_max_init(m);
-mat_q4_engine:
-    for (int64_t i = 0; i < trips; ++i) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=Depth*kMaxQ4RowBeats
-#pragma HLS DEPENDENCE variable=acc inter distance=kPartialSums true
-        const Beat wb = w.read();
-        const Q4Step st = steps[b];
-        int32_t prod[kQ4PerBeat];
-#pragma HLS ARRAY_PARTITION variable=prod complete
-        for (int l = 0; l < kQ4PerBeat; ++l) {
-#pragma HLS UNROLL
-            const int code = int((bits_of(wb.v[l / 8]) >> (4 * (l % 8))) & 15u);
-            prod[l] = code * int(st.a[l]);
-        }
-        // Scale and padding beats meet zero activations: their products are 0.
-        const int32_t isum = tree_sum_i<kQ4PerBeat>(prod) - st.zx;
-        const float t_scale = (float(isum) * scale[st.slot]) * st.dx;
-        const float t_min = min[st.slot] * st.sx;
-        const float term = st.weights ? t_scale - t_min : 0.0f;
-        if (st.scales) {
-            for (int k = 0; k < kQ4ChunkGroups; ++k) {
-#pragma HLS UNROLL
-                scale[k] = wb.v[2 * k];
-                min[k] = wb.v[2 * k + 1];
-            }
-        }
-        // The first kPartialSums beats of a row restart their accumulator.
-        const float a = (b < kPartialSums ? 0.0f : acc[s]) + term;
-        acc[s] = a;
-        for (int k = 0; k + 1 < kPartialSums; ++k) {
-#pragma HLS UNROLL
-            tail[k] = tail[k + 1];
-        }
-        tail[kPartialSums - 1] = a;
-        if (b == rb - 1) {
-            const float yr = tree_sum<kPartialSums>(tail);
-            y[r] = yr;
-            engine_max_note(m, r, yr);
-            ++r;
-            b = 0;
-        } else {
-            ++b;
-        }
-        s = next_mod(s, kPartialSums);
-    }
-    top = m;
-}
-
 // The rows of the 4-bit matrix streamed through w0..w3 (format `format`) times x, into banks
 // yb; returns the row with the largest result (argmax_of_engines). x is quantized here, since
 // the activation blocks depend on the matrix's format. `where` is the trace's: 0 an on-chip
@@ -305,14 +218,12 @@ inline int matmul_q4_rows(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, 
 #pragma HLS ARRAY_PARTITION variable=xq cyclic factor=kQ4PerBeat
     quantize_q4(x, cols, format, xq, xs);
     LHK_TRACE_OP(TraceOp::MatMul, rows, cols, where, q4_matmul_code(format));
-    Q4Step steps[kWeightPorts][kMaxQ4RowBeats];
+    QuantStep steps[kWeightPorts][kMaxQuantBeats];
 #pragma HLS ARRAY_PARTITION variable=steps dim=1 complete
     const int rb = q4_row_beats(cols, format);
     q4_steps(xq, xs, cols, format, steps, rb);
     EngineMax m0, m1, m2, m3;
-    matmul_engines<kMaxRowsPerPort>(w0, w1, w2, w3, steps, yb, rows_on_engine(rows, 0, kDesign),
-                                    rows_on_engine(rows, 1, kDesign), rows_on_engine(rows, 2, kDesign),
-                                    rows_on_engine(rows, 3, kDesign), rb, m0, m1, m2, m3);
+    quant_engines(w0, w1, w2, w3, steps, yb, rows, rb, true, m0, m1, m2, m3);
     return argmax_of_engines<kMaxRowsPerPort>(yb, m0, m1, m2, m3);
 }
 
