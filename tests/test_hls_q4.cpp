@@ -260,6 +260,8 @@ TEST(HlsQ4, MatmulMatchesCpuRefUpToWhereTheGroupTermsRound) {
             worst = std::max(worst, mag > 0 ? err / mag : 0.0);
         }
         EXPECT_LT(worst, 1e-5);
+        std::printf("[ measured ] %s %dx%d: worst |difference| / magnitude %.2g\n", ggml_type_name(uint32_t(k.type)),
+                    k.rows, k.cols, worst);
     }
 }
 
