@@ -203,12 +203,16 @@ mat_q8_engine:
 #pragma HLS ARRAY_PARTITION variable=pa complete
 #pragma HLS ARRAY_PARTITION variable=pb_ complete
 #pragma HLS ARRAY_PARTITION variable=pc complete
+        // Only the mode's own products are formed (the other mode's are 0): in hardware both
+        // multiplier sets exist and the mode selects; C simulation skips the other's work.
         for (int l = 0; l < kQ8Cols; ++l) {
 #pragma HLS UNROLL
-            const int wa = int8_at(bits_of(wb.v[l / 4]), l % 4);
-            const int wbv = int8_at(bits_of(wb.v[kQ8Cols / 4 + l / 4]), l % 4);
             int ax = 0, bx = 0;
-            mul2_shared(wa, wbv, st.xq[l], &ax, &bx);
+            if (!q4) {
+                const int wa = int8_at(bits_of(wb.v[l / 4]), l % 4);
+                const int wbv = int8_at(bits_of(wb.v[kQ8Cols / 4 + l / 4]), l % 4);
+                mul2_shared(wa, wbv, st.xq[l], &ax, &bx);
+            }
             pa[l] = ax;
             pb_[l] = bx;
         }
@@ -216,7 +220,7 @@ mat_q8_engine:
         // byte k and meet the same activation, the high one 16 times over.
         for (int l = 0; l < kQ4PerBeat; ++l) {
 #pragma HLS UNROLL
-            const int code = int((bits_of(wb.v[l / 8]) >> (4 * (l % 8))) & 15u);
+            const int code = q4 ? int((bits_of(wb.v[l / 8]) >> (4 * (l % 8))) & 15u) : 0;
             const int32_t p = code * int(st.xq[l]);
             pc[l] = st.bytes && l % 2 == 1 ? p * 16 : p;
         }
