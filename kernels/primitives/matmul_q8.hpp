@@ -207,22 +207,28 @@ mat_q8_engine:
         // multiplier sets exist and the mode selects; C simulation skips the other's work.
         for (int l = 0; l < kQ8Cols; ++l) {
 #pragma HLS UNROLL
-            int ax = 0, bx = 0;
-            if (!q4) {
-                const int wa = int8_at(bits_of(wb.v[l / 4]), l % 4);
-                const int wbv = int8_at(bits_of(wb.v[kQ8Cols / 4 + l / 4]), l % 4);
-                mul2_shared(wa, wbv, st.xq[l], &ax, &bx);
-            }
-            pa[l] = ax;
-            pb_[l] = bx;
+            pa[l] = pb_[l] = 0;
         }
-        // 4-bit: code l is bits 4l..4l+3 of the beat; in the byte format codes 2k and 2k+1 are
-        // byte k and meet the same activation, the high one 16 times over.
         for (int l = 0; l < kQ4PerBeat; ++l) {
 #pragma HLS UNROLL
-            const int code = q4 ? int((bits_of(wb.v[l / 8]) >> (4 * (l % 8))) & 15u) : 0;
-            const int32_t p = code * int(st.xq[l]);
-            pc[l] = st.bytes && l % 2 == 1 ? p * 16 : p;
+            pc[l] = 0;
+        }
+        if (!q4) {
+            for (int l = 0; l < kQ8Cols; ++l) {
+#pragma HLS UNROLL
+                const int wa = int8_at(bits_of(wb.v[l / 4]), l % 4);
+                const int wbv = int8_at(bits_of(wb.v[kQ8Cols / 4 + l / 4]), l % 4);
+                mul2_shared(wa, wbv, st.xq[l], &pa[l], &pb_[l]);
+            }
+        } else {
+            // 4-bit: code l is bits 4l..4l+3 of the beat; in the byte format codes 2k and 2k+1
+            // are byte k and meet the same activation, the high one 16 times over.
+            for (int l = 0; l < kQ4PerBeat; ++l) {
+#pragma HLS UNROLL
+                const int code = int((bits_of(wb.v[l / 8]) >> (4 * (l % 8))) & 15u);
+                const int32_t p = code * int(st.xq[l]);
+                pc[l] = st.bytes && l % 2 == 1 ? p * 16 : p;
+            }
         }
         // Scale and padding beats carry zero activations: their products are 0.
         const int32_t sum_a = gsum_a + tree_sum_i<kQ8Cols>(pa);
