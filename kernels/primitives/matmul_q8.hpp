@@ -197,7 +197,7 @@ mat_q8_engine:
 #pragma HLS DEPENDENCE variable=acc_a inter distance=kPartialSums true
 #pragma HLS DEPENDENCE variable=acc_b inter distance=kPartialSums true
         const Beat wb = w.read();
-        const QuantStep st = steps[b];
+        const QuantStep& st = steps[b];
         // int8: row A's weights are in the beat's floats 0..1, row B's in 2..3.
         int32_t pa[kQ8Cols], pb_[kQ8Cols], pc[kQ4PerBeat];
 #pragma HLS ARRAY_PARTITION variable=pa complete
@@ -205,14 +205,6 @@ mat_q8_engine:
 #pragma HLS ARRAY_PARTITION variable=pc complete
         // Only the mode's own products are formed (the other mode's are 0): in hardware both
         // multiplier sets exist and the mode selects; C simulation skips the other's work.
-        for (int l = 0; l < kQ8Cols; ++l) {
-#pragma HLS UNROLL
-            pa[l] = pb_[l] = 0;
-        }
-        for (int l = 0; l < kQ4PerBeat; ++l) {
-#pragma HLS UNROLL
-            pc[l] = 0;
-        }
         if (!q4) {
             for (int l = 0; l < kQ8Cols; ++l) {
 #pragma HLS UNROLL
@@ -230,10 +222,11 @@ mat_q8_engine:
                 pc[l] = st.bytes && l % 2 == 1 ? p * 16 : p;
             }
         }
-        // Scale and padding beats carry zero activations: their products are 0.
-        const int32_t sum_a = gsum_a + tree_sum_i<kQ8Cols>(pa);
-        const int32_t sum_b = gsum_b + tree_sum_i<kQ8Cols>(pb_);
-        const int32_t isum = tree_sum_i<kQ4PerBeat>(pc) - st.zx;
+        // Scale and padding beats carry zero activations: their products are 0. Each mode's
+        // trees sum only its own products (the other mode's sums are not used).
+        const int32_t sum_a = q4 ? 0 : gsum_a + tree_sum_i<kQ8Cols>(pa);
+        const int32_t sum_b = q4 ? 0 : gsum_b + tree_sum_i<kQ8Cols>(pb_);
+        const int32_t isum = q4 ? tree_sum_i<kQ4PerBeat>(pc) - st.zx : 0;
         gsum_a = st.ends ? 0 : sum_a;
         gsum_b = st.ends ? 0 : sum_b;
         // The two float chains: runq.c's val += ((float) ival) * w_scale * x_scale for int8,
