@@ -19,7 +19,7 @@ namespace lhb::bench {
 namespace {
 
 const char* kUsage =
-    "Usage: bench estimate [--shape SHAPE | --model FILE] [--precision fp32|int8] [--group N]\n"
+    "Usage: bench estimate [--shape SHAPE | --model FILE] [--precision fp32|int8|q4_0|q4_k] [--group N]\n"
     "                      [--kv-type f32|q8] [--board FILE] [--design FILE] [--decode MODE] [--greedy-run N]\n"
     "                      [--pos N] [--mean] [--prompt N] [--loops] [--json]\n"
     "Estimates (does not measure) one decoded token of the HLS kernels on a board: cycles per\n"
@@ -28,9 +28,10 @@ const char* kUsage =
     "values do not change the loops); docs/hls-design.md describes the model and its limits.\n"
     "  --shape   stories260K|stories15M|stories42M|stories110M|tinyllama-1.1b or\n"
     "            dim=..,hidden=..,...; default stories15M\n"
-    "  --model   take the shape (and the precision: a version-2 file is int8) from a checkpoint\n"
-    "  --precision  fp32 or int8 (Q8_0 weights, activations quantized on chip); default fp32,\n"
-    "            or the checkpoint's\n"
+    "  --model   take the shape (and the precision: a version-2 file is int8, a GGUF file with\n"
+    "            Q4_0/Q4_K/Q6_K matrices 4-bit in its matrices' formats) from a checkpoint\n"
+    "  --precision  fp32, int8 (Q8_0 weights, activations quantized on chip), q4_0 or q4_k\n"
+    "            (4-bit weights, every matrix in that format); default fp32, or the checkpoint's\n"
     "  --group   int8 group size; default the checkpoint's, else the largest <= 64 dividing\n"
     "            dim and hidden_dim (the kernels take multiples of 4)\n"
     "  --kv-type the KV cache: f32 (default) or q8 (int8, a scale per KV head and position);\n"
@@ -179,8 +180,9 @@ int run_estimate(int argc, char** argv) {
         });
     if (auto status = flags.parse(argc, argv)) return *status;
     if (shape_given && !model_path.empty()) return flags.usage_error("give --shape or --model, not both");
-    if (!precision.empty() && precision != "fp32" && precision != "int8")
-        throw InputError("--precision: expected fp32 or int8, found '" + precision + "'");
+    if (!precision.empty() && precision != "fp32" && precision != "int8" && precision != "q4_0" &&
+        precision != "q4_k")
+        throw InputError("--precision: expected fp32 or int8 (or q4_0, q4_k: 4-bit weights), found '" + precision + "'");
     ModelConfig c;
     std::string label = shape;
     int file_group = 0;  // the checkpoint's int8 group size
@@ -189,13 +191,16 @@ int run_estimate(int argc, char** argv) {
         c = m.config();
         file_group = hls::group_size_of(m);
         label = model_path;
-        if (precision.empty()) precision = file_group > 0 ? "int8" : "fp32";
+        if (precision.empty()) precision = file_group > 0 ? "int8" : hls::is_q4_precision(file_group) ? "4-bit" : "fp32";
     } else {
         c = parse_shape(shape);
     }
     if (precision.empty()) precision = "fp32";
     if (group != 0 && precision != "int8") throw InputError("--group: only with --precision int8");
     int group_size = 0;
+    if (precision == "4-bit") group_size = file_group;  // the file's formats
+    if (precision == "q4_0" || precision == "q4_k")
+        group_size = hls::q4_precision(hls::q4_uniform_formats(precision == "q4_0" ? lhk::kQ4FormatQ4_0 : lhk::kQ4FormatQ4_K));
     if (precision == "int8") {
         group_size = group != 0 ? group : file_group > 0 ? file_group : default_group_size(c);
         if (group_size <= 0 || c.dim % group_size != 0 || c.hidden_dim % group_size != 0)
@@ -219,6 +224,9 @@ int run_estimate(int argc, char** argv) {
                          std::to_string(pos) + ", found " + std::to_string(prompt));
     if (prompt > 0 && !design_path.empty())
         throw InputError("--prompt: the prefill mode is the compiled kernels'; not with --design");
+    if (prompt > 0 && hls::is_q4_precision(group_size))
+        throw InputError("--prompt: the kernels have no prefill mode for 4-bit weights (the host decodes the prompt "
+                         "token by token)");
     const hls::TokenEstimate e = hls::estimate_token(c, pos, design, board, group_size, mode, greedy_run);
     std::optional<hls::PrefillEstimate> pre;
     double decode_prompt_seconds = 0;  // the same prompt token by token (host-sampled forward())

@@ -201,6 +201,26 @@ constexpr Datapath kDatapaths[] = {
                      kIntAddCycles + o.L.fadd + 2 * o.L.fmul + o.L.fadd + log2_ceil(o.d.partial_sums) * o.L.fadd +
                      o.L.fcmp + o.io};
      }},
+    // 4-bit quantizer (llama.cpp's Q8_0 / Q8_K): |x|, a comparator tree over the lanes, the
+    // running extreme (a one-fcmp recurrence), on a block's last iteration the division for its
+    // scale and the reciprocal
+    {LoopId::Q4QuantMax,
+     [](const Ops& o) -> Timing {
+         return {recurrence_ii(o.L.fcmp, 1),
+                 o.L.bram + log2_ceil(o.d.lanes) * o.L.fcmp + o.L.fcmp + 2 * o.L.fdiv + o.io};
+     }},
+    // x times the block's reciprocal, rounded (an adder's latency), clamped and stored
+    {LoopId::Q4QuantScale, [](const Ops& o) -> Timing { return {1, o.L.bram + o.L.fmul + o.L.fadd + o.io}; }},
+    // The int8 engine's loop run for 4-bit rows: code multiplies (fabric), integer tree over
+    // the beat's codes, the zero point, int -> float, two multiplies by the scale (or min) and
+    // dx, accumulator, tail tree, the two chains' difference, the row write's compare
+    {LoopId::MatQ4Engine,
+     [](const Ops& o) -> Timing {
+         return {recurrence_ii(o.L.fadd, o.d.partial_sums),
+                 o.io + o.L.bram + kIntMulCycles + log2_ceil(lhk::q4_group_cols(false, o.d)) * kIntAddCycles +
+                     kIntAddCycles + o.L.fadd + 2 * o.L.fmul + o.L.fadd + log2_ceil(o.d.partial_sums) * o.L.fadd +
+                     o.L.fadd + o.L.fcmp + o.io};
+     }},
     // Prefill, the four engines in lockstep: a held beat times a token's lanes, lane tree, the
     // token's accumulator (revisited every kPrefillGroups trips), the row result's write
     {LoopId::BlockEngine,

@@ -1,5 +1,7 @@
 #include "host/estimator.hpp"
 
+#include "host/packing.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -49,6 +51,19 @@ std::string describe(const std::vector<TraceStep>& steps) {
 }  // namespace
 
 std::string precision_label(int group_size) {
+    if (is_q4_precision(group_size)) {
+        // The format of each matrix kind: one name when they all agree.
+        const lhk::ModelDims d = dims_of(ModelConfig{}, group_size);
+        const char* const names[lhk::kQ4FormatCount] = {"Q4_0", "Q4_K", "8-bit codes"};
+        const char* const kinds[lhk::kQ4Classifier + 1] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3", "classifier"};
+        std::string mixed;
+        bool uniform = true;
+        for (int k = 0; k <= lhk::kQ4Classifier; ++k) {
+            uniform = uniform && lhk::q4_format_of(d, k) == lhk::q4_format_of(d, 0);
+            mixed += std::string(k ? ", " : "") + kinds[k] + " " + names[lhk::q4_format_of(d, k)];
+        }
+        return "4-bit (" + (uniform ? std::string(names[lhk::q4_format_of(d, 0)]) : mixed) + ", activations int8)";
+    }
     return group_size > 0 ? "int8 (Q8_0, group size " + std::to_string(group_size) + ")" : "fp32";
 }
 

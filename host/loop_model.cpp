@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "host/board.hpp"
+#include "kernels/llama_layout.hpp"
 #include "kernels/loop_bounds.hpp"
 
 namespace lhb::hls {
@@ -32,7 +33,7 @@ int64_t engine_trips_per_beat(lhk::LoopId engine) {
 int io_port(const lhk::Design& d) { return std::max(lhk::kIoPort, std::max(d.weight_ports, d.kv_ports)); }
 
 int64_t engine_weight_bytes(lhk::LoopId engine, const lhk::Design& d, const DesignTraits& t) {
-    if (engine == lhk::LoopId::MatQ8Engine) return d.port_bits / 8;
+    if (engine == lhk::LoopId::MatQ8Engine || engine == lhk::LoopId::MatQ4Engine) return d.port_bits / 8;
     if (engine == lhk::LoopId::BlockEngine || engine == lhk::LoopId::BlockQ8Engine) return d.port_bits / 8;
     return std::max<int64_t>(1, std::llround(t.weight_bytes(d.lanes)));
 }
@@ -93,13 +94,18 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
             // x copied to every engine), the engines over their rows as concurrent processes
             // (each `per` iterations per row or row pair, one beat per iteration), the row
             // results stored.
+            // 4-bit (gs < 0, lhk::q4_matmul_code): its quantizer ran as its own op before; the
+            // steps of a row, the engines a row at a time, one beat per iteration.
             const int rows = a[0], cols = a[1], gs = a[3];
-            const bool q8 = gs > 0;
-            const int per = q8 ? lhk::q8_pair_iters(cols, gs, d) : lhk::row_iters(cols, d);
+            const bool q8 = gs > 0, q4 = gs < 0;
+            const bool bytes = q4 && lhk::q4_bytes(lhk::q4_format_of_code(gs));
+            const int per = q8 ? lhk::q8_pair_iters(cols, gs, d)
+                            : q4 ? lhk::q4_row_iters(cols, bytes, d)
+                                 : lhk::row_iters(cols, d);
             // With weight readers the engines read their FIFOs: the bytes are the readers'.
-            const LoopId engine = q8 ? LoopId::MatQ8Engine : LoopId::MatEngine;
+            const LoopId engine = q8 ? LoopId::MatQ8Engine : q4 ? LoopId::MatQ4Engine : LoopId::MatEngine;
             const bool readers = d.weight_fifo_beats > 0;
-            steps.push_back(single(q8 ? LoopId::MatQ8Steps : LoopId::MatLoadX, per));
+            steps.push_back(single(q8 ? LoopId::MatQ8Steps : q4 ? LoopId::MatQ4Steps : LoopId::MatLoadX, per));
             TraceStep df;
             df.dataflow = true;
             for (int e = 0; e < d.weight_ports; ++e) {
@@ -107,8 +113,8 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
                 // A row's weights in the design's data type (fp32: `per` iterations of `lanes`
                 // floats; 16/8/4 bits: the row's weights and its groups' scales).
                 const int64_t bytes =
-                    readers ? 0
-                    : q8    ? units * per * engine_weight_bytes(engine, d)
+                    readers    ? 0
+                    : q8 || q4 ? units * per * engine_weight_bytes(engine, d)
                     : t.weight_bits == 32 ? units * per * int64_t(d.lanes) * 4
                                           : std::llround(t.weight_bytes(units * int64_t(per) * d.lanes));
                 if (d.flatten_rows)
@@ -215,10 +221,13 @@ std::vector<TraceStep> model_op(const TraceOpRun& op, const lhk::Design& d, cons
         case lhk::TraceOp::Residual:
             steps.push_back(single(LoopId::Residual, vec_iters(LoopId::Residual, a[0])));
             break;
-        case lhk::TraceOp::Quantize:
-            steps.push_back(single(LoopId::QuantMax, lhk::vec_iters(a[0], d)));
-            steps.push_back(single(LoopId::QuantScale, lhk::vec_iters(a[0], d)));
+        case lhk::TraceOp::Quantize: {
+            // a[2] == 1: the 4-bit matmuls' quantizer (llama.cpp's Q8_0 / Q8_K blocks of a[1]).
+            const bool q4 = a[2] == 1;
+            steps.push_back(single(q4 ? LoopId::Q4QuantMax : LoopId::QuantMax, lhk::vec_iters(a[0], d)));
+            steps.push_back(single(q4 ? LoopId::Q4QuantScale : LoopId::QuantScale, lhk::vec_iters(a[0], d)));
             break;
+        }
         case lhk::TraceOp::Count:
             steps = op.steps;  // vector I/O of a per-op top: kept as traced
             break;

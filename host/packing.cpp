@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "core/quantize.hpp"
+#include "core/quant_types.hpp"
 
 namespace lhb::hls {
 
@@ -54,7 +55,9 @@ BeatBuffer::BeatBuffer(int64_t beats) : beats_(beats) {
 
 lhk::ModelDims dims_of(const ModelConfig& c, int group_size, int kv_bits) {
     lhk::ModelDims d{};
-    d.group_size = group_size;
+    d.group_size = is_q4_precision(group_size) ? 0 : group_size;
+    d.weight_bits = is_q4_precision(group_size) ? 4 : group_size > 0 ? 8 : 32;
+    d.q4_formats = is_q4_precision(group_size) ? q4_formats_of_precision(group_size) : 0;
     d.kv_bits = kv_bits;
     d.dim = c.dim;
     d.hidden_dim = c.hidden_dim;
@@ -68,6 +71,7 @@ lhk::ModelDims dims_of(const ModelConfig& c, int group_size, int kv_bits) {
 }
 
 int group_size_of(const Model& model) {
+    if (holds_4bit_matrices(model)) return q4_precision(q4_formats_of(model));
     return model.dtype() == DType::Q8_0 ? model.weights().wcls.group_size : 0;
 }
 
@@ -89,7 +93,8 @@ void check_fits(const ModelConfig& c, const std::string& where, int group_size, 
     const char* why = nullptr;
     if (!lhk::dims_fit(dims_of(c, group_size, kv_bits), &why))
         throw InputError(where + ": does not fit the HLS kernels: " + why +
-                         (group_size > 0 ? " (group size " + std::to_string(group_size) + ")" : std::string()) +
+                         (group_size > 0 ? " (group size " + std::to_string(group_size) + ")"
+                          : is_q4_precision(group_size) ? std::string(" (4-bit weights)") : std::string()) +
                          " (maxima in kernels/hls_config.hpp)");
 }
 
@@ -138,9 +143,12 @@ void require_precision(const WeightMatrix& w, const lhk::ModelDims& d, const std
                          (w.dtype == DType::Q8_0 ? " in groups of " + std::to_string(w.group_size) : std::string()));
 }
 
-// A model matrix into its region on every port, in the layout's precision.
-void pack_matrix_region(const WeightMatrix& w, const lhk::ModelDims& d, const std::array<lhk::Beat*, kPorts>& dst,
-                        const std::array<int64_t, kPorts>& offset, const std::string& where) {
+// A model matrix of kind `kind` (lhk::kWq..kW3, kQ4Classifier) into its region on every port,
+// in the layout's precision.
+void pack_matrix_region(const WeightMatrix& w, int kind, const lhk::ModelDims& d,
+                        const std::array<lhk::Beat*, kPorts>& dst, const std::array<int64_t, kPorts>& offset,
+                        const std::string& where) {
+    if (lhk::is_q4(d)) return pack_q4_rows(w, lhk::q4_format_of(d, kind), dst, offset);
     require_precision(w, d, where);
     if (d.group_size > 0) pack_q8_rows(w, dst, offset);
     else pack_region(w.f32, w.rows, w.cols, dst, offset);
@@ -188,7 +196,7 @@ void pack_weights(const Model& model, const DeviceLayout& layout,
         for (int m = 0; m < lhk::kMatricesPerLayer; ++m) {  // a role is its kernel index (lhk::kWq..kW3)
             std::array<int64_t, kPorts> off{};
             for (int p = 0; p < kPorts; ++p) off[size_t(p)] = lhk::matrix_offset(d, p, l, m);
-            pack_matrix_region(*L.matrix(WeightRole(m)), d, dst, off, where);
+            pack_matrix_region(*L.matrix(WeightRole(m)), m, d, dst, off, where);
         }
         pack_vector(L.rms_att, d.dim, dst[0] + lhk::rms_att_offset(d, l));
         pack_vector(L.rms_ffn, d.dim, dst[0] + lhk::rms_ffn_offset(d, l));
@@ -200,8 +208,8 @@ void pack_weights(const Model& model, const DeviceLayout& layout,
         cls[size_t(p)] = lhk::classifier_offset(d, p);
         emb[size_t(p)] = lhk::embedding_offset(d, p);
     }
-    pack_matrix_region(w.wcls, d, dst, cls, where);
-    // int8 models keep an fp32 table for lookups (runq.c's dequantized embedding), made here
+    pack_matrix_region(w.wcls, lhk::kQ4Classifier, d, dst, cls, where);
+    // int8 and 4-bit models keep an fp32 table for lookups (runq.c's dequantized embedding), made here
     // a row at a time by the model's own dequantization.
     if (lhk::embedding_separate(d)) {
         std::vector<float> table;
@@ -261,18 +269,27 @@ PackedMatrix pack_matrix(const WeightMatrix& w) {
         throw InputError("hls packing: int8 group size " + std::to_string(w.group_size) + " for rows of " +
                          std::to_string(w.cols) + ": a row pair exceeds kMaxQ8PairBeats (" +
                          std::to_string(lhk::kMaxQ8PairBeats) + " beats; take a larger group)");
+    const int q4 = w.dtype == DType::Ggml ? q4_format_of_type(w.ggml_type) : -1;
+    if (w.dtype == DType::Ggml && (q4 < 0 || !lhk::q4_cols_fit(w.cols, q4)))
+        throw InputError(std::string("hls packing: a ") + ggml_type_name(uint32_t(w.ggml_type)) + " matrix of " +
+                         std::to_string(w.cols) + " columns: the kernels take Q4_0 (rows of 32s), Q4_K and Q6_K "
+                         "(rows of 256s)");
     PackedMatrix pm;
     pm.rows = w.rows;
     pm.cols = w.cols;
-    pm.group_size = q8 ? w.group_size : 0;
+    pm.group_size = q8 ? w.group_size : q4 >= 0 ? lhk::q4_matmul_code(q4) : 0;
     lhk::ModelDims d{};
-    d.group_size = pm.group_size;
+    d.group_size = q8 ? w.group_size : 0;
+    if (q4 >= 0) {
+        d.weight_bits = 4;
+        d.q4_formats = q4_uniform_formats(q4);
+    }
     std::array<lhk::Beat*, kPorts> dst{};
     for (int p = 0; p < kPorts; ++p) {
-        pm.port[size_t(p)] = BeatBuffer(lhk::matrix_region_beats(d, w.rows, w.cols, p));
+        pm.port[size_t(p)] = BeatBuffer(lhk::kind_region_beats(d, lhk::kWq, w.rows, w.cols, p));
         dst[size_t(p)] = pm.port[size_t(p)].data();
     }
-    pack_matrix_region(w, d, dst, {}, "hls packing");
+    pack_matrix_region(w, lhk::kWq, d, dst, {}, "hls packing");
     return pm;
 }
 

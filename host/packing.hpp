@@ -44,14 +44,40 @@ private:
     int64_t beats_ = 0;
 };
 
-// group_size: 0 for fp32 weights, the Q8_0 group size for int8 ones; kv_bits: the KV
-// cache's (32 fp32, 8 int8 with a scale per KV head and position).
+// The precision of the weights on the device, as every `group_size` argument of the host's
+// layout, trace and estimate functions takes it: 0 for fp32 weights, the Q8_0 group size for
+// int8 ones, and q4_precision(formats) (< 0) for 4-bit ones, formats being ModelDims::q4_formats.
+// kv_bits: the KV cache's (32 fp32, 8 int8 with a scale per KV head and position).
 lhk::ModelDims dims_of(const ModelConfig& c, int group_size = 0, int kv_bits = 32);
 // The kv_bits of a KV cache type as BackendOptions::kv_type names it ("f32", "q8"); throws
 // InputError naming `who` and the accepted values for any other.
 int kv_bits_of_type(const std::string& kv_type, const std::string& who);
-// The group size a model's weights are in (0: fp32).
+// The precision a model's weights take on the device: 0 fp32, the int8 group size, or for a
+// GGUF model with block-quantized matrices its 4-bit precision (q4_formats_of).
 int group_size_of(const Model& model);
+
+// ---- 4-bit models (host/packing_q4.cpp) ---------------------------------------------------
+int q4_precision(int formats);
+bool is_q4_precision(int precision);
+int q4_formats_of_precision(int precision);
+// The lhk::Q4Format a GGUF type takes alone (Q4_0, Q4_K, Q6_K: bytes); -1 for another type.
+int q4_format_of_type(GgmlType t);
+// Every matrix kind in one lhk::Q4Format (an estimate's --precision).
+int q4_uniform_formats(int format);
+// Whether any matrix of the model (a layer's or the classifier) is GGUF blocks (DType::Ggml).
+bool holds_4bit_matrices(const Model& model);
+// The format of each matrix kind of a GGUF model (ModelDims::q4_formats): a kind all Q4_0 is
+// kQ4FormatQ4_0, all Q4_K kQ4FormatQ4_K, Q4_K and Q6_K (or Q6_K alone) kQ4FormatBytes. Any
+// other type or mixture is refused: InputError "PATH: GGUF weight type of layer L wq (TYPE) is
+// not supported (...)".
+// `who` (a backend's name), when given, follows the path in the message.
+int q4_formats_of(const Model& model, const std::string& who = "");
+// The precision of a layout's dims (the inverse of dims_of's).
+int precision_of(const lhk::ModelDims& d);
+// The rows of a GGUF Q4_0 / Q4_K / Q6_K matrix, in `format`, into the region at dst[p] +
+// offset[p] of every port (llama_layout.hpp's 4-bit section). The region must be zeroed.
+void pack_q4_rows(const WeightMatrix& w, int format, const std::array<lhk::Beat*, kPorts>& dst,
+                  const std::array<int64_t, kPorts>& offset);
 
 // Throws InputError ("WHERE: does not fit the HLS kernels: ...") when the shape (or the int8
 // group size) exceeds the compiled maxima (kernels/hls_config.hpp) or breaks a structural
@@ -87,12 +113,13 @@ PackedModel pack_model(const Model& model);
 std::array<const lhk::Beat*, kPorts> matrix_ports(const PackedModel& packed, int layer, int which);
 std::array<const lhk::Beat*, kPorts> classifier_ports(const PackedModel& packed);
 
-// One matrix (fp32 or Q8_0) laid out as a single region (what op_matmul reads), for
+// One matrix (fp32, Q8_0, or GGUF Q4_0 / Q4_K / Q6_K in their 4-bit format) laid out as a
+// single region (what op_matmul reads), for
 // matrices that are not part of a packed model (tests, per-op checks on random data).
 // Throws InputError for a shape or group size the kernels do not take.
 struct PackedMatrix {
     int rows = 0, cols = 0;
-    int group_size = 0;  // 0: fp32; op_matmul's group_size argument
+    int group_size = 0;  // 0: fp32; op_matmul's group_size argument (4-bit: lhk::q4_matmul_code)
     std::array<BeatBuffer, kPorts> port;
     std::array<const lhk::Beat*, kPorts> ports() const;
 };

@@ -132,6 +132,22 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
                            {"dsp", E * per_engine}});
     }
 
+    // 4-bit (the same bitstream, kernels/primitives/matmul_q4.hpp): the int8 engines' float
+    // chains (above) take the scale and the min terms; per engine one more adder, the row's
+    // difference of the two. The quantizer (llama.cpp's Q8_0 / Q8_K): a multiply and a rounding
+    // adder per lane, the block scale's division and reciprocal, comparators. The port_bits / 4
+    // code x activation multiplies (4 x 8 bits) and their integer tree are fabric: about 32 LUT
+    // a multiplier and one LUT a bit of a 20-bit sum per tree input (assumptions), no DSP.
+    unit("4-bit rows' difference of the engine's two float chains", kMat, E, 0, 1, 0, 0, 0, 0, 0, 0, 0);
+    unit("4-bit activation quantizer", kMat, 1, 2, L, L, 2, 0, 0, 0, 0, L + 1);
+    {
+        const double codes = d.port_bits / 4.0;
+        const double lut = E * codes * (32 + 20), ff = E * codes * (12 + 20);
+        t.add(kMat, 0, 0, 0, lut, ff);
+        t.parts.push_back({{"part", "4-bit matmul engine multipliers (fabric)"}, {"units", units_json(kMat)},
+                           {"instances", E}, {"lut", lut}, {"ff", ff}, {"q4_macs_per_clock", codes}, {"dsp", 0}});
+    }
+
     // On-chip memories of llama_forward (sizes from the compiled maxima).
     // A bank below 64 words is registers: a LUT and an FF a bit.
     auto mem = [&](const char* name, unsigned units, double banks, int64_t words_per_bank, bool uram) {
@@ -168,10 +184,15 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     // kv_store's int8 k and v rows (kKv8PerBeat bytes a clock: four 32-bit banks each).
     mem("8-bit KV rows (k and v)", kForward, 2 * (lhk::kKv8PerBeat / 4), lhk::ceil_div64(lhk::kMaxDim, lhk::kKv8PerBeat), false);
     // int8: the quantized input (int8, kQ8Cols banks), its scales, and every engine's copy of
-    // a row pair's steps (kQ8Cols int8 + scale + flags: 4 words a beat).
+    // the steps of a row pair or (4-bit) a row: kQ4PerBeat int8 + scale, zero point, sum and
+    // flags, 12 words a beat (matmul_q8.hpp's QuantStep).
     mem("int8 activations", kMat, lhk::kQ8Cols, lhk::ceil_div64(lhk::kMaxCols, 4 * lhk::kQ8Cols), false);
     mem("int8 activation scales", kMat, 1, lhk::kMaxQ8Groups, false);
-    mem("int8 matmul steps (one copy per engine)", kMat, E, 4 * int64_t(lhk::kMaxQ8PairBeats), false);
+    mem("int8 and 4-bit matmul steps (one copy per engine)", kMat, E, 12 * int64_t(lhk::kMaxQuantBeats), false);
+    // 4-bit: the quantized input (int8 in kQ4PerBeat banks, four a word) and the blocks' scales
+    // and reciprocals.
+    mem("4-bit activations", kMat, lhk::kQ4PerBeat, lhk::ceil_div64(lhk::kMaxCols, 4 * lhk::kQ4PerBeat), false);
+    mem("4-bit activation scales", kMat, 2, lhk::kMaxQ4ActBlocks, false);
     // Prefill (this project's kernels, the designs with weight readers: llama_forward's prompt
     // mode, kernels/primitives/matmul_block.hpp): the lockstep engines apply a held beat to
     // kPrefillTokenLanes tokens a clock, and the block's rows (up to kPrefillTokens tokens) stay on

@@ -1,6 +1,7 @@
 #include "host/shape_trace.hpp"
 
 #include "core/error.hpp"
+#include "host/packing.hpp"
 #include "kernels/hls_config.hpp"
 #include "kernels/loop_bounds.hpp"
 
@@ -27,7 +28,20 @@ Trace shape_trace(const ModelConfig& c, int pos, int group_size, DecodeMode mode
     auto quantize = [&](int n) {
         if (gs > 0) op(TraceOp::Quantize, n, gs, 0, 0);
     };
-    auto matmul = [&](int rows, int cols) { op(TraceOp::MatMul, rows, cols, 0, gs); };
+    // 4-bit (gs < 0): each matmul quantizes its input itself, in its kind's format. The kinds
+    // in the kernels' order: wq wk wv wo w1 w3 w2, then the classifier.
+    const lhk::ModelDims q4 = dims_of(c, gs);
+    int next_kind = 0;
+    auto q4_matmul = [&](int rows, int cols, int kind, int where) {
+        const int format = lhk::q4_format_of(q4, kind);
+        op(TraceOp::Quantize, cols, lhk::q4_act_block(format), 1, 0);
+        op(TraceOp::MatMul, rows, cols, where, lhk::q4_matmul_code(format));
+    };
+    auto matmul = [&](int rows, int cols) {
+        if (gs >= 0) return op(TraceOp::MatMul, rows, cols, 0, gs);
+        q4_matmul(rows, cols, lhk::kMatmulOrder[next_kind], 0);
+        next_kind = (next_kind + 1) % lhk::kMatricesPerLayer;
+    };
     const int token = 1;
     op(TraceOp::Embedding, dim, token % lhk::kWeightPorts, 0, 0);
     op(TraceOp::Rope, dim, kv_dim, hs, 2);
@@ -56,7 +70,9 @@ Trace shape_trace(const ModelConfig& c, int pos, int group_size, DecodeMode mode
     }
     op(TraceOp::RmsNorm, dim, 0, 0, 0);
     quantize(dim);
-    op(TraceOp::MatMul, c.vocab_size, dim, mode == DecodeMode::DeviceGreedy ? 2 : 1, gs);
+    const int where = mode == DecodeMode::DeviceGreedy ? 2 : 1;
+    if (gs < 0) q4_matmul(c.vocab_size, dim, lhk::kQ4Classifier, where);
+    else op(TraceOp::MatMul, c.vocab_size, dim, where, gs);
     return t;
 }
 

@@ -79,6 +79,18 @@ constexpr int kQ8ChunkGroups = kQ8ScalesPerBeat / kQ8RowsPerBeat;  // groups per
 constexpr int kMaxGroupSize = 64;
 constexpr int kMinGroupSize = 4;
 
+// ---- 4-bit weights (GGUF Q4_0 and Q4_K; Q6_K as 8-bit codes) ------------------------------
+// ModelDims::weight_bits = 4 selects them (kernels/primitives/matmul_q4.hpp). A weight beat is
+// one group of one row: kQ4PerBeat 4-bit codes (a group of 32), or, in the byte format,
+// kQ4ByteCols 8-bit codes (a group of 16) read by the same multipliers as two nibbles each. A
+// scale beat holds (scale, min) in fp32 for kQ4ChunkGroups groups. Activations are quantized
+// on chip in llama.cpp's arithmetic: Q8_0 blocks of kQ4Q8_0Block, Q8_K blocks of kQ4Q8_KBlock.
+constexpr int kQ4PerBeat = kPortBits / 4;            // 4-bit codes per beat (32)
+constexpr int kQ4ByteCols = kPortBits / 8;           // 8-bit codes per beat (16)
+constexpr int kQ4ChunkGroups = kFloatsPerBeat / 2;   // groups per scale beat (2)
+constexpr int kQ4Q8_0Block = 32;                     // activations per scale, Q8_0 (Q4_0 weights)
+constexpr int kQ4Q8_KBlock = 256;                    // activations per scale, Q8_K (Q4_K, Q6_K weights)
+
 // ---- Prefill (a prompt block through the layers at once) ---------------------------------
 // llama_forward's prefill mode keeps the activations of up to kPrefillTokens prompt tokens
 // on chip and applies each weight beat to all of them (primitives/matmul_block.hpp), so a
@@ -150,6 +162,16 @@ constexpr int q8_pair_beats_c(int cols, int gs) {
 // dims_fit refuses the rest: group size 4 at TinyLlama's 5632 would double the buffer.
 constexpr int kMaxQ8PairBeats = q8_pair_beats_c(kMaxCols, kQ8Cols);
 constexpr int kMaxQ8Groups = kMaxCols / kMinGroupSize;  // activation scales of one vector
+// 4-bit: beats of one row (scale beats + one weight beat a group, at least kPartialSums) in
+// groups of gcols; the most is the byte format's (groups of 16) at kMaxCols.
+constexpr int q4_row_beats_c(int cols, int gcols) {
+    const int groups = cols / gcols;
+    return max_c(ceil_div_c(groups, kQ4ChunkGroups) + groups, kPartialSums);
+}
+constexpr int kMaxQ4RowBeats = q4_row_beats_c(kMaxCols, kQ4ByteCols);
+constexpr int kMaxQ4ActBlocks = kMaxCols / kQ4Q8_0Block;  // activation scales of one vector
+// The int8 and 4-bit matmuls share their engines (matmul_q8.hpp): the steps of a row pair or a row.
+constexpr int kMaxQuantBeats = max_c(kMaxQ8PairBeats, kMaxQ4RowBeats);
 constexpr int kRegionAlignBytes = 4096;  // every weight region starts on a 4 KiB page
 constexpr int kRegionAlignBeats = kRegionAlignBytes / kBeatBytes;
 

@@ -50,6 +50,12 @@ struct ModelDims {
     int32_t group_size;         // 0: fp32 weights; > 0: int8 (Q8_0) weights in groups of this size
     int32_t kv_bits;            // the KV cache: 32 fp32 rows, 8 int8 rows with a scale a KV head
                                 // and position (0 is taken as 32: dims written before the field)
+    // 4: 4-bit weights (GGUF Q4_0 / Q4_K, Q6_K as bytes; llama_layout.hpp, matmul_q4.hpp), group_size 0;
+    // 32 or 8 (or 0, as group_size says): the fp32 / int8 paths above.
+    int32_t weight_bits;
+    // 4-bit models: each matrix kind's format (lhk::Q4Format), 2 bits a kind: bits 2m, 2m+1 for
+    // layer matrix m (kWq..kW3), bits 14, 15 for the classifier (q4_format_of).
+    int32_t q4_formats;
 };
 
 // A float's bits and back. Vitis supports unions; so does GCC, for type punning. The int8

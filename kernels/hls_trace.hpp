@@ -75,7 +75,11 @@ enum class LoopRule : int {
     X(BlockEngine, "mat_block_engine", BlockMatMul, Engine) /* prefill: the four engines, a beat to every token */ \
     X(BlockQ8Steps, "block_q8_steps", BlockMatMul, LocalCopy) /* prefill int8: what each beat of a row pair needs */ \
     X(BlockQ8Engine, "mat_block_q8_engine", BlockMatMul, Engine) /* prefill int8: the four engines */ \
-    X(BlockCopy, "block_copy", BlockMatMul, LocalCopy)     /* prefill: the block's row results to their vectors */
+    X(BlockCopy, "block_copy", BlockMatMul, LocalCopy)     /* prefill: the block's row results to their vectors */ \
+    X(Q4QuantMax, "q4_quant_max", Quantize, Datapath)      /* 4-bit: each activation block's largest |x|, its scale */ \
+    X(Q4QuantScale, "q4_quant_scale", Quantize, Datapath)  /* 4-bit: x * (1 / scale) rounded to int8 */ \
+    X(MatQ4Steps, "q4_steps", MatMul, LocalCopy)           /* 4-bit: what each beat of a row needs, to every engine */ \
+    X(MatQ4Engine, "mat_q4_engine", MatMul, Engine)        /* 4-bit: one engine: all beats of its rows */
 
 #define LHK_TRACE_ID(id, ...) id,
 enum class TraceOp : int { LHK_TRACE_OPS(LHK_TRACE_ID) Count };

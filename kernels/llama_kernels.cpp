@@ -6,6 +6,7 @@
 #include "kernels/primitives/attention.hpp"
 #include "kernels/primitives/matmul.hpp"
 #include "kernels/primitives/matmul_block.hpp"
+#include "kernels/primitives/matmul_q4.hpp"
 #include "kernels/primitives/matmul_q8.hpp"
 #include "kernels/primitives/quantize.hpp"
 #include "kernels/primitives/rmsnorm.hpp"
@@ -40,11 +41,14 @@ inline void quantize_input(const float* x, int n, const ModelDims& d, int8_t* xq
 }
 
 // y = W x for layer matrix m, its weights streamed by the readers (in kMatmulOrder), in the
-// model's precision: W x for fp32 weights, W (xq, xs) for int8 ones.
+// model's precision: W x for fp32 weights, W (xq, xs) for int8 ones, 4-bit ones in the matrix
+// kind's format (x quantized by the 4-bit matmul itself).
 inline void layer_matmul(Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Stream<Beat>& s3,
                          const ModelDims& d, int m, const float* x, const int8_t* xq, const float* xs, float* y,
                          RowBanks& yb) {
-    if (is_q8(d))
+    if (is_q4(d))
+        matmul_q4(s0, s1, s2, s3, x, y, matrix_rows(d, m), matrix_cols(d, m), q4_format_of(d, m), yb);
+    else if (is_q8(d))
         matmul_q8(s0, s1, s2, s3, xq, xs, y, matrix_rows(d, m), matrix_cols(d, m), d.group_size, yb);
     else
         matmul(s0, s1, s2, s3, x, y, matrix_rows(d, m), matrix_cols(d, m), yb);
@@ -304,7 +308,9 @@ decode_steps:
                            v, hb, hb2, xq, xs, yb);
         }
         Beat* const row_logits = logits + (prefill ? int64_t(s) * logits_beats(d) : 0);
-        const int next = is_q8(d) ? matmul_q8_classify(s0, s1, s2, s3, xq, xs, row_logits, d.vocab_size, d.dim,
+        const int next = is_q4(d)   ? matmul_q4_classify(s0, s1, s2, s3, xb, row_logits, d.vocab_size, d.dim,
+                                                         q4_format_of(d, kQ4Classifier), !greedy, kIoPort, yb)
+                         : is_q8(d) ? matmul_q8_classify(s0, s1, s2, s3, xq, xs, row_logits, d.vocab_size, d.dim,
                                                        d.group_size, !greedy, kIoPort, yb)
                                   : matmul_classify(s0, s1, s2, s3, xb, row_logits, d.vocab_size, d.dim, !greedy,
                                                     kIoPort, yb);
@@ -317,19 +323,22 @@ decode_steps:
 }
 
 // op_matmul's operands, clamped to the kernels' maxima; false when the group size is not
-// one the kernels take (the host checks it; the kernel then does nothing).
+// one the kernels take (the host checks it; the kernel then does nothing). A negative group
+// size is a 4-bit format (q4_matmul_code).
 inline bool op_matmul_shape(int* rows, int* cols, int group_size) {
     *rows = clamp_to(*rows, kMaxRows);
     *cols = clamp_to(*cols, kMaxCols);
-    return !(group_size < 0 || (group_size > 0 && (group_size % kMinGroupSize != 0 || group_size > kMaxGroupSize ||
-                                                   *cols % group_size != 0 ||
-                                                   q8_pair_beats(*cols, group_size) > kMaxQ8PairBeats)));
+    if (group_size < 0) return q4_cols_fit(*cols, q4_format_of_code(group_size));
+    return !(group_size > 0 && (group_size % kMinGroupSize != 0 || group_size > kMaxGroupSize ||
+                                *cols % group_size != 0 || q8_pair_beats(*cols, group_size) > kMaxQ8PairBeats));
 }
 
 // op_matmul's reader for one port: the matrix's beats of that engine.
 void op_matmul_reader(const Beat* w, int port, int rows, int cols, int group_size, Stream<Beat>& s) {
     const bool ok = op_matmul_shape(&rows, &cols, group_size);
-    const int64_t beats = ok ? engine_beats(rows, cols, group_size, port) : 0;
+    const int64_t beats = !ok               ? 0
+                          : group_size < 0 ? q4_engine_trips(rows, cols, q4_bytes(q4_format_of_code(group_size)), port, kDesign)
+                                           : engine_beats(rows, cols, group_size, port);
     LHK_TRACE_OP(TraceOp::WeightStream, port, int32_t(beats), 1, 0);
     LHK_TRACE_LOOP(LoopId::WeightRead, beats, port, beats * kBeatBytes);
     stream_region(w, 0, beats, s);
@@ -348,7 +357,9 @@ void op_matmul_compute(Stream<Beat>& s0, Stream<Beat>& s1, Stream<Beat>& s2, Str
 #pragma HLS ARRAY_PARTITION variable=yb dim=1 complete
 #pragma HLS BIND_STORAGE variable=yb type=ram_2p impl=uram
     load_vector(x, xl, cols, kIoPort);
-    if (group_size > 0) {
+    if (group_size < 0) {
+        matmul_q4_to_ddr(s0, s1, s2, s3, xl, out, rows, cols, q4_format_of_code(group_size), kIoPort, yb);
+    } else if (group_size > 0) {
         quantize_q8(xl, cols, group_size, xq, xs);
         matmul_q8_to_ddr(s0, s1, s2, s3, xq, xs, out, rows, cols, group_size, kIoPort, yb);
     } else {

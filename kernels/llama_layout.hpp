@@ -21,6 +21,8 @@
 // after the last chunk, and a missing row B, are zero. The embedding table is stored
 // separately in fp32 (dequantized by the host, as runq.c does at load), so the embedding
 // lookup stays the fp32 one.
+// 4-bit models (dims.weight_bits == 4; the section "4-bit weights" below): each matrix kind
+// in its Q4Format, rows one at a time per engine as in fp32, the embedding in fp32 as int8's.
 // KV cache: position t lives on stripe t % kKvPorts, slot t / kKvPorts. A stripe holds the
 // K rows [layer][slot] then the V rows [layer][slot], each kv_row_beats() beats. A row is
 // stored natively: the n_kv_heads heads of the position, kv_dim values, so a grouped-query
@@ -82,11 +84,59 @@ inline int64_t q8_region_beats(int rows, int cols, int gs, int port) {
 inline int64_t matrix_region_beats(const ModelDims& d, int rows, int cols, int port) {
     return is_q8(d) ? q8_region_beats(rows, cols, d.group_size, port) : region_beats(rows, cols, port);
 }
+
+// ---- 4-bit weights ---------------------------------------------------------------------
+// A 4-bit model (dims.weight_bits == 4, group_size 0) stores each matrix kind (kWq..kW3, and
+// kQ4Classifier) in one of these formats (dims.q4_formats, 2 bits a kind). A matrix's element
+// is scale * (u - zero) - min for its 4- or 8-bit code u and its group's fp32 scale and min:
+// Q4_0 (d, q): scale d, zero 8, min 0; Q4_K sub-block s: scale d*sc_s, zero 0, min dmin*m_s;
+// Q6_K sub-block s (bytes): scale d*sc_s, zero 0, min 32*d*sc_s. Each product and the
+// difference are exact in fp32 or ggml's own dequantization's rounding (docs/hls-design.md).
+// Row r on port r % 4 at row index r / 4, q4_row_beats(cols, format) beats a row: per chunk of
+// kQ4ChunkGroups groups a scale beat {scale g, min g, scale g+1, min g+1} (0 where a group is
+// missing), then one beat per group: code c of the group in bits 4c..4c+3 of the beat (the 4-bit
+// formats, 32 columns), or byte c (the byte format, 16 columns). Beats after the last chunk: 0.
+enum Q4Format : int {
+    kQ4FormatQ4_0 = 0,   // 4-bit codes, zero 8: Q4_0; activations as Q8_0 (blocks of 32)
+    kQ4FormatQ4_K = 1,   // 4-bit codes with a min: Q4_K; activations as Q8_K (blocks of 256)
+    kQ4FormatBytes = 2,  // 8-bit codes with a min in groups of 16: Q6_K (and Q4_K beside it); Q8_K
+    kQ4FormatCount = 3
+};
+constexpr int kQ4Classifier = kMatricesPerLayer;  // the classifier's kind in dims.q4_formats
+inline bool is_q4(const ModelDims& d) { return d.weight_bits == 4; }
+inline int q4_format_of(const ModelDims& d, int kind) { return (d.q4_formats >> (2 * kind)) & 3; }
+inline bool q4_bytes(int format) { return format == kQ4FormatBytes; }
+inline int q4_zero(int format) { return format == kQ4FormatQ4_0 ? 8 : 0; }
+inline int q4_act_block(int format) { return format == kQ4FormatQ4_0 ? kQ4Q8_0Block : kQ4Q8_KBlock; }
+inline int q4_group_cols_of(int format) { return q4_group_cols(q4_bytes(format), kDesign); }
+inline int q4_row_beats(int cols, int format) { return q4_row_iters(cols, q4_bytes(format), kDesign); }
+inline int64_t q4_region_beats(int rows, int cols, int format, int port) {
+    return align_region(int64_t(rows_on_engine(rows, port, kDesign)) * q4_row_beats(cols, format));
+}
+// Whether rows of `cols` columns can be held in a format: whole groups and activation blocks.
+inline bool q4_cols_fit(int cols, int format) {
+    return format >= 0 && format < kQ4FormatCount && cols > 0 && cols % q4_act_block(format) == 0 &&
+           cols % q4_group_cols_of(format) == 0;
+}
+// op_matmul's and the trace's group_size argument for a 4-bit format: -(1 + format).
+inline int q4_matmul_code(int format) { return -1 - format; }
+inline int q4_format_of_code(int group_size) { return -1 - group_size; }
+
+// Matrix kind `kind` (a layer matrix, or kQ4Classifier) in the model's precision: its region
+// on a port, and the beats its engine reads.
+inline int64_t kind_region_beats(const ModelDims& d, int kind, int rows, int cols, int port) {
+    return is_q4(d) ? q4_region_beats(rows, cols, q4_format_of(d, kind), port) : matrix_region_beats(d, rows, cols, port);
+}
+inline int64_t kind_engine_beats(const ModelDims& d, int kind, int rows, int cols, int port) {
+    return is_q4(d) ? q4_engine_trips(rows, cols, q4_bytes(q4_format_of(d, kind)), port, kDesign)
+                    : engine_beats(rows, cols, d.group_size, port);
+}
+
 inline int64_t layer_beats(const ModelDims& d, int port) {
     int64_t total = 0;
     for (int m = 0; m < kMatricesPerLayer; ++m) {
 #pragma HLS UNROLL
-        total += matrix_region_beats(d, matrix_rows(d, m), matrix_cols(d, m), port);
+        total += kind_region_beats(d, m, matrix_rows(d, m), matrix_cols(d, m), port);
     }
     return total;
 }
@@ -94,23 +144,26 @@ inline int64_t matrix_offset(const ModelDims& d, int port, int layer, int m) {
     int64_t off = int64_t(layer) * layer_beats(d, port);
     for (int k = 0; k < kMatricesPerLayer; ++k) {
 #pragma HLS UNROLL
-        if (k < m) off += matrix_region_beats(d, matrix_rows(d, k), matrix_cols(d, k), port);
+        if (k < m) off += kind_region_beats(d, k, matrix_rows(d, k), matrix_cols(d, k), port);
     }
     return off;
 }
 inline int64_t classifier_offset(const ModelDims& d, int port) {
     return int64_t(d.n_layers) * layer_beats(d, port);
 }
+inline int64_t classifier_region_beats(const ModelDims& d, int port) {
+    return kind_region_beats(d, kQ4Classifier, d.vocab_size, d.dim, port);
+}
 // The embedding has its own (fp32) table unless it is the fp32 classifier itself.
-inline bool embedding_separate(const ModelDims& d) { return !d.shared_classifier || is_q8(d); }
+inline bool embedding_separate(const ModelDims& d) { return !d.shared_classifier || is_q8(d) || is_q4(d); }
 inline int64_t embedding_offset(const ModelDims& d, int port) {
     const int64_t cls = classifier_offset(d, port);
-    return embedding_separate(d) ? cls + matrix_region_beats(d, d.vocab_size, d.dim, port) : cls;
+    return embedding_separate(d) ? cls + classifier_region_beats(d, port) : cls;
 }
 // End of the classifier (and of a separate embedding table) on a port.
 inline int64_t tables_end(const ModelDims& d, int port) {
     return embedding_offset(d, port) + (embedding_separate(d) ? region_beats(d.vocab_size, d.dim, port)
-                                                              : matrix_region_beats(d, d.vocab_size, d.dim, port));
+                                                              : classifier_region_beats(d, port));
 }
 // The norm weights, port 0 only, after the tables.
 inline int64_t norms_offset(const ModelDims& d) { return tables_end(d, 0); }
@@ -200,6 +253,16 @@ inline bool dims_fit(const ModelDims& d, const char** why) {
         w = "int8 group_size too small for rows this long (a row pair exceeds kMaxQ8PairBeats)";
     else if (d.kv_bits != 0 && d.kv_bits != 32 && d.kv_bits != 8)
         w = "kv_bits must be 32 (fp32 KV cache) or 8 (int8)";
+    else if (d.weight_bits != 0 && d.weight_bits != 32 && d.weight_bits != 8 && d.weight_bits != 4)
+        w = "weight_bits must be 32, 8 or 4";
+    else if ((d.weight_bits == 8) != (d.group_size > 0) && d.weight_bits != 0)
+        w = "weight_bits 8 needs an int8 group_size, 32 and 4 none";
+    for (int m = 0; m <= kQ4Classifier; ++m) {
+#pragma HLS UNROLL
+        const int cols = m == kQ4Classifier ? d.dim : matrix_cols(d, m);
+        if (!w && is_q4(d) && !q4_cols_fit(cols, q4_format_of(d, m)))
+            w = "4-bit rows must be whole groups and activation blocks (32 for Q4_0, 256 for Q4_K and Q6_K)";
+    }
     if (why) *why = w;
     return w == nullptr;
 }

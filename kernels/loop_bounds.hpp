@@ -51,6 +51,20 @@ inline int64_t q8_engine_trips(int rows, int cols, int gs, int e, const Design& 
     return int64_t(q8_pairs_on_engine(rows, e, d)) * q8_pair_iters(cols, gs, d);
 }
 
+// 4-bit matmul (llama_layout.hpp's 4-bit section). One row at a time per engine; a row is
+// chunks of a scale beat ((scale, min) of port_floats / 2 groups) and one weight beat per
+// group: port_bits / 4 columns of 4-bit codes, or port_bits / 8 of 8-bit codes (`bytes`).
+// Padded to at least partial_sums beats, as fp32 rows are.
+inline int q4_group_cols(bool bytes, const Design& d) { return imax(1, bytes ? d.port_bits / 8 : d.port_bits / 4); }
+inline int q4_chunk_groups(const Design& d) { return imax(1, port_floats(d) / 2); }
+inline int q4_row_iters(int cols, bool bytes, const Design& d) {
+    const int groups = cols / q4_group_cols(bytes, d);
+    return imax(ceil_div(groups, q4_chunk_groups(d)) + groups, d.partial_sums);
+}
+inline int64_t q4_engine_trips(int rows, int cols, bool bytes, int e, const Design& d) {
+    return int64_t(rows_on_engine(rows, e, d)) * q4_row_iters(cols, bytes, d);
+}
+
 // Attention. A stored K or V row holds one position's n_kv_heads heads natively: fp32 or
 // fp16 elements (kv_bits 32, 16), or integers of kv_bits bits (8, 4) after one fp32 scale
 // per KV head (the row's scale beats), every head's integers starting a beat.

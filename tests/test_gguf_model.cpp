@@ -253,10 +253,11 @@ TEST(GgufModel, KvTypeRefusalsNameTheValue) {
 
 // ---- refusals ---------------------------------------------------------------------------
 
-// openmp has kernels for every GGUF type (tests/test_openmp_ggml.cpp); the HLS design not yet.
+// openmp has kernels for every GGUF type (tests/test_openmp_ggml.cpp); the HLS design takes
+// the 4-bit ones (tests/test_hls_q4.cpp) and refuses the others, Q8_0 here.
 TEST(GgufModel, TheHlsDesignRefusesGgmlBlocksAtLoad) {
     LHB_REQUIRE_MODELS();
-    const Model m = Model::open(gguf_path("synth256-q4_k_m.gguf"));
+    const Model m = Model::open(gguf_path("synth256-q8_0.gguf"));
     for (const char* name : {"hls-csim"}) {
         SCOPED_TRACE(name);
         auto b = BackendRegistry::create(name, BackendOptions{});

@@ -8,6 +8,7 @@
 #include "core/synth.hpp"
 #include "host/estimator.hpp"
 #include "host/trace.hpp"
+#include "kernels/llama_layout.hpp"
 #include "tests/board_fixture.hpp"
 #include "tests/test_support.hpp"
 
@@ -341,6 +342,65 @@ TEST(HlsEstimator, BenchEstimatePrintsEstimatedTables) {
     r = test::run_bench("estimate --shape stories15M --pos 256");
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("--pos"), std::string::npos) << r.err;
+}
+
+
+// One 4-bit matmul by hand: stories15M's wq (288 x 288) in Q4_0, the engines reading their
+// ports themselves (no readers), on the ZCU106 board file with a 100 ns read latency (30
+// cycles at 300 MHz). A 288-column row is 9 groups of 32: 5 scale beats ((scale, min) of two
+// groups each) and 9 weight beats, 14 beats = 224 bytes (fp32: 1152); an engine takes rows 0, 4,
+// ...: 72 rows, 1,008 beats, 16,128 bytes. The four engines' 64,512 bytes through the DDR's
+// 19.2 GB/s x 0.8 / 300 MHz = 51.2 bytes a cycle, plus the latency: 4 x 16,128 / 51.2 + 30
+// cycles, DDR-bound (the engines alone: 1,007 + their depth + 2 cycles). The steps loop runs
+// the row's 14 beats; the quantizer (its own op) n / 4 = 72 iterations in each of its loops.
+TEST(HlsEstimator, FourBitMatmulCyclesByHand) {
+    hls::TraceOpRun op;
+    op.op = lhk::TraceOp::MatMul;
+    op.args = {288, 288, 0, lhk::q4_matmul_code(lhk::kQ4FormatQ4_0)};
+    lhk::Design direct = lhk::kDesign;
+    direct.weight_fifo_beats = 0;
+    const auto steps = hls::model_op(op, direct);
+    ASSERT_EQ(steps.size(), 3u);
+    ASSERT_EQ(steps[0].loops.size(), 1u);
+    EXPECT_EQ(steps[0].loops[0].id, lhk::LoopId::MatQ4Steps);
+    EXPECT_EQ(steps[0].loops[0].trips, 14);
+    ASSERT_TRUE(steps[1].dataflow);
+    ASSERT_EQ(steps[1].loops.size(), 4u);
+    json jb = json::parse(test::read_file(test::source_dir() + "/configs/boards/zcu106.json"));
+    jb["ddr"]["read_latency_ns"]["value"] = 100;
+    const hls::BoardSpec board = hls::parse_board(jb, "test");
+    const hls::MemoryModel mem = hls::MemoryModel::of(direct, board, 300);
+    std::vector<LoopCost> engines;
+    for (const hls::TraceLoop& l : steps[1].loops) {
+        EXPECT_EQ(l.id, lhk::LoopId::MatQ4Engine);
+        EXPECT_EQ(l.trips, 1008);
+        EXPECT_EQ(l.bytes, 16128);
+        LoopCost c;
+        c.trips = l.trips;
+        c.port = l.port;
+        c.bytes = l.bytes;
+        engines.push_back(c);
+    }
+    const hls::Cycles cy = hls::dataflow_cycles(engines, mem);
+    EXPECT_EQ(cy.bound, Bound::Ddr);
+    EXPECT_DOUBLE_EQ(cy.cycles, 4 * 16128 / 51.2 + 30);
+
+    // Q6_K in 8-bit codes, 256 columns: 16 groups of 16, 8 scale beats + 16 = 24 beats a row.
+    op.args = {256, 256, 1, lhk::q4_matmul_code(lhk::kQ4FormatBytes)};
+    const auto bytes = hls::model_op(op, direct);
+    ASSERT_EQ(bytes.size(), 3u);
+    for (const hls::TraceLoop& l : bytes[1].loops) EXPECT_EQ(l.trips, 64 * 24);
+    EXPECT_EQ(bytes[2].loops[0].id, lhk::LoopId::MatStoreDdr);
+
+    hls::TraceOpRun q;
+    q.op = lhk::TraceOp::Quantize;
+    q.args = {288, 32, 1, 0};
+    const auto quant = hls::model_op(q, direct);
+    ASSERT_EQ(quant.size(), 2u);
+    EXPECT_EQ(quant[0].loops[0].id, lhk::LoopId::Q4QuantMax);
+    EXPECT_EQ(quant[0].loops[0].trips, 72);
+    EXPECT_EQ(quant[1].loops[0].id, lhk::LoopId::Q4QuantScale);
+    EXPECT_EQ(quant[1].loops[0].trips, 72);
 }
 
 }  // namespace

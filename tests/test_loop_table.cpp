@@ -11,6 +11,7 @@
 #include "backends/hls_csim/hls_csim.hpp"
 #include "core/synth.hpp"
 #include "host/estimator.hpp"
+#include "host/packing.hpp"
 #include "host/trace.hpp"
 #include "tests/test_support.hpp"
 
@@ -29,7 +30,7 @@ void collect(const hls::Trace& t, Seen* seen) {
             for (const hls::TraceLoop& l : s.loops) (*seen)[l.id].insert(op.op);
 }
 
-// llama_forward in every mode: fp32 and int8 weights, host-sampled, device-greedy and prefill.
+// llama_forward in every mode: fp32, int8 and 4-bit weights, host-sampled, device-greedy and prefill.
 Seen seen_in_forward_passes() {
     Seen seen;
     const ModelConfig c = parse_shape("stories260K");
@@ -38,6 +39,12 @@ Seen seen_in_forward_passes() {
             collect(hls::trace_forward(c, 3, gs, mode), &seen);
     for (int gs : {0, 4})  // and its prefill mode
         collect(hls::trace_prefill(c, 3, 5, gs, lhk::kPromptLogitsLast), &seen);
+    // 4-bit weights (whole Q8_K blocks: dim 256): layer matrices Q4_0, the classifier in 8-bit codes.
+    const ModelConfig q4 = parse_shape("dim=256,hidden=512,layers=1,heads=4,kv_heads=4,vocab=64,seq=8");
+    const int cls = 2 * lhk::kQ4Classifier;
+    const int formats = (hls::q4_uniform_formats(lhk::kQ4FormatQ4_0) & ~(3 << cls)) | (lhk::kQ4FormatBytes << cls);
+    for (hls::DecodeMode mode : {hls::DecodeMode::HostSampled, hls::DecodeMode::DeviceGreedy})
+        collect(hls::trace_forward(q4, 3, hls::q4_precision(formats), mode), &seen);
     return seen;
 }
 
@@ -119,7 +126,7 @@ TEST(HlsLoopTable, EveryLoopIsTracedUnderItsOp) {
             continue;
         }
         if (f == forward.end()) {
-            ADD_FAILURE() << "llama_forward never traced it (in fp32, int8, host-sampled or greedy)";
+            ADD_FAILURE() << "llama_forward never traced it (in fp32, int8, 4-bit, host-sampled or greedy)";
             continue;
         }
         EXPECT_EQ(f->second.count(l.op), 1u) << "not traced under its op " << hls::trace_op_name(l.op);

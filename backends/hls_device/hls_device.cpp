@@ -29,9 +29,15 @@ HlsDeviceBackend::HlsDeviceBackend(std::unique_ptr<hls::KernelRunner> runner, Hl
 HlsDeviceBackend::~HlsDeviceBackend() = default;
 
 void HlsDeviceBackend::load(const Model& model) {
-    if (const std::string g = first_ggml_weight(model.weights()); !g.empty())
+    // GGUF block-quantized matrices take the 4-bit layout (hls::q4_formats_of refuses what it
+    // cannot place); otherwise no GGUF block weight may be left (an embedding alone).
+    if (hls::holds_4bit_matrices(model)) {
+        hls::q4_formats_of(model, name());
+    } else if (const std::string g = first_ggml_weight(model.weights()); !g.empty()) {
         throw InputError(model.path() + ": " + name() + ": GGUF weight type of " + g +
-                         " is not supported (the HLS kernels read fp32 and llama2.c int8; cpu-ref runs it)");
+                         " is not supported (the HLS kernels read fp32, llama2.c int8 and GGUF 4-bit matrices; "
+                         "cpu-ref runs it)");
+    }
     hls::check_fits(model.config(), model.path(), hls::group_size_of(model), options_.kv_bits);
     Backend::load(model);
     weights_ = {};  // a failed load leaves no weights of another model behind
@@ -95,9 +101,15 @@ void HlsDeviceBackend::rmsnorm(float* out, const float* x, const float* weight, 
     get(io(2), out, n);
 }
 
-hls::MatrixRegions HlsDeviceBackend::matrix_regions(const WeightMatrix& w, std::array<BufferPtr, hls::kPorts>& own) {
+hls::MatrixRegions HlsDeviceBackend::matrix_regions(const WeightMatrix& w, std::array<BufferPtr, hls::kPorts>& own,
+                                                     int& group_size) {
     hls::MatrixRegions r{};
+    group_size = w.dtype == DType::Q8_0 ? w.group_size : 0;
     if (weights_[0] && model_->weights().holds(w)) {
+        if (lhk::is_q4(layout_.dims)) {
+            const int kind = w.id.role == WeightRole::Classifier ? lhk::kQ4Classifier : int(w.id.role);
+            group_size = lhk::q4_matmul_code(lhk::q4_format_of(layout_.dims, kind));
+        }
         for (int p = 0; p < hls::kPorts; ++p) {
             const int64_t off = w.id.role == WeightRole::Classifier
                                     ? lhk::classifier_offset(layout_.dims, p)
@@ -107,6 +119,7 @@ hls::MatrixRegions HlsDeviceBackend::matrix_regions(const WeightMatrix& w, std::
         return r;
     }
     const hls::PackedMatrix packed = hls::pack_matrix(w);  // not the model's (per-op checks on random data)
+    group_size = packed.group_size;
     for (int p = 0; p < hls::kPorts; ++p) {
         const hls::BeatBuffer& src = packed.port[size_t(p)];
         own[size_t(p)] = runner_->alloc(hls::BufferUse::OpMatrix, p, src.beats());
@@ -122,8 +135,8 @@ void HlsDeviceBackend::matmul(float* out, const float* x, const WeightMatrix& w)
         too_large("a " + std::to_string(w.rows) + "x" + std::to_string(w.cols) + " matmul exceeds the kernels' maxima");
     put(io(0), x, w.cols);
     std::array<BufferPtr, hls::kPorts> own;
-    const hls::MatrixRegions regions = matrix_regions(w, own);
-    const int group_size = w.dtype == DType::Q8_0 ? w.group_size : 0;
+    int group_size = 0;
+    const hls::MatrixRegions regions = matrix_regions(w, own, group_size);
     runner_->run_matmul(regions, io(0), io(1), w.rows, w.cols, group_size);
     get(io(1), out, w.rows);
 }
@@ -209,6 +222,15 @@ float* HlsDeviceBackend::forward_batch(const int* tokens, int n, int pos, BatchL
     if (!options_.fused) return Backend::forward_batch(tokens, n, pos, which, all_logits);
     check_batch(tokens, n, pos, which, all_logits);
     const int vocab = model_->config().vocab_size;
+    if (lhk::is_q4(layout_.dims)) {
+        // No prefill engines for 4-bit weights (the kernel's prefill mode does nothing for
+        // them): the prompt goes through llama_forward token by token.
+        for (int i = 0; i < n; ++i) {
+            const float* l = forward(tokens[i], pos + i);
+            if (which == BatchLogits::All) std::memcpy(all_logits + size_t(i) * size_t(vocab), l, size_t(vocab) * 4);
+        }
+        return state_->logits.data();
+    }
     // llama_forward's prefill mode, a block of the shape's block_tokens at a time (every
     // token's logits: no more than the runner takes a run): each block's ids to the device,
     // its layers with one weight stream, logits only where they are wanted.
@@ -257,7 +279,7 @@ std::optional<hls::DeviceEstimate> HlsDeviceBackend::estimate(int pos) const {
     if (!options_.models_board || !model_) return std::nullopt;
     const hls::BoardSpec board =
         hls::load_board(options_.board.empty() ? hls::default_board_path() : options_.board);
-    const int gs = layout_.dims.group_size;
+    const int gs = hls::precision_of(layout_.dims);
     const hls::DesignSpec design = hls::compiled_design(options_.kv_bits);
     const hls::TokenEstimate sampled = hls::estimate_token(model_->config(), pos, design, board, gs);
     const hls::TokenEstimate greedy = hls::estimate_token(model_->config(), pos, design, board, gs,
@@ -266,7 +288,8 @@ std::optional<hls::DeviceEstimate> HlsDeviceBackend::estimate(int pos) const {
 }
 
 std::optional<hls::DeviceEstimate> HlsDeviceBackend::estimate_prefill(int pos, int n) const {
-    if (!options_.models_board || !model_) return std::nullopt;
+    // 4-bit models have no prefill mode: their prompts are decoded token by token.
+    if (!options_.models_board || !model_ || lhk::is_q4(layout_.dims)) return std::nullopt;
     const hls::BoardSpec board =
         hls::load_board(options_.board.empty() ? hls::default_board_path() : options_.board);
     return hls::to_device_estimate(

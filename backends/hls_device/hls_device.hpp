@@ -1,7 +1,7 @@
 #pragma once
 // The HLS design as a backend, whatever runs its kernels (backends/hls_device/
-// kernel_runner.hpp: C simulation for hls-csim, XRT for zcu106-xrt). The weights (fp32, or
-// int8 Q8_0 in the same bitstream) are packed once into the device layout
+// kernel_runner.hpp: C simulation for hls-csim, XRT for zcu106-xrt). The weights (fp32, int8
+// Q8_0, or GGUF 4-bit in the same bitstream) are packed once into the device layout
 // (host/packing.hpp) straight into the runner's weight buffers; the per-op matmul finds a
 // model matrix's region there by its WeightId and packs any other matrix on the fly.
 //
@@ -69,8 +69,8 @@ private:
     // llama_forward on the loaded model's buffers (prompt > 0: a prompt block, its ids in tokens_).
     void run_forward(int token, int pos, int steps, int prompt, int prompt_logits);
     // Where a matmul's weights are: the model's region in the weight buffers, or `own`
-    // filled with w packed on its own.
-    hls::MatrixRegions matrix_regions(const WeightMatrix& w, std::array<BufferPtr, hls::kPorts>& own);
+    // filled with w packed on its own; group_size gets op_matmul's argument for them.
+    hls::MatrixRegions matrix_regions(const WeightMatrix& w, std::array<BufferPtr, hls::kPorts>& own, int& group_size);
     // Per-op scratch vector i (0..2), made on first use.
     hls::DeviceBuffer& io(int i);
     // A vector into a buffer and onto the device; back from the device into a vector.

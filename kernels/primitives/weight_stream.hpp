@@ -20,8 +20,10 @@ inline int decode_tokens(int steps, int pos, const ModelDims& d) {
 }
 
 // Tokens of a prompt block (llama_forward's `prompt`): at most the shape's block_tokens
-// (llama_layout.hpp), no further than seq_len; 0 when prompt <= 0 (decoding).
+// (llama_layout.hpp), no further than seq_len; 0 when prompt <= 0 (decoding), and for 4-bit
+// models, which have no prefill engines (the host decodes their prompts token by token).
 inline int prompt_block_tokens(int prompt, int pos, const ModelDims& d) {
+    if (is_q4(d)) return 0;
     const int left = d.seq_len - pos, most = block_tokens(d);
     const int n = prompt < left ? prompt : left;
     return n < 1 ? 0 : n > most ? most : n;
@@ -37,12 +39,12 @@ inline int64_t layers_weight_beats(const ModelDims& d, int port) {
     int64_t layer = 0;
     for (int k = 0; k < kMatricesPerLayer; ++k) {
 #pragma HLS UNROLL
-        layer += engine_beats(matrix_rows(d, k), matrix_cols(d, k), d.group_size, port);
+        layer += kind_engine_beats(d, k, matrix_rows(d, k), matrix_cols(d, k), port);
     }
     return layer * d.n_layers;
 }
 inline int64_t classifier_weight_beats(const ModelDims& d, int port) {
-    return engine_beats(d.vocab_size, d.dim, d.group_size, port);
+    return kind_engine_beats(d, kQ4Classifier, d.vocab_size, d.dim, port);
 }
 
 // `beats` beats from w + offset into s: one pipelined loop, so the m_axi adapter issues
@@ -65,7 +67,7 @@ reader_layers:
         for (int k = 0; k < kMatricesPerLayer; ++k) {
             const int m = kMatmulOrder[k];
             stream_region(w, matrix_offset(d, port, l, m),
-                          engine_beats(matrix_rows(d, m), matrix_cols(d, m), d.group_size, port), s);
+                          kind_engine_beats(d, m, matrix_rows(d, m), matrix_cols(d, m), port), s);
         }
     }
 }
