@@ -47,7 +47,7 @@ const char* kUsage =
     "  --pos     position of the token; default 0\n"
     "  --mean    also the mean over a whole run of seq_len tokens (17 positions traced)\n"
     "  --prompt  also a prompt of N tokens from --pos through the prefill mode (blocks of up\n"
-    "            to 35 tokens, fewer for wide shapes; each weight read once a block): its time,\n"
+    "            to 32 tokens, fewer for wide shapes; each weight read once a block): its time,\n"
     "            tok/s and the time to first token, beside decoding it token by token (each\n"
     "            block traced)\n"
     "  --loops   print every loop: trips, II, depth, bytes, cycles\n"

@@ -185,13 +185,14 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
     mem("8-bit KV rows (k and v)", kForward, 2 * (lhk::kKv8PerBeat / 4), lhk::ceil_div64(lhk::kMaxDim, lhk::kKv8PerBeat), false);
     // int8: the quantized input (int8, kQ8Cols banks), its scales, and every engine's copy of
     // the steps of a row pair or (4-bit) a row: kQ4PerBeat int8 + scale, zero point, sum and
-    // flags, 12 words a beat (matmul_q8.hpp's QuantStep).
+    // flags, 12 words a beat (matmul_q8.hpp's QuantStep), bound to URAM (q8_steps' and
+    // q4_steps' callers: 12 x 1056 words an engine at kMaxCols would be 25 BRAM18).
     mem("int8 activations", kMat, lhk::kQ8Cols, lhk::ceil_div64(lhk::kMaxCols, 4 * lhk::kQ8Cols), false);
     mem("int8 activation scales", kMat, 1, lhk::kMaxQ8Groups, false);
-    mem("int8 and 4-bit matmul steps (one copy per engine)", kMat, E, 12 * int64_t(lhk::kMaxQuantBeats), false);
-    // 4-bit: the quantized input (int8 in kQ4PerBeat banks, four a word) and the blocks' scales
-    // and reciprocals.
-    mem("4-bit activations", kMat, lhk::kQ4PerBeat, lhk::ceil_div64(lhk::kMaxCols, 4 * lhk::kQ4PerBeat), false);
+    mem("int8 and 4-bit matmul steps (one copy per engine)", kMat, E, 12 * int64_t(lhk::kMaxQuantBeats), true);
+    // 4-bit: the quantized input, reshaped into words of kQ4PerBeat int8 (one block RAM as wide
+    // as kQ4PerBeat / 4 banks of 32-bit words), and the blocks' scales and reciprocals.
+    mem("4-bit activations", kMat, lhk::kQ4PerBeat / 4, lhk::ceil_div64(lhk::kMaxCols, lhk::kQ4PerBeat), false);
     mem("4-bit activation scales", kMat, 2, lhk::kMaxQ4ActBlocks, false);
     // Prefill (this project's kernels, the designs with weight readers: llama_forward's prompt
     // mode, kernels/primitives/matmul_block.hpp): the lockstep engines apply a held beat to
@@ -217,7 +218,7 @@ ResourceEstimate estimate_resources(const lhk::Design& d, const BoardSpec& b) {
         mem("prefill block matmul input and hb", kForward, 2 * TL * lanes, lane / lanes, true);
         mem("prefill block row results", kForward, TL * 8, lane / 8, false);
         mem("prefill block int8 activations", kForward, TL * q8c, lane / q8c / 4, false);
-        mem("prefill block int8 scales", kForward, TL, lane / lhk::kMinGroupSize, false);
+        mem("prefill block int8 scales", kForward, TL, lane / lhk::kMinGroupSize, true);
         mem("prefill int8 steps", kForward, 1, 3 * int64_t(lhk::kMaxQ8PairBeats), false);
     }
     // The weight readers' FIFOs: kWeightFifoBeats x port_bits each (BRAM36 is at most 72 bits

@@ -98,19 +98,21 @@ constexpr int kQ4Q8_KBlock = 256;                    // activations per scale, Q
 // they apply their four beats to kPrefillTokenLanes tokens, so a beat is held for
 // kPrefillGroups clocks. kPrefillGroups is also the distance at which a token's accumulator
 // is revisited, so it must cover the fadd latency (5 at 300 MHz, 7 at faster clocks: the
-// board file). The token lanes are what the DSPs allow (host/resources.cpp): 4 engines x 5
-// token lanes x 4 lanes = 80 fp32 MACs a clock (320 int8 MACs), 35 tokens in 7 clocks.
-constexpr int kPrefillTokenLanes = 5;
-constexpr int kPrefillGroups = 7;
+// board file). The token lanes are what the DSPs allow (host/resources.cpp): 4 engines x 4
+// token lanes x 4 lanes = 64 fp32 MACs a clock (256 int8 MACs), 32 tokens in 8 clocks (5 lanes
+// did not leave the XCZU7EV's DSPs for the TinyLlama-sized kernels; 8 groups rather than 7
+// keep a 64-token prompt at two blocks).
+constexpr int kPrefillTokenLanes = 4;
+constexpr int kPrefillGroups = 8;
 constexpr int kPrefillTokens = kPrefillTokenLanes * kPrefillGroups;
 // The block's rows have a fixed on-chip capacity, not kPrefillTokens x kMaxCols (at
 // TinyLlama's hidden 5632 that is 770 KB an array, and the block has seven): each array holds
 // kBlockLaneFloats floats per token lane, token t in lane t % kPrefillTokenLanes as the
 // (t / kPrefillTokenLanes)-th row of its lane, and a shape's block is as many tokens as fit
-// (llama_layout.hpp, block_tokens): all 35 for rows up to 1755 floats (stories15M, stories42M),
-// 30 for stories110M (2048), 10 for TinyLlama (5632). The arrays of x, q, k, v hold rows of
+// (llama_layout.hpp, block_tokens): all 32 for rows up to 1536 floats (stories15M, stories42M),
+// 24 for stories110M (2048), 8 for TinyLlama (5632). The arrays of x, q, k, v hold rows of
 // dim floats, kBlockDimLaneFloats a lane. 12288 = 3 x 4096: one URAM per bank of the four a
-// lane of xin and hb is split into; 6144 x 5 / 4 = 7680 words: two URAMs a bank of x, q, k, v.
+// lane of xin and hb is split into; 6144 x 4 / 4 = 6144 words: two URAMs a bank of x, q, k, v.
 constexpr int kBlockLaneFloats = 12288;
 constexpr int kBlockDimLaneFloats = 6144;
 // A row starts at a multiple of kBlockRowAlign floats in its lane: the engines' results of a

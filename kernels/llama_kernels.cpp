@@ -257,8 +257,8 @@ void decode(int token, int pos, int steps, int prompt, int prompt_logits, const 
     // Prefill: the block's rows (block_tokens(d) tokens, matmul_block.hpp). The block engines
     // read kPrefillTokenLanes tokens' beats a clock, one from each lane, from the matmul input
     // (xin, hb; int8: xq, xs) and write two rows of each engine for those tokens into yout
-    // (BRAM: 40 banks of 1536 words fill URAMs badly); the ops between the matmuls take a
-    // token's row kLanes values a clock.
+    // (BRAM: 32 banks of 1536 words fill URAMs badly; xs's 3072 words a lane fill one URAM
+    // each); the ops between the matmuls take a token's row kLanes values a clock.
     BlockDimVectors bx, bq, bk, bv;
     BlockVectors bhb, xin, yout;
     BlockQ8 bxq;
@@ -282,6 +282,7 @@ void decode(int token, int pos, int steps, int prompt, int prompt_logits, const 
 #pragma HLS BIND_STORAGE variable=bv type=ram_2p impl=uram
 #pragma HLS BIND_STORAGE variable=bhb type=ram_2p impl=uram
 #pragma HLS BIND_STORAGE variable=xin type=ram_2p impl=uram
+#pragma HLS BIND_STORAGE variable=bxs type=ram_2p impl=uram
 
     const bool prefill = prompt > 0;
     const int block = prompt_block_tokens(prompt, pos, d);

@@ -67,16 +67,16 @@ TEST(HlsTinyLlama, TheLargeShapesFitTheKernels) {
     EXPECT_THROW(hls::trace_forward(deeper, 0), InputError);  // the layer repetition checks the full shape
 }
 
-// A prefill block holds as many tokens as the on-chip arrays take (hls_config.hpp): all 35
+// A prefill block holds as many tokens as the on-chip arrays take (hls_config.hpp): all 32
 // up to stories42M's rows of 1376 floats, 6 token groups of rows of 2048 (stories110M), 2 of
-// 5632 (TinyLlama's hidden). Host and kernel read the same function.
+// 5632 (TinyLlama's hidden), 4 tokens a group. Host and kernel read the same function.
 TEST(HlsTinyLlama, PrefillBlockFollowsTheShape) {
     auto block = [](const char* name) { return lhk::block_tokens(hls::dims_of(parse_shape(name))); };
     EXPECT_EQ(block("stories260K"), lhk::kPrefillTokens);
     EXPECT_EQ(block("stories15M"), lhk::kPrefillTokens);
     EXPECT_EQ(block("stories42M"), lhk::kPrefillTokens);
-    EXPECT_EQ(block("stories110M"), 30);
-    EXPECT_EQ(block("tinyllama-1.1b"), 10);
+    EXPECT_EQ(block("stories110M"), 24);
+    EXPECT_EQ(block("tinyllama-1.1b"), 8);
     for (const char* name : {"stories260K", "stories110M", "tinyllama-1.1b"}) {
         const lhk::ModelDims d = hls::dims_of(parse_shape(name));
         const int groups = lhk::ceil_div(lhk::block_tokens(d), lhk::kPrefillTokenLanes);
@@ -84,14 +84,14 @@ TEST(HlsTinyLlama, PrefillBlockFollowsTheShape) {
         EXPECT_LE(groups * lhk::block_dim_row_floats(d), lhk::kBlockDimLaneFloats) << name;
         EXPECT_EQ(lhk::prompt_block_tokens(1000, 0, d), lhk::block_tokens(d)) << name;
     }
-    // The estimate runs a prompt in blocks of the shape's size: rows of 4096 floats, 15 tokens.
+    // The estimate runs a prompt in blocks of the shape's size: rows of 4096 floats, 12 tokens.
     const ModelConfig wide = parse_shape("dim=64,hidden=4096,layers=1,heads=4,vocab=97,seq=64");
-    ASSERT_EQ(lhk::block_tokens(hls::dims_of(wide)), 15);
+    ASSERT_EQ(lhk::block_tokens(hls::dims_of(wide)), 12);
     const hls::BoardSpec board = hls::load_board(test::source_dir() + "/configs/boards/zcu106.json");
     const hls::PrefillEstimate p = hls::estimate_prefill(wide, 0, 31, board);
     EXPECT_EQ(p.blocks, 3);
-    EXPECT_EQ(p.block_tokens, 15);
-    EXPECT_THROW(hls::trace_prefill(wide, 0, 16), InputError);
+    EXPECT_EQ(p.block_tokens, 12);
+    EXPECT_THROW(hls::trace_prefill(wide, 0, 13), InputError);
 }
 
 // ---- The trace of a deep model from its first layers -------------------------------------
@@ -119,7 +119,8 @@ TEST(HlsTinyLlama, LayerRepetitionIsTheFullTrace) {
     for (int logits : {lhk::kPromptLogitsNone, lhk::kPromptLogitsLast, lhk::kPromptLogitsEvery}) {
         expect_same_trace(hls::trace_prefill(s260, 3, 17, 0, logits), hls::trace_prefill_every_layer(s260, 3, 17, 0, logits),
                           "stories260K prompt block, logits " + std::to_string(logits));
-        expect_same_trace(hls::trace_prefill(s260, 0, 35, 4, logits), hls::trace_prefill_every_layer(s260, 0, 35, 4, logits),
+        expect_same_trace(hls::trace_prefill(s260, 0, lhk::kPrefillTokens, 4, logits),
+                          hls::trace_prefill_every_layer(s260, 0, lhk::kPrefillTokens, 4, logits),
                           "stories260K int8 prompt block, logits " + std::to_string(logits));
     }
     // The estimate of a deep model is the estimate of its full trace.
@@ -223,7 +224,7 @@ void expect_prefill_matches(const Model& m, int n, BatchLogits which) {
 }
 
 // TinyLlama with one layer, fp32 (its 5632-column w2 rows; a vocabulary of 1000): six
-// decoded positions, and a prompt of one block of 10 tokens.
+// decoded positions, and a prompt of one block of 8 tokens.
 TEST(HlsTinyLlama, OneLayerFp32MatchesCpuRef) {
 #ifdef __SANITIZE_ADDRESS__
     GTEST_SKIP() << "a 180 MB checkpoint simulated takes minutes under AddressSanitizer; its int8 sibling below "
@@ -231,15 +232,15 @@ TEST(HlsTinyLlama, OneLayerFp32MatchesCpuRef) {
 #endif
     test::TempDir tmp;
     const ModelConfig c = reduced("tinyllama-1.1b", 1, 1000);
-    ASSERT_EQ(lhk::block_tokens(hls::dims_of(c)), 10);
+    ASSERT_EQ(lhk::block_tokens(hls::dims_of(c)), 8);
     write_synthetic_model(c, tmp.file("tl1.bin"), 21);
     const Model m = Model::open(tmp.file("tl1.bin"));
     expect_decode_matches(m, 6);
-    expect_prefill_matches(m, 10, BatchLogits::All);
+    expect_prefill_matches(m, 8, BatchLogits::All);
 }
 
 // TinyLlama with one layer in int8 (groups of 32, straight from the synthesizer): six
-// decoded positions, and a prompt of 11 tokens (blocks of 10, the second one partial).
+// decoded positions, and a prompt of 11 tokens (blocks of 8, the second one partial).
 TEST(HlsTinyLlama, OneLayerInt8MatchesCpuRef) {
     test::TempDir tmp;
     const ModelConfig c = reduced("tinyllama-1.1b", 1, 1000);

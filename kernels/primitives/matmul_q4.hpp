@@ -213,13 +213,17 @@ q4_steps:
 // vector, 1 DDR, 2 only the argmax.
 inline int matmul_q4_rows(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, Stream<Beat>& w3, const float* x,
                           float yb[kWeightPorts][kMaxRowsPerPort], int rows, int cols, int format, int where) {
+    // A step reads a group's kQ4PerBeat activations at once: reshaped into words of
+    // kQ4PerBeat bytes (one memory kQ4PerBeat bytes wide, block RAM), not partitioned into
+    // kQ4PerBeat banks (each too small for a block RAM: registers, some 45k LUT at kMaxCols).
     int8_t xq[kMaxCols];
     float xs[kMaxQ4ActBlocks];
-#pragma HLS ARRAY_PARTITION variable=xq cyclic factor=kQ4PerBeat
+#pragma HLS ARRAY_RESHAPE variable=xq cyclic factor=kQ4PerBeat
     quantize_q4(x, cols, format, xq, xs);
     LHK_TRACE_OP(TraceOp::MatMul, rows, cols, where, q4_matmul_code(format));
     QuantStep steps[kWeightPorts][kMaxQuantBeats];
 #pragma HLS ARRAY_PARTITION variable=steps dim=1 complete
+#pragma HLS BIND_STORAGE variable=steps type=ram_2p impl=uram
     const int rb = q4_row_beats(cols, format);
     q4_steps(xq, xs, cols, format, steps, rb);
     EngineMax m0, m1, m2, m3;

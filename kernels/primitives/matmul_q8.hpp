@@ -324,6 +324,7 @@ inline int matmul_q8_rows(Stream<Beat>& w0, Stream<Beat>& w1, Stream<Beat>& w2, 
                            int gs) {
     Q8Step steps[kWeightPorts][kMaxQuantBeats];
 #pragma HLS ARRAY_PARTITION variable=steps dim=1 complete
+#pragma HLS BIND_STORAGE variable=steps type=ram_2p impl=uram
     const int pb = q8_pair_beats(cols, gs);
     q8_steps(xq, xs, cols, gs, steps, pb);
     EngineMax m0, m1, m2, m3;
