@@ -46,13 +46,21 @@ void resources_table(std::ostringstream& md, const json& res) {
        << (at_path(res, {"xclbin_fits"}) == true ? "fits" : "DOES NOT FIT") << ".\n";
 }
 
+// A prefill estimate (its detail names prompt_tokens) counts the cycles of the whole prompt,
+// from its position on, not one token's.
 void ops_table(std::ostringstream& md, const json& results, const json& r) {
     const json& detail = at_path(r, {"detail"});
     const json* sim = row_by_id(results, at_path(r, {"simulation", "row"}));
     const json& clock = at_path(detail, {"clock_mhz"});
-    md << "| op | cycles per token (est., position " << str(at_path(detail, {"pos"}))
-       << ") | ms per token (est., board) | ms per token (C simulation, measured on this host) |\n"
-       << "| --- | ---: | ---: | ---: |\n";
+    const bool prompt = at_path(detail, {"prompt_tokens"}).is_number();
+    if (prompt)
+        md << "| op | cycles of the " << str(at_path(detail, {"prompt_tokens"})) << "-token prompt (est., from position "
+           << str(at_path(detail, {"pos"})) << ") | ms per token (est., board) | ms per token (C simulation, measured on "
+           << "this host) |\n";
+    else
+        md << "| op | cycles per token (est., position " << str(at_path(detail, {"pos"}))
+           << ") | ms per token (est., board) | ms per token (C simulation, measured on this host) |\n";
+    md << "| --- | ---: | ---: | ---: |\n";
     for (int op = 0; op < kNumOps; ++op) {
         const char* name = op_name(Op(op));
         const json& cycles = at_path(detail, {"cycles_by_op_estimated", name});
@@ -62,8 +70,12 @@ void ops_table(std::ostringstream& md, const json& results, const json& r) {
            << (est.is_number() ? num(est.get<double>()) : "-") << " | " << (csim.is_number() ? num(csim.get<double>()) : "-")
            << " |\n";
     }
-    md << "(kernel clock " << str(clock) << " MHz; cycles from the estimate's middle decode position, ms the mean over "
-          "the decode; C simulation runs the same kernels natively: its time is the host's, not the board's)\n";
+    if (prompt)
+        md << "(kernel clock " << str(clock) << " MHz; the prompt through llama_forward's prefill mode, "
+           << str(at_path(detail, {"tokens_per_run"})) << " tokens a run)\n";
+    else
+        md << "(kernel clock " << str(clock) << " MHz; cycles from the estimate's middle decode position, ms the mean over "
+              "the decode; C simulation runs the same kernels natively: its time is the host's, not the board's)\n";
 }
 
 }  // namespace
@@ -71,12 +83,17 @@ void ops_table(std::ostringstream& md, const json& results, const json& r) {
 std::string fpga_view_markdown(const json& results) {
     std::ostringstream md;
     std::vector<std::string> shown;  // resources depend on the board and design only
+    bool started = false;
     for (const json& r : at_path(results, {"rows"})) {
         if (at_path(r, {"kind"}) != "estimated" || !at_path(r, {"detail"}).is_object()) continue;
         const json& detail = at_path(r, {"detail"});
-        if (shown.empty()) md << "\nFPGA view (estimated, not measured):\n";
+        if (!started) md << "\nFPGA view (estimated, not measured):\n";
+        started = true;
         const std::string design = str(at_path(detail, {"board"})) + " / " + str(at_path(detail, {"design"}));
-        if (std::find(shown.begin(), shown.end(), design) == shown.end()) {
+        // A prefill estimate carries only the design's totals: its resources are the decode
+        // row's, shown with that row.
+        const bool has_design = at_path(detail, {"design"}).is_string();
+        if (has_design && std::find(shown.begin(), shown.end(), design) == shown.end()) {
             shown.push_back(design);
             md << "\nResources per compute unit against the device (estimated): " << design << "\n";
             resources_table(md, at_path(detail, {"resources_estimated"}));

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/fpga_view.hpp"
 #include "tests/quick_run.hpp"
 #include "tests/test_support.hpp"
 
@@ -232,6 +233,39 @@ TEST_F(Report, TheFpgaViewShowsResourcesCyclesAndTheValidation) {
     const auto checks = html_table(html, "validation-table");
     ASSERT_EQ(checks.size(), validation["designs"].size() + 1);
     EXPECT_EQ(checks[1][0], validation["designs"][0]["name"]);
+}
+
+// A prefill estimate's detail carries the design's totals only (no design name, no compute
+// units): it is not another design, so it adds no resources table ("ZCU106 / " with every
+// unit "-" and "DOES NOT FIT" was printed before), and its cycles are labelled as the whole
+// prompt's, not a token's.
+TEST(FpgaView, APrefillEstimateIsNotAnotherDesignAndCountsItsWholePrompt) {
+    const nlohmann::json units = nlohmann::json::array(
+        {{{"unit", "llama_forward"}, {"dsp", 100}, {"bram36", 10}, {"uram", 1}, {"lut", 1000}, {"ff", 2000}}});
+    const nlohmann::json decode_detail = {
+        {"board", "ZCU106"}, {"design", "llama-hls (compiled kernels)"}, {"pos", 64}, {"clock_mhz", 300},
+        {"cycles_by_op_estimated", {{"matmul", 1000}}},
+        {"resources_estimated",
+         {{"compute_units", units}, {"xclbin", units[0]}, {"fits", true}, {"xclbin_fits", true}, {"dsp_available", 1728},
+          {"bram36_available", 312}, {"uram_available", 96}, {"lut_available", 230400}, {"ff_available", 460800}}}};
+    const nlohmann::json prefill_detail = {
+        {"board", "ZCU106"}, {"pos", 0}, {"clock_mhz", 300}, {"prompt_tokens", 64}, {"tokens_per_run", 32},
+        {"cycles_by_op_estimated", {{"matmul", 64000}}},
+        {"resources_estimated", {{"dsp", 100}, {"bram36", 10}, {"uram", 1}, {"lut", 1000}, {"ff", 2000}}}};
+    const nlohmann::json results = {
+        {"rows", nlohmann::json::array({{{"kind", "estimated"}, {"model", "m"}, {"precision", "fp32"}, {"target", "ZCU106"},
+                                         {"detail", decode_detail}},
+                                        {{"kind", "estimated"}, {"model", "m"}, {"precision", "fp32"}, {"target", "ZCU106"},
+                                         {"detail", prefill_detail}}})}};
+    const std::string md = bench::fpga_view_markdown(results);
+    size_t headings = 0;
+    for (size_t at = md.find("Resources per compute unit"); at != std::string::npos;
+         at = md.find("Resources per compute unit", at + 1))
+        ++headings;
+    EXPECT_EQ(headings, 1u) << md;
+    EXPECT_EQ(md.find("DOES NOT FIT"), std::string::npos) << md;
+    EXPECT_NE(md.find("cycles of the 64-token prompt (est., from position 0)"), std::string::npos) << md;
+    EXPECT_NE(md.find("cycles per token (est., position 64)"), std::string::npos) << md;
 }
 
 // A validation.json beside the results that is not bench validate's is refused in one line,

@@ -1068,7 +1068,8 @@ def estimated_designs(results):
     for r in results["rows"]:
         d = r.get("detail") if r.get("kind") == "estimated" else None
         res = d.get("resources_estimated") if isinstance(d, dict) else None
-        if isinstance(res, dict):
+        # A prefill estimate carries only the design's totals (its design is the decode row's).
+        if isinstance(res, dict) and isinstance(d.get("design"), str):
             seen.setdefault(f"{d.get('board')} / {d.get('design')}", res)
     return list(seen.items())
 
@@ -1146,6 +1147,8 @@ def fpga_ops_table(results):
         est_ms = r.get("op_ms_per_token") or {}
         sim_ms = (sim or {}).get("op_ms_per_token") or {}
         point = f"{r.get('model')} {r.get('precision')} → {r.get('target')}"
+        if num(d.get("prompt_tokens")):
+            point += f" (a {d['prompt_tokens']}-token prompt: cycles of the whole prompt)"
         for op in OPS:
             if op not in cycles and op not in est_ms:
                 continue
